@@ -1,0 +1,379 @@
+/*
+ * greenrt.h - Go-style goroutines for C on Linux: the whole public API.
+ *
+ * greenrt multiplexes goroutines (green threads with their own stacks) M:N
+ * onto a few OS threads called workers.  A goroutine that blocks - on a
+ * channel, a mutex, a timer or I/O - parks: its worker runs another
+ * goroutine instead of blocking in the kernel.  I/O is done through one
+ * io_uring per worker, so a goroutine waiting for a socket costs a few
+ * kilobytes of memory and no OS thread.
+ *
+ * Conventions (as liburing):
+ *   - functions that can fail return -errno (0 or a count on success);
+ *   - functions that return a pointer return NULL and set errno;
+ *   - every synchronisation type is ready to use when zero-initialised;
+ *   - blocking calls must be made from a goroutine (inside gr_run).  Called
+ *     from any other thread they are a fatal error, as a Go panic is.
+ *
+ * Rules for code that runs in goroutines (the runtime cannot check them):
+ *   - A goroutine may resume on a different OS thread after any call that
+ *     can park or yield (every blocking gr_ call, gr_yield, and, with
+ *     preemption on, any instruction of your own code).  Do not keep the
+ *     address of a __thread variable, or errno, across such a call: re-read
+ *     it.  The gr_ functions never report through errno except where a
+ *     pointer is returned.
+ *   - Do not hold a pthread mutex, spinlock or any OS-thread-owned lock
+ *     across a blocking gr_ call: another goroutine on the same worker may
+ *     need it and the worker would deadlock.  Use gr_mutex instead.
+ *   - Asynchronous preemption (see "Preemption" below) only interrupts code
+ *     that lies outside libc, the dynamic loader and greenrt itself, so a
+ *     goroutine inside malloc() or printf() is never switched out midway.
+ *     Code of your own that must not be interrupted (a pthread lock held
+ *     in a tight section, a signal-unsafe library) brackets itself with
+ *     gr_preempt_disable()/gr_preempt_enable().
+ *   - Blocking system calls made directly (read(2) on a blocking fd,
+ *     sleep(3)) block the whole worker; use the gr_ I/O calls, or
+ *     gr_blocking() for calls io_uring cannot do.
+ *
+ * Environment, read by gr_run (a malformed value makes gr_run print what
+ * is wrong on stderr and return -EINVAL; nothing is silently defaulted):
+ *   GR_PROCS        number of workers, 1..1024
+ *                   (default: CPUs in the affinity mask)
+ *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
+ *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
+ *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
+ *   GR_SCHED_RANDOM 0 (default) or 1: randomise run-queue order, so tests
+ *                   can check that nothing depends on an order greenrt does
+ *                   not promise
+ */
+#ifndef GREENRT_H
+#define GREENRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GREENRT_VERSION_MAJOR 0
+#define GREENRT_VERSION_MINOR 1
+
+/* Default goroutine stack: 64 KiB of address space, of which only the
+ * pages a goroutine touches cost memory (a parked goroutine typically
+ * touches one 4 KiB page). */
+#define GR_DEFAULT_STACK_SIZE (64u * 1024u)
+#define GR_MIN_STACK_SIZE (16u * 1024u)
+#define GR_MAX_STACK_SIZE (1024u * 1024u * 1024u)
+
+/* ======================================================================
+ * Lifecycle
+ *
+ * gr_run starts the workers, runs main_fn(arg) as the first goroutine and
+ * returns 0 when main_fn returns.  As in Go, goroutines still alive then
+ * are abandoned: they are never resumed and their stacks are freed.
+ * gr_run may be called again afterwards (each call is a fresh runtime),
+ * but not concurrently and not from inside a goroutine.
+ *
+ * Errors: -EINVAL (bad environment variable, NULL main_fn), -EBUSY (the
+ * runtime is already running), -ENOMEM, or the -errno of a failed
+ * thread/io_uring creation.
+ * ==================================================================== */
+int gr_run(void (*main_fn)(void *), void *arg);
+int gr_nprocs(void);   /* workers of the running runtime (GR_PROCS) */
+int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
+
+/* ======================================================================
+ * Goroutines
+ *
+ * gr_go starts fn(arg) in a new goroutine and returns its id (> 0), or
+ * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (the runtime is not
+ * running).  It never blocks.  A goroutine ends when fn returns or when
+ * it calls gr_exit().  The stack is allocated when the goroutine first
+ * runs, so a spawned-but-not-started goroutine costs ~200 bytes.
+ *
+ * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else
+ * GR_MIN_STACK_SIZE..GR_MAX_STACK_SIZE, rounded up to the page size.
+ * gr_opts.name: shown in deadlock reports, overflow reports and gtrace;
+ * copied (up to 31 bytes).  NULL means "fn's address".
+ * ==================================================================== */
+typedef struct gr_opts {
+    size_t stack_size;
+    const char *name;
+} gr_opts;
+
+int64_t gr_go(void (*fn)(void *), void *arg);
+int64_t gr_go_opts(void (*fn)(void *), void *arg, const gr_opts *opts);
+void gr_yield(void);            /* let other runnable goroutines run */
+_Noreturn void gr_exit(void);   /* end the calling goroutine */
+int64_t gr_self(void);          /* current goroutine id, 0 outside one */
+const char *gr_self_name(void); /* current goroutine's name, "" outside */
+int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
+
+/* ======================================================================
+ * Channels
+ *
+ * Go semantics.  A channel carries elements of elem_size bytes (0 is
+ * allowed: a pure signal); capacity 0 makes every send a rendezvous with
+ * a receiver.  A send to a waiting receiver copies straight into the
+ * receiver's buffer.  Values from one sender arrive in the order sent.
+ *
+ * gr_chan_make: NULL with errno EINVAL (elem_size > 65536) or ENOMEM.
+ * gr_chan_send: 0, or -EPIPE if the channel is (or becomes) closed.
+ * gr_chan_recv: 0, or -EPIPE once closed and drained (elem is zeroed).
+ *               elem may be NULL to discard the value.
+ * try variants: as above, or -EAGAIN if the call would block.
+ * gr_chan_close: 0, or -EPIPE if already closed.  Wakes every receiver
+ *               (they get -EPIPE) and every blocked sender (-EPIPE).
+ * gr_chan_free: frees a channel nobody uses any more.
+ * ==================================================================== */
+typedef struct gr_chan gr_chan;
+
+gr_chan *gr_chan_make(size_t elem_size, size_t capacity);
+int gr_chan_send(gr_chan *c, const void *elem);
+int gr_chan_recv(gr_chan *c, void *elem);
+int gr_chan_try_send(gr_chan *c, const void *elem);
+int gr_chan_try_recv(gr_chan *c, void *elem);
+int gr_chan_close(gr_chan *c);
+size_t gr_chan_len(gr_chan *c);
+size_t gr_chan_cap(gr_chan *c);
+void gr_chan_free(gr_chan *c);
+
+/* ======================================================================
+ * Select
+ *
+ * Waits until one of n cases can proceed and performs exactly that one.
+ * Returns the index of the case that proceeded, chosen uniformly at random
+ * among the ready ones; its res is 0, or -EPIPE (a send on, or a receive
+ * from a drained, closed channel).  A case with a NULL chan is never
+ * ready.  timeout_ns < 0 blocks forever; 0 polls (-EAGAIN if none is
+ * ready); > 0 returns -ETIMEDOUT when it expires.  -EINVAL for a bad op
+ * or n < 0 or n > GR_SELECT_MAX.  With n == 0 and timeout_ns < 0 the
+ * goroutine blocks forever (it shows in deadlock reports as "select (no
+ * cases)").
+ * ==================================================================== */
+enum { GR_SEND = 1, GR_RECV = 2 };
+#define GR_SELECT_MAX 1024
+
+typedef struct gr_case {
+    gr_chan *chan;
+    int op;     /* GR_SEND or GR_RECV */
+    void *elem; /* value to send, or buffer to receive into (may be NULL) */
+    int res;    /* out: 0 or -EPIPE for the case that proceeded */
+} gr_case;
+
+int gr_select(gr_case *cases, int n, int64_t timeout_ns);
+
+/* ======================================================================
+ * Synchronisation
+ *
+ * Zero value is unlocked / empty; the bodies are public and of fixed size
+ * so they can live on stacks and in structs, but their fields are private.
+ * They park the goroutine, never the worker.  Misuse is fatal, as in Go:
+ * unlocking an unlocked mutex, a wait group going negative.
+ *
+ * gr_mutex is fair under starvation: a waiter that has waited over 1 ms
+ * switches the mutex to hand-off mode (ownership passes directly to the
+ * longest waiter), as Go's sync.Mutex does.  Any goroutine may unlock.
+ * gr_rwmutex: a waiting writer blocks new readers; readers waiting when a
+ * writer unlocks all go in before the next writer (neither side starves).
+ * ==================================================================== */
+typedef struct gr_mutex {
+    uint32_t _state;
+    uint32_t _lock;
+    void *_waitq[2];
+} gr_mutex;
+
+typedef struct gr_rwmutex {
+    uint32_t _lock;
+    int32_t _readers;    /* readers holding it */
+    uint32_t _writer;    /* a writer holds it */
+    uint32_t _wwaiting;  /* writers waiting */
+    void *_readq[2];
+    void *_writeq[2];
+} gr_rwmutex;
+
+typedef struct gr_cond {
+    uint32_t _lock;
+    uint32_t _pad;
+    void *_waitq[2];
+} gr_cond;
+
+typedef struct gr_wg {
+    int64_t _count;
+    uint32_t _lock;
+    uint32_t _pad;
+    void *_waitq[2];
+} gr_wg;
+
+typedef struct gr_once {
+    uint32_t _state;
+    uint32_t _lock;
+    void *_waitq[2];
+} gr_once;
+
+#define GR_MUTEX_INIT {0}
+#define GR_RWMUTEX_INIT {0}
+#define GR_COND_INIT {0}
+#define GR_WG_INIT {0}
+#define GR_ONCE_INIT {0}
+
+void gr_mutex_lock(gr_mutex *m);
+int gr_mutex_trylock(gr_mutex *m);      /* 0, or -EBUSY */
+void gr_mutex_unlock(gr_mutex *m);
+void gr_rwmutex_rlock(gr_rwmutex *rw);
+int gr_rwmutex_tryrlock(gr_rwmutex *rw); /* 0, or -EBUSY */
+void gr_rwmutex_runlock(gr_rwmutex *rw);
+void gr_rwmutex_lock(gr_rwmutex *rw);
+int gr_rwmutex_trylock(gr_rwmutex *rw);  /* 0, or -EBUSY */
+void gr_rwmutex_unlock(gr_rwmutex *rw);
+void gr_cond_wait(gr_cond *c, gr_mutex *m);
+/* 0 when signalled, -ETIMEDOUT after timeout_ns (relative); m is held
+ * again on return either way. */
+int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns);
+void gr_cond_signal(gr_cond *c);
+void gr_cond_broadcast(gr_cond *c);
+void gr_wg_add(gr_wg *wg, int n);
+void gr_wg_done(gr_wg *wg);
+int gr_wg_wait(gr_wg *wg);              /* 0 */
+/* Runs fn exactly once across all callers of this gr_once; every caller
+ * returns only after fn has returned (as Go's Once.Do, pthread_once). */
+void gr_once_do(gr_once *o, void (*fn)(void));
+
+/* ======================================================================
+ * I/O
+ *
+ * The calling goroutine puts a request on its worker's io_uring and parks
+ * until the completion arrives; the worker runs other goroutines
+ * meanwhile.  Counts follow POSIX (short reads and writes are returned as
+ * such; gr_read_full / gr_write_all loop).  Errors are -errno; -EINTR is
+ * never returned.  Sends use MSG_NOSIGNAL: a reset peer gives -EPIPE or
+ * -ECONNRESET, never SIGPIPE.  Past the goroutine's deadline
+ * (gr_set_deadline) a blocking call returns -ETIMEDOUT and the fd stays
+ * usable.  Called outside a goroutine they fall back to the plain
+ * blocking syscall.
+ *
+ * EMFILE/ENFILE from gr_accept: the pending connection stays queued.  A
+ * server loop should back off before retrying (gr_sleep of a few ms) so
+ * it does not spin while the process is out of descriptors:
+ *
+ *     for (;;) {
+ *         int fd = gr_accept(lfd, NULL, NULL);
+ *         if (fd == -EMFILE || fd == -ENFILE) { gr_sleep(10000000); continue; }
+ *         if (fd < 0) break;
+ *         gr_go(serve, (void *)(intptr_t)fd);
+ *     }
+ * ==================================================================== */
+ssize_t gr_read(int fd, void *buf, size_t n);
+ssize_t gr_write(int fd, const void *buf, size_t n);
+ssize_t gr_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t gr_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t gr_recv(int fd, void *buf, size_t n, int flags);
+ssize_t gr_send(int fd, const void *buf, size_t n, int flags);
+/* Loop until all n bytes moved: n, or -errno (bytes already moved are
+ * lost to the caller only on error), or for gr_read_full a short count
+ * at end of file. */
+ssize_t gr_read_full(int fd, void *buf, size_t n);
+ssize_t gr_write_all(int fd, const void *buf, size_t n);
+int gr_accept(int fd, struct sockaddr *addr, socklen_t *len); /* CLOEXEC fd */
+int gr_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int gr_close(int fd);
+int gr_open(const char *path, int flags, mode_t mode);
+int gr_fsync(int fd);
+/* Waits for events (POLLIN, POLLOUT...) on fd: returns revents (> 0),
+ * 0 on timeout (timeout_ns >= 0), or -errno.  timeout_ns < 0 waits
+ * forever (or until the deadline). */
+int gr_poll(int fd, short events, int64_t timeout_ns);
+/* Absolute gr_now() time after which this goroutine's blocking I/O calls
+ * return -ETIMEDOUT; 0 clears it. */
+void gr_set_deadline(int64_t deadline_ns);
+/* TCP helpers: host may be numeric (v4/v6) or a name (resolved on the
+ * offload pool), NULL or "" for any address.  Return an fd (CLOEXEC,
+ * SO_REUSEADDR for listeners) or -errno; -EHOSTUNREACH... as connect(2),
+ * -ENOENT when a name does not resolve. */
+int gr_listen_tcp(const char *host, int port, int backlog);
+int gr_dial_tcp(const char *host, int port);
+/* Runs fn(arg) on the offload thread pool (for calls io_uring cannot do:
+ * getaddrinfo, a library that blocks) and parks until it returns.
+ * 0, or -ENOMEM / -EAGAIN when no offload thread can be started. */
+int gr_blocking(void (*fn)(void *), void *arg);
+
+/* Provided buffers: a receive that holds no buffer while it waits.  The
+ * kernel picks a buffer from the worker's pool only when data arrives, so
+ * ten thousand idle connections pin no read buffers.  gr_recv_buf returns
+ * the byte count (0 at end of stream, *out NULL) or -errno; the buffer's
+ * bytes are (*out)->data[0 .. count) and it must be handed back with
+ * gr_buf_release. */
+typedef struct gr_buf {
+    char *data;
+    size_t len;
+    uint32_t _bid;
+    uint32_t _pool;
+} gr_buf;
+ssize_t gr_recv_buf(int fd, gr_buf **out);
+void gr_buf_release(gr_buf *buf);
+
+/* ======================================================================
+ * Preemption
+ *
+ * A monitor thread notices a goroutine that has run for 10 ms while
+ * others wait and preempts it: at its next gr_ call, or, when GR_PREEMPT
+ * is not 0, at once by a signal (SIGURG) if the interrupted instruction
+ * is in code that is safe to leave (not libc, not the loader, not
+ * greenrt, preemption not disabled).  The disable count nests.
+ * ==================================================================== */
+void gr_preempt_disable(void);
+void gr_preempt_enable(void);
+
+/* ======================================================================
+ * Self-observation
+ *
+ * Counters since gr_run started (or of the last run, after it returned).
+ * ==================================================================== */
+typedef struct gr_stats {
+    uint64_t spawned, exited, live, switches, steals, parks, preemptions,
+        io_submitted, io_completed, ring_enters;
+} gr_stats;
+void gr_stats_get(gr_stats *out);
+
+/* ======================================================================
+ * Tracing (USDT probes, provider "greenrt")
+ *
+ * A nop instruction each when nobody traces; gtrace and bpftrace attach
+ * to them (usdt:libgreenrt.so:greenrt:spawn ...).  Arguments:
+ *   worker_start (worker index, tid)
+ *   spawn        (new id, parent id, fn address)
+ *   switch       (from id, to id)              0 is the worker's scheduler
+ *   park         (id, reason code, reason string)  codes: enum gr_wait_reason
+ *   ready        (id, by id)
+ *   steal        (thief worker, victim worker, count)  victim -1: global queue
+ *   preempt      (id, 1 if asynchronous)
+ *   exit         (id)
+ *   io_submit    (id, io_uring opcode, fd)
+ *   io_complete  (id, result)
+ * ==================================================================== */
+enum gr_wait_reason {
+    GR_WAIT_NONE = 0,
+    GR_WAIT_CHAN_SEND,
+    GR_WAIT_CHAN_RECV,
+    GR_WAIT_SELECT,
+    GR_WAIT_SELECT_NO_CASES,
+    GR_WAIT_SLEEP,
+    GR_WAIT_MUTEX,
+    GR_WAIT_RWMUTEX_R,
+    GR_WAIT_RWMUTEX_W,
+    GR_WAIT_COND,
+    GR_WAIT_WG,
+    GR_WAIT_ONCE,
+    GR_WAIT_IO,
+    GR_WAIT_BLOCKING,
+    GR_WAIT_REASON_COUNT
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GREENRT_H */

@@ -1,0 +1,142 @@
+/*
+ * offload.c - gr_blocking: run a blocking call on a helper thread while
+ * the goroutine parks and its worker runs others.
+ *
+ * For what io_uring cannot do (getaddrinfo, a library that blocks).  The
+ * pool starts empty, grows by one thread whenever a job finds no idle
+ * thread (up to OFFLOAD_MAX), and a thread idle for OFFLOAD_IDLE_NS
+ * exits, so a quiet program holds no extra threads.  The job is queued
+ * after the goroutine has parked (park's `after`), so it cannot finish
+ * and ready a goroutine that is still running.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "greenrt.h"
+#include "sched.h"
+
+#define OFFLOAD_MAX 64
+#define OFFLOAD_IDLE_NS 5000000000ll
+
+typedef struct job {
+    void (*fn)(void *);
+    void *arg;
+    g *gp;
+    struct job *next;
+    int err;
+} job;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* jobs queued, or stopping */
+    pthread_cond_t gone;   /* a thread exited */
+    job *head, *tail;
+    int nthreads, nidle;
+    uint64_t generation;   /* bumped by offload_stop: late jobs don't ready */
+    bool stopping;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER};
+
+static void *offload_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.head && !pool.stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += OFFLOAD_IDLE_NS / 1000000000;
+            pool.nidle++;
+            int rc = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
+            pool.nidle--;
+            if (rc == ETIMEDOUT && !pool.head)
+                goto exit;
+        }
+        if (!pool.head)
+            goto exit;
+        job *j = pool.head;
+        pool.head = j->next;
+        if (!pool.head)
+            pool.tail = NULL;
+        uint64_t gen = pool.generation;
+        pthread_mutex_unlock(&pool.mu);
+        j->fn(j->arg);
+        pthread_mutex_lock(&pool.mu);
+        if (gen == pool.generation) {
+            /* Ready before the in-flight count drops, so the deadlock
+             * check never sees neither. */
+            ready(j->gp);
+            __atomic_fetch_sub(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+exit:
+    pool.nthreads--;
+    pthread_cond_broadcast(&pool.gone);
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+static void after_queue_job(worker *w, void *arg)
+{
+    (void)w;
+    job *j = arg;
+    pthread_mutex_lock(&pool.mu);
+    j->next = NULL;
+    if (pool.tail)
+        pool.tail->next = j;
+    else
+        pool.head = j;
+    pool.tail = j;
+    if (pool.nidle > 0) {
+        pthread_cond_signal(&pool.cv);
+    } else if (pool.nthreads < OFFLOAD_MAX) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, offload_main, NULL) == 0)
+            pool.nthreads++;
+        pthread_attr_destroy(&attr);
+        /* If that failed, the job waits for a busy thread to finish; with
+         * no thread at all it can never run: fail it. */
+        if (pool.nthreads == 0) {
+            pool.head = pool.tail = NULL;
+            j->err = -EAGAIN;
+            ready(j->gp);
+            __atomic_fetch_sub(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+    pthread_mutex_unlock(&pool.mu);
+}
+
+int gr_blocking(void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    g *gp = require_g("gr_blocking");
+    job j = {.fn = fn, .arg = arg, .gp = gp};
+    __atomic_fetch_add(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
+    park(GR_WAIT_BLOCKING, after_queue_job, &j);
+    return j.err;
+}
+
+/* The runtime is stopping: idle threads exit; jobs still running are
+ * abandoned (their goroutines are never resumed, as Go abandons them). */
+void offload_stop(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.generation++;
+    pool.stopping = true;
+    pool.head = pool.tail = NULL;
+    pthread_cond_broadcast(&pool.cv);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    while (pool.nthreads > pool.nidle && pool.nthreads > 0) {
+        if (pthread_cond_timedwait(&pool.gone, &pool.mu, &ts) == ETIMEDOUT)
+            break; /* a job is stuck in its blocking call: leave it */
+    }
+    pool.stopping = false;
+    pthread_mutex_unlock(&pool.mu);
+}

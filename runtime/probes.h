@@ -1,0 +1,29 @@
+/*
+ * probes.h - USDT probes, provider "greenrt" (documented in greenrt.h).
+ *
+ * <sys/sdt.h> compiles each probe to a single nop plus an ELF note that
+ * tracers (gtrace, bpftrace, perf) read to place a uprobe; untraced, the
+ * cost is that nop.  Arguments must be cheap to compute: they are
+ * evaluated whether or not anybody listens.
+ */
+#ifndef GR_PROBES_H
+#define GR_PROBES_H
+
+#if defined(__has_include)
+#if __has_include(<sys/sdt.h>)
+#include <sys/sdt.h>
+#define GR_HAVE_SDT 1
+#endif
+#endif
+
+#ifdef GR_HAVE_SDT
+#define PROBE1(name, a) DTRACE_PROBE1(greenrt, name, a)
+#define PROBE2(name, a, b) DTRACE_PROBE2(greenrt, name, a, b)
+#define PROBE3(name, a, b, c) DTRACE_PROBE3(greenrt, name, a, b, c)
+#else
+#define PROBE1(name, a) ((void)(a))
+#define PROBE2(name, a, b) ((void)(a), (void)(b))
+#define PROBE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
+#endif
+
+#endif

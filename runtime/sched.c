@@ -1,0 +1,1089 @@
+/*
+ * sched.c - the goroutine scheduler.
+ *
+ * Vocabulary (Go's, runtime/proc.go):
+ *   G  a goroutine: a control block (struct g) and, once started, a stack.
+ *   M  an OS thread that runs goroutines.
+ *   P  what an M needs to run Go code: a run queue, caches, timers.
+ * In greenrt an M and its P are one `struct worker`: GR_PROCS of them,
+ * worker 0 on the thread that called gr_run.  (Go separates them so that
+ * an M blocked in a system call can hand its P to another M; greenrt does
+ * its I/O through io_uring instead of blocking system calls, and leaves
+ * the hand-off of a stuck worker's queue to the monitor thread, preempt.c.)
+ *
+ * The problem.  Run many goroutines on few workers so that (1) a hand-off
+ * between two goroutines - a channel send to a waiting receiver - costs a
+ * user-space context switch, not an OS wake-up; (2) all workers are busy
+ * whenever there is enough runnable work; (3) an idle worker costs no CPU.
+ * On this class of machine waking a sleeping thread on the other CPU costs
+ * ~27 us while a same-CPU hand-off costs nanoseconds, so (1) and (2) pull
+ * in opposite directions and the rules below arbitrate.
+ *
+ * Run queues.  Each worker has a bounded (256) single-producer multi-
+ * consumer ring of runnable goroutines (lock-free: the owner pushes at the
+ * tail, the owner and thieves CAS the head) and a `runnext` slot.  A
+ * goroutine made runnable by the running one (ready) goes into runnext, so
+ * the pair ping-ponging through a channel runs back to back on one worker
+ * with the queue's FIFO untouched; the goroutine it displaces goes to the
+ * queue's tail.  A full ring moves half of itself to the global queue
+ * (a locked list), which every worker checks every 61st schedule so that
+ * nothing there starves, and whenever its own queue is empty.
+ *
+ * Switching.  A goroutine that parks or yields switches directly to the
+ * next goroutine when one is at hand (one context switch, ~ a function
+ * call); only when the worker has nothing queued does it switch to the
+ * worker's scheduler context (g0, the thread's own stack), which looks
+ * harder: timers, I/O completions, the global queue, other workers' queues,
+ * and finally sleeps.  The expensive search thus never runs on a
+ * goroutine's stack, so a parked goroutine keeps touching a single page.
+ * Whatever has to happen *after* a goroutine stopped running - releasing
+ * the lock it queued itself under, freeing a dead goroutine's stack,
+ * requeueing a yielder - is an `after` callback run by the context that is
+ * switched to (Go's mcall + unlockf).
+ *
+ * Idle workers and spinning (Go's rules).  A worker that runs out of work
+ * first "spins": it tries to steal half of a random victim's queue for a
+ * bounded time (SPIN_NS, a couple of wake-up costs), and only then sleeps,
+ * inside io_uring_enter, with its next timer as timeout: no busy loop and
+ * no periodic poll.  At most half of the busy workers spin at once.
+ * Work that lands in a queue wakes an idle worker only if nobody is
+ * spinning (the spinner will find it); a spinner that finds work and was
+ * the last one wakes another, so a burst fans out one worker at a time.
+ * Hand-offs into runnext wake nobody: the goroutine that made them is
+ * about to park or will be preempted.  Wake-ups are a message on the
+ * sleeper's ring (IORING_OP_MSG_RING), or an eventfd write from threads
+ * that are not workers.  The lost-wake-up race between a spinner going to
+ * sleep and a producer deciding nobody needs waking is closed as in Go:
+ * the producer publishes its work, then (full fence) reads nmspinning; the
+ * spinner decrements nmspinning, then re-reads every queue.
+ *
+ * Rejected designs.  One global locked queue: every hand-off would take a
+ * contended lock.  A thread per blocking call (Go's syscall hand-off) as
+ * the normal I/O path: io_uring gives the same effect without threads.
+ * Waking a worker on every ready(): costs 27 us of the wakee and a system
+ * call of the waker for work that the current worker will run in a few
+ * nanoseconds anyway.  Running the scheduler search on goroutine stacks:
+ * touches their second page, doubling a parked goroutine's memory.
+ *
+ * Deadlock.  When the last worker goes idle while no timer is armed, no
+ * I/O or gr_blocking call is in flight and no queue holds a goroutine,
+ * nothing can ever run again: the runtime prints every goroutine and its
+ * wait reason and exits with status 2 (fatal.c), as Go does.
+ */
+#include "sched.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "greenrt.h"
+#include "probes.h"
+#include "san.h"
+#include "stack.h"
+
+#define SPIN_NS 50000 /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
+#define GFREE_LOCAL_MAX 128
+#define GFREE_BATCH 64
+#define G_SLAB 64
+
+sched_t sched;
+__thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+
+void gr_ctx_switch(void **save_sp, void *new_sp);
+void gr_ctx_trampoline(void);
+void preempt_monitor_start(void);
+void preempt_monitor_stop(void);
+void preempt_monitor_kick(void);
+void offload_stop(void);
+
+static uint32_t gfree_lock;
+static g *gfree_global;
+static int ngfree_global;
+static uint32_t default_mxcsr;
+static uint16_t default_fpucw;
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------- */
+
+uint64_t fastrand(worker *w)
+{
+    uint64_t x = w->rand;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rand = x;
+}
+
+void after_unlock(worker *w, void *lockp)
+{
+    (void)w;
+    unlock(lockp);
+}
+
+g *require_g(const char *call)
+{
+    worker *w = current_worker();
+    if (!w || w->cur == &w->g0 || !w->cur)
+        gr_fatal("%s called outside a goroutine (blocking greenrt calls must run inside "
+                 "gr_run)",
+                 call);
+    return w->cur;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------
+ * Control blocks: per-worker free lists over a shared pool over slabs.
+ * ------------------------------------------------------------------- */
+
+static g *g_slab_new(void)
+{
+    g *slab = calloc(G_SLAB, sizeof(g));
+    if (!slab)
+        return NULL;
+    lock(&sched.gslab_lock);
+    for (int i = 0; i < G_SLAB; i++) {
+        slab[i].allnext = sched.allg;
+        sched.allg = &slab[i];
+    }
+    unlock(&sched.gslab_lock);
+    /* slab[0] is the first of the chain as built (the last pushed is
+     * slab[G_SLAB-1]); free list links go through schedlink. */
+    for (int i = 0; i < G_SLAB - 1; i++)
+        slab[i].schedlink = &slab[i + 1];
+    slab[G_SLAB - 1].schedlink = NULL;
+    return slab;
+}
+
+g *g_alloc(worker *w)
+{
+    if (!w->gfree) {
+        lock(&gfree_lock);
+        int n = 0;
+        while (gfree_global && n < GFREE_BATCH) {
+            g *gp = gfree_global;
+            gfree_global = gp->schedlink;
+            gp->schedlink = w->gfree;
+            w->gfree = gp;
+            n++;
+        }
+        ngfree_global -= n;
+        unlock(&gfree_lock);
+        w->ngfree += n;
+        if (!w->gfree) {
+            g *slab = g_slab_new();
+            if (!slab)
+                return NULL;
+            slab[G_SLAB - 1].schedlink = w->gfree;
+            w->gfree = slab;
+            w->ngfree += G_SLAB;
+        }
+    }
+    g *gp = w->gfree;
+    w->gfree = gp->schedlink;
+    w->ngfree--;
+    gp->schedlink = NULL;
+    return gp;
+}
+
+void g_release(worker *w, g *gp)
+{
+    san_g_release(gp);
+    gp->status = G_FREE;
+    gp->fn = NULL;
+    gp->arg = NULL;
+    gp->schedlink = w->gfree;
+    w->gfree = gp;
+    if (++w->ngfree > GFREE_LOCAL_MAX) {
+        /* Spawner and runner are often different workers: without this
+         * the spawner would keep making slabs while the runner hoards. */
+        g *head = NULL, *tail = NULL;
+        for (int i = 0; i < GFREE_BATCH; i++) {
+            g *x = w->gfree;
+            w->gfree = x->schedlink;
+            x->schedlink = head;
+            head = x;
+            if (!tail)
+                tail = x;
+        }
+        w->ngfree -= GFREE_BATCH;
+        lock(&gfree_lock);
+        tail->schedlink = gfree_global;
+        gfree_global = head;
+        ngfree_global += GFREE_BATCH;
+        unlock(&gfree_lock);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Global run queue (sched.lock)
+ * ------------------------------------------------------------------- */
+
+static void gq_put_batch_locked(g *head, g *tail, uint32_t n)
+{
+    tail->schedlink = NULL;
+    if (sched.gq_tail)
+        sched.gq_tail->schedlink = head;
+    else
+        sched.gq_head = head;
+    sched.gq_tail = tail;
+    store_relaxed(&sched.gq_len, sched.gq_len + n);
+}
+
+static void gq_put(g *gp)
+{
+    lock(&sched.lock);
+    gq_put_batch_locked(gp, gp, 1);
+    unlock(&sched.lock);
+}
+
+static bool runq_put_tail(worker *w, g *gp);
+
+/* Takes a fair share of the global queue: one to run, the rest into w's
+ * local queue.  Caller holds sched.lock. */
+static g *gq_get_locked(worker *w, uint32_t max)
+{
+    uint32_t len = sched.gq_len;
+    if (len == 0)
+        return NULL;
+    uint32_t n = len / (uint32_t)sched.nprocs + 1;
+    if (n > len)
+        n = len;
+    if (max && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    store_relaxed(&sched.gq_len, len - n);
+    g *gp = sched.gq_head;
+    sched.gq_head = gp->schedlink;
+    for (uint32_t i = 1; i < n; i++) {
+        g *x = sched.gq_head;
+        sched.gq_head = x->schedlink;
+        runq_put_tail(w, x);
+    }
+    if (!sched.gq_head)
+        sched.gq_tail = NULL;
+    gp->schedlink = NULL;
+    return gp;
+}
+
+static g *gq_get(worker *w, uint32_t max)
+{
+    if (load_relaxed(&sched.gq_len) == 0)
+        return NULL;
+    lock(&sched.lock);
+    g *gp = gq_get_locked(w, max);
+    unlock(&sched.lock);
+    return gp;
+}
+
+/* ---------------------------------------------------------------------
+ * Local run queue: lock-free SPMC ring + runnext
+ * ------------------------------------------------------------------- */
+
+/* Moves half of w's full ring plus gp to the global queue.  False if a
+ * thief emptied some slots meanwhile (caller retries the fast path). */
+static bool runq_put_slow(worker *w, g *gp, uint32_t h, uint32_t t)
+{
+    uint32_t n = (t - h) / 2;
+    g *batch[RUNQ_SIZE / 2 + 1];
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = w->runq[(h + i) % RUNQ_SIZE];
+    if (!cas_acq_rel(&w->runq_head, &h, h + n))
+        return false;
+    batch[n] = gp;
+    if (sched.randomize) {
+        for (uint32_t i = 1; i <= n; i++) {
+            uint32_t j = (uint32_t)(fastrand(w) % (i + 1));
+            g *x = batch[i];
+            batch[i] = batch[j];
+            batch[j] = x;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    lock(&sched.lock);
+    gq_put_batch_locked(batch[0], batch[n], n + 1);
+    unlock(&sched.lock);
+    return true;
+}
+
+/* Owner only.  Returns true (always) once gp is queued somewhere. */
+static bool runq_put_tail(worker *w, g *gp)
+{
+    for (;;) {
+        uint32_t h = load_acquire(&w->runq_head);
+        uint32_t t = w->runq_tail;
+        if (t - h < RUNQ_SIZE) {
+            w->runq[t % RUNQ_SIZE] = gp;
+            /* Release: the slot is written before thieves can see it. */
+            store_release(&w->runq_tail, t + 1);
+            return true;
+        }
+        if (runq_put_slow(w, gp, h, t))
+            return true;
+    }
+}
+
+static void wakep(void);
+
+/* After queueing work where another worker could take it: wake an idle
+ * worker if nobody is spinning to find it. */
+static void maybe_wakep(void)
+{
+    /* Full fence: our queue store must be visible before we read the
+     * spinner count, pairing with the spinner's decrement-then-recheck. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (load_relaxed(&sched.npidle) > 0 && load_relaxed(&sched.nmspinning) == 0)
+        wakep();
+}
+
+/* Queues gp on w (owner only).  next: into runnext (a hand-off). */
+static void runq_put(worker *w, g *gp, bool next)
+{
+    if (sched.randomize) {
+        uint64_t r = fastrand(w);
+        if ((r & 3) == 0) {
+            gq_put(gp);
+            maybe_wakep();
+            return;
+        }
+        next = r & 4;
+    }
+    if (next) {
+        g *old = __atomic_exchange_n(&w->runnext, gp, __ATOMIC_ACQ_REL);
+        if (!old)
+            return; /* pure hand-off: nobody else needs to look */
+        gp = old;
+    }
+    runq_put_tail(w, gp);
+    maybe_wakep();
+}
+
+void runq_put_new(worker *w, g *gp)
+{
+    runq_put(w, gp, true);
+}
+
+static g *runq_get(worker *w)
+{
+    g *next = load_relaxed(&w->runnext);
+    if (next && cas_acq_rel(&w->runnext, &next, NULL))
+        return next;
+    for (;;) {
+        uint32_t h = load_acquire(&w->runq_head);
+        uint32_t t = w->runq_tail;
+        if (t == h)
+            return NULL;
+        g *gp = w->runq[h % RUNQ_SIZE];
+        if (cas_acq_rel(&w->runq_head, &h, h + 1))
+            return gp;
+    }
+}
+
+static bool runq_empty(worker *w)
+{
+    uint32_t h = load_acquire(&w->runq_head);
+    uint32_t t = load_acquire(&w->runq_tail);
+    return h == t && load_relaxed(&w->runnext) == NULL;
+}
+
+/* Copies up to half of victim's queue into batch (Go's runqgrab). */
+static uint32_t runq_grab(worker *victim, g **batch, bool steal_runnext)
+{
+    for (;;) {
+        uint32_t h = load_acquire(&victim->runq_head);
+        uint32_t t = load_acquire(&victim->runq_tail);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (steal_runnext) {
+                g *next = load_relaxed(&victim->runnext);
+                if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
+                    batch[0] = next;
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RUNQ_SIZE / 2)
+            continue; /* h and t read at different times: retry */
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = victim->runq[(h + i) % RUNQ_SIZE];
+        if (cas_acq_rel(&victim->runq_head, &h, h + n))
+            return n;
+    }
+}
+
+/* Steals half of victim's queue into w's; returns one to run. */
+static g *runq_steal(worker *w, worker *victim, bool steal_runnext)
+{
+    g *batch[RUNQ_SIZE / 2];
+    uint32_t n = runq_grab(victim, batch, steal_runnext);
+    if (n == 0)
+        return NULL;
+    w->st.steals++;
+    PROBE3(steal, w->index, victim->index, n);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        runq_put_tail(w, batch[i]);
+    return batch[n - 1];
+}
+
+/* ---------------------------------------------------------------------
+ * Switching
+ * ------------------------------------------------------------------- */
+
+static void run_after(worker *w)
+{
+    void (*fn)(worker *, void *) = w->after_fn;
+    if (fn) {
+        w->after_fn = NULL;
+        fn(w, w->after_arg);
+    }
+}
+
+static void g_entry(void *arg);
+
+/* Gives a goroutine about to run for the first time its stack and the
+ * frame gr_ctx_switch expects (see switch.S). */
+static void g_start_stack(worker *w, g *gp)
+{
+    int err = stack_alloc(w, gp->stack_size, &gp->stk);
+    if (err)
+        gr_fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
+                 (long long)gp->id);
+    stack_canary_set(&gp->stk);
+    uintptr_t top = ((uintptr_t)gp->stk.base + gp->stk.size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)(top - 16); /* rsp after `ret`: 16-aligned */
+    *--sp = (uint64_t)(uintptr_t)gr_ctx_trampoline;
+    *--sp = 0;                           /* rbp */
+    *--sp = 0;                           /* rbx */
+    *--sp = (uint64_t)(uintptr_t)gp;     /* r12: entry argument */
+    *--sp = (uint64_t)(uintptr_t)g_entry; /* r13: entry */
+    *--sp = 0;                           /* r14 */
+    *--sp = 0;                           /* r15 */
+    *--sp = (uint64_t)default_fpucw << 32 | default_mxcsr; /* +8 mxcsr, +12 cw */
+    *--sp = 0;
+    gp->sp = sp;
+}
+
+/* Switches w from `from` to `to`; after(w', arg) runs on whatever worker
+ * w' resumes next, right after the switch.  Returns when `from` is
+ * switched back in - possibly on another worker. */
+static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *), void *arg)
+{
+    if (!from->is_g0 && !stack_canary_ok(&from->stk))
+        stack_overflow_fatal(from);
+    if (!to->is_g0 && !to->stk.base)
+        g_start_stack(w, to);
+    w->after_fn = after;
+    w->after_arg = arg;
+    w->cur = to;
+    store_relaxed(&to->status, (uint32_t)G_RUNNING);
+    w->st.switches++;
+    PROBE2(switch, from->id, to->id);
+    san_before_switch(from, to, from->status == G_DEAD);
+    gr_ctx_switch(&from->sp, to->sp);
+    /* Resumed.  Re-read the worker: we may be on another thread now. */
+    san_after_switch(from);
+    run_after(current_worker());
+}
+
+static void g_entry(void *arg)
+{
+    g *gp = arg;
+    san_after_switch(gp);
+    run_after(current_worker());
+    gp->fn(gp->arg);
+    sched_goexit();
+}
+
+/* The next goroutine for w without leaving the goroutine's stack, or NULL
+ * to go to the scheduler context for a full round. */
+static g *pick_fast(worker *w)
+{
+    if (load_relaxed(&sched.stopping))
+        return NULL;
+    if (++w->schedtick % GLOBAL_CHECK_EVERY == 0)
+        return NULL; /* a full round: global queue, timers, I/O */
+    return runq_get(w);
+}
+
+/* ---------------------------------------------------------------------
+ * park / ready / yield / exit
+ * ------------------------------------------------------------------- */
+
+void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
+{
+    worker *w = current_worker();
+    g *gp = w->cur;
+    gp->wait_reason = reason;
+    store_relaxed(&gp->status, (uint32_t)G_WAITING);
+    w->st.parks++;
+    PROBE3(park, gp->id, reason, wait_reason_str(reason));
+    g *next = pick_fast(w);
+    switch_to(w, gp, next ? next : &w->g0, after, arg);
+}
+
+void ready(g *gp)
+{
+    worker *w = current_worker();
+    PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
+    gp->wait_reason = GR_WAIT_NONE;
+    store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
+    if (w) {
+        runq_put(w, gp, true);
+    } else {
+        /* Not a worker (offload pool, a foreign thread): global queue. */
+        gq_put(gp);
+        maybe_wakep();
+    }
+}
+
+static void after_requeue(worker *w, void *arg)
+{
+    runq_put_tail(w, arg);
+    maybe_wakep();
+}
+
+static void after_requeue_global(worker *w, void *arg)
+{
+    (void)w;
+    gq_put(arg);
+    maybe_wakep();
+}
+
+void sched_yield_g(bool preempted)
+{
+    worker *w = current_worker();
+    g *gp = w->cur;
+    gp->preempt = 0;
+    if (preempted) {
+        w->st.preemptions++;
+    } else if (runq_empty(w) && load_relaxed(&sched.gq_len) == 0 &&
+               !load_relaxed(&sched.stopping)) {
+        return; /* nobody else to run here */
+    }
+    store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
+    g *next = pick_fast(w);
+    /* A preempted goroutine goes to the global queue, as in Go, so that an
+     * idle worker can take it over; a yield stays local. */
+    switch_to(w, gp, next ? next : &w->g0, preempted ? after_requeue_global : after_requeue, gp);
+}
+
+static void after_goexit(worker *w, void *arg)
+{
+    g *gp = arg;
+    stack_free(w, &gp->stk);
+    gp->stk.base = NULL;
+    g_release(w, gp);
+}
+
+_Noreturn void sched_goexit(void)
+{
+    worker *w = current_worker();
+    g *gp = w->cur;
+    PROBE1(exit, gp->id);
+    w->st.exited++;
+    store_relaxed(&gp->status, (uint32_t)G_DEAD);
+    g *next = pick_fast(w);
+    switch_to(w, gp, next ? next : &w->g0, after_goexit, gp);
+    __builtin_unreachable();
+}
+
+/* ---------------------------------------------------------------------
+ * Idle workers: spinning, stealing, sleeping, waking
+ * ------------------------------------------------------------------- */
+
+/* Wakes one idle worker to spin, unless one is spinning already. */
+static void wakep(void)
+{
+    uint32_t zero = 0;
+    if (load_relaxed(&sched.npidle) == 0)
+        return;
+    if (!cas_acq_rel(&sched.nmspinning, &zero, 1))
+        return;
+    lock(&sched.lock);
+    worker *v = sched.idle_list;
+    if (v) {
+        sched.idle_list = v->idle_next;
+        v->idle_next = NULL;
+        store_relaxed(&v->idle, 0);
+        __atomic_fetch_sub(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+        v->spinning = true; /* it inherits our nmspinning increment */
+    }
+    unlock(&sched.lock);
+    if (!v) {
+        __atomic_fetch_sub(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    preempt_monitor_kick();
+    wring_wake(v);
+}
+
+/* A spinning worker found work: stop counting as a spinner, and if it was
+ * the last one, wake another so leftover work keeps being looked for. */
+static void stop_spinning(worker *w)
+{
+    if (!w->spinning)
+        return;
+    w->spinning = false;
+    if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) != 0)
+        return;
+    /* Only worth an OS wake-up if something is actually queued. */
+    if (load_relaxed(&sched.gq_len)) {
+        wakep();
+        return;
+    }
+    for (int i = 0; i < sched.nprocs; i++) {
+        worker *v = &sched.workers[i];
+        if (v != w && !runq_empty(v)) {
+            wakep();
+            return;
+        }
+    }
+}
+
+static bool any_work_queued(void)
+{
+    if (load_relaxed(&sched.gq_len))
+        return true;
+    for (int i = 0; i < sched.nprocs; i++)
+        if (!runq_empty(&sched.workers[i]))
+            return true;
+    return false;
+}
+
+/* One pass of stealing over the workers in a random order. */
+static g *steal_work(worker *w, bool steal_runnext)
+{
+    int n = sched.nprocs;
+    if (n == 1)
+        return NULL;
+    int start = (int)(fastrand(w) % (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        worker *v = &sched.workers[(start + i) % n];
+        if (v == w)
+            continue;
+        g *gp = runq_steal(w, v, steal_runnext);
+        if (gp)
+            return gp;
+    }
+    return NULL;
+}
+
+/* Monitor thread: w has been stuck on one goroutine with others queued
+ * behind it; let other workers have them. */
+void sched_handoff_queue(worker *victim)
+{
+    g *batch[RUNQ_SIZE / 2];
+    uint32_t n = runq_grab(victim, batch, false);
+    if (n == 0)
+        return;
+    lock(&sched.lock);
+    for (uint32_t i = 0; i < n; i++)
+        gq_put_batch_locked(batch[i], batch[i], 1);
+    unlock(&sched.lock);
+    maybe_wakep();
+}
+
+static void run_due_timers(worker *w)
+{
+    int64_t e = timers_earliest(&w->timers);
+    if (e != INT64_MAX) {
+        int64_t now = now_ns();
+        if (e <= now)
+            timers_run(w, now);
+    }
+}
+
+static void idle_list_remove(worker *w)
+{
+    lock(&sched.lock);
+    if (load_relaxed(&w->idle)) {
+        worker **pp = &sched.idle_list;
+        while (*pp && *pp != w)
+            pp = &(*pp)->idle_next;
+        if (*pp)
+            *pp = w->idle_next;
+        w->idle_next = NULL;
+        store_relaxed(&w->idle, 0);
+        __atomic_fetch_sub(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+    }
+    unlock(&sched.lock);
+}
+
+/* Deadlock check, with sched.lock held by the last worker going idle. */
+static bool deadlocked_locked(void)
+{
+    if (load_relaxed(&sched.npidle) != (uint32_t)sched.nprocs)
+        return false;
+    if (load_acquire(&sched.stopping) || load_acquire(&sched.ntimers) > 0 ||
+        load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0)
+        return false;
+    if (sched.gq_len)
+        return false;
+    for (int i = 0; i < sched.nprocs; i++)
+        if (!runq_empty(&sched.workers[i]))
+            return false;
+    return true;
+}
+
+/* Finds a goroutine to run, sleeping if there is none.  Scheduler context
+ * (g0) only.  NULL when the runtime is stopping. */
+static g *find_runnable(worker *w)
+{
+    for (;;) {
+        if (load_acquire(&sched.stopping))
+            return NULL;
+        run_due_timers(w);
+        if (w->ring.unsubmitted || w->io_pending)
+            wring_wait(w, 0);
+        g *gp = NULL;
+        if (w->schedtick % GLOBAL_CHECK_EVERY == 0 && load_relaxed(&sched.gq_len))
+            gp = gq_get(w, 1);
+        if (!gp)
+            gp = runq_get(w);
+        if (!gp)
+            gp = gq_get(w, 0);
+        if (gp) {
+            stop_spinning(w);
+            return gp;
+        }
+
+        /* Spin: steal for a while before paying for a sleep. */
+        if (!w->spinning) {
+            uint32_t busy = (uint32_t)sched.nprocs - load_relaxed(&sched.npidle);
+            if (2 * load_relaxed(&sched.nmspinning) < busy) {
+                w->spinning = true;
+                fetch_add(&sched.nmspinning, 1);
+            }
+        }
+        if (w->spinning && sched.nprocs > 1) {
+            int64_t until = now_ns() + SPIN_NS;
+            int round = 0;
+            do {
+                gp = steal_work(w, round > 2);
+                if (!gp)
+                    gp = gq_get(w, 0);
+                if (gp) {
+                    stop_spinning(w);
+                    return gp;
+                }
+                for (int i = 0; i < 64; i++)
+                    cpu_relax();
+                round++;
+            } while (!load_relaxed(&sched.stopping) && now_ns() < until &&
+                     timers_earliest(&w->timers) > now_ns());
+            if (timers_earliest(&w->timers) <= now_ns())
+                continue;
+        }
+
+        /* Go idle. */
+        lock(&sched.lock);
+        if (load_acquire(&sched.stopping)) {
+            unlock(&sched.lock);
+            return NULL;
+        }
+        gp = gq_get_locked(w, 0);
+        if (gp) {
+            unlock(&sched.lock);
+            stop_spinning(w);
+            return gp;
+        }
+        w->idle_next = sched.idle_list;
+        sched.idle_list = w;
+        store_relaxed(&w->idle, 1);
+        __atomic_fetch_add(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+        bool was_spinning = w->spinning;
+        if (was_spinning) {
+            w->spinning = false;
+            __atomic_fetch_sub(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+        }
+        bool dead = deadlocked_locked();
+        unlock(&sched.lock);
+        if (dead)
+            gr_fatal_deadlock();
+
+        /* Producers that saw us spinning did not wake anybody: look once
+         * more now that we no longer count as a spinner. */
+        if (was_spinning && any_work_queued()) {
+            idle_list_remove(w);
+            continue;
+        }
+
+        int64_t timeout = -1;
+        int64_t e = timers_earliest(&w->timers);
+        if (e != INT64_MAX) {
+            timeout = e - now_ns();
+            if (timeout < 0)
+                timeout = 0;
+        }
+        wring_wait(w, timeout);
+        idle_list_remove(w); /* a waker may have removed us already */
+    }
+}
+
+static void schedule_loop(worker *w)
+{
+    for (;;) {
+        run_after(w);
+        g *gp = find_runnable(w);
+        if (!gp)
+            return;
+        switch_to(w, &w->g0, gp, NULL, NULL);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Workers and gr_run
+ * ------------------------------------------------------------------- */
+
+static uint32_t start_lock;
+static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
+static int start_ready, start_err;
+
+static int worker_setup(worker *w)
+{
+    gr_tls_worker = w;
+    w->thread = pthread_self();
+    w->tid = (int)syscall(SYS_gettid);
+    w->cur = &w->g0;
+    w->g0.is_g0 = 1;
+    w->g0.id = 0;
+    w->g0.status = G_RUNNING;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        pthread_attr_getstack(&attr, &addr, &size);
+        w->g0.stk.base = addr;
+        w->g0.stk.size = size;
+        pthread_attr_destroy(&attr);
+    }
+    san_g0_init(&w->g0);
+    int err = stack_thread_init();
+    if (!err)
+        err = wring_init(w);
+    PROBE2(worker_start, w->index, w->tid);
+    return err;
+}
+
+static void worker_teardown(worker *w)
+{
+    wring_fini(w);
+    stack_thread_fini();
+    gr_tls_worker = NULL;
+}
+
+static void start_report(int err)
+{
+    pthread_mutex_lock(&start_mu);
+    if (err && !start_err)
+        start_err = err;
+    start_ready++;
+    pthread_cond_broadcast(&start_cond);
+    pthread_mutex_unlock(&start_mu);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    int err = worker_setup(w);
+    start_report(err);
+    if (!err) {
+        /* Wait for the go signal: all rings must exist before anyone
+         * sends a wake-up to another worker's ring. */
+        pthread_mutex_lock(&start_mu);
+        while (!load_acquire(&sched.running) && !start_err)
+            pthread_cond_wait(&start_cond, &start_mu);
+        pthread_mutex_unlock(&start_mu);
+        if (load_acquire(&sched.running))
+            schedule_loop(w);
+    }
+    worker_teardown(w);
+    return NULL;
+}
+
+struct main_args {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void main_goroutine(void *p)
+{
+    struct main_args *ma = p;
+    ma->fn(ma->arg);
+    /* As Go's main: returning ends the program's goroutines. */
+    store_release(&sched.stopping, 1);
+    for (int i = 0; i < sched.nprocs; i++)
+        if (&sched.workers[i] != current_worker())
+            wring_wake(&sched.workers[i]);
+}
+
+void gr_stats_collect(worker_stats *out);
+int gr_spawn_main(worker *w, void (*fn)(void *), void *arg);
+
+static void sched_reset(void)
+{
+    int nprocs = sched.nprocs;
+    size_t stack = sched.default_stack;
+    bool pa = sched.preempt_async, rnd = sched.randomize;
+    worker_stats last = sched.last;
+    memset(&sched, 0, sizeof sched);
+    sched.nprocs = nprocs;
+    sched.default_stack = stack;
+    sched.preempt_async = pa;
+    sched.randomize = rnd;
+    sched.last = last;
+}
+
+static void free_all_g(void)
+{
+    /* Slabs were pushed one control block at a time; a slab's first
+     * element is the one whose allnext leads out of the slab.  Collect
+     * slab bases: an element is a slab base if it is at index 0, which we
+     * recognise by address arithmetic against its chain neighbours. */
+    g *gp = sched.allg;
+    while (gp) {
+        /* Elements of one slab are consecutive in the chain, from
+         * slab[G_SLAB-1] down to slab[0]. */
+        g *base = gp - (G_SLAB - 1);
+        gp = base->allnext;
+        san_g_release(base);
+        free(base);
+    }
+    sched.allg = NULL;
+    gfree_global = NULL;
+    ngfree_global = 0;
+}
+
+int gr_run(void (*main_fn)(void *), void *arg)
+{
+    if (!main_fn)
+        return -EINVAL;
+    uint32_t zero = 0;
+    if (!cas_acq_rel(&start_lock, &zero, 1))
+        return -EBUSY;
+    if (current_worker()) {
+        store_release(&start_lock, 0);
+        return -EBUSY;
+    }
+    sched_reset();
+    int err = env_parse();
+    if (err) {
+        store_release(&start_lock, 0);
+        return err;
+    }
+    sched.next_goid = 1;
+    default_mxcsr = __builtin_ia32_stmxcsr();
+    __asm__ volatile("fnstcw %0" : "=m"(default_fpucw));
+
+    err = stacks_init();
+    if (err) {
+        store_release(&start_lock, 0);
+        return err;
+    }
+    sched.workers = aligned_alloc(64, sizeof(worker) * (size_t)sched.nprocs);
+    if (!sched.workers) {
+        stacks_teardown();
+        store_release(&start_lock, 0);
+        return -ENOMEM;
+    }
+    memset(sched.workers, 0, sizeof(worker) * (size_t)sched.nprocs);
+    uint64_t seed = (uint64_t)now_ns() ^ (uint64_t)(uintptr_t)&err;
+    for (int i = 0; i < sched.nprocs; i++) {
+        worker *w = &sched.workers[i];
+        w->index = i;
+        w->rand = (seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)) | 1;
+        timer_heap_init(&w->timers);
+    }
+
+    start_ready = 0;
+    start_err = 0;
+    worker *w0 = &sched.workers[0];
+    err = worker_setup(w0);
+    start_report(err);
+    int started = 1;
+    for (int i = 1; i < sched.nprocs && !err; i++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int e = pthread_create(&sched.workers[i].thread, &attr, worker_main, &sched.workers[i]);
+        pthread_attr_destroy(&attr);
+        if (e) {
+            err = -e;
+            break;
+        }
+        started++;
+    }
+    pthread_mutex_lock(&start_mu);
+    while (start_ready < started)
+        pthread_cond_wait(&start_cond, &start_mu);
+    if (!err)
+        err = start_err;
+    if (err && !start_err)
+        start_err = err;
+    pthread_mutex_unlock(&start_mu);
+
+    struct main_args ma = {main_fn, arg};
+    if (!err)
+        err = gr_spawn_main(w0, main_goroutine, &ma);
+    if (!err) {
+        pthread_mutex_lock(&start_mu);
+        store_release(&sched.running, 1);
+        pthread_cond_broadcast(&start_cond);
+        pthread_mutex_unlock(&start_mu);
+        preempt_monitor_start();
+        schedule_loop(w0);
+        preempt_monitor_stop();
+    } else {
+        pthread_mutex_lock(&start_mu);
+        pthread_cond_broadcast(&start_cond);
+        pthread_mutex_unlock(&start_mu);
+    }
+
+    /* Stop: wake every sleeper so it sees `stopping`, then join. */
+    store_release(&sched.stopping, 1);
+    for (int i = 1; i < started; i++)
+        wring_wake(&sched.workers[i]);
+    for (int i = 1; i < started; i++)
+        pthread_join(sched.workers[i].thread, NULL);
+    offload_stop();
+    gr_stats_collect(&sched.last);
+    store_release(&sched.running, 0);
+    for (int i = 0; i < sched.nprocs; i++) {
+        stack_pool_flush(&sched.workers[i]);
+        timer_heap_destroy(&sched.workers[i].timers);
+    }
+    worker_teardown(w0);
+    free_all_g();
+    stacks_teardown();
+    free(sched.workers);
+    sched.workers = NULL;
+    store_release(&start_lock, 0);
+    return err;
+}
+
+int gr_nprocs(void)
+{
+    return load_acquire(&sched.running) ? sched.nprocs : 0;
+}
+
+int64_t gr_now(void)
+{
+    return now_ns();
+}

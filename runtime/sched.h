@@ -1,0 +1,146 @@
+/*
+ * sched.h - workers, the scheduler's shared state, and the park/ready
+ * protocol every blocking primitive is built on.  sched.c explains the
+ * design.
+ */
+#ifndef GR_SCHED_H
+#define GR_SCHED_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "g.h"
+#include "lock.h"
+#include "timer.h"
+#include "uring.h"
+
+#define RUNQ_SIZE 256        /* local run queue slots (power of two) */
+#define GLOBAL_CHECK_EVERY 61 /* schedule ticks between global-queue checks */
+#define MAX_WORKERS 1024
+
+/* Per-worker counters: written only by the owning worker (plain adds),
+ * summed racily by gr_stats_get. */
+typedef struct worker_stats {
+    uint64_t spawned, exited, switches, steals, parks, preemptions;
+    uint64_t io_submitted, io_completed, ring_enters;
+} worker_stats;
+
+typedef struct worker {
+    /* --- the OS thread (Go's M) --- */
+    int index;
+    int tid;
+    pthread_t thread;
+    g g0;                 /* the thread's own stack: the scheduler loop */
+    g *cur;               /* goroutine running now (&g0 in the loop) */
+    void (*after_fn)(struct worker *, void *); /* run by whatever resumes */
+    void *after_arg;                           /* after the next switch */
+
+    /* --- the run queue and caches (Go's P) --- */
+    uint32_t runq_head;   /* atomic: consumers (owner and thieves) CAS it */
+    uint32_t runq_tail;   /* atomic: written only by the owner */
+    g *runq[RUNQ_SIZE];
+    g *runnext;           /* atomic: next to run, ahead of runq */
+    uint32_t schedtick;   /* goroutines scheduled; paces global checks */
+    uint64_t rand;        /* xorshift state for victim and select choice */
+    g *gfree;             /* free control blocks (owner only) */
+    int ngfree;
+    void *stack_pool;     /* free default-size stacks (owner only) */
+    int nstack_pool;
+    int64_t goid_next, goid_end; /* a batch of goroutine ids */
+
+    /* --- idling --- */
+    bool spinning;        /* looking for work, counted in sched.nmspinning */
+    uint32_t idle;        /* atomic: on the idle list, asleep or about to be */
+    struct worker *idle_next;
+
+    timer_heap timers;
+    int64_t io_pending;   /* requests on this ring awaiting completion */
+    wring ring;           /* this worker's io_uring (uring.h) */
+    worker_stats st;
+} __attribute__((aligned(64))) worker;
+
+typedef struct sched {
+    int nprocs;
+    worker *workers;      /* nprocs of them; [0] runs on gr_run's thread */
+    size_t default_stack; /* GR_STACK_SIZE */
+    bool preempt_async;   /* GR_PREEMPT */
+    bool randomize;       /* GR_SCHED_RANDOM */
+
+    uint32_t lock;        /* guards the global queue and the idle list */
+    g *gq_head, *gq_tail; /* global run queue */
+    uint32_t gq_len;      /* atomic reads allowed without the lock */
+    worker *idle_list;
+    uint32_t npidle;      /* atomic */
+    uint32_t nmspinning;  /* atomic */
+
+    uint32_t running;     /* atomic: between start and stop */
+    uint32_t stopping;    /* atomic: main goroutine returned */
+    int64_t live;         /* atomic: goroutines not yet exited */
+    int64_t next_goid;    /* atomic: id batches are taken from here */
+    int64_t ntimers;      /* atomic: armed timers, all workers */
+    int64_t io_inflight;  /* atomic: I/O requests not yet completed */
+    int64_t blocking_inflight; /* atomic: gr_blocking calls outstanding */
+
+    uint32_t gslab_lock;  /* guards the slab chain */
+    g *allg;              /* every control block made (chain via allnext) */
+    worker_stats last;    /* counters of the last run, after it stopped */
+    int main_status;
+} sched_t;
+
+extern sched_t sched;
+
+/* The worker the calling thread is, or NULL.  Reads TLS with an asm
+ * volatile so the compiler cannot cache the thread's TLS address across a
+ * goroutine switch (a goroutine may resume on another thread). */
+extern __thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+static inline worker *current_worker(void)
+{
+    worker *w;
+    __asm__ volatile("movq gr_tls_worker@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(w));
+    return w;
+}
+
+static inline g *current_g(void)
+{
+    worker *w = current_worker();
+    return w ? w->cur : NULL;
+}
+
+/* --- the park/ready protocol ---------------------------------------------
+ * park: the running goroutine becomes G_WAITING and the worker switches
+ * to other work.  `after(w, arg)` runs right after the switch, on the
+ * context that resumes, typically releasing the lock under which the
+ * goroutine queued itself: until then no waker can see it, so it cannot be
+ * made runnable before it has actually stopped running.
+ * ready: a G_WAITING goroutine becomes runnable, in the current worker's
+ * runnext slot (hand-off stays on this CPU), or on the global queue when
+ * called from a thread that is not a worker. */
+void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
+void ready(g *gp);
+/* Goroutine context: requeue the caller and run something else. */
+void sched_yield_g(bool preempted);
+_Noreturn void sched_goexit(void);
+/* The after() most parkers need: unlock a uint32_t lock. */
+void after_unlock(worker *w, void *lockp);
+
+/* Spawning (goroutine.c -> sched.c) */
+void runq_put_new(worker *w, g *gp);
+g *g_alloc(worker *w);
+void g_release(worker *w, g *gp);
+
+/* Fatal if not in a goroutine: names the call, as Go panics. */
+g *require_g(const char *call);
+
+uint64_t fastrand(worker *w);
+
+/* Deadlock and misuse reports (fatal.c). */
+_Noreturn void gr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void gr_fatal_deadlock(void);
+const char *wait_reason_str(int reason);
+
+int env_parse(void); /* fills sched.nprocs ... from the environment */
+
+#endif

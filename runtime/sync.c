@@ -1,0 +1,433 @@
+/*
+ * sync.c - gr_mutex, gr_rwmutex, gr_cond, gr_wg, gr_once.
+ *
+ * All are usable zero-initialised and park the goroutine, never the
+ * worker.  Each body holds an internal lock word (lock.h) that guards its
+ * wait queue; a goroutine queues itself under it and parks with "unlock
+ * after the switch", so wake-ups are never lost.
+ *
+ * gr_mutex follows Go's sync.Mutex in spirit.  Normal mode: unlock wakes
+ * the first waiter, which competes with newly arriving goroutines (those
+ * are on a CPU already, so letting them win - "barging" - maximises
+ * throughput); a woken waiter that loses goes back to the *front* of the
+ * queue.  Starvation mode: once the first waiter has waited over 1 ms,
+ * unlock hands ownership straight to it (the mutex stays locked through
+ * the hand-off) and newcomers queue at the back; the mode ends when the
+ * queue empties or a waiter got it quickly.  Bit layout of _state:
+ *   bit 0  LOCKED     bit 1  STARVING    bit 2  WAITERS (queue non-empty)
+ */
+#include <errno.h>
+
+#include "greenrt.h"
+#include "chan.h"
+#include "sched.h"
+
+#define M_LOCKED 1u
+#define M_STARVING 2u
+#define M_WAITERS 4u
+#define STARVATION_NS 1000000
+
+const char *g_name(g *gp);
+
+static waitq *q_of(void *slots)
+{
+    return (waitq *)slots;
+}
+
+static _Noreturn void misuse(const char *what)
+{
+    g *gp = current_g();
+    if (gp && !gp->is_g0)
+        gr_fatal("%s (goroutine %lld, %s)", what, (long long)gp->id, g_name(gp));
+    gr_fatal("%s (outside any goroutine)", what);
+}
+
+/* ---------------------------------------------------------------------
+ * gr_mutex
+ * ------------------------------------------------------------------- */
+
+int gr_mutex_trylock(gr_mutex *m)
+{
+    uint32_t old = load_relaxed(&m->_state);
+    while (!(old & (M_LOCKED | M_STARVING))) {
+        if (cas_acq_rel(&m->_state, &old, old | M_LOCKED))
+            return 0;
+    }
+    return -EBUSY;
+}
+
+void gr_mutex_lock(gr_mutex *m)
+{
+    uint32_t zero = 0;
+    if (cas_acq_rel(&m->_state, &zero, M_LOCKED))
+        return;
+    g *gp = require_g("gr_mutex_lock");
+    int64_t wait_start = 0;
+    bool woken_before = false;
+    for (;;) {
+        /* Brief optimistic spin only makes sense when another worker may
+         * be about to unlock. */
+        if (sched.nprocs > 1 && !woken_before) {
+            for (int i = 0; i < 64; i++) {
+                if (gr_mutex_trylock(m) == 0)
+                    return;
+                cpu_relax();
+            }
+        }
+        lock(&m->_lock);
+        uint32_t old = load_relaxed(&m->_state);
+        for (;;) {
+            if (old & (M_LOCKED | M_STARVING))
+                break;
+            if (cas_acq_rel(&m->_state, &old, old | M_LOCKED)) {
+                unlock(&m->_lock);
+                return;
+            }
+        }
+        /* Queue up.  WAITERS must be set before we park so that an unlock
+         * racing with us takes the slow path and sees us. */
+        __atomic_fetch_or(&m->_state, M_WAITERS, __ATOMIC_ACQ_REL);
+        /* Recheck: the holder may have unlocked between our CAS and the
+         * WAITERS store, without seeing the flag. */
+        old = load_acquire(&m->_state);
+        if (!(old & (M_LOCKED | M_STARVING))) {
+            if (!q_of(m->_waitq)->head)
+                __atomic_fetch_and(&m->_state, ~M_WAITERS, __ATOMIC_ACQ_REL);
+            unlock(&m->_lock);
+            continue;
+        }
+        if (!wait_start)
+            wait_start = gr_now();
+        waiter me = {.gp = gp, .enqueued_at = wait_start};
+        if (woken_before)
+            waitq_push_front(q_of(m->_waitq), &me);
+        else
+            waitq_push(q_of(m->_waitq), &me);
+        park(GR_WAIT_MUTEX, after_unlock, &m->_lock);
+        if (me.handoff)
+            return; /* starvation mode: unlock passed ownership to us */
+        woken_before = true;
+    }
+}
+
+void gr_mutex_unlock(gr_mutex *m)
+{
+    uint32_t old = M_LOCKED;
+    if (cas_acq_rel(&m->_state, &old, 0))
+        return;
+    if (!(old & M_LOCKED))
+        misuse("sync: unlock of unlocked gr_mutex");
+    lock(&m->_lock);
+    waitq *q = q_of(m->_waitq);
+    waiter *w = waitq_pop(q);
+    if (!w) {
+        __atomic_fetch_and(&m->_state, ~(M_LOCKED | M_WAITERS | M_STARVING), __ATOMIC_ACQ_REL);
+        unlock(&m->_lock);
+        return;
+    }
+    bool starving = (load_relaxed(&m->_state) & M_STARVING) ||
+                    gr_now() - w->enqueued_at > STARVATION_NS;
+    if (starving) {
+        /* Hand-off: the mutex stays LOCKED, now owned by w.  Starvation
+         * mode ends when nobody else waits. */
+        uint32_t st = M_LOCKED | (q->head ? M_WAITERS | M_STARVING : 0);
+        __atomic_store_n(&m->_state, st, __ATOMIC_RELEASE);
+        w->handoff = 1;
+    } else {
+        uint32_t clear = M_LOCKED | (q->head ? 0 : M_WAITERS);
+        __atomic_fetch_and(&m->_state, ~clear, __ATOMIC_ACQ_REL);
+    }
+    unlock(&m->_lock);
+    ready(w->gp);
+}
+
+/* ---------------------------------------------------------------------
+ * gr_rwmutex: writer-preferring, with batch admission of readers
+ * ------------------------------------------------------------------- */
+
+int gr_rwmutex_tryrlock(gr_rwmutex *rw)
+{
+    lock(&rw->_lock);
+    int ok = !rw->_writer && !rw->_wwaiting;
+    if (ok)
+        rw->_readers++;
+    unlock(&rw->_lock);
+    return ok ? 0 : -EBUSY;
+}
+
+void gr_rwmutex_rlock(gr_rwmutex *rw)
+{
+    g *gp = require_g("gr_rwmutex_rlock");
+    lock(&rw->_lock);
+    if (!rw->_writer && !rw->_wwaiting) {
+        rw->_readers++;
+        unlock(&rw->_lock);
+        return;
+    }
+    waiter me = {.gp = gp};
+    waitq_push(q_of(rw->_readq), &me);
+    park(GR_WAIT_RWMUTEX_R, after_unlock, &rw->_lock);
+    /* The unlocking writer counted us in _readers already. */
+}
+
+void gr_rwmutex_runlock(gr_rwmutex *rw)
+{
+    lock(&rw->_lock);
+    if (rw->_readers <= 0) {
+        unlock(&rw->_lock);
+        misuse("sync: runlock of unlocked gr_rwmutex");
+    }
+    waiter *w = NULL;
+    if (--rw->_readers == 0 && rw->_wwaiting) {
+        w = waitq_pop(q_of(rw->_writeq));
+        rw->_wwaiting--;
+        rw->_writer = 1;
+    }
+    unlock(&rw->_lock);
+    if (w)
+        ready(w->gp);
+}
+
+int gr_rwmutex_trylock(gr_rwmutex *rw)
+{
+    lock(&rw->_lock);
+    int ok = !rw->_writer && rw->_readers == 0;
+    if (ok)
+        rw->_writer = 1;
+    unlock(&rw->_lock);
+    return ok ? 0 : -EBUSY;
+}
+
+void gr_rwmutex_lock(gr_rwmutex *rw)
+{
+    g *gp = require_g("gr_rwmutex_lock");
+    lock(&rw->_lock);
+    if (!rw->_writer && rw->_readers == 0) {
+        rw->_writer = 1;
+        unlock(&rw->_lock);
+        return;
+    }
+    rw->_wwaiting++;
+    waiter me = {.gp = gp};
+    waitq_push(q_of(rw->_writeq), &me);
+    park(GR_WAIT_RWMUTEX_W, after_unlock, &rw->_lock);
+    /* Whoever woke us set _writer on our behalf. */
+}
+
+void gr_rwmutex_unlock(gr_rwmutex *rw)
+{
+    lock(&rw->_lock);
+    if (!rw->_writer) {
+        unlock(&rw->_lock);
+        misuse("sync: unlock of unlocked gr_rwmutex");
+    }
+    rw->_writer = 0;
+    /* Readers that queued behind this writer go first (all of them), so
+     * a stream of writers cannot starve readers; then the next writer. */
+    waiter *wake = NULL, *w;
+    if (q_of(rw->_readq)->head) {
+        while ((w = waitq_pop(q_of(rw->_readq)))) {
+            rw->_readers++;
+            w->next = wake;
+            wake = w;
+        }
+    } else if ((w = waitq_pop(q_of(rw->_writeq)))) {
+        rw->_wwaiting--;
+        rw->_writer = 1;
+        w->next = NULL;
+        wake = w;
+    }
+    unlock(&rw->_lock);
+    while (wake) {
+        w = wake;
+        wake = w->next;
+        ready(w->gp);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * gr_cond
+ * ------------------------------------------------------------------- */
+
+typedef struct cond_waiter {
+    waiter w;
+    gr_cond *c;
+    int64_t when;
+} cond_waiter;
+
+static void cond_timeout_fire(timer *t)
+{
+    g *gp = (g *)((char *)t - offsetof(g, tm));
+    uint32_t zero = 0;
+    bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
+    timer_fired(t);
+    if (won)
+        ready(gp);
+}
+
+static void after_cond_park(worker *w, void *arg)
+{
+    cond_waiter *cw = arg;
+    if (cw->when) {
+        cw->w.gp->tm.fire = cond_timeout_fire;
+        if (timer_arm(w, &cw->w.gp->tm, cw->when) < 0)
+            cw->when = 0;
+    }
+    unlock(&cw->c->_lock);
+}
+
+static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, const char *call)
+{
+    g *gp = require_g(call);
+    cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
+    if (timeout_ns >= 0)
+        cw.when = gr_now() + timeout_ns;
+    __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
+    lock(&c->_lock);
+    waitq_push(q_of(c->_waitq), &cw.w);
+    /* Queued before the mutex is released: a signal sent after our unlock
+     * finds us in the queue. */
+    gr_mutex_unlock(m);
+    park(GR_WAIT_COND, after_cond_park, &cw);
+    int ret = 0;
+    if (cw.when) {
+        timer_cancel(&gp->tm);
+        lock(&c->_lock);
+        if (cw.w.queued) { /* the timer won: we are still queued */
+            waitq_remove(q_of(c->_waitq), &cw.w);
+            ret = -ETIMEDOUT;
+        }
+        unlock(&c->_lock);
+    }
+    gr_mutex_lock(m);
+    return ret;
+}
+
+void gr_cond_wait(gr_cond *c, gr_mutex *m)
+{
+    cond_wait(c, m, -1, "gr_cond_wait");
+}
+
+int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        timeout_ns = 0;
+    return cond_wait(c, m, timeout_ns, "gr_cond_wait_timeout");
+}
+
+static void cond_wake(gr_cond *c, bool all)
+{
+    waiter *wake = NULL, *w;
+    lock(&c->_lock);
+    while ((w = chan_take_waiter(q_of(c->_waitq)))) {
+        w->next = wake;
+        wake = w;
+        if (!all)
+            break;
+    }
+    unlock(&c->_lock);
+    while (wake) {
+        w = wake;
+        wake = w->next;
+        ready(w->gp);
+    }
+}
+
+void gr_cond_signal(gr_cond *c)
+{
+    cond_wake(c, false);
+}
+
+void gr_cond_broadcast(gr_cond *c)
+{
+    cond_wake(c, true);
+}
+
+/* ---------------------------------------------------------------------
+ * gr_wg
+ * ------------------------------------------------------------------- */
+
+static void wg_release(gr_wg *wg)
+{
+    waiter *wake = NULL, *w;
+    lock(&wg->_lock);
+    while ((w = waitq_pop(q_of(wg->_waitq)))) {
+        w->next = wake;
+        wake = w;
+    }
+    unlock(&wg->_lock);
+    while (wake) {
+        w = wake;
+        wake = w->next;
+        ready(w->gp);
+    }
+}
+
+void gr_wg_add(gr_wg *wg, int n)
+{
+    int64_t v = __atomic_add_fetch(&wg->_count, n, __ATOMIC_ACQ_REL);
+    if (v < 0)
+        misuse("sync: negative gr_wg counter");
+    if (v == 0)
+        wg_release(wg);
+}
+
+void gr_wg_done(gr_wg *wg)
+{
+    gr_wg_add(wg, -1);
+}
+
+int gr_wg_wait(gr_wg *wg)
+{
+    if (load_acquire(&wg->_count) == 0)
+        return 0;
+    g *gp = require_g("gr_wg_wait");
+    lock(&wg->_lock);
+    /* Checked under the lock: the add that reaches zero takes the lock
+     * after its decrement, so either we see zero or it sees us queued. */
+    if (load_acquire(&wg->_count) == 0) {
+        unlock(&wg->_lock);
+        return 0;
+    }
+    waiter me = {.gp = gp};
+    waitq_push(q_of(wg->_waitq), &me);
+    park(GR_WAIT_WG, after_unlock, &wg->_lock);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * gr_once: 0 not run, 1 running, 2 done
+ * ------------------------------------------------------------------- */
+
+void gr_once_do(gr_once *o, void (*fn)(void))
+{
+    if (load_acquire(&o->_state) == 2)
+        return;
+    uint32_t zero = 0;
+    if (cas_acq_rel(&o->_state, &zero, 1)) {
+        fn();
+        lock(&o->_lock);
+        store_release(&o->_state, 2);
+        waiter *wake = NULL, *w;
+        while ((w = waitq_pop(q_of(o->_waitq)))) {
+            w->next = wake;
+            wake = w;
+        }
+        unlock(&o->_lock);
+        while (wake) {
+            w = wake;
+            wake = w->next;
+            ready(w->gp);
+        }
+        return;
+    }
+    g *gp = require_g("gr_once_do");
+    lock(&o->_lock);
+    if (load_acquire(&o->_state) == 2) {
+        unlock(&o->_lock);
+        return;
+    }
+    waiter me = {.gp = gp};
+    waitq_push(q_of(o->_waitq), &me);
+    park(GR_WAIT_ONCE, after_unlock, &o->_lock);
+}

@@ -1,0 +1,231 @@
+/*
+ * uring.c - each worker's io_uring.
+ *
+ * One ring per worker, created on the worker's own thread with
+ * SINGLE_ISSUER (the kernel may skip locking), DEFER_TASKRUN (completion
+ * work runs only when the worker enters the kernel to reap: no
+ * interrupting task work while goroutines run) and COOP_TASKRUN, where
+ * the kernel has them; each missing flag is dropped in turn and the
+ * result is reported by wring_describe (GR_DEBUG=1 prints it at start).
+ *
+ * Goroutines fill SQEs and park; nothing is submitted until the worker's
+ * scheduling round ends (find_runnable in sched.c calls wring_wait), so a
+ * burst of I/O from many goroutines costs one io_uring_enter.  The same
+ * call waits for completions with the next timer as timeout: the idle
+ * worker sleeps in the kernel waiting for I/O and time at once.
+ *
+ * Wake-ups.  A worker wakes a sleeping one with IORING_OP_MSG_RING on its
+ * own ring, which posts a CQE to the sleeper's ring (no extra file
+ * descriptor, no task switch to a helper).  A thread that is not a worker
+ * (the offload pool, gr_run's caller during shutdown) cannot submit on a
+ * SINGLE_ISSUER ring, so each ring also keeps a read pending on an
+ * eventfd, which any thread may write.
+ */
+#include "uring.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "greenrt.h"
+#include "probes.h"
+#include "sched.h"
+
+#define RING_ENTRIES 1024
+#define CQ_ENTRIES 16384
+
+static void arm_eventfd(worker *w)
+{
+    struct io_uring_sqe *sqe = wring_sqe(w);
+    io_uring_prep_read(sqe, w->ring.wake_efd, &w->ring.efd_buf, sizeof w->ring.efd_buf, 0);
+    io_uring_sqe_set_data64(sqe, UD_WAKE);
+}
+
+int wring_init(worker *w)
+{
+    wring *r = &w->ring;
+    memset(r, 0, sizeof *r);
+    r->wake_efd = -1;
+    static const unsigned tries[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        0,
+    };
+    int err = -ENOSYS;
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+        p.cq_entries = CQ_ENTRIES;
+        err = io_uring_queue_init_params(RING_ENTRIES, &r->ring, &p);
+        if (err == -EINVAL) {
+            p.flags &= ~IORING_SETUP_SUBMIT_ALL;
+            memset(&p.sq_off, 0, sizeof p.sq_off);
+            memset(&p.cq_off, 0, sizeof p.cq_off);
+            err = io_uring_queue_init_params(RING_ENTRIES, &r->ring, &p);
+        }
+        if (err == 0) {
+            r->single_issuer = p.flags & IORING_SETUP_SINGLE_ISSUER;
+            r->defer_taskrun = p.flags & IORING_SETUP_DEFER_TASKRUN;
+            r->coop_taskrun = p.flags & IORING_SETUP_COOP_TASKRUN;
+            break;
+        }
+        if (err != -EINVAL)
+            break;
+    }
+    if (err) {
+        fprintf(stderr, "greenrt: cannot create an io_uring (%s): greenrt needs io_uring "
+                        "(Linux 5.19 or later, kernel.io_uring_disabled=0)\n",
+                strerror(-err));
+        return err;
+    }
+    r->up = true;
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
+    if (probe) {
+        r->has_msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+        io_uring_free_probe(probe);
+    }
+    r->wake_efd = eventfd(0, EFD_CLOEXEC);
+    if (r->wake_efd < 0) {
+        err = -errno;
+        io_uring_queue_exit(&r->ring);
+        r->up = false;
+        return err;
+    }
+    arm_eventfd(w);
+    if (getenv("GR_DEBUG") && w->index == 0)
+        fprintf(stderr, "greenrt: worker rings: %s\n", wring_describe(w));
+    return 0;
+}
+
+void wring_fini(worker *w)
+{
+    wring *r = &w->ring;
+    if (r->up)
+        io_uring_queue_exit(&r->ring);
+    if (r->wake_efd >= 0)
+        close(r->wake_efd);
+    r->up = false;
+    r->wake_efd = -1;
+}
+
+const char *wring_describe(worker *w)
+{
+    static __thread char buf[128];
+    wring *r = &w->ring;
+    snprintf(buf, sizeof buf, "%s%s%s%s", r->single_issuer ? "single_issuer " : "",
+             r->defer_taskrun ? "defer_taskrun " : "", r->coop_taskrun ? "coop_taskrun " : "",
+             r->has_msg_ring ? "msg_ring" : "eventfd-wakeups");
+    return buf;
+}
+
+struct io_uring_sqe *wring_sqe(worker *w)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring.ring);
+    while (!sqe) {
+        /* SQ full: submit what we have (rare: 1024 entries per round). */
+        w->st.ring_enters++;
+        io_uring_submit(&w->ring.ring);
+        w->ring.unsubmitted = 0;
+        sqe = io_uring_get_sqe(&w->ring.ring);
+    }
+    w->ring.unsubmitted++;
+    return sqe;
+}
+
+static int dispatch(worker *w)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    bool rearm = false;
+    io_uring_for_each_cqe(&w->ring.ring, head, cqe)
+    {
+        n++;
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (ud == UD_IGNORE)
+            continue;
+        if (ud == UD_WAKE) {
+            /* res 8: our eventfd read completed (a MSG_RING wake-up has
+             * res 0 and leaves the read pending). */
+            if (cqe->res == (int)sizeof(uint64_t) || (cqe->res < 0 && cqe->res != -ECANCELED))
+                rearm = true;
+            store_relaxed(&w->ring.wake_pending, 0);
+            continue;
+        }
+        ioreq *req = (ioreq *)(uintptr_t)ud;
+        req->res = cqe->res;
+        req->cflags = cqe->flags;
+        w->st.io_completed++;
+        w->io_pending--;
+        __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
+        if (req->gp) {
+            PROBE2(io_complete, req->gp->id, cqe->res);
+            ready(req->gp);
+        }
+    }
+    io_uring_cq_advance(&w->ring.ring, n);
+    /* The eventfd read completed only if it was an eventfd wake (a
+     * MSG_RING wake posts a CQE with the same tag but no read). */
+    if (rearm)
+        w->ring.efd_rearm = true;
+    return (int)n;
+}
+
+int wring_wait(worker *w, int64_t timeout_ns)
+{
+    wring *r = &w->ring;
+    if (r->efd_rearm) {
+        r->efd_rearm = false;
+        arm_eventfd(w);
+    }
+    struct io_uring_cqe *cqe = NULL;
+    int ret;
+    w->st.ring_enters++;
+    if (timeout_ns == 0) {
+        if (r->unsubmitted)
+            ret = io_uring_submit_and_get_events(&r->ring);
+        else
+            ret = io_uring_get_events(&r->ring);
+    } else if (timeout_ns < 0) {
+        ret = io_uring_submit_and_wait(&r->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                                       .tv_nsec = timeout_ns % 1000000000};
+        ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+    }
+    (void)ret;
+    r->unsubmitted = 0;
+    return dispatch(w);
+}
+
+void wring_wake(worker *target)
+{
+    wring *tr = &target->ring;
+    if (!tr->up)
+        return;
+    /* One wake-up in flight is enough: the sleeper drains all CQEs. */
+    uint32_t zero = 0;
+    if (!cas_acq_rel(&tr->wake_pending, &zero, 1))
+        return;
+    worker *self = current_worker();
+    if (self && self != target && self->ring.up && self->ring.has_msg_ring) {
+        struct io_uring_sqe *sqe = wring_sqe(self);
+        io_uring_prep_msg_ring(sqe, tr->ring.ring_fd, 0, UD_WAKE, 0);
+        io_uring_sqe_set_data64(sqe, UD_IGNORE);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        /* Submit now: the sleeper must not wait for our next round. */
+        self->st.ring_enters++;
+        io_uring_submit(&self->ring.ring);
+        self->ring.unsubmitted = 0;
+        return;
+    }
+    uint64_t one = 1;
+    if (write(tr->wake_efd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+    }
+}

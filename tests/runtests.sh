@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the test executables given on the command line and prints a summary.
+#
+#   runtests.sh UNIT... -- INTEGRATION...
+#
+# Unit tests (cmocka binaries) run once with GR_PROCS=1 and once with
+# GR_PROCS=2.  Integration tests are standalone programs or scripts that
+# exit 0 (pass), 77 (skip, having printed why) or anything else (fail).
+# Every test has a timeout (TEST_TIMEOUT seconds, default 300); the
+# summary ends with "N passed, N failed, N skipped" and the script exits
+# non-zero if anything failed.
+set -u
+timeout_s=${TEST_TIMEOUT:-300}
+passed=0 failed=0 skipped=0
+failures=() skips=()
+
+run_one() {   # label, then the command
+  local label=$1; shift
+  local start=$SECONDS rc
+  echo "=== RUN  $label"
+  timeout --kill-after=10 "$timeout_s" "$@"
+  rc=$?
+  local took=$((SECONDS - start))
+  case $rc in
+    0)  passed=$((passed + 1)); echo "--- PASS $label (${took}s)" ;;
+    77) skipped=$((skipped + 1)); skips+=("$label"); echo "--- SKIP $label" ;;
+    124|137) failed=$((failed + 1)); failures+=("$label (timeout after ${timeout_s}s)"); echo "--- FAIL $label: timed out" ;;
+    *)  failed=$((failed + 1)); failures+=("$label (exit $rc)"); echo "--- FAIL $label (exit $rc)" ;;
+  esac
+}
+
+unit=() integ=() seen_sep=0
+for a in "$@"; do
+  if [[ $a == -- ]]; then seen_sep=1; continue; fi
+  if [[ $seen_sep == 0 ]]; then unit+=("$a"); else integ+=("$a"); fi
+done
+
+for t in "${unit[@]}"; do
+  for procs in 1 2; do
+    GR_PROCS=$procs run_one "$(basename "$t") GR_PROCS=$procs" env GR_PROCS=$procs "$t"
+  done
+done
+for t in "${integ[@]}"; do
+  run_one "$(basename "$t")" "$t"
+done
+
+echo
+for s in "${skips[@]+"${skips[@]}"}"; do echo "skipped: $s"; done
+for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED:  $f"; done
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]

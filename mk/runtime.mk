@@ -1,10 +1,12 @@
 # runtime/: libgreenrt.a and libgreenrt.so.
 
 RUNTIME_SRCS := \
+	runtime/bufring.c \
 	runtime/chan.c \
 	runtime/env.c \
 	runtime/fatal.c \
 	runtime/goroutine.c \
+	runtime/io.c \
 	runtime/lock.c \
 	runtime/offload.c \
 	runtime/preempt.c \
@@ -55,7 +57,8 @@ $(LIBGREENRT_A): $(RUNTIME_OBJS)
 $(LIBGREENRT_SO): $(RUNTIME_OBJS) runtime/greenrt.map
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libgreenrt.so.0 -Wl,--version-script=runtime/greenrt.map \
-	    $(LDFLAGS) -o $@ $(RUNTIME_OBJS) $(LDLIBS_RUNTIME)
+	    $(LDFLAGS) -o $@.0 $(RUNTIME_OBJS) $(LDLIBS_RUNTIME)
+	$(Q)ln -sf libgreenrt.so.0 $@
 
 $(BUILD)/greenrt.pc: mk/greenrt.pc.in
 	$(Q)mkdir -p $(@D)
@@ -65,7 +68,7 @@ $(BUILD)/greenrt.pc: mk/greenrt.pc.in
 install: $(LIBGREENRT_A) $(LIBGREENRT_SO) $(BUILD)/greenrt.pc
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(LIBGREENRT_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBGREENRT_SO) $(DESTDIR)$(PREFIX)/lib/libgreenrt.so.0
+	install -m 755 $(LIBGREENRT_SO).0 $(DESTDIR)$(PREFIX)/lib/libgreenrt.so.0
 	ln -sf libgreenrt.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenrt.so
 	install -m 644 runtime/include/greenrt.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/greenrt.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/

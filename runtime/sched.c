@@ -75,6 +75,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -882,9 +883,12 @@ static int worker_setup(worker *w)
     return err;
 }
 
+void bufpool_free(worker *w);
+
 static void worker_teardown(worker *w)
 {
     wring_fini(w);
+    bufpool_free(w);
     stack_thread_fini();
     gr_tls_worker = NULL;
 }
@@ -997,6 +1001,14 @@ int gr_run(void (*main_fn)(void *), void *arg)
         store_release(&start_lock, 0);
         return err;
     }
+    /* A write on a socket whose peer is gone must give -EPIPE, not kill
+     * the process (io.c); as Go does, ignore SIGPIPE unless the program
+     * chose a disposition itself. */
+    struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
+    bool pipe_ignored = false;
+    if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL &&
+        !(old_pipe.sa_flags & SA_SIGINFO))
+        pipe_ignored = sigaction(SIGPIPE, &ign, NULL) == 0;
     sched.workers = aligned_alloc(64, sizeof(worker) * (size_t)sched.nprocs);
     if (!sched.workers) {
         stacks_teardown();
@@ -1074,6 +1086,8 @@ int gr_run(void (*main_fn)(void *), void *arg)
     stacks_teardown();
     free(sched.workers);
     sched.workers = NULL;
+    if (pipe_ignored)
+        sigaction(SIGPIPE, &old_pipe, NULL);
     store_release(&start_lock, 0);
     return err;
 }

@@ -56,6 +56,7 @@ typedef struct worker {
 
     timer_heap timers;
     int64_t io_pending;   /* requests on this ring awaiting completion */
+    void *bufpool;        /* provided buffers (bufring.c), lazily made */
     wring ring;           /* this worker's io_uring (uring.h) */
     worker_stats st;
 } __attribute__((aligned(64))) worker;

@@ -1,0 +1,607 @@
+/*
+ * io.c - the I/O API: goroutines park on io_uring completions.
+ *
+ * Every blocking call follows one pattern (io_start / io_finish):
+ *   1. take an SQE on the current worker's ring, point its user_data at
+ *      an `ioreq` on the goroutine's stack, and - if the goroutine has a
+ *      deadline - link an absolute IORING_OP_LINK_TIMEOUT behind it;
+ *   2. park (reason "IO wait").  Nothing is submitted yet: the worker
+ *      submits every SQE of its scheduling round with one io_uring_enter
+ *      (uring.c), so a thousand goroutines starting reads cost one call;
+ *   3. the CQE readies the goroutine with the result in its ioreq.
+ * A request cancelled by its linked timeout reports -ECANCELED, which is
+ * turned into -ETIMEDOUT; the fd itself is untouched and stays usable.
+ * -EINTR is retried, never returned.  An fd the caller made O_NONBLOCK
+ * makes io_uring answer -EAGAIN at once; the call then waits for
+ * readiness (IORING_OP_POLL_ADD) and retries, so blocking semantics hold
+ * whatever the fd's flags.
+ *
+ * Outside a goroutine (a plain thread, or before gr_run) the calls fall
+ * back to the ordinary blocking system calls, with the same return
+ * conventions.
+ *
+ * SIGPIPE: a write(2)-style request on a socket whose peer has gone would
+ * raise SIGPIPE in the submitting worker; gr_run ignores SIGPIPE while it
+ * runs if its disposition was the default (as Go's runtime does), and
+ * gr_send adds MSG_NOSIGNAL.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "greenrt.h"
+#include "probes.h"
+#include "sched.h"
+
+void preempt_point(void);
+
+/* The goroutine doing I/O, or NULL for the blocking fallback. */
+static g *io_g(void)
+{
+    worker *w = current_worker();
+    if (!w || !w->cur || w->cur->is_g0 || !w->ring.up)
+        return NULL;
+    return w->cur;
+}
+
+typedef struct iowait {
+    ioreq req;
+    struct __kernel_timespec ts; /* linked timeout; must outlive submission */
+    int64_t deadline;            /* absolute; 0: none */
+    bool poll_timeout;           /* ts is gr_poll's own timeout */
+} iowait;
+
+static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadline)
+{
+    /* A request and its linked timeout must go in one submission. */
+    if (deadline && io_uring_sq_space_left(&w->ring.ring) < 2) {
+        w->st.ring_enters++;
+        io_uring_submit(&w->ring.ring);
+        w->ring.unsubmitted = 0;
+    }
+    struct io_uring_sqe *sqe = wring_sqe(w);
+    iw->req.gp = gp;
+    iw->req.res = 0;
+    iw->req.cflags = 0;
+    iw->deadline = deadline;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
+    w->st.io_submitted++;
+    w->io_pending++;
+    __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
+    return sqe;
+}
+
+/* Links the deadline behind sqe (if any) and parks until completion. */
+static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
+{
+    PROBE3(io_submit, gp->id, sqe->opcode, sqe->fd);
+    if (iw->deadline) {
+        sqe->flags |= IOSQE_IO_LINK;
+        iw->ts.tv_sec = iw->deadline / 1000000000;
+        iw->ts.tv_nsec = iw->deadline % 1000000000;
+        struct io_uring_sqe *t = wring_sqe(w);
+        io_uring_prep_link_timeout(t, &iw->ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, UD_IGNORE);
+        t->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    }
+    park(GR_WAIT_IO, NULL, NULL);
+    int res = iw->req.res;
+    if (res == -ECANCELED && iw->deadline && gr_now() >= iw->deadline)
+        res = iw->poll_timeout ? 0 : -ETIMEDOUT;
+    return res;
+}
+
+static int64_t deadline_of(g *gp)
+{
+    return gp->deadline;
+}
+
+void gr_set_deadline(int64_t deadline_ns)
+{
+    g *gp = current_g();
+    if (gp && !gp->is_g0)
+        gp->deadline = deadline_ns > 0 ? deadline_ns : 0;
+}
+
+/* Waits until fd is ready for `events` (used after -EAGAIN). */
+static int wait_ready(g *gp, int fd, short events)
+{
+    worker *w = current_worker();
+    iowait iw = {0};
+    int64_t dl = deadline_of(gp);
+    if (dl && gr_now() >= dl)
+        return -ETIMEDOUT;
+    struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+    io_uring_prep_poll_add(sqe, fd, (unsigned)events);
+    int r = io_finish(w, gp, &iw, sqe);
+    return r < 0 ? r : 0;
+}
+
+/* A receive into a provided buffer of group bgid (bufring.c). */
+int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags)
+{
+    for (;;) {
+        preempt_point();
+        worker *w = current_worker();
+        int64_t dl = deadline_of(gp);
+        if (dl && gr_now() >= dl)
+            return -ETIMEDOUT;
+        iowait iw = {0};
+        struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+        io_uring_prep_recv(sqe, fd, NULL, 4096, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = (uint16_t)bgid;
+        int r = io_finish(w, gp, &iw, sqe);
+        if (r == -EINTR)
+            continue;
+        if (r == -EAGAIN) {
+            int e = wait_ready(gp, fd, POLLIN);
+            if (e < 0)
+                return e;
+            continue;
+        }
+        *cflags = iw.req.cflags;
+        return r;
+    }
+}
+
+/* What an operation needs to fill its SQE; fd first for the EAGAIN path. */
+typedef struct opctx {
+    int fd;
+    int flags;
+    void *buf;
+    size_t len;
+    const struct iovec *iov;
+    int iovcnt;
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    socklen_t alen;
+    const char *path;
+    mode_t mode;
+} opctx;
+
+/* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits. */
+typedef void (*prep_fn)(struct io_uring_sqe *sqe, opctx *ctx);
+
+static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
+{
+    for (;;) {
+        preempt_point();
+        worker *w = current_worker();
+        int64_t dl = deadline_of(gp);
+        if (dl && gr_now() >= dl)
+            return -ETIMEDOUT;
+        iowait iw = {0};
+        struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+        prep(sqe, ctx);
+        int r = io_finish(w, gp, &iw, sqe);
+        if (r == -EINTR)
+            continue;
+        if (r == -EAGAIN && ready_events) {
+            int e = wait_ready(gp, ctx->fd, ready_events);
+            if (e < 0)
+                return e;
+            continue;
+        }
+        return r;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Blocking fallbacks (outside goroutines)
+ * ------------------------------------------------------------------- */
+
+#define RETRY_SYSCALL(expr)                                                                        \
+    do {                                                                                           \
+        for (;;) {                                                                                 \
+            ssize_t _r = (expr);                                                                   \
+            if (_r >= 0)                                                                           \
+                return _r;                                                                         \
+            if (errno != EINTR)                                                                    \
+                return -errno;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* ---------------------------------------------------------------------
+ * Operations
+ * ------------------------------------------------------------------- */
+
+static void prep_read(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_read(sqe, c->fd, c->buf, (unsigned)c->len, (uint64_t)-1);
+}
+
+static void prep_write(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_write(sqe, c->fd, c->buf, (unsigned)c->len, (uint64_t)-1);
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_readv(sqe, c->fd, c->iov, (unsigned)c->iovcnt, (uint64_t)-1);
+}
+
+static void prep_writev(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_writev(sqe, c->fd, c->iov, (unsigned)c->iovcnt, (uint64_t)-1);
+}
+
+static void prep_recv(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_recv(sqe, c->fd, c->buf, c->len, c->flags);
+}
+
+static void prep_send(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_send(sqe, c->fd, c->buf, c->len, c->flags | MSG_NOSIGNAL);
+}
+
+static void prep_accept(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_accept(sqe, c->fd, c->addr, c->addrlen, SOCK_CLOEXEC);
+}
+
+static void prep_connect(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_connect(sqe, c->fd, c->addr, c->alen);
+}
+
+static void prep_close(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_close(sqe, c->fd);
+}
+
+static void prep_open(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_openat(sqe, AT_FDCWD, c->path, c->flags, c->mode);
+}
+
+static void prep_fsync(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_fsync(sqe, c->fd, 0);
+}
+
+static size_t clamp_len(size_t n)
+{
+    /* One request moves at most INT_MAX bytes, as read(2) does anyway. */
+    return n > 0x7ffff000u ? 0x7ffff000u : n;
+}
+
+ssize_t gr_read(int fd, void *buf, size_t n)
+{
+    g *gp = io_g();
+    n = clamp_len(n);
+    if (!gp)
+        RETRY_SYSCALL(read(fd, buf, n));
+    opctx c = {.fd = fd, .buf = buf, .len = n};
+    return io_do(gp, prep_read, &c, POLLIN);
+}
+
+ssize_t gr_write(int fd, const void *buf, size_t n)
+{
+    g *gp = io_g();
+    n = clamp_len(n);
+    if (!gp)
+        RETRY_SYSCALL(write(fd, buf, n));
+    opctx c = {.fd = fd, .buf = (void *)buf, .len = n};
+    return io_do(gp, prep_write, &c, POLLOUT);
+}
+
+ssize_t gr_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    g *gp = io_g();
+    if (!gp)
+        RETRY_SYSCALL(readv(fd, iov, iovcnt));
+    opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
+    return io_do(gp, prep_readv, &c, POLLIN);
+}
+
+ssize_t gr_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    g *gp = io_g();
+    if (!gp)
+        RETRY_SYSCALL(writev(fd, iov, iovcnt));
+    opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
+    return io_do(gp, prep_writev, &c, POLLOUT);
+}
+
+ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
+{
+    g *gp = io_g();
+    n = clamp_len(n);
+    if (!gp)
+        RETRY_SYSCALL(recv(fd, buf, n, flags));
+    opctx c = {.fd = fd, .buf = buf, .len = n, .flags = flags};
+    return io_do(gp, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
+}
+
+ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
+{
+    g *gp = io_g();
+    n = clamp_len(n);
+    if (!gp)
+        RETRY_SYSCALL(send(fd, buf, n, flags | MSG_NOSIGNAL));
+    opctx c = {.fd = fd, .buf = (void *)buf, .len = n, .flags = flags};
+    return io_do(gp, prep_send, &c, (flags & MSG_DONTWAIT) ? 0 : POLLOUT);
+}
+
+ssize_t gr_read_full(int fd, void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = gr_read(fd, (char *)buf + done, n - done);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+ssize_t gr_write_all(int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = gr_write(fd, (const char *)buf + done, n - done);
+        if (r < 0)
+            return r;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+int gr_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    g *gp = io_g();
+    if (!gp)
+        RETRY_SYSCALL(accept4(fd, addr, len, SOCK_CLOEXEC));
+    opctx c = {.fd = fd, .addr = addr, .addrlen = len};
+    return io_do(gp, prep_accept, &c, POLLIN);
+}
+
+int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    g *gp = io_g();
+    if (!gp) {
+        if (connect(fd, addr, len) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+        /* Interrupted: the connection continues asynchronously. */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        return -err;
+    }
+    opctx c = {.fd = fd, .addr = (struct sockaddr *)addr, .alen = len};
+    int r = io_do(gp, prep_connect, &c, 0);
+    if (r == -EINPROGRESS || r == -EALREADY || r == -EAGAIN) {
+        /* A non-blocking socket: wait for the outcome. */
+        r = wait_ready(gp, fd, POLLOUT);
+        if (r == 0) {
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            r = -err;
+        }
+    }
+    return r;
+}
+
+int gr_close(int fd)
+{
+    g *gp = io_g();
+    if (!gp)
+        return close(fd) == 0 || errno == EINTR ? 0 : -errno;
+    opctx c = {.fd = fd};
+    /* No deadline on close: it must not be abandoned halfway. */
+    int64_t dl = gp->deadline;
+    gp->deadline = 0;
+    int r = io_do(gp, prep_close, &c, 0);
+    gp->deadline = dl;
+    return r == -EINTR ? 0 : r;
+}
+
+int gr_open(const char *path, int flags, mode_t mode)
+{
+    g *gp = io_g();
+    if (!gp)
+        RETRY_SYSCALL(open(path, flags, mode));
+    opctx c = {.path = path, .flags = flags, .mode = mode, .fd = -1};
+    return io_do(gp, prep_open, &c, 0);
+}
+
+int gr_fsync(int fd)
+{
+    g *gp = io_g();
+    if (!gp)
+        RETRY_SYSCALL(fsync(fd));
+    opctx c = {.fd = fd};
+    return io_do(gp, prep_fsync, &c, 0);
+}
+
+int gr_poll(int fd, short events, int64_t timeout_ns)
+{
+    g *gp = io_g();
+    if (!gp) {
+        struct pollfd p = {.fd = fd, .events = events};
+        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        for (;;) {
+            int r = poll(&p, 1, ms);
+            if (r > 0)
+                return p.revents;
+            if (r == 0)
+                return 0;
+            if (errno != EINTR)
+                return -errno;
+        }
+    }
+    for (;;) {
+        preempt_point();
+        worker *w = current_worker();
+        int64_t now = gr_now();
+        int64_t dl = gp->deadline;
+        if (dl && now >= dl)
+            return -ETIMEDOUT;
+        int64_t until = timeout_ns >= 0 ? now + timeout_ns : 0;
+        bool own = until && (!dl || until < dl);
+        iowait iw = {0};
+        iw.poll_timeout = own;
+        struct io_uring_sqe *sqe = io_start(w, gp, &iw, own ? until : dl);
+        io_uring_prep_poll_add(sqe, fd, (unsigned)events);
+        int r = io_finish(w, gp, &iw, sqe);
+        if (r == -EINTR)
+            continue;
+        return r;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * TCP helpers
+ * ------------------------------------------------------------------- */
+
+struct resolve {
+    const char *host;
+    int port;
+    int passive;
+    struct addrinfo *res;
+    int err;
+};
+
+static void resolve_blocking(void *arg)
+{
+    struct resolve *r = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    if (r->passive)
+        hints.ai_flags = AI_PASSIVE;
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    r->err = getaddrinfo(r->host, port, &hints, &r->res);
+}
+
+/* Numeric hosts are parsed in place; names go to the offload pool so the
+ * worker never blocks in DNS. */
+static int resolve(const char *host, int port, bool passive, struct addrinfo **out,
+                   struct sockaddr_storage *numeric, struct addrinfo *one)
+{
+    memset(numeric, 0, sizeof *numeric);
+    memset(one, 0, sizeof *one);
+    one->ai_socktype = SOCK_STREAM;
+    one->ai_addr = (struct sockaddr *)numeric;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)numeric;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)numeric;
+    if (!host || !*host) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        v4->sin_addr.s_addr = passive ? htonl(INADDR_ANY) : htonl(INADDR_LOOPBACK);
+        one->ai_family = AF_INET;
+        one->ai_addrlen = sizeof *v4;
+        *out = one;
+        return 0;
+    }
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        one->ai_family = AF_INET;
+        one->ai_addrlen = sizeof *v4;
+        *out = one;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        one->ai_family = AF_INET6;
+        one->ai_addrlen = sizeof *v6;
+        *out = one;
+        return 0;
+    }
+    struct resolve r = {.host = host, .port = port, .passive = passive};
+    int e = io_g() ? gr_blocking(resolve_blocking, &r) : (resolve_blocking(&r), 0);
+    if (e)
+        return e;
+    if (r.err == EAI_SYSTEM)
+        return -EIO;
+    if (r.err)
+        return -ENOENT;
+    *out = r.res;
+    return 1; /* caller frees with freeaddrinfo */
+}
+
+int gr_listen_tcp(const char *host, int port, int backlog)
+{
+    if (port < 0 || port > 65535)
+        return -EINVAL;
+    struct sockaddr_storage ss;
+    struct addrinfo one, *ai;
+    int kind = resolve(host, port, true, &ai, &ss, &one);
+    if (kind < 0)
+        return kind;
+    int err = -EADDRNOTAVAIL;
+    int fd = -1;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = -errno;
+            continue;
+        }
+        int one_v = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one_v, sizeof one_v);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+            listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
+            break;
+        err = -errno;
+        close(fd);
+        fd = -1;
+    }
+    if (kind == 1)
+        freeaddrinfo(ai);
+    return fd >= 0 ? fd : err;
+}
+
+int gr_dial_tcp(const char *host, int port)
+{
+    if (port <= 0 || port > 65535)
+        return -EINVAL;
+    struct sockaddr_storage ss;
+    struct addrinfo one, *ai;
+    int kind = resolve(host, port, false, &ai, &ss, &one);
+    if (kind < 0)
+        return kind;
+    int err = -EHOSTUNREACH;
+    int fd = -1;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = -errno;
+            continue;
+        }
+        int r = gr_connect(fd, a->ai_addr, a->ai_addrlen);
+        if (r == 0) {
+            /* Small request/response exchanges are the common case:
+             * do not let Nagle hold them back (Go does the same). */
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            break;
+        }
+        err = r;
+        close(fd);
+        fd = -1;
+    }
+    if (kind == 1)
+        freeaddrinfo(ai);
+    return fd >= 0 ? fd : err;
+}

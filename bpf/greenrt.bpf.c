@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * greenrt.bpf.c - the greenrt runtime's USDT probes (provider "greenrt",
+ * listed in runtime/include/greenrt.h, section "Tracing").
+ *
+ * User space attaches each program with bpf_program__attach_usdt for the
+ * target pid only, on the executable (static link) and on libgreenrt.so
+ * when the program loads it; libbpf's usdt.bpf.h decodes the arguments
+ * from the probe's note.  Counting happens here, per CPU; per worker
+ * thread the `switch` probe records in tstate.cur_g which goroutine runs,
+ * which is what lets sched.bpf.c charge an OS context switch to the
+ * goroutine it interrupted.  Per goroutine, gstats keeps runs, run time,
+ * parks and OS switches (an LRU map: a million goroutines do not fit and
+ * do not need to, the report shows the top few).
+ */
+#include "maps.bpf.h"
+#include <bpf/usdt.bpf.h>
+
+/* The calling thread, if it belongs to the target. */
+static __always_inline __u32 target_tid(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+		return 0;
+	return (__u32)pid_tgid;
+}
+
+static __always_inline struct gt_thread_state *cur_state(__u32 tid)
+{
+	return thread_state(tid, (struct task_struct *)bpf_get_current_task());
+}
+
+static __always_inline struct gt_g_stats *g_stats(__u64 id)
+{
+	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
+	if (g)
+		return g;
+	static const struct gt_g_stats zero;
+	bpf_map_update_elem(&gstats, &id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&gstats, &id);
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_worker, long index, long tid_arg)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	struct gt_thread_state *st = cur_state(tid);
+	if (st)
+		st->worker = index;
+	count(GT_G_WORKER_START, 1);
+	if (trace_events)
+		emit(GT_EV_G_WORKER, tid, index, 0, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_spawn, long id, long parent, long fn)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_SPAWN, 1);
+	if (trace_events)
+		emit(GT_EV_G_SPAWN, tid, id, parent, fn);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_switch, long from, long to)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	count(GT_G_SWITCH, 1);
+	if (from > 0) {
+		struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &from);
+		if (g && g->last_in) {
+			g->run_ns += now - g->last_in;
+			hist_add(GT_HIST_GRUN, now - g->last_in);
+			g->last_in = 0;
+		}
+	}
+	if (to > 0) {
+		struct gt_g_stats *g = g_stats(to);
+		if (g) {
+			g->runs++;
+			g->last_in = now;
+		}
+		count(GT_G_SWITCH_TO_G, 1);
+	}
+	struct gt_thread_state *st = cur_state(tid);
+	if (st)
+		st->cur_g = to > 0 ? to : 0;
+	struct gt_thread_stats *s = thread_stats(tid);
+	if (s)
+		s->g_switches++;
+	if (trace_events)
+		emit(GT_EV_G_SWITCH, tid, from, to, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_park, long id, long reason)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_PARK, 1);
+	if (reason >= 0 && reason < GT_MAX_REASONS)
+		count(GT_G_PARK_REASON + reason, 1);
+	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
+	if (g)
+		g->parks++;
+	struct gt_thread_stats *s = thread_stats(tid);
+	if (s)
+		s->g_parks++;
+	if (trace_events)
+		emit(GT_EV_G_PARK, tid, id, reason, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_ready, long id, long by)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_READY, 1);
+	if (trace_events)
+		emit(GT_EV_G_READY, tid, id, by, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_steal, long thief, long victim, long n)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_STEAL, 1);
+	count(GT_G_STOLEN, n > 0 ? n : 0);
+	struct gt_thread_stats *s = thread_stats(tid);
+	if (s)
+		s->g_steals++;
+	if (trace_events)
+		emit(GT_EV_G_STEAL, tid, thief, victim, n);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_preempt, long id, long async)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(async ? GT_G_PREEMPT_ASYNC : GT_G_PREEMPT_SYNC, 1);
+	struct gt_thread_stats *s = thread_stats(tid);
+	if (s)
+		s->g_preempts++;
+	if (trace_events)
+		emit(GT_EV_G_PREEMPT, tid, id, async, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_exit, long id)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_EXIT, 1);
+	if (trace_events)
+		emit(GT_EV_G_EXIT, tid, id, 0, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_iosubmit, long id, long op, long fd)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_IO_SUBMIT, 1);
+	if (trace_events)
+		emit(GT_EV_G_IO_SUBMIT, tid, id, op, fd);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_iocomplete, long id, long res)
+{
+	__u32 tid = target_tid();
+	if (!tid)
+		return 0;
+	count(GT_G_IO_COMPLETE, 1);
+	if (res < 0)
+		count(GT_G_IO_ERRORS, 1);
+	if (trace_events)
+		emit(GT_EV_G_IO_COMPLETE, tid, id, res, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,146 @@
+/*
+ * gtrace.h - the types the gtrace BPF programs share with user space.
+ *
+ * Included by every bpf/X.bpf.c and by tools/gtrace.  Everything the
+ * kernel side aggregates lives in maps whose key and value types are
+ * defined here; nothing else crosses the boundary except the ring-buffer
+ * events of --trace.  Keep the layout free of padding surprises: fixed
+ * width fields, 8-byte members first.
+ */
+#ifndef GTRACE_BPF_H
+#define GTRACE_BPF_H
+
+#define GT_HIST_SLOTS 32        /* log2 buckets, as libbpf-tools */
+#define GT_MAX_SYSCALLS 512     /* x86_64 numbers are < 512 */
+#define GT_MAX_THREADS 16384
+#define GT_MAX_GOROUTINES 65536
+#define GT_MAX_RINGS 1024
+#define GT_MAX_IO_OPS 64        /* io_uring opcodes */
+#define GT_MAX_REASONS 16       /* enum gr_wait_reason, with room */
+#define GT_COMM_LEN 16
+
+/* Kind of a thread of the target's thread group. */
+enum gt_kind {
+	GT_KIND_TARGET = 0,     /* an ordinary thread of the target */
+	GT_KIND_IOWORKER = 1,   /* PF_IO_WORKER: iou-wrk-* / iou-sqp-* */
+};
+
+/* Per-thread figures, a PERCPU_HASH keyed by tid: each CPU adds to its
+ * own copy, user space sums them. */
+struct gt_thread_stats {
+	__u64 vol;              /* switched out blocked (voluntary) */
+	__u64 invol;            /* switched out while runnable (preempted) */
+	__u64 oncpu_ns;         /* time on a CPU (between switch-in and -out) */
+	__u64 offcpu_ns;        /* time off a CPU (between switch-out and -in) */
+	__u64 runq_ns;          /* sum of run-queue waits */
+	__u64 runq_cnt;         /* number of run-queue waits measured */
+	__u64 migrations;       /* sched_migrate_task */
+	__u64 syscalls;         /* sys_enter */
+	__u64 syscall_ns;       /* time inside system calls */
+	__u64 g_switches;       /* greenrt: goroutine switches on this worker */
+	__u64 g_os_switches;    /* OS switches while a goroutine was running */
+	__u64 g_parks;          /* greenrt: parks on this worker */
+	__u64 g_steals;         /* greenrt: steal operations by this worker */
+	__u64 g_preempts;       /* greenrt: preemptions on this worker */
+};
+
+/* Per-thread state kept between events (a plain HASH keyed by tid; only
+ * the CPU handling that thread's current event writes it). */
+struct gt_thread_state {
+	__u64 last_in;          /* ns of the last switch-in, 0 unknown */
+	__u64 last_out;         /* ns of the last switch-out, 0 unknown */
+	__u64 wake_ts;          /* ns it became runnable, 0 if not waiting */
+	__u64 sys_ts;           /* ns of sys_enter, 0 outside a syscall */
+	__u64 cur_g;            /* greenrt: goroutine running, 0 = scheduler */
+	__s64 worker;           /* greenrt worker index, -1 unknown */
+	__u32 kind;             /* enum gt_kind */
+	__u32 sys_nr;           /* syscall in progress */
+	char comm[GT_COMM_LEN];
+};
+
+/* Per-syscall figures, a PERCPU_ARRAY indexed by syscall number. */
+struct gt_syscall_stats {
+	__u64 count;
+	__u64 total_ns;
+	__u64 errors;           /* returned a negative value */
+	__u32 hist[GT_HIST_SLOTS];      /* log2(ns) */
+};
+
+/* A log2 histogram (run-queue latency), PERCPU_ARRAY by enum gt_hist. */
+struct gt_hist {
+	__u32 slots[GT_HIST_SLOTS];
+};
+enum gt_hist_id {
+	GT_HIST_RUNQ = 0,       /* target threads: wakeup -> switch-in, ns */
+	GT_HIST_RUNQ_IOW = 1,   /* io workers */
+	GT_HIST_OFFCPU = 2,     /* target threads: off-CPU spans, ns */
+	GT_HIST_GRUN = 3,       /* goroutine run spans (switch-in to -out), ns */
+	GT_HIST_COUNT
+};
+
+/* Global counters, a PERCPU_ARRAY indexed by these. */
+enum gt_counter {
+	GT_IO_SUBMIT = 0,       /* io_uring_submit_req by target threads */
+	GT_IO_SUBMIT_IOW,       /* ... by io workers (sqpoll) */
+	GT_IO_COMPLETE,         /* io_uring_complete on a target ring */
+	GT_IO_CQRING_WAIT,      /* io_uring_cqring_wait */
+	GT_IO_TASK_WORK,        /* io_uring_task_work_run calls */
+	GT_IO_TASK_WORK_ITEMS,  /* ... items they ran */
+	GT_IO_LOCAL_WORK,       /* io_uring_local_work_run (DEFER_TASKRUN) */
+	GT_IO_ASYNC_WORK,       /* io_uring_queue_async_work: punted to io-wq */
+	GT_IO_CQE_OVERFLOW,     /* io_uring_cqe_overflow */
+	GT_IO_RINGS,            /* io_uring_create by the target */
+	GT_G_WORKER_START,      /* greenrt USDT ... */
+	GT_G_SPAWN,
+	GT_G_SWITCH,
+	GT_G_SWITCH_TO_G,       /* switches whose target is a goroutine */
+	GT_G_PARK,
+	GT_G_READY,
+	GT_G_STEAL,             /* steal operations */
+	GT_G_STOLEN,            /* goroutines moved by them */
+	GT_G_PREEMPT_SYNC,
+	GT_G_PREEMPT_ASYNC,
+	GT_G_EXIT,
+	GT_G_IO_SUBMIT,
+	GT_G_IO_COMPLETE,
+	GT_G_IO_ERRORS,         /* io_complete with result < 0 */
+	GT_SWITCH_IOW_VOL,      /* sched_switch of io workers */
+	GT_SWITCH_IOW_INVOL,
+	GT_RB_DROPS,            /* --trace events lost (ring buffer full) */
+	GT_G_PARK_REASON,       /* + reason: parks by enum gr_wait_reason */
+	GT_COUNTER_COUNT = GT_G_PARK_REASON + GT_MAX_REASONS
+};
+
+/* Per-goroutine figures (LRU_HASH keyed by goroutine id). */
+struct gt_g_stats {
+	__u64 runs;             /* times switched to */
+	__u64 run_ns;           /* time running (switch-in to switch-out) */
+	__u64 os_switches;      /* OS switches of its worker while it ran */
+	__u64 parks;
+	__u64 last_in;          /* ns of its last switch-in */
+};
+
+/* --trace events (ring buffer). */
+enum gt_event_type {
+	GT_EV_G_SWITCH = 1,     /* a = from, b = to */
+	GT_EV_G_PARK,           /* a = id, b = reason */
+	GT_EV_G_READY,          /* a = id, b = by */
+	GT_EV_G_SPAWN,          /* a = id, b = parent */
+	GT_EV_G_EXIT,           /* a = id */
+	GT_EV_G_STEAL,          /* a = thief, b = victim, c = count */
+	GT_EV_G_PREEMPT,        /* a = id, b = async */
+	GT_EV_G_WORKER,         /* a = worker index */
+	GT_EV_G_IO_SUBMIT,      /* a = id, b = opcode, c = fd */
+	GT_EV_G_IO_COMPLETE,    /* a = id, b = result */
+	GT_EV_OS_OUT,           /* a = voluntary, b = goroutine running */
+	GT_EV_OS_IN,            /* a = goroutine running */
+};
+
+struct gt_event {
+	__u64 ts;               /* CLOCK_MONOTONIC ns */
+	__s64 a, b, c;
+	__u32 tid;
+	__u32 type;             /* enum gt_event_type */
+};
+
+#endif /* GTRACE_BPF_H */

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iouring.bpf.c - io_uring traffic of the target.
+ *
+ * Which events are the target's?  Submissions, cqring waits and task-work
+ * runs happen in the context of a thread of the target (or of its sqpoll
+ * thread, a PF_IO_WORKER task sharing its tgid, counted apart).
+ * Completions and overflows do not: they may be posted from an io-wq
+ * worker, from softirq, from another process's context.  So the rings are
+ * identified instead: a ring (struct io_ring_ctx *) the target created or
+ * submitted to goes into the `rings` set, and completion-side events count
+ * when their ctx is in the set.  Rejected: filtering completions on the
+ * current tgid (misses completions posted from interrupt context).
+ */
+#include "maps.bpf.h"
+
+static __always_inline bool is_target(void)
+{
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+static __always_inline bool current_is_ioworker(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(t, flags) & PF_IO_WORKER;
+}
+
+static __always_inline bool ring_known(void *ring)
+{
+	__u64 key = (__u64)ring;
+	return bpf_map_lookup_elem(&rings, &key) != NULL;
+}
+
+static __always_inline void ring_add(void *ring)
+{
+	__u64 key = (__u64)ring;
+	__u8 one = 1;
+	if (!bpf_map_lookup_elem(&rings, &key))
+		bpf_map_update_elem(&rings, &key, &one, BPF_ANY);
+}
+
+static __always_inline void on_create(void *ctx)
+{
+	if (!is_target())
+		return;
+	ring_add(ctx);
+	count(GT_IO_RINGS, 1);
+}
+
+static __always_inline void on_submit(struct io_kiocb *req)
+{
+	if (!is_target())
+		return;
+	ring_add(BPF_CORE_READ(req, ctx));
+	count(current_is_ioworker() ? GT_IO_SUBMIT_IOW : GT_IO_SUBMIT, 1);
+	__u32 op = BPF_CORE_READ(req, opcode);
+	if (op < GT_MAX_IO_OPS) {
+		__u64 *v = bpf_map_lookup_elem(&io_ops, &op);
+		if (v)
+			(*v)++;
+	}
+}
+
+static __always_inline void on_complete(void *ctx)
+{
+	if (ring_known(ctx))
+		count(GT_IO_COMPLETE, 1);
+}
+
+static __always_inline void on_cqring_wait(void *ctx)
+{
+	if (is_target())
+		count(GT_IO_CQRING_WAIT, 1);
+}
+
+static __always_inline void on_task_work(unsigned int n)
+{
+	if (!is_target())
+		return;
+	count(GT_IO_TASK_WORK, 1);
+	count(GT_IO_TASK_WORK_ITEMS, n);
+}
+
+static __always_inline void on_local_work(void *ctx, int n)
+{
+	if (ring_known(ctx)) {
+		count(GT_IO_LOCAL_WORK, 1);
+		count(GT_IO_TASK_WORK_ITEMS, n > 0 ? n : 0);
+	}
+}
+
+static __always_inline void on_async(struct io_kiocb *req)
+{
+	if (ring_known(BPF_CORE_READ(req, ctx)))
+		count(GT_IO_ASYNC_WORK, 1);
+}
+
+static __always_inline void on_overflow(void *ctx)
+{
+	if (ring_known(ctx))
+		count(GT_IO_CQE_OVERFLOW, 1);
+}
+
+/* A tp_btf program gt_<name>_b and its raw_tp twin gt_<name>_r (program
+ * names stay within the kernel's 15 characters). */
+#define TWIN(name, tp, args, call)                                          \
+	SEC("tp_btf/" #tp) int BPF_PROG(gt_##name##_b, args) { call; return 0; } \
+	SEC("raw_tp/" #tp) int BPF_PROG(gt_##name##_r, args) { call; return 0; }
+
+#define COMMA ,
+TWIN(iocreate, io_uring_create, int fd COMMA void *ring, on_create(ring))
+TWIN(iosubmit, io_uring_submit_req, struct io_kiocb *req, on_submit(req))
+TWIN(iocomplete, io_uring_complete, void *ring COMMA void *req COMMA struct io_uring_cqe *cqe,
+     on_complete(ring))
+TWIN(iocqwait, io_uring_cqring_wait, void *ring COMMA int min_events, on_cqring_wait(ring))
+TWIN(iotaskwork, io_uring_task_work_run, void *tctx COMMA unsigned int n, on_task_work(n))
+TWIN(iolocalwk, io_uring_local_work_run, void *ring COMMA int n COMMA unsigned int loops,
+     on_local_work(ring, n))
+TWIN(ioasync, io_uring_queue_async_work, struct io_kiocb *req COMMA int rw, on_async(req))
+TWIN(iooverflow, io_uring_cqe_overflow, void *ring COMMA unsigned long long user_data COMMA
+     int res COMMA unsigned int cflags COMMA void *ocqe, on_overflow(ring))
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,132 @@
+# bpf/ and tools/gtrace/: the gtrace eBPF observability CLI.
+#
+#   vmlinux.h (bpftool btf dump)  ->  bpf/X.bpf.c --clang -target bpf-->
+#   $(BUILD)/bpf/X.bpf.o  --bpftool gen object-->  gtrace.bpf.o (one
+#   statically linked object)  --bpftool gen skeleton-->  gtrace.skel.h
+#   ->  tools/gtrace/*.o  ->  $(BUILD)/gtrace
+#
+# The x86_64 syscall name table and the io_uring opcode names are
+# generated from the installed asm/unistd_64.h and linux/io_uring.h,
+# never typed by hand.
+
+GTRACE_BPF_SRCS := \
+	bpf/greenrt.bpf.c \
+	bpf/iouring.bpf.c \
+	bpf/maps.bpf.c \
+	bpf/sched.bpf.c \
+	bpf/syscalls.bpf.c
+GTRACE_BPF_HDRS := bpf/gtrace.h bpf/maps.bpf.h
+GTRACE_SRCS := \
+	tools/gtrace/collect.c \
+	tools/gtrace/diff.c \
+	tools/gtrace/greenrt.c \
+	tools/gtrace/hist.c \
+	tools/gtrace/iouring.c \
+	tools/gtrace/json.c \
+	tools/gtrace/main.c \
+	tools/gtrace/report.c \
+	tools/gtrace/run.c \
+	tools/gtrace/sched.c \
+	tools/gtrace/session.c \
+	tools/gtrace/syscalls.c \
+	tools/gtrace/top.c \
+	tools/gtrace/trace.c \
+	tools/gtrace/usdt.c
+GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h
+
+GTRACE_VMLINUX := $(BUILD)/bpf/vmlinux.h
+GTRACE_BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(GTRACE_BPF_SRCS))
+GTRACE_SKEL := $(BUILD)/bpf/gtrace.skel.h
+GTRACE_SYSCALLS := $(BUILD)/tools/gtrace/syscall_names.h
+GTRACE_UNISTD := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+GTRACE_IOOPS := $(BUILD)/tools/gtrace/io_op_names.h
+GTRACE_IOURING_H := $(firstword $(wildcard /usr/include/linux/io_uring.h))
+GTRACE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(GTRACE_SRCS))
+GTRACE_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+GTRACE_BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
+	-I$(BUILD)/bpf -Ibpf -idirafter /usr/include/$(GTRACE_MULTIARCH)
+
+ALL += $(BUILD)/gtrace
+
+$(GTRACE_VMLINUX):
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GTRACE_BPF_HDRS) $(GTRACE_VMLINUX)
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) $(GTRACE_BPF_CFLAGS) -c $< -o $@
+
+# Link order matters with libbpf 1.1's linker: maps.bpf.o (the
+# definitions) first, greenrt.bpf.o (whose usdt.bpf.h adds weak maps)
+# last; other orders make it mis-relocate map references.
+GTRACE_BPF_LINK_ORDER := maps sched syscalls iouring greenrt
+$(BUILD)/bpf/gtrace.bpf.o: $(GTRACE_BPF_LINK_ORDER:%=$(BUILD)/bpf/%.bpf.o)
+	$(call msg,BPFLINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(GTRACE_SKEL): $(BUILD)/bpf/gtrace.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name gtrace_bpf > $@
+
+$(GTRACE_SYSCALLS): $(GTRACE_UNISTD) mk/gtrace.mk
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)awk 'BEGIN { print "/* generated from $< by mk/gtrace.mk */" } \
+	    $$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
+	    { printf "\t[%d] = \"%s\",\n", $$3, substr($$2, 6) }' $< > $@
+
+# io_uring opcode names, in enum io_uring_op order, from linux/io_uring.h.
+$(GTRACE_IOOPS): $(GTRACE_IOURING_H) mk/gtrace.mk
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)awk 'BEGIN { print "/* generated from $< by mk/gtrace.mk */" } \
+	    /^enum io_uring_op \{/ { on = 1; next } on && /^\};/ { on = 0 } \
+	    on && $$1 ~ /^IORING_OP_[A-Z0-9_]+,$$/ && $$1 != "IORING_OP_LAST," \
+	    { sub(/,$$/, "", $$1); printf "\t\"%s\",\n", substr($$1, 11) }' $< > $@
+
+$(BUILD)/tools/gtrace/%.o: tools/gtrace/%.c $(GTRACE_HDRS) $(GTRACE_SKEL) $(GTRACE_SYSCALLS) $(GTRACE_IOOPS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -I$(BUILD)/bpf -I$(BUILD)/tools/gtrace -c $< -o $@
+
+$(BUILD)/gtrace: $(GTRACE_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lbpf -lelf -lz -ljansson -lm
+
+# --- accuracy tests (real BPF; root; exit 77 otherwise) ---
+# test_gtrace.sh needs only the OS helpers; test_gtrace_greenrt.sh also
+# needs libgreenrt.a, so a runtime that does not build only costs that one.
+GTRACE_TEST_HELPERS := \
+	$(BUILD)/tests/gtrace/exit_with \
+	$(BUILD)/tests/gtrace/getppid_n \
+	$(BUILD)/tests/gtrace/jget \
+	$(BUILD)/tests/gtrace/pingpong \
+	$(BUILD)/tests/gtrace/spinners \
+	$(BUILD)/tests/gtrace/uring_nops
+
+$(BUILD)/tests/gtrace/%: tests/integration/gtrace/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -luring -ljansson
+
+# (spelled out: runtime.mk, which sets LIBGREENRT_A, is read after this
+# fragment and prerequisites are expanded when read)
+$(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(BUILD)/libgreenrt.a
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
+
+# The scripts get the build and source directories baked in.
+$(BUILD)/tests/gtrace/test_gtrace.sh: tests/integration/gtrace/test_gtrace.sh \
+		tests/integration/gtrace/lib.sh $(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
+
+$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: tests/integration/gtrace/test_gtrace_greenrt.sh \
+		tests/integration/gtrace/lib.sh $(BUILD)/gtrace $(GTRACE_TEST_HELPERS) \
+		$(BUILD)/tests/gtrace/goroutines
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
+
+TESTS_INTEGRATION += $(BUILD)/tests/gtrace/test_gtrace.sh $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh

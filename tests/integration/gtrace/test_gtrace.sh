@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test_gtrace.sh - gtrace accuracy against the kernel's own accounting:
+# exact syscall counts, voluntary switches vs getrusage, involuntary
+# switches under CPU overload, exact io_uring submissions/completions,
+# exit status pass-through, error paths; and nothing left loaded.
+set -u
+B=@BUILD@
+source @SRCDIR@/lib.sh
+
+# 1. exactly N getppid() calls
+N=20000
+"$GTRACE" run --json "$TMP/g.json" -- "$H/getppid_n" $N 2>"$TMP/g.txt"
+rc=$?
+got=$(jget "$TMP/g.json" syscall.getppid)
+if [[ $rc == 0 && $got == "$N" ]]; then ok "getppid: gtrace counted $got of $N"
+else fail "getppid: gtrace counted '$got', expected $N (rc $rc)"; cat "$TMP/g.txt"; fi
+if perf stat -x, -e syscalls:sys_enter_getppid -o "$TMP/perf.txt" "$H/getppid_n" $N >/dev/null 2>&1; then
+  p=$(grep -m1 'sys_enter_getppid' "$TMP/perf.txt" | cut -d, -f1)
+  if [[ $p == "$got" ]]; then ok "getppid: perf stat agrees ($p)"
+  else fail "getppid: perf stat says '$p', gtrace '$got'"; fi
+else
+  echo "note: perf stat unavailable here; perf cross-check skipped"
+fi
+no_leftovers "getppid"
+
+# 2. ping-pong: voluntary switches ~ 2N and = getrusage's within 2% + 10
+N=20000
+"$GTRACE" run --json "$TMP/p.json" -- "$H/pingpong" $N >"$TMP/p.out" 2>"$TMP/p.txt"
+rc=$?
+vol=$(jget "$TMP/p.json" summary.sched.voluntary)
+read -r ru_vol ru_invol <"$TMP/p.out"
+# gtrace also sees the child block once on its start pipe before exec and
+# the switches after getrusage() on the way out: a few either way.
+tol=$(( ru_vol / 50 + 10 ))
+diff=$(( vol > ru_vol ? vol - ru_vol : ru_vol - vol ))
+if [[ $rc == 0 && $diff -le $tol ]]; then ok "pingpong: voluntary $vol vs getrusage $ru_vol (|diff| $diff <= $tol)"
+else fail "pingpong: voluntary $vol vs getrusage $ru_vol (|diff| $diff > $tol, rc $rc)"; cat "$TMP/p.txt"; fi
+# Each round trip blocks each thread at most once: <= 2N (+ slack for
+# start-up and exit); on an idle 2-CPU machine nearly every one blocks,
+# but a reply can arrive before read() so the floor is N, not 2N.
+if (( vol >= N && vol <= 2 * N + 100 )); then ok "pingpong: $vol voluntary switches for $N round trips (N..2N+100)"
+else fail "pingpong: $vol voluntary switches for $N round trips, expected N..2N+100"; fi
+no_leftovers "pingpong"
+
+# 3. more busy threads than CPUs: preemptions
+"$GTRACE" run --json "$TMP/s.json" -- "$H/spinners" 1 2>"$TMP/s.txt"
+invol=$(jget "$TMP/s.json" summary.sched.involuntary)
+if [[ ${invol:-0} -gt 0 ]]; then ok "spinners: $invol involuntary switches"
+else fail "spinners: involuntary '$invol', expected > 0"; cat "$TMP/s.txt"; fi
+no_leftovers "spinners"
+
+# 5. exactly R io_uring NOPs
+R=5000
+"$GTRACE" run --json "$TMP/u.json" -- "$H/uring_nops" $R >/dev/null 2>"$TMP/u.txt"
+sub=$(jget "$TMP/u.json" summary.io.submitted)
+com=$(jget "$TMP/u.json" summary.io.completed)
+if [[ $sub == "$R" && $com == "$R" ]]; then ok "io_uring: $sub submitted, $com completed of $R"
+else fail "io_uring: submitted '$sub' completed '$com', expected $R each"; cat "$TMP/u.txt"; fi
+no_leftovers "io_uring"
+
+# 6. exit status pass-through, and error paths leave nothing behind
+"$GTRACE" run -- "$H/exit_with" 42 2>/dev/null; rc=$?
+[[ $rc == 42 ]] && ok "exit status 42 passed on" || fail "exit status: got $rc, expected 42"
+"$GTRACE" run -- "$H/exit_with" -15 2>/dev/null; rc=$?
+[[ $rc == 143 ]] && ok "killed by SIGTERM -> 143" || fail "signal status: got $rc, expected 143"
+"$GTRACE" run -- /nonexistent/cmd 2>"$TMP/e.txt"; rc=$?
+[[ $rc == 127 ]] && grep -q '^gtrace: ' "$TMP/e.txt" && ok "missing command -> 127 + message" ||
+  fail "missing command: rc $rc, message '$(cat "$TMP/e.txt")'"
+"$GTRACE" attach -p 999999 2>"$TMP/e.txt"; rc=$?
+[[ $rc != 0 ]] && [[ $(wc -l <"$TMP/e.txt") == 1 ]] && grep -q '^gtrace: no process' "$TMP/e.txt" &&
+  ok "unknown pid -> one-line error" || fail "unknown pid: rc $rc, '$(cat "$TMP/e.txt")'"
+"$GTRACE" run --per -3 -- true 2>"$TMP/e.txt"; rc=$?
+[[ $rc != 0 ]] && grep -q '^gtrace: invalid' "$TMP/e.txt" && ok "bad flag -> error" ||
+  fail "bad --per: rc $rc, '$(cat "$TMP/e.txt")'"
+# attach to a process that exits while gtrace runs: report, exit 0
+sleep 1 & sp=$!
+"$GTRACE" attach -p $sp >"$TMP/a.txt" 2>&1; rc=$?
+wait $sp 2>/dev/null
+[[ $rc == 0 ]] && grep -q 'OS scheduling' "$TMP/a.txt" && ok "attach until exit -> report" ||
+  fail "attach: rc $rc"; 
+no_leftovers "exit status and error paths"
+
+# diff of two reports works and shows the syscall
+"$GTRACE" diff "$TMP/g.json" "$TMP/p.json" >"$TMP/d.txt" 2>&1 && grep -q getppid "$TMP/d.txt" &&
+  ok "diff" || fail "diff: $(head -3 "$TMP/d.txt")"
+
+[[ $fails == 0 ]] || { echo "$fails check(s) failed"; exit 1; }
+echo "all gtrace accuracy checks passed"

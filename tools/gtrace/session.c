@@ -1,0 +1,193 @@
+/*
+ * session.c - load, attach and unload gtrace's BPF programs.
+ *
+ * One skeleton (all units statically linked, see bpf/maps.bpf.h) holds
+ * every program.  Each tracepoint has a tp_btf and a raw_tp twin; before
+ * load we look the tracepoint's btf_trace_<name> typedef up in the
+ * kernel's BTF and keep the tp_btf one if it is there, the raw_tp one
+ * otherwise (set_autoload(false) on the other), as libbpf-tools do.  The
+ * scheduler and syscall tracepoints are required; the io_uring ones are
+ * optional (a kernel without io_uring gets a note in the report).
+ *
+ * The settings (target tgid, --trace) are const volatile globals written
+ * into .rodata before load, so the kernel filters on the tgid and the
+ * verifier prunes the tracing branches when they are off.
+ *
+ * BPF run-time statistics are switched on (bpf_enable_stats) for the
+ * session's lifetime so the report can state gtrace's own cost.
+ *
+ * Cleanup is one path, gt_session_close(), used on success and on every
+ * failure: links first, then the skeleton, so nothing stays loaded.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "gtrace_cli.h"
+#include "gtrace.skel.h"
+
+static bool verbose;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!verbose && level != LIBBPF_WARN)
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int64_t gt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct twin {
+	const char *tp;
+	struct bpf_program *btf, *raw;
+	bool required;
+};
+
+static int twins(struct gtrace_bpf *k, struct twin *t)
+{
+	int n = 0;
+#define T(tp_, b, r, req) t[n++] = (struct twin){ tp_, k->progs.b, k->progs.r, req }
+	T("sched_switch", gt_switch_btf, gt_switch_raw, true);
+	T("sched_wakeup", gt_wakeup_btf, gt_wakeup_raw, true);
+	T("sched_wakeup_new", gt_wakenew_btf, gt_wakenew_raw, true);
+	T("sched_migrate_task", gt_migrate_btf, gt_migrate_raw, true);
+	T("sys_enter", gt_sysenter_btf, gt_sysenter_raw, true);
+	T("sys_exit", gt_sysexit_btf, gt_sysexit_raw, true);
+	T("io_uring_create", gt_iocreate_b, gt_iocreate_r, false);
+	T("io_uring_submit_req", gt_iosubmit_b, gt_iosubmit_r, false);
+	T("io_uring_complete", gt_iocomplete_b, gt_iocomplete_r, false);
+	T("io_uring_cqring_wait", gt_iocqwait_b, gt_iocqwait_r, false);
+	T("io_uring_task_work_run", gt_iotaskwork_b, gt_iotaskwork_r, false);
+	T("io_uring_local_work_run", gt_iolocalwk_b, gt_iolocalwk_r, false);
+	T("io_uring_queue_async_work", gt_ioasync_b, gt_ioasync_r, false);
+	T("io_uring_cqe_overflow", gt_iooverflow_b, gt_iooverflow_r, false);
+#undef T
+	return n;
+}
+
+int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
+{
+	struct twin t[32];
+	struct btf *vmlinux = NULL;
+	char name[128];
+	int err, n;
+
+	memset(s, 0, sizeof(*s));
+	s->stats_fd = -1;
+	s->tgid = tgid;
+	verbose = o->verbose;
+	libbpf_set_print(print_libbpf);
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		gt_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		err = -errno;
+		gt_err("cannot read the kernel's BTF: %s (run as root, or check /sys/kernel/btf/vmlinux)",
+		       strerror(-err));
+		return err;
+	}
+	s->skel = gtrace_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		gt_err("cannot open the BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	s->skel->rodata->targ_tgid = (__u32)tgid;
+	s->skel->rodata->trace_events = o->trace_path != NULL;
+	s->skel->rodata->trace_os = o->trace_path != NULL;
+
+	n = twins(s->skel, t);
+	s->iouring = true;
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "btf_trace_%s", t[i].tp);
+		bool has_btf = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+		if (has_btf) {
+			bpf_program__set_autoload(t[i].raw, false);
+		} else if (t[i].required) {
+			bpf_program__set_autoload(t[i].btf, false);
+			s->raw_tp = true;
+		} else {
+			/* an optional tracepoint the kernel's BTF does not
+			 * know: assume the kernel does not have it */
+			bpf_program__set_autoload(t[i].btf, false);
+			bpf_program__set_autoload(t[i].raw, false);
+			if (strcmp(t[i].tp, "io_uring_local_work_run") &&
+			    strcmp(t[i].tp, "io_uring_create"))
+				s->iouring = false;
+		}
+	}
+	btf__free(vmlinux);
+	vmlinux = NULL;
+
+	err = gtrace_bpf__load(s->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			gt_err("not allowed to load BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)");
+		else
+			gt_err("failed to load the BPF programs: %s (rerun with -v for libbpf's log)",
+			       strerror(-err));
+		goto fail;
+	}
+	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	/* if stats can't be enabled the report says the cost is unknown */
+	return 0;
+fail:
+	btf__free(vmlinux);
+	gt_session_close(s);
+	return err;
+}
+
+int gt_session_attach(struct gt_session *s)
+{
+	struct bpf_program *p;
+	int err;
+
+	bpf_object__for_each_program(p, s->skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+		if (!bpf_program__autoload(p) || !strncmp(sec, "usdt", 4))
+			continue;
+		if (s->nlinks >= GT_MAX_PROGS)
+			return -E2BIG;
+		struct bpf_link *l = bpf_program__attach(p);
+		if (!l) {
+			err = -errno;
+			const char *tp = strchr(sec, '/');
+			gt_err("cannot attach to tracepoint %s: %s (this kernel may lack it; rerun with -v)",
+			       tp ? tp + 1 : sec, strerror(-err));
+			return err;
+		}
+		s->links[s->nlinks++] = l;
+	}
+	s->t_start = gt_now_ns();
+	return 0;
+}
+
+void gt_session_close(struct gt_session *s)
+{
+	for (int i = s->nusdt - 1; i >= 0; i--)
+		bpf_link__destroy(s->usdt_links[i]);
+	s->nusdt = 0;
+	for (int i = s->nlinks - 1; i >= 0; i--)
+		bpf_link__destroy(s->links[i]);
+	s->nlinks = 0;
+	if (s->skel)
+		gtrace_bpf__destroy(s->skel);
+	s->skel = NULL;
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
+	s->stats_fd = -1;
+}

@@ -1,0 +1,238 @@
+/*
+ * usdt.c - find the greenrt USDT probes of a target and attach them.
+ *
+ * greenrt's probes (provider "greenrt") live in whichever file the
+ * runtime was linked into: the executable itself when the program links
+ * libgreenrt.a, or libgreenrt.so.  We read the .note.stapsdt notes with
+ * libelf to learn which files carry greenrt probes and which probe names
+ * they have, then call bpf_program__attach_usdt() for the target pid on
+ * each (probe, file).  The attachment is a uprobe on the file's inode
+ * filtered on the pid, so for `run` it is made after fork() and before
+ * exec(): the probes are live from the program's first instruction.
+ *
+ * Finding libgreenrt.so: for a running process, /proc/PID/maps shows it;
+ * for a program about to start, its DT_NEEDED names are resolved the way
+ * ld.so does for the common cases: DT_RPATH/DT_RUNPATH (with $ORIGIN),
+ * LD_LIBRARY_PATH, then the system directories.  A library loaded with
+ * dlopen() later is not seen by `run` (use attach).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "gtrace_cli.h"
+#include "gtrace.skel.h"
+
+#define MAX_PROBES 32
+
+struct probes {
+	char names[MAX_PROBES][32];
+	int n;
+};
+
+/* Collect greenrt probe names from path's .note.stapsdt (0 or -errno). */
+static int elf_probes(const char *path, struct probes *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	int err = 0;
+	if (!e) {
+		err = -EINVAL;
+		goto out;
+	}
+	size_t shstrndx;
+	if (elf_getshdrstrndx(e, &shstrndx)) {
+		err = -EINVAL;
+		goto out;
+	}
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		const char *sname = elf_strptr(e, shstrndx, sh.sh_name);
+		if (!sname || strcmp(sname, ".note.stapsdt"))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		size_t off = 0, name_off, desc_off;
+		GElf_Nhdr nh;
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type != 3 || nh.n_descsz < 3 * 8)
+				continue;
+			const char *desc = (const char *)d->d_buf + desc_off;
+			const char *prov = desc + 3 * 8;   /* pc, base, semaphore */
+			size_t left = nh.n_descsz - 3 * 8;
+			size_t plen = strnlen(prov, left);
+			if (plen + 1 >= left || strcmp(prov, "greenrt"))
+				continue;
+			const char *pname = prov + plen + 1;
+			bool dup = false;
+			for (int i = 0; i < out->n; i++)
+				dup |= !strcmp(out->names[i], pname);
+			if (!dup && out->n < MAX_PROBES)
+				snprintf(out->names[out->n++], sizeof(out->names[0]), "%.31s", pname);
+		}
+	}
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
+	return err;
+}
+
+/* DT_NEEDED libgreenrt* of exe, resolved to a path in out (0 or -ENOENT). */
+static int find_needed_greenrt(const char *exe, char *out, size_t outsz)
+{
+	char needed[256] = "", runpath[1024] = "";
+	int fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	Elf_Scn *scn = NULL;
+	while (e && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			if (!gelf_getdyn(d, (int)i, &dyn))
+				break;
+			const char *s = NULL;
+			if (dyn.d_tag == DT_NEEDED || dyn.d_tag == DT_RUNPATH || dyn.d_tag == DT_RPATH)
+				s = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
+			if (!s)
+				continue;
+			if (dyn.d_tag == DT_NEEDED && !strncmp(s, "libgreenrt", 10))
+				snprintf(needed, sizeof(needed), "%s", s);
+			else if (dyn.d_tag != DT_NEEDED)
+				snprintf(runpath, sizeof(runpath), "%s", s);
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+	if (!needed[0])
+		return -ENOENT;
+
+	char origin[PATH_MAX], dirs[4096];
+	snprintf(origin, sizeof(origin), "%s", exe);
+	char *slash = strrchr(origin, '/');
+	if (slash)
+		*slash = 0;
+	else
+		strcpy(origin, ".");
+	const char *ld = getenv("LD_LIBRARY_PATH");
+	snprintf(dirs, sizeof(dirs), "%s:%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:"
+		 "/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib", runpath, ld ? ld : "");
+	for (char *save, *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char d[PATH_MAX / 2];
+		if (!strncmp(dir, "$ORIGIN", 7))
+			snprintf(d, sizeof(d), "%s%s", origin, dir + 7);
+		else
+			snprintf(d, sizeof(d), "%s", dir);
+		snprintf(out, outsz, "%s/%s", d, needed);
+		if (!access(out, R_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* A libgreenrt*.so mapped by pid, from /proc/pid/maps (0 or -ENOENT). */
+static int find_mapped_greenrt(pid_t pid, char *out, size_t outsz)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int err = -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+		if (!p || !strstr(p, "/libgreenrt"))
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		snprintf(out, outsz, "%s", p);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
+{
+	static const struct { const char *probe; size_t off; } map[] = {
+#define P(n, f) { n, offsetof(struct gtrace_bpf, progs.f) }
+		P("worker_start", gt_g_worker), P("spawn", gt_g_spawn),
+		P("switch", gt_g_switch), P("park", gt_g_park),
+		P("ready", gt_g_ready), P("steal", gt_g_steal),
+		P("preempt", gt_g_preempt), P("exit", gt_g_exit),
+		P("io_submit", gt_g_iosubmit), P("io_complete", gt_g_iocomplete),
+#undef P
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].probe, probe))
+			return *(struct bpf_program **)((char *)k + map[i].off);
+	return NULL;
+}
+
+static int attach_file(struct gt_session *s, pid_t pid, const char *path)
+{
+	struct probes pr = { .n = 0 };
+	int n = 0;
+
+	if (elf_probes(path, &pr) || pr.n == 0)
+		return 0;
+	for (int i = 0; i < pr.n; i++) {
+		struct bpf_program *p = prog_for(s->skel, pr.names[i]);
+		if (!p)
+			continue;       /* a probe this gtrace does not know */
+		if (s->nusdt >= GT_MAX_USDT_LINKS)
+			return -E2BIG;
+		struct bpf_link *l = bpf_program__attach_usdt(p, pid, path, "greenrt",
+							      pr.names[i], NULL);
+		if (!l) {
+			int err = -errno;
+			gt_err("cannot attach greenrt probe %s in %s: %s (rerun with -v)",
+			       pr.names[i], path, strerror(-err));
+			return err;
+		}
+		s->usdt_links[s->nusdt++] = l;
+		n++;
+	}
+	if (n) {
+		size_t len = strlen(s->usdt_where);
+		snprintf(s->usdt_where + len, sizeof(s->usdt_where) - len, "%s%s",
+			 len ? ", " : "", path);
+	}
+	return n;
+}
+
+int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps)
+{
+	char lib[PATH_MAX];
+	int total = 0, n;
+
+	n = attach_file(s, pid, exe);
+	if (n < 0)
+		return n;
+	total += n;
+	if ((proc_maps ? find_mapped_greenrt(pid, lib, sizeof(lib))
+		       : find_needed_greenrt(exe, lib, sizeof(lib))) == 0) {
+		n = attach_file(s, pid, lib);
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
+}

@@ -1,0 +1,29 @@
+/*
+ * threads_server.h - the thread-per-connection server skeleton: a blocking
+ * accept loop that starts one detached pthread (64 KiB stack) per
+ * connection, and the SIGINT/SIGTERM shutdown.  echo_threads and
+ * http_threads supply only the per-connection function.
+ */
+#ifndef EXAMPLES_THREADS_SERVER_H
+#define EXAMPLES_THREADS_SERVER_H
+
+#include "server_common.h"
+
+#include <sys/types.h>
+
+#define THREADS_STACK_SIZE (64 * 1024)
+
+/* serve(fd, ctx) runs on the connection's own thread and must close fd
+ * with threads_close before returning.  Returns the process exit status: 0 after a clean
+ * signal-driven shutdown, 1 if the server could not start. */
+int threads_server_run(const server_opts *o, const char *prog,
+                       void (*serve)(int fd, void *ctx), void *ctx);
+
+/* Blocking helpers for serve functions: -errno on failure, EINTR retried,
+ * sends never raise SIGPIPE. */
+ssize_t threads_read(int fd, void *buf, size_t n);
+ssize_t threads_write_all(int fd, const void *buf, size_t n);
+/* Closes fd, first removing it from the live set if it is a connection. */
+int threads_close(int fd);
+
+#endif

@@ -373,9 +373,19 @@ static void runq_put(worker *w, g *gp, bool next)
     maybe_wakep();
 }
 
+/* A new goroutine goes into runnext, as in Go.  Unlike Go, a spawner
+ * that has filled its worker's run queue yields to it (backpressure):
+ * instead of moving half the queue to the global list and going on
+ * allocating control blocks for goroutines nobody runs yet, the queued
+ * ones run and exit, and their control blocks and stacks are reused while
+ * still in cache.  gr_go is thus a possible yield point (greenrt.h). */
 void runq_put_new(worker *w, g *gp)
 {
     runq_put(w, gp, true);
+    g *cur = w->cur;
+    if (!cur->is_g0 &&
+        w->runq_tail - load_relaxed(&w->runq_head) >= RUNQ_SIZE - 1)
+        sched_yield_g(false);
 }
 
 static g *runq_get(worker *w)

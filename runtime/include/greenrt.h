@@ -91,7 +91,9 @@ int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
  *
  * gr_go starts fn(arg) in a new goroutine and returns its id (> 0), or
  * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (the runtime is not
- * running).  It never blocks.  A goroutine ends when fn returns or when
+ * running).  It never blocks, but when the worker's run queue is full it
+ * yields to the queued goroutines first (backpressure: a loop spawning a
+ * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
  * it calls gr_exit().  The stack is allocated when the goroutine first
  * runs, so a spawned-but-not-started goroutine costs ~200 bytes.
  *

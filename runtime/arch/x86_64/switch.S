@@ -34,11 +34,19 @@ gr_ctx_switch:
 	subq	$16, %rsp
 	stmxcsr	8(%rsp)
 	fnstcw	12(%rsp)
+	movl	8(%rsp), %ecx		/* keep ours to compare (scratch regs) */
+	movzwl	12(%rsp), %edx
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
+	/* Loading a control word is slow (it serialises FP work); almost
+	 * every goroutine has the same ones, so only load what differs. */
+	cmpl	8(%rsp), %ecx
+	je	1f
 	ldmxcsr	8(%rsp)
+1:	cmpw	12(%rsp), %dx
+	je	2f
 	fldcw	12(%rsp)
-	addq	$16, %rsp
+2:	addq	$16, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13

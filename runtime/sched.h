@@ -26,6 +26,10 @@ typedef struct worker_stats {
     uint64_t io_submitted, io_completed, ring_enters;
 } worker_stats;
 
+/* Owner-only counter bump; relaxed atomic so racy readers are defined. */
+#define stat_inc(w, field) \
+    __atomic_store_n(&(w)->st.field, (w)->st.field + 1, __ATOMIC_RELAXED)
+
 typedef struct worker {
     /* --- the OS thread (Go's M) --- */
     int index;

@@ -13,7 +13,13 @@ struct worker;
 
 enum { STACK_GUARDED = 1, STACK_BULK = 2 };
 
-#define STACK_CANARY 0x67726e7274737461ull /* "grnrtsta" */
+/* The canary is the stack's lowest word, which must stay zero.  Zero, not
+ * a magic value: writing one would touch the bottom page of every stack
+ * and double a parked goroutine's memory, while reading an untouched
+ * page maps the kernel's shared zero page, which costs no memory.  Frames
+ * that run off the bottom write return addresses and saved registers
+ * there, which are not all zero. */
+#define STACK_CANARY 0ull
 
 /* Process-wide setup: map budget, SIGSEGV handler on an alternate stack
  * (per thread: see stack_thread_init).  -errno on failure. */
@@ -32,14 +38,9 @@ void stack_free(struct worker *w, stack *s);
 /* Moves w's pooled stacks to the shared pool (worker stopping). */
 void stack_pool_flush(struct worker *w);
 
-static inline void stack_canary_set(stack *s)
-{
-    *(unsigned long long *)s->base = STACK_CANARY;
-}
-
 static inline bool stack_canary_ok(const stack *s)
 {
-    return *(const unsigned long long *)s->base == STACK_CANARY;
+    return *(const volatile unsigned long long *)s->base == STACK_CANARY;
 }
 
 /* Reports "goroutine N (name) overflowed its S-byte stack" and exits 2. */

@@ -25,6 +25,7 @@
 #define M_LOCKED 1u
 #define M_STARVING 2u
 #define M_WAITERS 4u
+#define M_WOKEN 8u
 #define STARVATION_NS 1000000
 
 const char *g_name(g *gp);
@@ -56,6 +57,19 @@ int gr_mutex_trylock(gr_mutex *m)
     return -EBUSY;
 }
 
+/* Takes the mutex if it is free and not being handed off; a woken waiter
+ * also clears WOKEN so that the next unlock may wake someone again. */
+static bool mutex_grab(gr_mutex *m, bool woken)
+{
+    uint32_t old = load_relaxed(&m->_state);
+    while (!(old & (M_LOCKED | M_STARVING))) {
+        uint32_t nv = (old | M_LOCKED) & ~(woken ? M_WOKEN : 0u);
+        if (cas_acq_rel(&m->_state, &old, nv))
+            return true;
+    }
+    return false;
+}
+
 void gr_mutex_lock(gr_mutex *m)
 {
     uint32_t zero = 0;
@@ -63,50 +77,47 @@ void gr_mutex_lock(gr_mutex *m)
         return;
     g *gp = require_g("gr_mutex_lock");
     int64_t wait_start = 0;
-    bool woken_before = false;
+    bool woken = false;
     for (;;) {
-        /* Brief optimistic spin only makes sense when another worker may
-         * be about to unlock. */
-        if (sched.nprocs > 1 && !woken_before) {
+        /* Brief optimistic spin, only useful when the holder may be
+         * running on another worker right now. */
+        if (sched.nprocs > 1) {
             for (int i = 0; i < 64; i++) {
-                if (gr_mutex_trylock(m) == 0)
+                if (mutex_grab(m, woken))
                     return;
+                if (load_relaxed(&m->_state) & M_STARVING)
+                    break;
                 cpu_relax();
             }
         }
         lock(&m->_lock);
-        uint32_t old = load_relaxed(&m->_state);
-        for (;;) {
-            if (old & (M_LOCKED | M_STARVING))
-                break;
-            if (cas_acq_rel(&m->_state, &old, old | M_LOCKED)) {
-                unlock(&m->_lock);
-                return;
-            }
+        if (mutex_grab(m, woken)) {
+            unlock(&m->_lock);
+            return;
         }
-        /* Queue up.  WAITERS must be set before we park so that an unlock
-         * racing with us takes the slow path and sees us. */
+        /* Queue up.  WAITERS is set before we park so that an unlock
+         * racing with us takes the slow path and sees us; a woken waiter
+         * going back to sleep gives up WOKEN. */
         __atomic_fetch_or(&m->_state, M_WAITERS, __ATOMIC_ACQ_REL);
-        /* Recheck: the holder may have unlocked between our CAS and the
-         * WAITERS store, without seeing the flag. */
-        old = load_acquire(&m->_state);
-        if (!(old & (M_LOCKED | M_STARVING))) {
+        if (woken)
+            __atomic_fetch_and(&m->_state, ~M_WOKEN, __ATOMIC_ACQ_REL);
+        if (mutex_grab(m, false)) { /* unlocked between grab and WAITERS */
             if (!q_of(m->_waitq)->head)
                 __atomic_fetch_and(&m->_state, ~M_WAITERS, __ATOMIC_ACQ_REL);
             unlock(&m->_lock);
-            continue;
+            return;
         }
         if (!wait_start)
             wait_start = gr_now();
         waiter me = {.gp = gp, .enqueued_at = wait_start};
-        if (woken_before)
+        if (woken) /* lost a race after waiting: keep our place */
             waitq_push_front(q_of(m->_waitq), &me);
         else
             waitq_push(q_of(m->_waitq), &me);
         park(GR_WAIT_MUTEX, after_unlock, &m->_lock);
         if (me.handoff)
             return; /* starvation mode: unlock passed ownership to us */
-        woken_before = true;
+        woken = true;
     }
 }
 
@@ -119,23 +130,32 @@ void gr_mutex_unlock(gr_mutex *m)
         misuse("sync: unlock of unlocked gr_mutex");
     lock(&m->_lock);
     waitq *q = q_of(m->_waitq);
-    waiter *w = waitq_pop(q);
+    old = load_relaxed(&m->_state);
+    waiter *w = NULL;
+    if (!(old & M_STARVING) && (old & M_WOKEN)) {
+        /* A woken waiter is on its way: no need to wake another. */
+        __atomic_fetch_and(&m->_state, ~M_LOCKED, __ATOMIC_ACQ_REL);
+        unlock(&m->_lock);
+        return;
+    }
+    w = waitq_pop(q);
     if (!w) {
         __atomic_fetch_and(&m->_state, ~(M_LOCKED | M_WAITERS | M_STARVING), __ATOMIC_ACQ_REL);
         unlock(&m->_lock);
         return;
     }
-    bool starving = (load_relaxed(&m->_state) & M_STARVING) ||
-                    gr_now() - w->enqueued_at > STARVATION_NS;
-    if (starving) {
+    bool more = q->head != NULL;
+    bool waited_long = gr_now() - w->enqueued_at > STARVATION_NS;
+    if ((old & M_STARVING) || waited_long) {
         /* Hand-off: the mutex stays LOCKED, now owned by w.  Starvation
-         * mode ends when nobody else waits. */
-        uint32_t st = M_LOCKED | (q->head ? M_WAITERS | M_STARVING : 0);
+         * mode lasts while the waiters handed to have waited long and
+         * others remain (Go's rule). */
+        uint32_t st = M_LOCKED | (more ? M_WAITERS : 0) | (more && waited_long ? M_STARVING : 0);
         __atomic_store_n(&m->_state, st, __ATOMIC_RELEASE);
         w->handoff = 1;
     } else {
-        uint32_t clear = M_LOCKED | (q->head ? 0 : M_WAITERS);
-        __atomic_fetch_and(&m->_state, ~clear, __ATOMIC_ACQ_REL);
+        uint32_t st = (old & ~(M_LOCKED | M_WAITERS)) | M_WOKEN | (more ? M_WAITERS : 0);
+        __atomic_store_n(&m->_state, st, __ATOMIC_RELEASE);
     }
     unlock(&m->_lock);
     ready(w->gp);

@@ -129,7 +129,7 @@ struct io_uring_sqe *wring_sqe(worker *w)
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring.ring);
     while (!sqe) {
         /* SQ full: submit what we have (rare: 1024 entries per round). */
-        w->st.ring_enters++;
+        stat_inc(w, ring_enters);
         io_uring_submit(&w->ring.ring);
         w->ring.unsubmitted = 0;
         sqe = io_uring_get_sqe(&w->ring.ring);
@@ -160,7 +160,7 @@ static int dispatch(worker *w)
         ioreq *req = (ioreq *)(uintptr_t)ud;
         req->res = cqe->res;
         req->cflags = cqe->flags;
-        w->st.io_completed++;
+        stat_inc(w, io_completed);
         w->io_pending--;
         __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
         if (req->gp) {
@@ -185,7 +185,7 @@ int wring_wait(worker *w, int64_t timeout_ns)
     }
     struct io_uring_cqe *cqe = NULL;
     int ret;
-    w->st.ring_enters++;
+    stat_inc(w, ring_enters);
     if (timeout_ns == 0) {
         if (r->unsubmitted)
             ret = io_uring_submit_and_get_events(&r->ring);
@@ -219,7 +219,7 @@ void wring_wake(worker *target)
         io_uring_sqe_set_data64(sqe, UD_IGNORE);
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         /* Submit now: the sleeper must not wait for our next round. */
-        self->st.ring_enters++;
+        stat_inc(self, ring_enters);
         io_uring_submit(&self->ring.ring);
         self->ring.unsubmitted = 0;
         return;

@@ -52,7 +52,9 @@ TESTS_INTEGRATION :=
 BENCH_RUNS :=
 DEMO_DEPS :=
 
-include $(sort $(wildcard mk/*.mk))
+# The runtime first: other fragments name $(LIBGREENRT_A) in prerequisites.
+include mk/runtime.mk
+include $(filter-out mk/runtime.mk,$(sort $(wildcard mk/*.mk)))
 
 .PHONY: all deps test test-run test-asan test-tsan bench demo install clean
 

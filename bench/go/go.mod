@@ -1,0 +1,3 @@
+module greenrt/bench/go
+
+go 1.19

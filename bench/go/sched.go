@@ -1,0 +1,204 @@
+// sched.go - the Go twins of bench/bench_sched.c, figure for figure (see
+// that file for what each measures).  Go 1.19's runtime is the bar the
+// greenrt scheduler is measured against: sync.WaitGroup for gr_wg,
+// unbuffered chans, runtime.Gosched for gr_yield, sync.Mutex for
+// gr_mutex.
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	spawnN     = 1000000
+	parkN      = 1000000
+	roundtripN = 2000000
+	yieldN     = 10000000 // per goroutine
+	mutexN     = 5000000  // per goroutine
+	mutexG     = 4
+	checkEvery = 1024 // loop iterations between looks at the clock
+)
+
+func noteStats(when string) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	note("%s: goroutines=%d gc=%d stack_inuse=%d heap_inuse=%d", when,
+		runtime.NumGoroutine(), ms.NumGC, ms.StackInuse, ms.HeapInuse)
+}
+
+func benchSpawnJoin() {
+	n := scaled(spawnN)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() { wg.Done() }()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	report("spawn_join", "ns", float64(el.Nanoseconds())/float64(n), n)
+	report("spawn_join_peak_rss", "KiB", float64(peakRSSKiB()), n)
+	noteStats("after join")
+}
+
+func benchParkedRSS() {
+	n := scaled(parkN)
+	ch := make(chan struct{})
+	var wg sync.WaitGroup
+	var arrived, released int64
+	wg.Add(n)
+	before := rssBytes()
+	for i := 0; i < n; i++ {
+		go func() {
+			atomic.AddInt64(&arrived, 1)
+			if _, ok := <-ch; !ok {
+				atomic.AddInt64(&released, 1)
+			}
+			wg.Done()
+		}()
+	}
+	giveUp := time.Now().Add(60 * time.Second)
+	for atomic.LoadInt64(&arrived) < int64(n) {
+		if time.Now().After(giveUp) {
+			fail("parked_rss: only %d of %d goroutines ran within 60 s", atomic.LoadInt64(&arrived), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	after := rssBytes()
+	noteStats("all parked")
+	report("parked_rss", "B", float64(after-before)/float64(n), n)
+	close(ch)
+	wg.Wait()
+	if r := atomic.LoadInt64(&released); r != int64(n) {
+		fail("parked_rss: close released %d of %d receivers", r, n)
+	}
+}
+
+func benchChanRoundtrip() {
+	n := int64(scaled(roundtripN))
+	ping, pong := make(chan int64), make(chan int64)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+		wg.Done()
+	}()
+	for v := int64(0); v < 1000; v++ { // warm up
+		ping <- v
+		<-pong
+	}
+	t0 := time.Now()
+	deadline := deadlineAfterCap()
+	v := int64(0)
+	for v < n {
+		ping <- v
+		if back := <-pong; back != v {
+			fail("chan_roundtrip: sent %d, got back %d", v, back)
+		}
+		v++
+		if v%checkEvery == 0 && time.Now().After(deadline) {
+			break
+		}
+	}
+	el := time.Since(t0)
+	close(ping)
+	wg.Wait()
+	report("chan_roundtrip", "ns", float64(el.Nanoseconds())/float64(v), int(v))
+	noteStats("after round trips")
+}
+
+func benchYield() {
+	var stop int32
+	var count [2]int
+	var wg sync.WaitGroup
+	yielder := func(me int) {
+		n := scaled(yieldN)
+		deadline := deadlineAfterCap()
+		i := 0
+		for i < n {
+			runtime.Gosched()
+			i++
+			if i%checkEvery == 0 {
+				if atomic.LoadInt32(&stop) != 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					atomic.StoreInt32(&stop, 1)
+				}
+			}
+		}
+		atomic.StoreInt32(&stop, 1)
+		count[me] = i
+		wg.Done()
+	}
+	wg.Add(2)
+	t0 := time.Now()
+	go yielder(0)
+	go yielder(1)
+	wg.Wait()
+	el := time.Since(t0)
+	total := count[0] + count[1]
+	report("yield", "ns", float64(el.Nanoseconds())/float64(total), total)
+	note("yields: %d + %d", count[0], count[1])
+}
+
+func benchMutexContended() {
+	var mu sync.Mutex
+	counter, handoffs, lastOwner := 0, 0, -1 // guarded by mu
+	var count [mutexG]int
+	var stop int32
+	var wg sync.WaitGroup
+	locker := func(me int) {
+		n := scaled(mutexN)
+		deadline := deadlineAfterCap()
+		i := 0
+		for i < n {
+			mu.Lock()
+			counter++
+			if lastOwner != me {
+				handoffs++
+				lastOwner = me
+			}
+			mu.Unlock()
+			i++
+			if i%checkEvery == 0 {
+				if atomic.LoadInt32(&stop) != 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					atomic.StoreInt32(&stop, 1)
+				}
+			}
+		}
+		atomic.StoreInt32(&stop, 1)
+		count[me] = i
+		wg.Done()
+	}
+	wg.Add(mutexG)
+	t0 := time.Now()
+	for g := 0; g < mutexG; g++ {
+		go locker(g)
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	total := 0
+	for _, c := range count {
+		total += c
+	}
+	mu.Lock()
+	if counter != total {
+		fail("mutex_contended: counter is %d after %d locked increments", counter, total)
+	}
+	h := handoffs
+	mu.Unlock()
+	report("mutex_contended", "ns", float64(el.Nanoseconds())/float64(total), total)
+	report("mutex_handoff_frac", "ratio", float64(h)/float64(total), total)
+	note("pairs per goroutine: %s", fmt.Sprint(count))
+}

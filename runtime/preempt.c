@@ -5,8 +5,8 @@
  * without a timeout when all are idle (wakep kicks it).  For each busy
  * worker it compares the worker's switch counter with the previous look:
  * unchanged means one goroutine has run for a whole period.  If others
- * wait (the worker's queue or the global queue is non-empty) it is
- * preempted:
+ * wait (a queue is non-empty, a timer of that worker is due, or I/O
+ * completions may be waiting on its ring) it is preempted:
  *
  *   - cooperatively: its `preempt` flag makes the next greenrt call
  *     (channel operation, I/O, gr_preempt_enable) yield;
@@ -186,10 +186,14 @@ static void *monitor_main(void *arg)
                 stuck[i] = 0;
                 continue;
             }
-            /* Same goroutine for a whole period. */
+            /* Same goroutine for a whole period.  Others wait if anything
+             * is queued, a timer of this worker is due, or completions
+             * may be sitting on its ring. */
             bool others_wait = load_relaxed(&sched.gq_len) != 0 ||
                                load_relaxed(&w->runq_head) != load_relaxed(&w->runq_tail) ||
-                               load_relaxed(&w->runnext) != NULL;
+                               load_relaxed(&w->runnext) != NULL ||
+                               timers_earliest(&w->timers) <= gr_now() ||
+                               load_relaxed(&w->io_pending) != 0;
             if (!others_wait)
                 continue;
             store_relaxed(&cur->preempt, 1);

@@ -76,7 +76,7 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
     stat_inc(w, io_submitted);
-    w->io_pending++;
+    store_relaxed(&w->io_pending, w->io_pending + 1);
     __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
     return sqe;
 }

@@ -33,6 +33,7 @@ static struct {
     pthread_cond_t cv;     /* jobs queued, or stopping */
     pthread_cond_t gone;   /* a thread exited */
     job *head, *tail;
+    int njobs;             /* queued, not yet taken by a thread */
     int nthreads, nidle;
     uint64_t generation;   /* bumped by offload_stop: late jobs don't ready */
     bool stopping;
@@ -56,6 +57,7 @@ static void *offload_main(void *arg)
         if (!pool.head)
             goto exit;
         job *j = pool.head;
+        pool.njobs--;
         pool.head = j->next;
         if (!pool.head)
             pool.tail = NULL;
@@ -88,9 +90,12 @@ static void after_queue_job(worker *w, void *arg)
     else
         pool.head = j;
     pool.tail = j;
-    if (pool.nidle > 0) {
-        pthread_cond_signal(&pool.cv);
-    } else if (pool.nthreads < OFFLOAD_MAX) {
+    pool.njobs++;
+    /* Idle threads only leave the count once they run again, so compare
+     * with the queued jobs: two jobs queued back to back with one idle
+     * thread must start a second thread, not wait for the first job. */
+    pthread_cond_signal(&pool.cv);
+    if (pool.njobs > pool.nidle && pool.nthreads < OFFLOAD_MAX) {
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -102,6 +107,7 @@ static void after_queue_job(worker *w, void *arg)
          * no thread at all it can never run: fail it. */
         if (pool.nthreads == 0) {
             pool.head = pool.tail = NULL;
+            pool.njobs = 0;
             j->err = -EAGAIN;
             ready(j->gp);
             __atomic_fetch_sub(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
@@ -129,11 +135,12 @@ void offload_stop(void)
     pool.generation++;
     pool.stopping = true;
     pool.head = pool.tail = NULL;
+    pool.njobs = 0;
     pthread_cond_broadcast(&pool.cv);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 1;
-    while (pool.nthreads > pool.nidle && pool.nthreads > 0) {
+    while (pool.nthreads > 0) {
         if (pthread_cond_timedwait(&pool.gone, &pool.mu, &ts) == ETIMEDOUT)
             break; /* a job is stuck in its blocking call: leave it */
     }

@@ -181,7 +181,7 @@ static void *monitor_main(void *arg)
             worker *w = &sched.workers[i];
             uint64_t sw = load_relaxed(&w->st.switches);
             g *cur = load_relaxed(&w->cur);
-            if (load_relaxed(&w->idle) || sw != last[i] || !cur || cur->is_g0) {
+            if (load_relaxed(&w->idle) || sw != last[i] || !cur || load_relaxed(&cur->is_g0)) {
                 last[i] = sw;
                 stuck[i] = 0;
                 continue;

@@ -301,7 +301,7 @@ static bool runq_put_slow(worker *w, g *gp, uint32_t h, uint32_t t)
     uint32_t n = (t - h) / 2;
     g *batch[RUNQ_SIZE / 2 + 1];
     for (uint32_t i = 0; i < n; i++)
-        batch[i] = w->runq[(h + i) % RUNQ_SIZE];
+        batch[i] = load_relaxed(&w->runq[(h + i) % RUNQ_SIZE]);
     if (!cas_acq_rel(&w->runq_head, &h, h + n))
         return false;
     batch[n] = gp;
@@ -328,7 +328,7 @@ static bool runq_put_tail(worker *w, g *gp)
         uint32_t h = load_acquire(&w->runq_head);
         uint32_t t = w->runq_tail;
         if (t - h < RUNQ_SIZE) {
-            w->runq[t % RUNQ_SIZE] = gp;
+            store_relaxed(&w->runq[t % RUNQ_SIZE], gp);
             /* Release: the slot is written before thieves can see it. */
             store_release(&w->runq_tail, t + 1);
             return true;
@@ -400,7 +400,7 @@ static g *runq_get(worker *w)
         uint32_t t = w->runq_tail;
         if (t == h)
             return NULL;
-        g *gp = w->runq[h % RUNQ_SIZE];
+        g *gp = load_relaxed(&w->runq[h % RUNQ_SIZE]);
         if (cas_acq_rel(&w->runq_head, &h, h + 1))
             return gp;
     }
@@ -434,7 +434,7 @@ static uint32_t runq_grab(worker *victim, g **batch, bool steal_runnext)
         if (n > RUNQ_SIZE / 2)
             continue; /* h and t read at different times: retry */
         for (uint32_t i = 0; i < n; i++)
-            batch[i] = victim->runq[(h + i) % RUNQ_SIZE];
+            batch[i] = load_relaxed(&victim->runq[(h + i) % RUNQ_SIZE]);
         if (cas_acq_rel(&victim->runq_head, &h, h + n))
             return n;
     }

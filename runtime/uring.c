@@ -161,7 +161,7 @@ static int dispatch(worker *w)
         req->res = cqe->res;
         req->cflags = cqe->flags;
         stat_inc(w, io_completed);
-        w->io_pending--;
+        store_relaxed(&w->io_pending, w->io_pending - 1);
         __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
         if (req->gp) {
             PROBE2(io_complete, req->gp->id, cqe->res);

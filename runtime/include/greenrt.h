@@ -252,8 +252,11 @@ void gr_once_do(gr_once *o, void (*fn)(void));
  * until the completion arrives; the worker runs other goroutines
  * meanwhile.  Counts follow POSIX (short reads and writes are returned as
  * such; gr_read_full / gr_write_all loop).  Errors are -errno; -EINTR is
- * never returned.  Sends use MSG_NOSIGNAL: a reset peer gives -EPIPE or
- * -ECONNRESET, never SIGPIPE.  Past the goroutine's deadline
+ * never returned.  A peer that has gone gives -EPIPE or -ECONNRESET:
+ * gr_send always adds MSG_NOSIGNAL; for gr_write/gr_writev on a socket,
+ * gr_run ignores SIGPIPE while it runs if the program left it at the
+ * default disposition (as Go does) - a program that installs its own
+ * SIGPIPE handler gets its handler called on such writes.  Past the goroutine's deadline
  * (gr_set_deadline) a blocking call returns -ETIMEDOUT and the fd stays
  * usable.  Called outside a goroutine they fall back to the plain
  * blocking syscall.

@@ -585,8 +585,12 @@ void sched_yield_g(bool preempted)
     if (preempted) {
         stat_inc(w, preemptions);
     } else if (runq_empty(w) && load_relaxed(&sched.gq_len) == 0 &&
-               !load_relaxed(&sched.stopping)) {
-        return; /* nobody else to run here */
+               !load_relaxed(&sched.stopping) && !w->io_pending && !w->ring.unsubmitted &&
+               timers_earliest(&w->timers) == INT64_MAX) {
+        /* Nobody else to run here, and nothing (I/O, a timer) that only a
+         * scheduling round could make runnable: a yield loop waiting for
+         * such a goroutine must not skip the rounds that wake it. */
+        return;
     }
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
     g *next = pick_fast(w);

@@ -84,8 +84,12 @@ void chan_recv_from_sender(struct gr_chan *c, waiter *s, void *elem)
 
 gr_chan *gr_chan_make(size_t elem_size, size_t capacity)
 {
-    if (elem_size > 65536 || (elem_size && capacity > ((size_t)1 << 40) / elem_size)) {
+    if (elem_size > 65536) {
         errno = EINVAL;
+        return NULL;
+    }
+    if (elem_size && capacity > ((size_t)1 << 40) / elem_size) {
+        errno = ENOMEM; /* a buffer no machine could hold */
         return NULL;
     }
     gr_chan *c = calloc(1, sizeof *c + elem_size * capacity);

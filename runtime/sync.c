@@ -35,12 +35,13 @@ static waitq *q_of(void *slots)
     return (waitq *)slots;
 }
 
-static _Noreturn void misuse(const char *what)
+/* Go panics on these; we report the call, what was wrong and who did it. */
+static _Noreturn void misuse(const char *call, const char *what)
 {
     g *gp = current_g();
     if (gp && !gp->is_g0)
-        gr_fatal("%s (goroutine %lld, %s)", what, (long long)gp->id, g_name(gp));
-    gr_fatal("%s (outside any goroutine)", what);
+        gr_fatal("%s: %s (goroutine %lld, %s)", call, what, (long long)gp->id, g_name(gp));
+    gr_fatal("%s: %s (outside any goroutine)", call, what);
 }
 
 /* ---------------------------------------------------------------------
@@ -127,7 +128,7 @@ void gr_mutex_unlock(gr_mutex *m)
     if (cas_acq_rel(&m->_state, &old, 0))
         return;
     if (!(old & M_LOCKED))
-        misuse("sync: unlock of unlocked gr_mutex");
+        misuse("gr_mutex_unlock", "unlock of unlocked mutex");
     lock(&m->_lock);
     waitq *q = q_of(m->_waitq);
     old = load_relaxed(&m->_state);
@@ -195,7 +196,7 @@ void gr_rwmutex_runlock(gr_rwmutex *rw)
     lock(&rw->_lock);
     if (rw->_readers <= 0) {
         unlock(&rw->_lock);
-        misuse("sync: runlock of unlocked gr_rwmutex");
+        misuse("gr_rwmutex_runlock", "runlock of unlocked rwmutex");
     }
     waiter *w = NULL;
     if (--rw->_readers == 0 && rw->_wwaiting) {
@@ -239,7 +240,7 @@ void gr_rwmutex_unlock(gr_rwmutex *rw)
     lock(&rw->_lock);
     if (!rw->_writer) {
         unlock(&rw->_lock);
-        misuse("sync: unlock of unlocked gr_rwmutex");
+        misuse("gr_rwmutex_unlock", "unlock of unlocked rwmutex");
     }
     rw->_writer = 0;
     /* Readers that queued behind this writer go first (all of them), so
@@ -387,7 +388,7 @@ void gr_wg_add(gr_wg *wg, int n)
 {
     int64_t v = __atomic_add_fetch(&wg->_count, n, __ATOMIC_ACQ_REL);
     if (v < 0)
-        misuse("sync: negative gr_wg counter");
+        misuse(n == -1 ? "gr_wg_done" : "gr_wg_add", "negative wait group counter");
     if (v == 0)
         wg_release(wg);
 }

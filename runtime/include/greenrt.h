@@ -123,7 +123,8 @@ int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
  * a receiver.  A send to a waiting receiver copies straight into the
  * receiver's buffer.  Values from one sender arrive in the order sent.
  *
- * gr_chan_make: NULL with errno EINVAL (elem_size > 65536) or ENOMEM.
+ * gr_chan_make: NULL with errno EINVAL (elem_size > 65536) or ENOMEM (out of
+ *               memory, or elem_size * capacity beyond 1 TiB).
  * gr_chan_send: 0, or -EPIPE if the channel is (or becomes) closed.
  * gr_chan_recv: 0, or -EPIPE once closed and drained (elem is zeroed).
  *               elem may be NULL to discard the value.

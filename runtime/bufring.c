@@ -6,10 +6,10 @@
  * provided-buffer ring (io_uring_register_buf_ring + IOSQE_BUFFER_SELECT)
  * the receive names a buffer *group* instead, and the kernel picks a
  * buffer only when data arrives.  Each worker lazily registers one group
- * of BUF_COUNT buffers of BUF_SIZE bytes on its ring (the memory is
- * touched only when used).  A buffer is returned to its pool - which may
- * belong to another worker, goroutines migrate - under the pool's lock:
- * the app side of a buffer ring has a single producer.
+ * of BUF_COUNT buffers of BUF_SIZE bytes on its ring.  A buffer is
+ * returned to its pool - which may belong to another worker, goroutines
+ * migrate - under the pool's lock: the app side of a buffer ring has a
+ * single producer.
  *
  * When the pool is exhausted the kernel fails the receive with -ENOBUFS;
  * the goroutine then waits for readability and for buffers to come back,
@@ -24,14 +24,18 @@
 #include "greenrt.h"
 #include "sched.h"
 
-#define BUF_COUNT 4096u /* power of two */
+/* The kernel takes buffers from the ring's head and we return them at the
+ * tail, so over time every buffer of the pool gets written: the pool's
+ * size is memory the process will hold.  1,024 x 4 KiB (4 MiB a worker)
+ * covers a thousand receives completing in one scheduling round. */
+#define BUF_COUNT 1024u /* power of two */
 #define BUF_SIZE 4096u
 #define BUF_GROUP 1
 
 typedef struct bufpool {
     uint32_t lock;               /* guards br's tail (we are the producer) */
     struct io_uring_buf_ring *br;
-    char *mem;                   /* BUF_COUNT * BUF_SIZE, lazily committed */
+    char *mem;                   /* BUF_COUNT * BUF_SIZE */
     gr_buf descs[BUF_COUNT];     /* handed out by gr_recv_buf */
 } bufpool;
 
@@ -92,7 +96,13 @@ void bufpool_free(worker *w)
     w->bufpool = NULL;
 }
 
-int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags); /* io.c */
+int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags, int *ring_worker,
+                     bool (*ensure_pool)(worker *w)); /* io.c */
+
+static bool pool_ensure(worker *w)
+{
+    return pool_get(w) != NULL;
+}
 
 ssize_t gr_recv_buf(int fd, gr_buf **out)
 {
@@ -103,14 +113,11 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
     if (!w || !w->cur || w->cur->is_g0)
         return -EOPNOTSUPP; /* needs a worker's ring */
     for (;;) {
-        w = current_worker();
-        bufpool *p = pool_get(w);
-        if (!p)
-            return -ENOMEM;
         uint32_t cflags = 0;
-        int r = io_recv_selected(w->cur, fd, BUF_GROUP, &cflags);
+        int ring = 0;
+        int r = io_recv_selected(current_worker()->cur, fd, BUF_GROUP, &cflags, &ring, pool_ensure);
         if (r == -ENOBUFS) {
-            /* Every buffer of this worker is out: wait for data and for
+            /* Every buffer of that worker is out: wait for data and for
              * buffers to come back, then try again (maybe elsewhere). */
             int pr = gr_poll(fd, POLLIN, -1);
             if (pr < 0)
@@ -122,9 +129,9 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
             return r;
         if (!(cflags & IORING_CQE_F_BUFFER))
             return r == 0 ? 0 : -EIO; /* EOF: no buffer was used */
+        /* The buffer is from the pool of the ring the request went to. */
+        bufpool *p = sched.workers[ring].bufpool;
         uint32_t bid = cflags >> IORING_CQE_BUFFER_SHIFT;
-        /* The completion came on the ring the request was queued on,
-         * whose pool is `p` even if we have migrated since. */
         gr_buf *b = &p->descs[bid];
         b->len = (size_t)r;
         if (r == 0) {

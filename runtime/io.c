@@ -127,12 +127,20 @@ static int wait_ready(g *gp, int fd, short events)
     return r < 0 ? r : 0;
 }
 
-/* A receive into a provided buffer of group bgid (bufring.c). */
-int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags)
+/* A receive into a provided buffer of group bgid (bufring.c).  The
+ * buffer comes from the pool of the ring the request went to, which is
+ * the worker we are on when the SQE is filled - not necessarily where we
+ * started (preemption, or the EAGAIN wait, may move us): *ring_worker
+ * tells which.  ensure_pool(w) makes that worker's pool exist first. */
+int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags, int *ring_worker,
+                     bool (*ensure_pool)(worker *w))
 {
     for (;;) {
         preempt_point();
         worker *w = current_worker();
+        if (!ensure_pool(w))
+            return -ENOMEM;
+        *ring_worker = w->index;
         int64_t dl = deadline_of(gp);
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;

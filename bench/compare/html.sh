@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# html.sh - builds the self-contained comparison report from what
+# report.awk wrote in OUT: one clustered bar chart per figure (gnuplot,
+# `set terminal svg`, embedded inline: no external file, script or font),
+# the table, the per-row sentences and the raw results.json, in one page.
+#
+#   html.sh OUT       ->  OUT/report.html
+set -u
+out=${1:?usage: html.sh OUT}
+command -v gnuplot >/dev/null || {
+  echo "html.sh: gnuplot is not installed, so report.html has no charts: apt-get install gnuplot-nox" >&2
+  exit 1
+}
+
+declare -A title=(
+  [rps]="requests/s (higher is better)"
+  [p99_ms]="p99 latency, ms (lower is better)"
+  [rss_per_conn_kb]="server RSS per connection, KB"
+  [threads]="OS threads in the server"
+  [vcsw_per_req]="voluntary OS context switches per request"
+  [ivcsw_per_req]="involuntary OS context switches per request"
+  [syscalls_per_req]="syscalls per request"
+  [cpu_us_per_req]="server CPU time per request, us (user+sys)"
+)
+charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req rss_per_conn_kb threads)
+
+svgs=()
+for ch in "${charts[@]}"; do
+  dat=$out/plot-$ch.dat svg=$out/plot-$ch.svg
+  [[ -s $dat ]] || continue
+  ncol=$(head -n 1 "$dat" | awk -F'\t' '{print NF}')
+  # no chart when every value is missing (e.g. --no-trace)
+  awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "?") found = 1 } END { exit !found }' "$dat" || continue
+  gnuplot 2> "$out/gnuplot-$ch.err" <<EOF || { echo "html.sh: gnuplot failed on $dat: $(head -n 3 "$out/gnuplot-$ch.err")" >&2; exit 1; }
+set terminal svg size 520,300 dynamic font "sans,11" background "#ffffff"
+set output "$svg"
+set datafile separator "\t"
+set datafile missing "?"
+set title "${title[$ch]}"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border -1
+set boxwidth 0.9
+set yrange [0:*]
+set xlabel "connections"
+set grid ytics
+set key top left horizontal
+set linetype 1 lc rgb "#2a9d4b"
+set linetype 2 lc rgb "#d1495b"
+set linetype 3 lc rgb "#3d7ab8"
+set linetype 4 lc rgb "#e0a030"
+plot for [i=2:$ncol] "$dat" using i:xtic(1) title columnheader(i)
+EOF
+  rm -f "$out/gnuplot-$ch.err"
+  svgs+=("$svg")
+done
+
+{
+  cat <<'EOF'
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>greenrt: goroutines vs threads, measured by the kernel</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 1120px; margin: 2em auto; padding: 0 1em; color: #222 }
+table { border-collapse: collapse; margin: 1em 0 }
+th, td { border: 1px solid #ccc; padding: 3px 10px; text-align: right }
+th { background: #f0f3f0 } td:nth-child(2) { text-align: left }
+td.lvl { font-weight: bold; vertical-align: top; background: #f7f7f7 }
+td.bad { color: #a33; font-style: italic }
+.charts { display: flex; flex-wrap: wrap; gap: 12px }
+.charts svg { border: 1px solid #ddd }
+pre { background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; font-size: 12px }
+.notes li { color: #a33 }
+</style></head><body>
+<h1>greenrt: goroutines vs threads, measured by the kernel</h1>
+EOF
+  cfg=$(sed -n 's/.*"config": {\(.*\)},$/\1/p' "$out/results.json" | sed 's/"//g')
+  echo "<p>Closed-loop echo load from <code>loadgen</code> (every reply verified) against each server model;"
+  echo "every server ran under <code>gtrace run</code>, so OS context switches, syscalls and io_uring"
+  echo "enters are the kernel's own counts. Medians over interleaved repeats.</p>"
+  echo "<p><small>Configuration: $cfg. Generated $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -r), $(nproc) CPUs.</small></p>"
+  echo "<h2>Table</h2>"
+  cat "$out/table.html"
+  echo "<p><small>Per request = divided by every request served while traced (warm-up + measured), so accepting"
+  echo "and closing the connections is included. OS switches include the server's io_uring workers. RSS per"
+  echo "connection = (VmHWM &minus; RSS when idle) / C. OS threads = the most seen in /proc/PID/status during the run."
+  echo "Server CPU = utime + stime from /proc/PID/stat.</small></p>"
+  if [[ -s $out/sentences.html ]]; then echo "<h2>What it shows</h2>"; cat "$out/sentences.html"; fi
+  echo "<h2>Charts</h2><div class=\"charts\">"
+  for s in "${svgs[@]+"${svgs[@]}"}"; do
+    # inline: drop the XML prolog and DOCTYPE, keep the <svg> element
+    sed -e '/^<?xml/d' -e '/^<!DOCTYPE/,/>$/d' "$s"
+  done
+  echo "</div>"
+  echo "<h2>Raw figures (results.json)</h2><pre>"
+  sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' "$out/results.json"
+  echo "</pre></body></html>"
+} > "$out/report.html.tmp" && mv -f "$out/report.html.tmp" "$out/report.html"

@@ -1,0 +1,290 @@
+# report.awk - turns compare.sh's runs.tsv (one line per run, tab-separated
+# key=value pairs) into the comparison: the medians per model and level,
+# printed as one table with the models side by side (and, with demo=1, one
+# sentence per row computed from the figures, first model vs second), and
+# written as results.json, table.html / sentences.html fragments and one
+# gnuplot data file per charted figure, all in outdir.
+#
+#   awk -v outdir=DIR -v demo=0|1 -v config="k=v ..." -v models=a,b \
+#       -v levels=100,1000 -f report.awk runs.tsv
+#
+# A (model, level) cell is the median of the runs that succeeded; if none
+# did, it says "not run" or "failed", and the reason is printed under the
+# table (never dropped).  POSIX awk (mawk) only.
+
+BEGIN {
+    FS = "\t"
+    nm = split(models, M, ",")
+    nl = split(levels, L, ",")
+    # the rows: id, label, kind (how to print), what "better" means
+    nr = 0
+    row("rps",                  "requests/s",                    "int")
+    row("p50_ms",               "p50 latency (ms)",              "ms")
+    row("p99_ms",               "p99 latency (ms)",              "ms")
+    row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
+    row("rss_per_conn_kb",      "RSS per connection (KB)",       "kb")
+    row("threads",              "OS threads",                    "int")
+    row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
+    row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
+    row("syscalls_per_req",     "syscalls/req",                  "per")
+    row("uring_enters_per_req", "io_uring enters/req",           "per")
+    row("gsw_per_req",          "goroutine switches/req",        "per")
+    row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
+    row("lg_cpu_pct",           "loadgen CPU (% of one CPU)",    "pct")
+}
+
+function row(id, label, kind) { nr++; RID[nr] = id; RLABEL[nr] = label; RKIND[nr] = kind }
+
+{
+    delete f
+    for (i = 1; i <= NF; i++) {
+        eq = index($i, "=")
+        if (eq) f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+    }
+    m = f["model"]; c = f["level"]; st = f["status"]
+    nruns++
+    RUN[nruns] = $0
+    total[m, c]++
+    if (st == "ok") {
+        ok[m, c]++
+        for (r = 1; r <= nr; r++) {
+            id = RID[r]
+            if (id in f) { n = ++cnt[m, c, id]; val[m, c, id, n] = f[id] + 0 }
+        }
+    } else {
+        nbad[m, c, st]++
+        if (!((m, c, st) in why)) why[m, c, st] = f["reason"]
+    }
+}
+
+function median(m, c, id,    n, i, j, t, a) {
+    n = cnt[m, c, id]
+    if (n == 0) return ""
+    for (i = 1; i <= n; i++) a[i] = val[m, c, id, i]
+    for (i = 2; i <= n; i++) {          # insertion sort: n is a few repeats
+        t = a[i]
+        for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+        a[j + 1] = t
+    }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function commas(x,    s, neg, out) {
+    s = sprintf("%.0f", x); neg = ""; out = ""
+    if (substr(s, 1, 1) == "-") { neg = "-"; s = substr(s, 2) }
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    return neg s out
+}
+
+function fmt(kind, x) {
+    if (x == "") return "n/a"
+    if (kind == "int") return commas(x)
+    if (kind == "pct") return sprintf("%.0f%%", x)
+    if (kind == "mb") return sprintf("%.1f", x)
+    if (kind == "per" || kind == "kb" || kind == "ms" || kind == "us") {
+        if (x == 0) return "0"
+        if (x < 0.01) return sprintf("%.4f", x)
+        if (x < 10) return sprintf("%.3f", x)
+        if (x < 1000) return sprintf("%.1f", x)
+        return commas(x)
+    }
+    return x
+}
+
+# cell(m, c, id): the printed cell, and the state of (m, c)
+function state(m, c) {
+    if (ok[m, c] > 0) return "ok"
+    if (nbad[m, c, "failed"] > 0) return "failed"
+    if (nbad[m, c, "notrun"] > 0) return "not run"
+    return "absent"
+}
+
+function jstr(s) {
+    gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, " ", s)
+    return "\"" s "\""
+}
+function jval(s) { return (s ~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) ? s + 0 : jstr(s) }
+function html(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); return s }
+
+function ratio(a, b) { return (b > 0) ? a / b : 0 }
+function times(a, b,    r) {   # "3.2x" for the larger over the smaller
+    if (a == 0 || b == 0) return ""
+    r = (a > b) ? a / b : b / a
+    return (r >= 100) ? sprintf("%.0fx", r) : sprintf("%.1fx", r)
+}
+
+# One sentence per row for --demo: what the measured figures show, A vs B
+# (the first two models) at level c.  Every clause depends on the figures.
+function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus) {
+    id = RID[r]; k = RKIND[r]
+    a = median(A, c, id); b = median(B, c, id)
+    fa = fmt(k, a); fb = fmt(k, b)
+    s = RLABEL[r] ": " A " " fa " vs " B " " fb
+    if (a == "" || b == "") {
+        if (id == "gsw_per_req" && a != "")
+            return s " - each request resumes a " A " goroutine " fa " times in user space (no kernel entry); " B " has no goroutines for gtrace to see"
+        return s " - not measured for both"
+    }
+    a += 0; b += 0
+    nconn = commas(c); cpus = CONF["cpus"]
+    if (id == "rps") {
+        if (a >= b) return s " - " A " served " sprintf("%.2f", ratio(a, b)) "x as many requests per second as " B ", same " nconn " connections, same load generator"
+        return s " - " B " served " sprintf("%.2f", ratio(b, a)) "x as many requests per second as " A " here"
+    }
+    if (id == "p50_ms" || id == "p99_ms") {
+        more = (id == "p50_ms") ? "the typical request" : "the slowest 1% of requests"
+        if (a <= b) return s " - " more " waited " sprintf("%.2f", ratio(b, a)) "x as long under " B " as under " A
+        return s " - " more " waited " sprintf("%.2f", ratio(a, b)) "x as long under " A " as under " B
+    }
+    if (id == "rss_peak_mb")
+        return s " - the whole server's resident memory at its peak" (a < b ? ", " times(a, b) " less for " A : ", " times(a, b) " less for " B)
+    if (id == "rss_per_conn_kb") {
+        if (a < b) return s " - a parked goroutine keeps only the touched pages of a small stack, a thread also pins a kernel stack and its own user stack"
+        return s " - " A " paid at least as much memory per connection as " B " here"
+    }
+    if (id == "threads") {
+        if (a < b) return s " - " A " multiplexes " nconn " connections onto a few worker threads; the " B " server runs " commas(b) " OS threads for them"
+        return s " - " B " needed no more OS threads than " A
+    }
+    if (id == "vcsw_per_req") {
+        if (a < b) return s " (" times(a, b) " fewer) - " A " parks a waiting goroutine in user space, while the " B " server's threads block in the kernel and are switched out"
+        return s " - " A "'s workers blocked in the kernel at least as often as " B "'s threads"
+    }
+    if (id == "ivcsw_per_req") {
+        if (a < b) return s " (" times(a, b) " fewer) - the " B " server gives the kernel " commas(median(B, c, "threads")) " threads to time-slice on " cpus " CPUs; " A "'s few workers are rarely preempted"
+        return s " - " A " was preempted by the kernel at least as often as " B
+    }
+    if (id == "syscalls_per_req") {
+        if (a < b) return s " (" times(a, b) " fewer) - " A " batches many goroutines' reads and writes into io_uring, one kernel entry per scheduling round, while the " B " server makes its own system calls for every request"
+        return s " - " A " did not make fewer kernel entries than " B " here"
+    }
+    if (id == "uring_enters_per_req") {
+        if (a > 0 && b == 0) return s " - " A "'s kernel entries are io_uring_enter(2) calls, each carrying " sprintf("%.1f", ratio(1, a)) " requests on average; " B " does not use io_uring"
+        return s " - io_uring_enter(2) calls per request served"
+    }
+    if (id == "gsw_per_req")
+        return s " - goroutine switches happen in user space and cost no kernel entry"
+    if (id == "cpu_us_per_req") {
+        if (ratio(a, b) > 0.95 && ratio(a, b) < 1.05) return s " - about the same server CPU per request (user+sys from /proc, within 5%)"
+        if (a < b) return s " - " A " spent " times(a, b) " less server CPU per request (user+sys from /proc), the fairest efficiency figure while loadgen shares the " cpus " CPUs"
+        return s " - " B " spent " times(a, b) " less server CPU per request (user+sys from /proc)"
+    }
+    if (id == "lg_cpu_pct") {
+        if (a < 90 && b < 90) return s " - loadgen stayed below 90% of a CPU for both, so the servers, not the load generator, set the pace"
+        return s " - loadgen was near a full CPU: it may have limited the faster server"
+    }
+    return s
+}
+
+END {
+    nc = split(config, CF, " ")
+    for (i = 1; i <= nc; i++) { eq = index(CF[i], "="); CONF[substr(CF[i], 1, eq - 1)] = substr(CF[i], eq + 1) }
+
+    # --- the text table ----------------------------------------------------
+    w = 30; cw = 14
+    printf "\n%s\n", "greenrt vs the other models: " CONF["size"] "-byte echo, closed loop, " CONF["warmup"] " s warm-up + " CONF["duration"] " s per run, median of " CONF["repeats"] " (interleaved)" (CONF["pin"] == 1 ? ", server pinned to CPU 0 and loadgen to CPU 1" : ", server and loadgen sharing " CONF["cpus"] " CPUs") (CONF["trace"] == 1 ? ", servers traced by gtrace" : ", untraced")
+    th = "<table>\n<tr><th>C</th><th>figure</th>"
+    for (j = 1; j <= nm; j++) th = th "<th>" html(M[j]) "</th>"
+    th = th "</tr>\n"
+    notes = ""
+    for (li = 1; li <= nl; li++) {
+        c = L[li]
+        printf "\n%-*s", w, "C = " commas(c) " connections"
+        for (j = 1; j <= nm; j++) printf "%*s", cw, M[j]
+        printf "\n"
+        for (r = 1; r <= nr; r++) {
+            printf "  %-*s", w - 2, RLABEL[r]
+            th = th "<tr>" (r == 1 ? "<td rowspan=\"" nr "\" class=\"lvl\">" commas(c) "</td>" : "") "<td>" html(RLABEL[r]) "</td>"
+            for (j = 1; j <= nm; j++) {
+                s = state(M[j], c)
+                cell = (s == "ok") ? fmt(RKIND[r], median(M[j], c, RID[r])) : (s == "absent" ? "-" : s "*")
+                printf "%*s", cw, cell
+                th = th "<td" (s == "ok" ? "" : " class=\"bad\"") ">" html(cell) "</td>"
+            }
+            printf "\n"
+            th = th "</tr>\n"
+        }
+        for (j = 1; j <= nm; j++) {
+            m = M[j]; s = state(m, c)
+            if (s == "not run" || s == "failed") {
+                n = sprintf("  * %s at C=%s: %s: %s", m, commas(c), s, why[m, c, s == "failed" ? "failed" : "notrun"])
+                print n; notes = notes "<li>" html(substr(n, 5)) "</li>\n"
+            } else if (s == "ok" && ok[m, c] < total[m, c]) {
+                k = (nbad[m, c, "failed"] > 0) ? "failed" : "notrun"
+                n = sprintf("  ! %s at C=%s: median of %d runs; %d %s: %s", m, commas(c), ok[m, c], total[m, c] - ok[m, c], k == "failed" ? "failed" : "not run", why[m, c, k])
+                print n; notes = notes "<li>" html(substr(n, 5)) "</li>\n"
+            }
+        }
+    }
+    printf "\n  per request = divided by every request served while traced (warm-up + measured), so\n"
+    printf "  accepting and closing the connections is included; OS switches include io_uring workers;\n"
+    printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+    th = th "</table>\n"
+    if (notes != "") th = th "<ul class=\"notes\">\n" notes "</ul>\n"
+    print th > (outdir "/table.html")
+
+    # --- one sentence per row (demo) --------------------------------------
+    if (nm >= 2) {
+        printf "" > (outdir "/sentences.html")
+        if (demo == 1) printf "\nWhat the figures show (%s vs %s):\n", M[1], M[2]
+        for (li = 1; li <= nl; li++) {
+            c = L[li]
+            if (state(M[1], c) != "ok" || state(M[2], c) != "ok") continue
+            print "<h3>C = " commas(c) ": " html(M[1]) " vs " html(M[2]) "</h3>\n<ul>" > (outdir "/sentences.html")
+            for (r = 1; r <= nr; r++) {
+                s = sentence(r, c, M[1], M[2])
+                if (demo == 1) printf "  %s%s.\n", (nl > 1 ? "C=" commas(c) ": " : ""), s
+                print "<li>" html(s) ".</li>" > (outdir "/sentences.html")
+            }
+            print "</ul>" > (outdir "/sentences.html")
+        }
+    }
+
+    # --- results.json -------------------------------------------------------
+    J = outdir "/results.json"
+    printf "{\n  \"version\": 1,\n  \"tool\": \"greenrt bench/compare\",\n  \"config\": {" > J
+    for (i = 1; i <= nc; i++) { eq = index(CF[i], "="); printf "%s%s: %s", (i > 1 ? ", " : ""), jstr(substr(CF[i], 1, eq - 1)), jval(substr(CF[i], eq + 1)) > J }
+    printf "},\n  \"figures\": [" > J
+    for (r = 1; r <= nr; r++) printf "%s{\"id\": %s, \"label\": %s}", (r > 1 ? ", " : ""), jstr(RID[r]), jstr(RLABEL[r]) > J
+    printf "],\n  \"medians\": [\n" > J
+    first = 1
+    for (li = 1; li <= nl; li++) for (j = 1; j <= nm; j++) {
+        m = M[j]; c = L[li]; s = state(m, c)
+        printf "%s    {\"model\": %s, \"connections\": %d, \"status\": %s, \"runs\": %d, \"runs_ok\": %d", (first ? "" : ",\n"), jstr(m), c, jstr(s), total[m, c], ok[m, c] > J
+        first = 0
+        if (s == "not run" || s == "failed") printf ", \"reason\": %s", jstr(why[m, c, s == "failed" ? "failed" : "notrun"]) > J
+        printf ", \"median\": {" > J
+        k = 0
+        for (r = 1; r <= nr; r++) {
+            x = median(m, c, RID[r])
+            if (x != "") printf "%s%s: %s", (k++ ? ", " : ""), jstr(RID[r]), x + 0 > J
+        }
+        printf "}}" > J
+    }
+    printf "\n  ],\n  \"runs\": [\n" > J
+    for (i = 1; i <= nruns; i++) {
+        n = split(RUN[i], P, "\t"); k = 0
+        printf "%s    {", (i > 1 ? ",\n" : "") > J
+        for (p = 1; p <= n; p++) {
+            eq = index(P[p], "="); if (!eq) continue
+            printf "%s%s: %s", (k++ ? ", " : ""), jstr(substr(P[p], 1, eq - 1)), jval(substr(P[p], eq + 1)) > J
+        }
+        printf "}" > J
+    }
+    printf "\n  ]\n}\n" > J
+
+    # --- gnuplot data: one file per charted figure, a row per level ---------
+    split("rps p99_ms rss_per_conn_kb threads vcsw_per_req ivcsw_per_req syscalls_per_req cpu_us_per_req", CH, " ")
+    for (q = 1; q in CH; q++) {
+        D = outdir "/plot-" CH[q] ".dat"
+        printf "level" > D
+        for (j = 1; j <= nm; j++) printf "\t%s", M[j] > D
+        printf "\n" > D
+        for (li = 1; li <= nl; li++) {
+            printf "%s", commas(L[li]) > D
+            for (j = 1; j <= nm; j++) { x = median(M[j], L[li], CH[q]); printf "\t%s", (x == "" ? "?" : x) > D }
+            printf "\n" > D
+        }
+        close(D)
+    }
+}

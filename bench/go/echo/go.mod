@@ -1,0 +1,3 @@
+module greenrt/bench/go/echo
+
+go 1.19

@@ -108,19 +108,12 @@ void gr_chan_free(gr_chan *c)
     free(c);
 }
 
-static inline void preempt_check(g *gp)
-{
-    if (__builtin_expect(load_relaxed(&gp->preempt), 0) && gp->preempt_off == 0)
-        sched_yield_g(true);
-}
-
 static int chan_send(gr_chan *c, const void *elem, bool block)
 {
     if (!c)
         return -EINVAL;
     g *gp = block ? require_g("gr_chan_send") : current_g();
-    if (gp && !gp->is_g0)
-        preempt_check(gp);
+    preempt_point();
     lock(&c->lock);
     if (c->closed) {
         unlock(&c->lock);
@@ -153,8 +146,7 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
     if (!c)
         return -EINVAL;
     g *gp = block ? require_g("gr_chan_recv") : current_g();
-    if (gp && !gp->is_g0)
-        preempt_check(gp);
+    preempt_point();
     lock(&c->lock);
     waiter *s = chan_take_waiter(&c->sendq);
     if (s) {

@@ -191,6 +191,6 @@ void gr_preempt_enable(void)
     if (gp->preempt_off <= 0)
         gr_fatal("goroutine %lld (%s): gr_preempt_enable without gr_preempt_disable",
                  (long long)gp->id, g_name(gp));
-    if (--gp->preempt_off == 0 && load_relaxed(&gp->preempt))
-        sched_yield_g(true);
+    if (--gp->preempt_off == 0)
+        preempt_point();
 }

@@ -43,8 +43,6 @@
 #include "probes.h"
 #include "sched.h"
 
-void preempt_point(void);
-
 /* The goroutine doing I/O, or NULL for the blocking fallback. */
 static g *io_g(void)
 {

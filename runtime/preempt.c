@@ -181,7 +181,7 @@ static void *monitor_main(void *arg)
             worker *w = &sched.workers[i];
             uint64_t sw = load_relaxed(&w->st.switches);
             g *cur = load_relaxed(&w->cur);
-            if (load_relaxed(&w->idle) || sw != last[i] || !cur || load_relaxed(&cur->is_g0)) {
+            if (load_relaxed(&w->idle) || sw != last[i] || !cur || cur == &w->g0) {
                 last[i] = sw;
                 stuck[i] = 0;
                 continue;
@@ -248,12 +248,9 @@ void preempt_monitor_stop(void)
     }
 }
 
-/* Called by greenrt-internal code (gr_ calls) at safe points. */
-void preempt_point(void)
+/* Out-of-line part of preempt_point (sched.h). */
+void preempt_point_slow(g *gp)
 {
-    g *gp = current_g();
-    if (gp && !gp->is_g0 && load_relaxed(&gp->preempt) && !gp->preempt_off) {
-        PROBE2(preempt, gp->id, 0);
-        sched_yield_g(true);
-    }
+    PROBE2(preempt, gp->id, 0);
+    sched_yield_g(true);
 }

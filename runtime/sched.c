@@ -549,19 +549,34 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     switch_to(w, gp, next ? next : &w->g0, after, arg);
 }
 
-void ready(g *gp)
+static void ready_on(g *gp, bool handoff)
 {
     worker *w = current_worker();
     PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
     gp->wait_reason = GR_WAIT_NONE;
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
     if (w) {
-        runq_put(w, gp, true);
+        runq_put(w, gp, handoff);
     } else {
         /* Not a worker (offload pool, a foreign thread): global queue. */
         gq_put(gp);
         maybe_wakep();
     }
+}
+
+void ready(g *gp)
+{
+    ready_on(gp, true);
+}
+
+void ready_fifo(g *gp)
+{
+    ready_on(gp, false);
+}
+
+uint32_t runq_len(worker *w)
+{
+    return w->runq_tail - load_acquire(&w->runq_head);
 }
 
 static void after_requeue(worker *w, void *arg)
@@ -905,12 +920,19 @@ static int worker_setup(worker *w)
 
 void bufpool_free(worker *w);
 
+/* The thread's own state; the ring stays until gr_run has joined every
+ * worker (others may still be sending it wake-ups): see ring_teardown. */
 static void worker_teardown(worker *w)
+{
+    (void)w;
+    stack_thread_fini();
+    gr_tls_worker = NULL;
+}
+
+static void ring_teardown(worker *w)
 {
     wring_fini(w);
     bufpool_free(w);
-    stack_thread_fini();
-    gr_tls_worker = NULL;
 }
 
 static void start_report(int err)
@@ -1100,6 +1122,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
     for (int i = 0; i < sched.nprocs; i++) {
         stack_pool_flush(&sched.workers[i]);
         timer_heap_destroy(&sched.workers[i].timers);
+        ring_teardown(&sched.workers[i]);
     }
     worker_teardown(w0);
     free_all_g();

@@ -125,6 +125,10 @@ static inline g *current_g(void)
  * called from a thread that is not a worker. */
 void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
+/* ready for events that are not a hand-off from the running goroutine (I/O
+ * completions): the queue's tail, in arrival order. */
+void ready_fifo(g *gp);
+uint32_t runq_len(worker *w); /* owner only */
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);
 _Noreturn void sched_goexit(void);
@@ -140,6 +144,17 @@ void g_release(worker *w, g *gp);
 g *require_g(const char *call);
 
 uint64_t fastrand(worker *w);
+
+/* A safe point: yields if the monitor asked this goroutine to (and it has
+ * not disabled preemption).  Called by gr_ functions that may not block. */
+void preempt_point_slow(g *gp);
+static inline void preempt_point(void)
+{
+    g *gp = current_g();
+    if (__builtin_expect(gp && load_relaxed(&gp->preempt), 0) && !gp->is_g0 &&
+        gp->preempt_off == 0)
+        preempt_point_slow(gp);
+}
 
 /* Deadlock and misuse reports (fatal.c). */
 _Noreturn void gr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

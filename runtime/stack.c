@@ -240,7 +240,32 @@ static pooled *node_of(const stack *s)
     return (pooled *)(s->base + s->size - sizeof(pooled));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#endif
+
+/* ASan keeps shadow poison for a stack's old frames (an abandoned
+ * goroutine never unwinds; a new mapping may land where an old one was):
+ * a stack handed out is clean. */
+static void san_stack_clean(const stack *s)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    __asan_unpoison_memory_region(s->base, s->size);
+#endif
+    (void)s;
+}
+
+static int stack_alloc_raw(worker *w, size_t size, stack *out);
+
 int stack_alloc(worker *w, size_t size, stack *out)
+{
+    int err = stack_alloc_raw(w, size, out);
+    if (!err)
+        san_stack_clean(out);
+    return err;
+}
+
+static int stack_alloc_raw(worker *w, size_t size, stack *out)
 {
     if (size == sched.default_stack && w->stack_pool) {
         pooled *p = w->stack_pool;

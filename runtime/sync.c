@@ -73,6 +73,9 @@ static bool mutex_grab(gr_mutex *m, bool woken)
 
 void gr_mutex_lock(gr_mutex *m)
 {
+    /* A safe point: a goroutine taking and releasing a mutex in a loop
+     * must still yield to a waiter that unlock has woken (GR_PREEMPT=0). */
+    preempt_point();
     uint32_t zero = 0;
     if (cas_acq_rel(&m->_state, &zero, M_LOCKED))
         return;

@@ -1444,7 +1444,7 @@ static void idle_main(void *arg)
 
     /* Wake them all. */
     for (int i = 0; i < NIDLE; i++) {
-        char msg[MSGLEN + 1];
+        char msg[32]; /* MSGLEN bytes are sent: "conn NNNNNN|" */
         snprintf(msg, sizeof msg, "conn %06d|", i);
         t_check_eq(gr_write(c->sv[i][0], msg, MSGLEN), MSGLEN);
     }

@@ -1,0 +1,218 @@
+/*
+ * t_fatal_helper.c - programs that die, for test_fatal.c.
+ *
+ *   t_fatal_helper MODE
+ *
+ * Each mode provokes one fatal path of the runtime (deadlock, stack
+ * overflow, misuse of a primitive).  Before it does, it prints on stdout
+ * the facts the test needs to check the runtime's message ("id NAME N"
+ * lines for goroutines whose ids are known; the names contain no
+ * wait-reason word, so a reason found in a report line is the runtime's),
+ * flushed.  If the runtime lets the program get past the fatal point, it
+ * prints "survived" and exits 3, so the test sees the difference between
+ * a message and no detection at all.  Exit 64 for an unknown mode.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <greenrt.h>
+
+/* "id NAME N": goroutine N is called NAME. */
+static void say_id(const char *name, long long id)
+{
+    printf("id %s %lld\n", name, id);
+    fflush(stdout);
+}
+
+/* --------------------------------------------------------------- deadlock */
+
+static gr_chan *never;    /* nobody ever sends here */
+static gr_chan *full;     /* unbuffered, nobody ever receives */
+static gr_mutex mu;
+static gr_wg wg_never;
+
+static void blocked_sender(void *arg)
+{
+    int v = 1;
+    gr_chan_send(full, &v);
+}
+
+static void blocked_locker(void *arg)
+{
+    gr_mutex_lock(&mu);   /* main holds it and never unlocks */
+}
+
+static void blocked_wg(void *arg)
+{
+    gr_wg_wait(&wg_never);
+}
+
+static void blocked_select(void *arg)
+{
+    gr_select(NULL, 0, -1);
+}
+
+static void deadlock_main(void *arg)
+{
+    never = gr_chan_make(sizeof(int), 0);
+    full = gr_chan_make(sizeof(int), 0);
+    gr_wg_add(&wg_never, 1);
+    gr_mutex_lock(&mu);
+    gr_opts o = {0, "g-alpha"};
+    say_id(o.name, gr_go_opts(blocked_sender, NULL, &o));
+    o.name = "g-bravo";
+    say_id(o.name, gr_go_opts(blocked_locker, NULL, &o));
+    o.name = "g-charlie";
+    say_id(o.name, gr_go_opts(blocked_wg, NULL, &o));
+    o.name = "g-delta";
+    say_id(o.name, gr_go_opts(blocked_select, NULL, &o));
+    say_id("main", gr_self());
+    gr_sleep(2000000);   /* a timer pending is not a deadlock yet */
+    int v;
+    gr_chan_recv(never, &v);
+}
+
+/* Simplest form: the main goroutine alone, blocked on a receive. */
+static void deadlock_alone_main(void *arg)
+{
+    say_id("main", gr_self());
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    int v;
+    gr_chan_recv(c, &v);
+}
+
+/* ---------------------------------------------------------- stack overflow */
+
+static volatile long depth_limit = LONG_MAX;  /* never reached */
+
+static int __attribute__((noinline)) recurse(volatile char *prev, long depth)
+{
+    volatile char frame[512];
+    if (depth >= depth_limit)
+        return 0;
+    frame[0] = (char)depth;
+    frame[511] = prev ? prev[0] : 0;
+    return recurse(frame, depth + 1) + frame[100];
+}
+
+static void deep(void *arg)
+{
+    recurse(NULL, 0);
+}
+
+static void overflow_main(void *arg)
+{
+    size_t size = (size_t)(uintptr_t)arg;
+    gr_opts o = {size, "deep"};
+    int64_t id = gr_go_opts(deep, NULL, &o);
+    say_id("deep", id);
+    gr_sleep(10LL * 1000000000);   /* the overflow ends the process first */
+}
+
+/* ------------------------------------------------------------------ misuse */
+
+static void unlocker(void *arg)
+{
+    gr_mutex m = GR_MUTEX_INIT;
+    gr_mutex_unlock(&m);
+}
+
+static void wg_negative(void *arg)
+{
+    gr_wg wg = GR_WG_INIT;
+    gr_wg_done(&wg);
+}
+
+static void rw_unlocker(void *arg)
+{
+    gr_rwmutex rw = GR_RWMUTEX_INIT;
+    gr_rwmutex_unlock(&rw);
+}
+
+static void named_main(void *arg)
+{
+    void (*fn)(void *) = arg;
+    const char *name = fn == unlocker ? "unlocker"
+                     : fn == wg_negative ? "wg-negative"
+                     : "rw-unlocker";
+    gr_opts o = {0, name};
+    int64_t id = gr_go_opts(fn, NULL, &o);
+    say_id(name, id);
+    gr_sleep(10LL * 1000000000);
+}
+
+static void *foreign_thread(void *arg)
+{
+    int v;
+    gr_chan_recv((gr_chan *)arg, &v);
+    return NULL;
+}
+
+static void foreign_main(void *arg)
+{
+    /* A plain pthread (not a worker) calls a blocking gr_ function while
+     * the runtime runs. */
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, foreign_thread, c) != 0) {
+        printf("pthread_create failed\n");
+        exit(4);
+    }
+    pthread_join(t, NULL);
+}
+
+static int run(void (*fn)(void *), void *arg)
+{
+    int rc = gr_run(fn, arg);
+    printf("survived: gr_run returned %d\n", rc);
+    return 3;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: t_fatal_helper MODE\n");
+        return 64;
+    }
+    const char *m = argv[1];
+    if (!strcmp(m, "deadlock"))
+        return run(deadlock_main, NULL);
+    if (!strcmp(m, "deadlock-alone"))
+        return run(deadlock_alone_main, NULL);
+    if (!strcmp(m, "overflow"))
+        return run(overflow_main, (void *)(uintptr_t)65536);
+    if (!strcmp(m, "overflow-1m"))
+        return run(overflow_main, (void *)(uintptr_t)(1024 * 1024));
+    if (!strcmp(m, "mutex-unlock"))
+        return run(named_main, (void *)unlocker);
+    if (!strcmp(m, "wg-negative"))
+        return run(named_main, (void *)wg_negative);
+    if (!strcmp(m, "rwmutex-unlock"))
+        return run(named_main, (void *)rw_unlocker);
+    if (!strcmp(m, "recv-outside")) {
+        gr_chan *c = gr_chan_make(sizeof(int), 0);
+        if (!c) {
+            printf("gr_chan_make outside gr_run failed: %s\n", strerror(errno));
+            return 4;
+        }
+        int v;
+        int r = gr_chan_recv(c, &v);
+        printf("survived: gr_chan_recv returned %d\n", r);
+        return 3;
+    }
+    if (!strcmp(m, "sleep-outside")) {
+        int r = gr_sleep(1000000);
+        printf("survived: gr_sleep returned %d\n", r);
+        return 3;
+    }
+    if (!strcmp(m, "recv-foreign-thread"))
+        return run(foreign_main, NULL);
+    fprintf(stderr, "t_fatal_helper: unknown mode %s\n", m);
+    return 64;
+}

@@ -1,0 +1,400 @@
+/*
+ * test_timer.c - gr_sleep and the timeouts of gr_cond_wait_timeout and
+ * gr_select: wake-up order, never early, many sleepers, cancelled timers
+ * that must not fire into a later wait, and sleepers keeping a program
+ * alive (a sleeping goroutine is not a deadlock).
+ *
+ * No test asserts a duration upward (the machine is shared and noisy).
+ * "Not before the deadline" is a contract and is asserted; the order
+ * test gives sleepers 10 ms gaps and starts them together.
+ */
+#include "t_util.h"
+
+/* ------------------------------------------------------------- ordering */
+
+struct order {
+    gr_chan *start;        /* closed to release the sleepers together */
+    atomic_long next;
+    int64_t woke[3];       /* index of wake-up -> sleep in ms */
+    atomic_long ready;
+    gr_wg wg;
+};
+
+struct sleeper_arg {
+    struct order *o;
+    int64_t ms;
+};
+
+static void order_sleeper(void *arg)
+{
+    struct sleeper_arg *a = arg;
+    atomic_fetch_add(&a->o->ready, 1);
+    gr_chan_recv(a->o->start, NULL);
+    t_check_eq(gr_sleep(a->ms * T_MS), 0);
+    long i = atomic_fetch_add(&a->o->next, 1);
+    if (i < 3)
+        a->o->woke[i] = a->ms;
+    gr_wg_done(&a->o->wg);
+}
+
+static void order_main(void *arg)
+{
+    struct order o = {0};
+    struct sleeper_arg a[3] = {{&o, 30}, {&o, 20}, {&o, 10}};
+    o.start = gr_chan_make(0, 0);
+    gr_wg_add(&o.wg, 3);
+    for (int i = 0; i < 3; i++)
+        t_go(order_sleeper, &a[i]);
+    t_wait_for(&o.ready, 3);
+    gr_chan_close(o.start);
+    gr_wg_wait(&o.wg);
+    t_check_msg(o.woke[0] == 10 && o.woke[1] == 20 && o.woke[2] == 30,
+                "woke in order %lld, %lld, %lld ms (want 10, 20, 30)",
+                (long long)o.woke[0], (long long)o.woke[1],
+                (long long)o.woke[2]);
+    gr_chan_free(o.start);
+}
+
+static void test_timer_sleep_order(void **state)
+{
+    t_run(order_main, NULL);
+}
+
+/* ------------------------------------------------------- never too early */
+
+enum { EARLY_N = 300 };
+
+struct early {
+    gr_wg wg;
+    atomic_long early, ok;
+};
+
+struct early_arg {
+    struct early *e;
+    int64_t ns;
+};
+
+static void early_sleeper(void *arg)
+{
+    struct early_arg *a = arg;
+    int64_t t0 = gr_now();
+    gr_sleep(a->ns);
+    int64_t took = gr_now() - t0;
+    if (took < a->ns)
+        atomic_fetch_add(&a->e->early, 1);
+    else
+        atomic_fetch_add(&a->e->ok, 1);
+    gr_wg_done(&a->e->wg);
+}
+
+static void early_main(void *arg)
+{
+    static struct early e;
+    static struct early_arg a[EARLY_N];
+    memset(&e, 0, sizeof e);
+    gr_wg_add(&e.wg, EARLY_N);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < EARLY_N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        a[i] = (struct early_arg){&e, (int64_t)(x % (20 * T_MS)) + 1};
+        t_go(early_sleeper, &a[i]);
+    }
+    gr_wg_wait(&e.wg);
+    t_check_eq(atomic_load(&e.early), 0);
+    t_check_eq(atomic_load(&e.ok), EARLY_N);
+}
+
+static void test_timer_sleep_never_early(void **state)
+{
+    t_run(early_main, NULL);
+}
+
+static void zero_main(void *arg)
+{
+    t_check_eq(gr_sleep(0), 0);
+    t_check_eq(gr_sleep(-5), 0);
+    t_check_eq(gr_sleep(INT64_MIN), 0);
+    t_check_eq(gr_sleep(1), 0);
+    int64_t a = gr_now(), b = gr_now();
+    t_check(a > 0);
+    t_check(b >= a);
+}
+
+static void test_timer_sleep_zero_and_negative(void **state)
+{
+    t_run(zero_main, NULL);
+}
+
+/* ------------------------------------------------------- many sleepers */
+
+enum { MANY_SLEEPERS = 100000 };
+
+struct many {
+    gr_wg wg;
+    atomic_long woke;
+};
+
+static void many_sleeper(void *arg)
+{
+    struct many *m = arg;
+    /* 1..50 ms, spread by id so timers interleave in the heap. */
+    gr_sleep((gr_self() % 50 + 1) * T_MS);
+    atomic_fetch_add(&m->woke, 1);
+    gr_wg_done(&m->wg);
+}
+
+static void many_main(void *arg)
+{
+    static struct many m;
+    memset(&m, 0, sizeof m);
+    gr_wg_add(&m.wg, MANY_SLEEPERS);
+    for (int i = 0; i < MANY_SLEEPERS; i++)
+        t_go(many_sleeper, &m);
+    gr_wg_wait(&m.wg);
+    t_check_eq(atomic_load(&m.woke), MANY_SLEEPERS);
+}
+
+static void test_timer_many_sleepers(void **state)
+{
+    t_run(many_main, NULL);
+}
+
+/* ---------------------------------------------------- sleeping is alive */
+
+static void lone_sleep_main(void *arg)
+{
+    /* Only sleeping goroutines: not a deadlock. */
+    t_check_eq(gr_sleep(20 * T_MS), 0);
+}
+
+static void test_timer_sleep_alone_is_not_deadlock(void **state)
+{
+    t_run(lone_sleep_main, NULL);
+}
+
+struct late {
+    gr_chan *c;
+    atomic_long sent;   /* late_sender calls that returned */
+};
+
+static void late_sender(void *arg)
+{
+    struct late *l = arg;
+    gr_sleep(20 * T_MS);
+    int v = 5;
+    t_check_eq(gr_chan_send(l->c, &v), 0);
+    atomic_fetch_add(&l->sent, 1);
+}
+
+static void blocked_with_sleeper_main(void *arg)
+{
+    /* main blocked on a channel whose only sender is asleep: not a
+     * deadlock, the timer will wake the sender. */
+    struct late l = {gr_chan_make(sizeof(int), 0), 0};
+    t_go(late_sender, &l);
+    int v = 0;
+    t_check_eq(gr_chan_recv(l.c, &v), 0);
+    t_check_eq(v, 5);
+    t_wait_for(&l.sent, 1);
+    gr_chan_free(l.c);
+}
+
+static void test_timer_blocked_on_sleeper_is_not_deadlock(void **state)
+{
+    t_run(blocked_with_sleeper_main, NULL);
+}
+
+/* -------------------------------------------------------- cond timeouts */
+
+struct ctmo {
+    gr_mutex m;
+    gr_cond c;
+    int flag;
+};
+
+static void cond_timeout_main(void *arg)
+{
+    static struct ctmo s;
+    memset(&s, 0, sizeof s);
+    gr_mutex_lock(&s.m);
+    for (int64_t ms = 1; ms <= 16; ms *= 4) {
+        int64_t t0 = gr_now();
+        int r = gr_cond_wait_timeout(&s.c, &s.m, ms * T_MS);
+        int64_t took = gr_now() - t0;
+        t_check_eq(r, -ETIMEDOUT);
+        t_check_msg(took >= ms * T_MS, "%lld ms timeout after %lld ns",
+                    (long long)ms, (long long)took);
+    }
+    gr_mutex_unlock(&s.m);
+}
+
+static void test_timer_cond_timeout(void **state)
+{
+    t_run(cond_timeout_main, NULL);
+}
+
+/* A cond wait satisfied before its timeout: the cancelled timer must not
+ * wake the goroutine later, in some other wait. */
+static void cond_signaller(void *arg)
+{
+    struct ctmo *s = arg;
+    gr_sleep(T_MS);
+    gr_mutex_lock(&s->m);
+    s->flag = 1;
+    gr_cond_signal(&s->c);
+    gr_mutex_unlock(&s->m);
+}
+
+static void cond_cancel_main(void *arg)
+{
+    static struct ctmo s;
+    memset(&s, 0, sizeof s);
+    struct late l = {gr_chan_make(sizeof(int), 0), 0};
+    for (int round = 0; round < 5; round++) {
+        s.flag = 0;
+        t_go(cond_signaller, &s);
+        gr_mutex_lock(&s.m);
+        int r = 0;
+        while (!s.flag && r == 0)
+            r = gr_cond_wait_timeout(&s.c, &s.m, 10 * T_MS);
+        gr_mutex_unlock(&s.m);
+        t_check_eq(r, 0);
+        /* Now wait 20 ms on a channel; the old 10 ms timer would fire
+         * in the middle of it if it were not cancelled. */
+        t_go(late_sender, &l);
+        int v = 0;
+        t_check_eq(gr_chan_recv(l.c, &v), 0);
+        t_check_eq(v, 5);
+    }
+    t_wait_for(&l.sent, 5);
+    gr_chan_free(l.c);
+}
+
+static void test_timer_cond_cancelled_timer_is_harmless(void **state)
+{
+    t_run(cond_cancel_main, NULL);
+}
+
+/* ------------------------------------------------------ select timeouts */
+
+static void select_timeout_main(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    int v = 0;
+    for (int64_t ms = 1; ms <= 16; ms *= 4) {
+        gr_case cs[1] = {{.chan = c, .op = GR_RECV, .elem = &v, .res = 1}};
+        int64_t t0 = gr_now();
+        int r = gr_select(cs, 1, ms * T_MS);
+        int64_t took = gr_now() - t0;
+        t_check_eq(r, -ETIMEDOUT);
+        t_check_msg(took >= ms * T_MS, "%lld ms timeout after %lld ns",
+                    (long long)ms, (long long)took);
+    }
+    /* No cases at all, with a timeout: just a sleep. */
+    t_check_eq(gr_select(NULL, 0, 2 * T_MS), -ETIMEDOUT);
+    gr_chan_free(c);
+}
+
+static void test_timer_select_timeout(void **state)
+{
+    t_run(select_timeout_main, NULL);
+}
+
+static void select_cancel_main(void *arg)
+{
+    struct late l = {gr_chan_make(sizeof(int), 0), 0};
+    struct late l2 = {gr_chan_make(sizeof(int), 0), 0};
+    for (int round = 0; round < 5; round++) {
+        int v = 0;
+        gr_case cs[1] = {{.chan = l.c, .op = GR_RECV, .elem = &v, .res = 1}};
+        t_go(late_sender, &l);                       /* sends at 20 ms */
+        t_check_eq(gr_select(cs, 1, 10 * T_SEC), 0);  /* long timeout */
+        t_check_eq(v, 5);
+        /* A short select timeout then a longer blocking receive. */
+        cs[0].chan = l2.c;
+        t_check_eq(gr_select(cs, 1, T_MS), -ETIMEDOUT);
+        v = 0;
+        t_go(late_sender, &l2);
+        t_check_eq(gr_chan_recv(l2.c, &v), 0);
+        t_check_eq(v, 5);
+    }
+    t_wait_for(&l.sent, 5);
+    t_wait_for(&l2.sent, 5);
+    gr_chan_free(l.c);
+    gr_chan_free(l2.c);
+}
+
+static void test_timer_select_cancelled_timer_is_harmless(void **state)
+{
+    t_run(select_cancel_main, NULL);
+}
+
+/* Many timed selects at once, half satisfied and half timing out. */
+enum { TS_N = 2000 };
+
+struct tsel {
+    gr_chan *c;
+    gr_wg wg;
+    atomic_long got, timed_out;
+};
+
+static void timed_selector(void *arg)
+{
+    struct tsel *s = arg;
+    int v;
+    gr_case cs[1] = {{.chan = s->c, .op = GR_RECV, .elem = &v, .res = 1}};
+    int r = gr_select(cs, 1, (gr_self() % 20 + 5) * T_MS);
+    if (r == 0)
+        atomic_fetch_add(&s->got, 1);
+    else if (r == -ETIMEDOUT)
+        atomic_fetch_add(&s->timed_out, 1);
+    else
+        t_fail_at(__FILE__, __LINE__, "gr_select returned %d", r);
+    gr_wg_done(&s->wg);
+}
+
+static void many_timed_main(void *arg)
+{
+    static struct tsel s;
+    memset(&s, 0, sizeof s);
+    s.c = gr_chan_make(sizeof(int), TS_N);
+    gr_wg_add(&s.wg, TS_N);
+    for (int i = 0; i < TS_N; i++)
+        t_go(timed_selector, &s);
+    /* Buffered sends never block; each value goes to at most one
+     * selector; selectors still waiting at the end time out. */
+    for (int i = 0; i < TS_N / 2; i++) {
+        t_check_eq(gr_chan_send(s.c, &i), 0);
+        if ((i & 15) == 0)
+            gr_yield();
+    }
+    gr_wg_wait(&s.wg);
+    long got = atomic_load(&s.got), to = atomic_load(&s.timed_out);
+    t_check_eq(got + to, TS_N);
+    t_check_eq(got + (long)gr_chan_len(s.c), TS_N / 2);
+    gr_chan_free(s.c);
+}
+
+static void test_timer_many_timed_selects(void **state)
+{
+    t_run(many_timed_main, NULL);
+}
+
+int main(void)
+{
+    t_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timer_sleep_order),
+        cmocka_unit_test(test_timer_sleep_never_early),
+        cmocka_unit_test(test_timer_sleep_zero_and_negative),
+        cmocka_unit_test(test_timer_many_sleepers),
+        cmocka_unit_test(test_timer_sleep_alone_is_not_deadlock),
+        cmocka_unit_test(test_timer_blocked_on_sleeper_is_not_deadlock),
+        cmocka_unit_test(test_timer_cond_timeout),
+        cmocka_unit_test(test_timer_cond_cancelled_timer_is_harmless),
+        cmocka_unit_test(test_timer_select_timeout),
+        cmocka_unit_test(test_timer_select_cancelled_timer_is_harmless),
+        cmocka_unit_test(test_timer_many_timed_selects),
+    };
+    return cmocka_run_group_tests_name("timer", tests, NULL, NULL);
+}

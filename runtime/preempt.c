@@ -47,6 +47,10 @@
 
 #define PERIOD_NS 10000000 /* 10 ms, as Go's forcePreemptNS */
 #define MAX_RANGES 64
+#define STATS_EVERY_NS 1000000000 /* the greenrt:stats probe */
+
+void gr_stats_collect(worker_stats *out);
+void stats_probe_fire(const worker_stats *s, bool final);
 
 extern const char __start_greenrt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_greenrt_text[] __attribute__((visibility("hidden")));
@@ -164,6 +168,7 @@ static void *monitor_main(void *arg)
         free(stuck);
         return NULL;
     }
+    int64_t last_stats = gr_now();
     while (!load_acquire(&mon.stop)) {
         uint32_t word = load_acquire(&mon.word);
         if (load_relaxed(&sched.npidle) == (uint32_t)n) {
@@ -177,6 +182,13 @@ static void *monitor_main(void *arg)
             continue;
         }
         futex_wait_ns(&mon.word, word, PERIOD_NS);
+        int64_t now = gr_now();
+        if (now - last_stats >= STATS_EVERY_NS) {
+            worker_stats s;
+            gr_stats_collect(&s);
+            stats_probe_fire(&s, false);
+            last_stats = now;
+        }
         for (int i = 0; i < n; i++) {
             worker *w = &sched.workers[i];
             uint64_t sw = load_relaxed(&w->st.switches);

@@ -544,6 +544,9 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     gp->wait_reason = reason;
     store_relaxed(&gp->status, (uint32_t)G_WAITING);
     stat_inc(w, parks);
+    if (reason < GR_WAIT_REASON_COUNT)
+        __atomic_store_n(&w->st.parks_by_reason[reason], w->st.parks_by_reason[reason] + 1,
+                         __ATOMIC_RELAXED);
     PROBE3(park, gp->id, reason, wait_reason_str(reason));
     g *next = pick_fast(w);
     switch_to(w, gp, next ? next : &w->g0, after, arg);
@@ -981,6 +984,7 @@ static void main_goroutine(void *p)
 }
 
 void gr_stats_collect(worker_stats *out);
+void stats_probe_fire(const worker_stats *s, bool final);
 int gr_spawn_main(worker *w, void (*fn)(void *), void *arg);
 
 static void sched_reset(void)
@@ -1118,6 +1122,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
     gr_stats_collect(&sched.last);
+    stats_probe_fire(&sched.last, true);
     store_release(&sched.running, 0);
     for (int i = 0; i < sched.nprocs; i++) {
         stack_pool_flush(&sched.workers[i]);

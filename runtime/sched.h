@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "g.h"
+#include "greenrt.h"
 #include "lock.h"
 #include "timer.h"
 #include "uring.h"
@@ -24,6 +25,7 @@
 typedef struct worker_stats {
     uint64_t spawned, exited, switches, steals, parks, preemptions;
     uint64_t io_submitted, io_completed, ring_enters;
+    uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
 } worker_stats;
 
 /* Owner-only counter bump; relaxed atomic so racy readers are defined. */

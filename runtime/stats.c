@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "greenrt.h"
+#include "probes.h"
 #include "sched.h"
 
 void gr_stats_collect(worker_stats *out)
@@ -24,7 +25,32 @@ void gr_stats_collect(worker_stats *out)
         out->io_submitted += load_relaxed(&s->io_submitted);
         out->io_completed += load_relaxed(&s->io_completed);
         out->ring_enters += load_relaxed(&s->ring_enters);
+        for (int r = 0; r < GR_WAIT_REASON_COUNT; r++)
+            out->parks_by_reason[r] += load_relaxed(&s->parks_by_reason[r]);
     }
+}
+
+/* The greenrt:stats USDT probe (greenrt.h): the counters as one struct a
+ * tracer can read with a single probe hit. */
+void stats_probe_fire(const worker_stats *s, bool final)
+{
+    gr_trace_stats t;
+    memset(&t, 0, sizeof t);
+    t.version = GR_TRACE_STATS_VERSION;
+    t.nprocs = (uint32_t)sched.nprocs;
+    t.at_ns = gr_now();
+    t.spawned = s->spawned;
+    t.exited = s->exited;
+    t.switches = s->switches;
+    t.steals = s->steals;
+    t.parks = s->parks;
+    t.preemptions = s->preemptions;
+    t.io_submitted = s->io_submitted;
+    t.io_completed = s->io_completed;
+    t.ring_enters = s->ring_enters;
+    memcpy(t.parks_by_reason, s->parks_by_reason, sizeof t.parks_by_reason);
+    PROBE2(stats, &t, final ? 1 : 0);
+    __asm__ volatile("" ::"m"(t) : "memory"); /* t is read by the probe */
 }
 
 void gr_stats_get(gr_stats *out)

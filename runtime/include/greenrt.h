@@ -360,6 +360,13 @@ void gr_stats_get(gr_stats *out);
  *   exit         (id)
  *   io_submit    (id, io_uring opcode, fd)
  *   io_complete  (id, result)
+ *   stats        (address of a gr_trace_stats, 1 if final)
+ *
+ * The per-event probes on hot paths (switch, park, ready, io_*) cost a
+ * uprobe trap (~1 us) each when a tracer attaches to them.  `stats` is the
+ * cheap way to count: the monitor fires it about once a second while the
+ * runtime runs, and gr_run fires it once more, final, when it stops; the
+ * structure holds the runtime's own counters summed over its workers.
  * ==================================================================== */
 enum gr_wait_reason {
     GR_WAIT_NONE = 0,
@@ -378,6 +385,16 @@ enum gr_wait_reason {
     GR_WAIT_BLOCKING,
     GR_WAIT_REASON_COUNT
 };
+
+#define GR_TRACE_STATS_VERSION 1
+typedef struct gr_trace_stats {
+    uint32_t version; /* GR_TRACE_STATS_VERSION */
+    uint32_t nprocs;
+    int64_t at_ns;    /* gr_now() when taken */
+    uint64_t spawned, exited, switches, steals, parks, preemptions, io_submitted,
+        io_completed, ring_enters;
+    uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
+} gr_trace_stats;
 
 #ifdef __cplusplus
 }

@@ -157,6 +157,14 @@ static void after_arm_sleep(worker *w, void *arg)
         ready(sa->gp); /* no memory for the heap: wake at once */
 }
 
+void park_until(uint16_t reason, int64_t when)
+{
+    struct sleep_arm sa = {current_worker()->cur, when};
+    /* Armed after the switch: the timer must not fire (and ready us)
+     * before we have stopped running. */
+    park(reason, after_arm_sleep, &sa);
+}
+
 int gr_sleep(int64_t ns)
 {
     require_g("gr_sleep");
@@ -164,11 +172,7 @@ int gr_sleep(int64_t ns)
         sched_yield_g(false);
         return 0;
     }
-    worker *w = current_worker();
-    struct sleep_arm sa = {w->cur, gr_now() + ns};
-    /* Armed after the switch: the timer must not fire (and ready us)
-     * before we have stopped running. */
-    park(GR_WAIT_SLEEP, after_arm_sleep, &sa);
+    park_until(GR_WAIT_SLEEP, gr_now() + ns);
     return 0;
 }
 

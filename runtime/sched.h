@@ -127,6 +127,8 @@ static inline g *current_g(void)
  * called from a thread that is not a worker. */
 void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
+/* Parks until the gr_now() time `when` (gr_sleep, select with no cases). */
+void park_until(uint16_t reason, int64_t when);
 /* ready for events that are not a hand-off from the running goroutine (I/O
  * completions): the queue's tail, in arrival order. */
 void ready_fifo(g *gp);

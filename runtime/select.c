@@ -132,38 +132,17 @@ static void after_park_forever(worker *w, void *arg)
     (void)w, (void)arg;
 }
 
-static void forever_fire(timer *t)
-{
-    g *gp = (g *)((char *)t - offsetof(g, tm));
-    timer_fired(t);
-    ready(gp);
-}
-
-struct forever_arm {
-    g *gp;
-    int64_t when;
-};
-
-static void after_arm_forever(worker *w, void *arg)
-{
-    struct forever_arm *fa = arg;
-    fa->gp->tm.fire = forever_fire;
-    if (timer_arm(w, &fa->gp->tm, fa->when) < 0)
-        ready(fa->gp);
-}
-
 /* select with no cases: block forever, or for the timeout. */
 static int select_no_cases(int64_t timeout_ns)
 {
     if (timeout_ns == 0)
         return -EAGAIN;
-    g *gp = require_g("gr_select");
+    require_g("gr_select");
     if (timeout_ns < 0) {
         park(GR_WAIT_SELECT_NO_CASES, after_park_forever, NULL);
         return -ETIMEDOUT; /* not reached: nothing can wake it */
     }
-    struct forever_arm fa = {gp, gr_now() + timeout_ns};
-    park(GR_WAIT_SELECT, after_arm_forever, &fa);
+    park_until(GR_WAIT_SELECT, gr_now() + timeout_ns);
     return -ETIMEDOUT;
 }
 

@@ -35,6 +35,28 @@ static waitq *q_of(void *slots)
     return (waitq *)slots;
 }
 
+/* Takes every waiter off q (caller holds q's lock) into a list. */
+static waiter *take_all(waitq *q)
+{
+    waiter *list = NULL, *w;
+    while ((w = waitq_pop(q))) {
+        w->next = list;
+        list = w;
+    }
+    return list;
+}
+
+/* Readies a list made by take_all, after the lock is dropped.  Each
+ * waiter lives on its goroutine's stack: read next before readying. */
+static void ready_list(waiter *list)
+{
+    while (list) {
+        waiter *w = list;
+        list = w->next;
+        ready(w->gp);
+    }
+}
+
 /* Go panics on these; we report the call, what was wrong and who did it. */
 static _Noreturn void misuse(const char *call, const char *what)
 {
@@ -250,11 +272,9 @@ void gr_rwmutex_unlock(gr_rwmutex *rw)
      * a stream of writers cannot starve readers; then the next writer. */
     waiter *wake = NULL, *w;
     if (q_of(rw->_readq)->head) {
-        while ((w = waitq_pop(q_of(rw->_readq)))) {
+        wake = take_all(q_of(rw->_readq));
+        for (w = wake; w; w = w->next)
             rw->_readers++;
-            w->next = wake;
-            wake = w;
-        }
     } else if ((w = waitq_pop(q_of(rw->_writeq)))) {
         rw->_wwaiting--;
         rw->_writer = 1;
@@ -262,11 +282,7 @@ void gr_rwmutex_unlock(gr_rwmutex *rw)
         wake = w;
     }
     unlock(&rw->_lock);
-    while (wake) {
-        w = wake;
-        wake = w->next;
-        ready(w->gp);
-    }
+    ready_list(wake);
 }
 
 /* ---------------------------------------------------------------------
@@ -350,11 +366,7 @@ static void cond_wake(gr_cond *c, bool all)
             break;
     }
     unlock(&c->_lock);
-    while (wake) {
-        w = wake;
-        wake = w->next;
-        ready(w->gp);
-    }
+    ready_list(wake);
 }
 
 void gr_cond_signal(gr_cond *c)
@@ -373,18 +385,10 @@ void gr_cond_broadcast(gr_cond *c)
 
 static void wg_release(gr_wg *wg)
 {
-    waiter *wake = NULL, *w;
     lock(&wg->_lock);
-    while ((w = waitq_pop(q_of(wg->_waitq)))) {
-        w->next = wake;
-        wake = w;
-    }
+    waiter *wake = take_all(q_of(wg->_waitq));
     unlock(&wg->_lock);
-    while (wake) {
-        w = wake;
-        wake = w->next;
-        ready(w->gp);
-    }
+    ready_list(wake);
 }
 
 void gr_wg_add(gr_wg *wg, int n)
@@ -432,17 +436,9 @@ void gr_once_do(gr_once *o, void (*fn)(void))
         fn();
         lock(&o->_lock);
         store_release(&o->_state, 2);
-        waiter *wake = NULL, *w;
-        while ((w = waitq_pop(q_of(o->_waitq)))) {
-            w->next = wake;
-            wake = w;
-        }
+        waiter *wake = take_all(q_of(o->_waitq));
         unlock(&o->_lock);
-        while (wake) {
-            w = wake;
-            wake = w->next;
-            ready(w->gp);
-        }
+        ready_list(wake);
         return;
     }
     g *gp = require_g("gr_once_do");

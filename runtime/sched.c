@@ -27,7 +27,12 @@
  * with the queue's FIFO untouched; the goroutine it displaces goes to the
  * queue's tail.  A full ring moves half of itself to the global queue
  * (a locked list), which every worker checks every 61st schedule so that
- * nothing there starves, and whenever its own queue is empty.
+ * nothing there starves, and whenever its own queue is empty.  Goroutines
+ * woken by I/O completions are not hand-offs: they join the queue's tail
+ * in completion order, and a round reaps only as many completions as the
+ * queue has room for (the rest wait in the kernel's CQ, in order).  A
+ * spawner that fills its queue yields to it, so a loop spawning a million
+ * goroutines runs them as it goes instead of queueing a million.
  *
  * Switching.  A goroutine that parks or yields switches directly to the
  * next goroutine when one is at hand (one context switch, ~ a function

@@ -12,6 +12,15 @@
  * goroutine it interrupted.  Per goroutine, gstats keeps runs, run time,
  * parks and OS switches (an LRU map: a million goroutines do not fit and
  * do not need to, the report shows the top few).
+ *
+ * Cost: each probe hit is a uprobe trap (~1 us of the target's time,
+ * far more than the program itself).  switch, park, ready, io_submit and
+ * io_complete fire several times per request in a server, so user space
+ * attaches them only for --goroutines / --trace.  By default the
+ * goroutine counts come from `stats` instead: about once a second the
+ * runtime hands over a gr_trace_stats with its own counters, which
+ * gt_g_stats copies into rtstats (see struct gt_rt_state for how
+ * successive gr_run calls add up).
  */
 #include "maps.bpf.h"
 #include <bpf/usdt.bpf.h>
@@ -43,6 +52,7 @@ static __always_inline struct gt_g_stats *g_stats(__u64 id)
 SEC("usdt")
 int BPF_USDT(gt_g_worker, long index, long tid_arg)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -58,6 +68,7 @@ int BPF_USDT(gt_g_worker, long index, long tid_arg)
 SEC("usdt")
 int BPF_USDT(gt_g_spawn, long id, long parent, long fn)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -70,6 +81,7 @@ int BPF_USDT(gt_g_spawn, long id, long parent, long fn)
 SEC("usdt")
 int BPF_USDT(gt_g_switch, long from, long to)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -105,6 +117,7 @@ int BPF_USDT(gt_g_switch, long from, long to)
 SEC("usdt")
 int BPF_USDT(gt_g_park, long id, long reason)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -125,6 +138,7 @@ int BPF_USDT(gt_g_park, long id, long reason)
 SEC("usdt")
 int BPF_USDT(gt_g_ready, long id, long by)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -137,6 +151,7 @@ int BPF_USDT(gt_g_ready, long id, long by)
 SEC("usdt")
 int BPF_USDT(gt_g_steal, long thief, long victim, long n)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -153,6 +168,7 @@ int BPF_USDT(gt_g_steal, long thief, long victim, long n)
 SEC("usdt")
 int BPF_USDT(gt_g_preempt, long id, long async)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -168,6 +184,7 @@ int BPF_USDT(gt_g_preempt, long id, long async)
 SEC("usdt")
 int BPF_USDT(gt_g_exit, long id)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -180,6 +197,7 @@ int BPF_USDT(gt_g_exit, long id)
 SEC("usdt")
 int BPF_USDT(gt_g_iosubmit, long id, long op, long fd)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -192,6 +210,7 @@ int BPF_USDT(gt_g_iosubmit, long id, long op, long fd)
 SEC("usdt")
 int BPF_USDT(gt_g_iocomplete, long id, long res)
 {
+	GT_RUN();
 	__u32 tid = target_tid();
 	if (!tid)
 		return 0;
@@ -200,6 +219,58 @@ int BPF_USDT(gt_g_iocomplete, long id, long res)
 		count(GT_G_IO_ERRORS, 1);
 	if (trace_events)
 		emit(GT_EV_G_IO_COMPLETE, tid, id, res, 0);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gt_g_stats, void *addr, long final)
+{
+	GT_RUN();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = (__u32)(pid_tgid >> 32);
+	struct gt_rt_stats snap;
+
+	if (tgid != targ_tgid)
+		return 0;
+	struct gt_rt_state *st = bpf_map_lookup_elem(&rtstats, &tgid);
+	if (!st) {
+		static const struct gt_rt_state zero;
+		bpf_map_update_elem(&rtstats, &tgid, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&rtstats, &tgid);
+		if (!st)
+			return 0;
+	}
+	if (bpf_probe_read_user(&snap, sizeof(snap), addr))
+		return 0;
+	if (snap.version != GT_RT_VERSION) {
+		st->bad_version++;
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	if (final) {
+		/* gr_run ends: its totals join the finished runs */
+		for (int i = 0; i < GT_RT_NCOUNTERS; i++) {
+			st->base.c[i] += snap.c[i];
+			st->last.c[i] = 0;
+		}
+		st->last.version = snap.version;
+		st->last.nprocs = snap.nprocs;
+		st->last.at_ns = snap.at_ns;
+		st->finals++;
+	} else {
+		st->last = snap;
+	}
+	if (!st->hits) {
+		for (int i = 0; i < GT_RT_NCOUNTERS; i++)
+			st->first.c[i] = st->base.c[i] + st->last.c[i];
+		st->first.version = snap.version;
+		st->first.nprocs = snap.nprocs;
+		st->first.at_ns = snap.at_ns;
+		st->first_ktime = now;
+	}
+	st->last_ktime = now;
+	st->last_final = final != 0;
+	st->hits++;
 	return 0;
 }
 

@@ -107,6 +107,7 @@ enum gt_counter {
 	GT_SWITCH_IOW_VOL,      /* sched_switch of io workers */
 	GT_SWITCH_IOW_INVOL,
 	GT_RB_DROPS,            /* --trace events lost (ring buffer full) */
+	GT_PROG_RUNS,           /* runs of gtrace's programs (all processes) */
 	GT_G_PARK_REASON,       /* + reason: parks by enum gr_wait_reason */
 	GT_COUNTER_COUNT = GT_G_PARK_REASON + GT_MAX_REASONS
 };
@@ -118,6 +119,53 @@ struct gt_g_stats {
 	__u64 os_switches;      /* OS switches of its worker while it ran */
 	__u64 parks;
 	__u64 last_in;          /* ns of its last switch-in */
+};
+
+/* The greenrt runtime's own counters, as the `stats` USDT probe hands
+ * them over: a mirror of gr_trace_stats (runtime/include/greenrt.h,
+ * version GR_TRACE_STATS_VERSION) with the counters as one array so the
+ * BPF side can add snapshots in a loop.  tools/gtrace/greenrt.c checks
+ * with static asserts that the layout is the header's. */
+#define GT_RT_VERSION 1
+#define GT_RT_REASONS 14        /* GR_WAIT_REASON_COUNT */
+enum gt_rt_counter {
+	GT_RT_SPAWNED = 0,
+	GT_RT_EXITED,
+	GT_RT_SWITCHES,
+	GT_RT_STEALS,
+	GT_RT_PARKS,
+	GT_RT_PREEMPTIONS,
+	GT_RT_IO_SUBMITTED,
+	GT_RT_IO_COMPLETED,
+	GT_RT_RING_ENTERS,
+	GT_RT_PARK_REASON,      /* + reason: parks_by_reason[] */
+	GT_RT_NCOUNTERS = GT_RT_PARK_REASON + GT_RT_REASONS
+};
+
+struct gt_rt_stats {
+	__u32 version;
+	__u32 nprocs;
+	__s64 at_ns;            /* CLOCK_MONOTONIC ns when the runtime took it */
+	__u64 c[GT_RT_NCOUNTERS];
+};
+
+/* What the `stats` probe left for one thread group (HASH keyed by tgid).
+ * greenrt's counters restart at zero with each gr_run, and the probe
+ * fires once more, final, when gr_run returns; so the BPF side keeps the
+ * sum of finished runs apart from the latest snapshot of the current
+ * one, and the runtime's total since the process started is
+ * base + last.  `first` is that total at the first probe hit seen (what
+ * `attach` subtracts: the runtime counted before gtrace came). */
+struct gt_rt_state {
+	struct gt_rt_stats base;        /* finished gr_run calls (counters only) */
+	struct gt_rt_stats last;        /* the latest snapshot; zero after a final */
+	struct gt_rt_stats first;       /* base + last at the first hit */
+	__u64 first_ktime;              /* bpf_ktime_get_ns() of the first hit */
+	__u64 last_ktime;               /* ... of the latest */
+	__u64 hits;                     /* stats probe hits */
+	__u64 finals;                   /* hits with the final flag */
+	__u32 bad_version;              /* hits with a version we do not know */
+	__u32 last_final;               /* the latest hit was final */
 };
 
 /* --trace events (ring buffer). */

@@ -19,24 +19,45 @@ static __always_inline bool is_target(void)
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
 }
 
-static __always_inline bool current_is_ioworker(void)
+static __always_inline bool current_is_ioworker(bool btf)
 {
+	if (btf)
+		return bpf_get_current_task_btf()->flags & PF_IO_WORKER;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	return BPF_CORE_READ(t, flags) & PF_IO_WORKER;
 }
 
+/* The rings set is a hash; a one-entry per-CPU cache of the last ring
+ * seen on this CPU spares the lookup for most events (a worker thread
+ * submits to, and reaps from, its own ring, mostly on the same CPU). */
+static __always_inline __u64 *ring_cache(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&ringcache, &zero);
+}
+
 static __always_inline bool ring_known(void *ring)
 {
-	__u64 key = (__u64)ring;
-	return bpf_map_lookup_elem(&rings, &key) != NULL;
+	__u64 key = (__u64)ring, *c = ring_cache();
+	if (c && *c == key)
+		return true;
+	if (!bpf_map_lookup_elem(&rings, &key))
+		return false;
+	if (c)
+		*c = key;
+	return true;
 }
 
 static __always_inline void ring_add(void *ring)
 {
-	__u64 key = (__u64)ring;
+	__u64 key = (__u64)ring, *c = ring_cache();
 	__u8 one = 1;
+	if (c && *c == key)
+		return;
 	if (!bpf_map_lookup_elem(&rings, &key))
 		bpf_map_update_elem(&rings, &key, &one, BPF_ANY);
+	if (c)
+		*c = key;
 }
 
 static __always_inline void on_create(void *ctx)
@@ -47,13 +68,14 @@ static __always_inline void on_create(void *ctx)
 	count(GT_IO_RINGS, 1);
 }
 
-static __always_inline void on_submit(struct io_kiocb *req)
+/* btf: req is a BTF pointer (tp_btf), read directly, not with helpers */
+static __always_inline void on_submit(struct io_kiocb *req, bool btf)
 {
 	if (!is_target())
 		return;
-	ring_add(BPF_CORE_READ(req, ctx));
-	count(current_is_ioworker() ? GT_IO_SUBMIT_IOW : GT_IO_SUBMIT, 1);
-	__u32 op = BPF_CORE_READ(req, opcode);
+	ring_add(btf ? (void *)req->ctx : (void *)BPF_CORE_READ(req, ctx));
+	count(current_is_ioworker(btf) ? GT_IO_SUBMIT_IOW : GT_IO_SUBMIT, 1);
+	__u32 op = btf ? req->opcode : BPF_CORE_READ(req, opcode);
 	if (op < GT_MAX_IO_OPS) {
 		__u64 *v = bpf_map_lookup_elem(&io_ops, &op);
 		if (v)
@@ -104,12 +126,25 @@ static __always_inline void on_overflow(void *ctx)
 /* A tp_btf program gt_<name>_b and its raw_tp twin gt_<name>_r (program
  * names stay within the kernel's 15 characters). */
 #define TWIN(name, tp, args, call)                                          \
-	SEC("tp_btf/" #tp) int BPF_PROG(gt_##name##_b, args) { call; return 0; } \
-	SEC("raw_tp/" #tp) int BPF_PROG(gt_##name##_r, args) { call; return 0; }
+	SEC("tp_btf/" #tp) int BPF_PROG(gt_##name##_b, args) { GT_RUN(); call; return 0; } \
+	SEC("raw_tp/" #tp) int BPF_PROG(gt_##name##_r, args) { GT_RUN(); call; return 0; }
 
 #define COMMA ,
 TWIN(iocreate, io_uring_create, int fd COMMA void *ring, on_create(ring))
-TWIN(iosubmit, io_uring_submit_req, struct io_kiocb *req, on_submit(req))
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(gt_iosubmit_b, struct io_kiocb *req)
+{
+	GT_RUN();
+	on_submit(req, true);
+	return 0;
+}
+SEC("raw_tp/io_uring_submit_req")
+int BPF_PROG(gt_iosubmit_r, struct io_kiocb *req)
+{
+	GT_RUN();
+	on_submit(req, false);
+	return 0;
+}
 TWIN(iocomplete, io_uring_complete, void *ring COMMA void *req COMMA struct io_uring_cqe *cqe,
      on_complete(ring))
 TWIN(iocqwait, io_uring_cqring_wait, void *ring COMMA int min_events, on_cqring_wait(ring))

@@ -84,11 +84,25 @@ GT_EXTERN struct {
 } rings SEC(".maps");           /* rings the target submitted to */
 
 GT_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ringcache SEC(".maps");       /* last ring found in `rings`, per CPU */
+
+GT_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, GT_MAX_GOROUTINES);
 	__type(key, __u64);
 	__type(value, struct gt_g_stats);
 } gstats SEC(".maps");
+
+GT_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);     /* tgid */
+	__type(value, struct gt_rt_state);
+} rtstats SEC(".maps");         /* greenrt's `stats` probe, per tgid */
 
 GT_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -103,6 +117,12 @@ static __always_inline void count(__u32 idx, __u64 n)
 	if (v)
 		*v += n;
 }
+
+/* Every program counts its runs (GT_RUN() first thing): the exact number
+ * of runs, whereas the kernel's bpf_stats, which costs a clock read per
+ * run, is only switched on part of the time (session.c) to measure the
+ * time per run. */
+#define GT_RUN() count(GT_PROG_RUNS, 1)
 
 static __always_inline __u32 log2_slot(__u64 v)
 {

@@ -30,14 +30,21 @@
  */
 #include "maps.bpf.h"
 
+/* btf: the task pointers are BTF pointers (tp_btf): read them directly,
+ * which is cheaper than the helper calls BPF_CORE_READ needs (raw_tp);
+ * this runs for every context switch in the machine. */
+#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
+
 static __always_inline void on_switch(bool preempt, struct task_struct *prev,
-				      struct task_struct *next, unsigned int prev_state)
+				      struct task_struct *next, unsigned int prev_state,
+				      bool btf)
 {
 	__u32 tgid = targ_tgid;
 	__u64 now = 0;
 
-	if (BPF_CORE_READ(prev, tgid) == tgid) {
-		__u32 tid = BPF_CORE_READ(prev, pid);
+	GT_RUN();
+	if (TASK_READ(btf, prev, tgid) == tgid) {
+		__u32 tid = TASK_READ(btf, prev, pid);
 		struct gt_thread_state *st = thread_state(tid, prev);
 		struct gt_thread_stats *s = thread_stats(tid);
 		bool vol = !preempt && prev_state != 0;
@@ -68,8 +75,8 @@ static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 				emit(GT_EV_OS_OUT, tid, vol, g, 0);
 		}
 	}
-	if (BPF_CORE_READ(next, tgid) == tgid) {
-		__u32 tid = BPF_CORE_READ(next, pid);
+	if (TASK_READ(btf, next, tgid) == tgid) {
+		__u32 tid = TASK_READ(btf, next, pid);
 		struct gt_thread_state *st = thread_state(tid, next);
 		struct gt_thread_stats *s = thread_stats(tid);
 
@@ -97,21 +104,23 @@ static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 	}
 }
 
-static __always_inline void on_wakeup(struct task_struct *p)
+static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 {
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	GT_RUN();
+	if (TASK_READ(btf, p, tgid) != targ_tgid)
 		return;
-	__u32 tid = BPF_CORE_READ(p, pid);
+	__u32 tid = TASK_READ(btf, p, pid);
 	struct gt_thread_state *st = thread_state(tid, p);
 	if (st && !st->wake_ts)
 		st->wake_ts = bpf_ktime_get_ns();
 }
 
-static __always_inline void on_migrate(struct task_struct *p)
+static __always_inline void on_migrate(struct task_struct *p, bool btf)
 {
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	GT_RUN();
+	if (TASK_READ(btf, p, tgid) != targ_tgid)
 		return;
-	struct gt_thread_stats *s = thread_stats(BPF_CORE_READ(p, pid));
+	struct gt_thread_stats *s = thread_stats(TASK_READ(btf, p, pid));
 	if (s)
 		s->migrations++;
 }
@@ -120,7 +129,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(gt_switch_btf, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	on_switch(preempt, prev, next, prev_state);
+	on_switch(preempt, prev, next, prev_state, true);
 	return 0;
 }
 
@@ -128,49 +137,49 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(gt_switch_raw, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	on_switch(preempt, prev, next, prev_state);
+	on_switch(preempt, prev, next, prev_state, false);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(gt_wakeup_btf, struct task_struct *p)
 {
-	on_wakeup(p);
+	on_wakeup(p, true);
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(gt_wakeup_raw, struct task_struct *p)
 {
-	on_wakeup(p);
+	on_wakeup(p, false);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(gt_wakenew_btf, struct task_struct *p)
 {
-	on_wakeup(p);
+	on_wakeup(p, true);
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(gt_wakenew_raw, struct task_struct *p)
 {
-	on_wakeup(p);
+	on_wakeup(p, false);
 	return 0;
 }
 
 SEC("tp_btf/sched_migrate_task")
 int BPF_PROG(gt_migrate_btf, struct task_struct *p, int dest_cpu)
 {
-	on_migrate(p);
+	on_migrate(p, true);
 	return 0;
 }
 
 SEC("raw_tp/sched_migrate_task")
 int BPF_PROG(gt_migrate_raw, struct task_struct *p, int dest_cpu)
 {
-	on_migrate(p);
+	on_migrate(p, false);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 static __always_inline void on_enter(long id)
 {
+	GT_RUN();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if ((__u32)(pid_tgid >> 32) != targ_tgid)
 		return;
@@ -34,6 +35,7 @@ static __always_inline void on_enter(long id)
 
 static __always_inline void on_exit(long ret)
 {
+	GT_RUN();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if ((__u32)(pid_tgid >> 32) != targ_tgid)
 		return;

@@ -130,3 +130,14 @@ $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: tests/integration/gtrace/test_gtra
 	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
 
 TESTS_INTEGRATION += $(BUILD)/tests/gtrace/test_gtrace.sh $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh
+
+# --- tracing overhead (issue 4, "Performance": <= 3% of requests/s) ---
+# echo_greenrt under build/loadgen -c 1000 -d 5 (64-byte echo), untraced
+# and traced by `gtrace run` (default mode, and --goroutines, and
+# echo_threads for information), interleaved repeats, medians.  Root only
+# (prints a skip line otherwise); ~2.5 minutes.  GTRACE_OVERHEAD_ARGS is
+# passed on (e.g. "-r 5", or "--quick" for a smoke run).
+.PHONY: bench-gtrace-overhead
+BENCH_RUNS += bench-gtrace-overhead
+bench-gtrace-overhead: $(BUILD)/gtrace $(BUILD)/loadgen $(BUILD)/echo_greenrt $(BUILD)/echo_threads
+	$(Q)BUILD=$(BUILD) bash bench/gtrace_overhead.sh $(GTRACE_OVERHEAD_ARGS)

@@ -7,9 +7,16 @@
  * figures taken together may be a few events apart (irrelevant for a
  * report, and `run` reads after the target has exited).
  *
- * The cost figures are the kernel's bpf_stats: run_time_ns and run_cnt of
- * every loaded program, counted over every process in the machine, since
- * the tracepoints fire for all of them and filter in the program.
+ * The runtime's counters (greenrt's `stats` probe, rtstats) are one
+ * entry per tgid; rtc[] is the span gtrace traced: everything for `run`
+ * (the counters start at zero with the process), the growth since the
+ * first snapshot seen for `attach` and `top`.
+ *
+ * The cost figures: the programs' own count of their runs (exact), times
+ * the time per run that the kernel's bpf_stats measured while they were
+ * on (run_time_ns / run_cnt of every loaded program, summed; sampled, see
+ * session.c).  Over every process in the machine, since the tracepoints
+ * fire for all of them and filter in the program.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -82,9 +89,15 @@ static void collect_cost(struct gt_session *s, struct gt_snapshot *snap)
 		snprintf(c->name, sizeof(c->name), "%s", bpf_program__name(p));
 		c->run_ns = info.run_time_ns;
 		c->run_cnt = info.run_cnt;
-		snap->cost_ns += info.run_time_ns;
-		snap->cost_runs += info.run_cnt;
+		snap->cost_sampled_ns += info.run_time_ns;
+		snap->cost_sampled_runs += info.run_cnt;
 	}
+	snap->cost_sampled_s = (double)gt_session_stats_ns(s) / 1e9;
+	snap->cost_runs = snap->counters[GT_PROG_RUNS];
+	snap->cost_ns = snap->cost_sampled_runs
+		? (uint64_t)((double)snap->cost_runs * (double)snap->cost_sampled_ns /
+			     (double)snap->cost_sampled_runs)
+		: 0;
 }
 
 int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
@@ -98,9 +111,14 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 
 	snap->pid = s->tgid;
 	snap->greenrt = s->nusdt > 0;
+	snap->g_events = s->g_events;
+	snap->syscalls = s->syscalls;
+	snap->g_stats = s->g_stats;
+	snap->rt_from_start = s->from_start;
 	snap->iouring = s->iouring;
 	snprintf(snap->usdt_where, sizeof(snap->usdt_where), "%s", s->usdt_where);
 	snap->elapsed_s = (double)(gt_now_ns() - s->t_start) / 1e9;
+	snap->t_start = s->t_start;
 
 	/* threads */
 	int tfd = bpf_map__fd(k->maps.threads), sfd = bpf_map__fd(k->maps.tstate);
@@ -162,6 +180,21 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 		if (bpf_map_lookup_elem(fd, &i, vals) == 0)
 			sum_u64(&snap->io_ops[i], vals, 8, n);
 
+	/* greenrt's own counters, from the last `stats` snapshot */
+	snap->has_rt = false;
+	memset(&snap->rt, 0, sizeof(snap->rt));
+	memset(snap->rtc, 0, sizeof(snap->rtc));
+	__u32 tgid = (__u32)s->tgid;
+	if (snap->g_stats &&
+	    bpf_map_lookup_elem(bpf_map__fd(k->maps.rtstats), &tgid, &snap->rt) == 0 &&
+	    snap->rt.hits > 0) {
+		snap->has_rt = true;
+		for (int i = 0; i < GT_RT_NCOUNTERS; i++) {
+			uint64_t total = snap->rt.base.c[i] + snap->rt.last.c[i];
+			snap->rtc[i] = snap->rt_from_start ? total : total - snap->rt.first.c[i];
+		}
+	}
+
 	/* goroutines: keep the ones with most OS switches */
 	snap->ngtop = 0;
 	snap->ngoroutines = 0;
@@ -190,6 +223,7 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 
 	snap->ncost = 0;
 	snap->cost_ns = snap->cost_runs = 0;
+	snap->cost_sampled_ns = snap->cost_sampled_runs = 0;
 	collect_cost(s, snap);
 	free(vals);
 	return err;

@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #include "gtrace.h"        /* bpf/gtrace.h: types shared with the BPF side */
 
-#define GT_JSON_VERSION 1
+#define GT_JSON_VERSION 2       /* SCHEMA.md; diff reads 1 and 2 */
 
 /* ---- command line (main.c) ---- */
 enum gt_cmd { GT_CMD_NONE, GT_CMD_RUN, GT_CMD_ATTACH, GT_CMD_TOP, GT_CMD_DIFF };
@@ -36,6 +36,8 @@ struct gt_opts {
 	double per;             /* --per N, 0 = off */
 	bool per_thread;        /* -T */
 	bool hist;              /* --hist */
+	bool goroutines;        /* --goroutines: per-event greenrt probes */
+	bool no_syscalls;       /* --no-syscalls: leave sys_enter/sys_exit out */
 	bool verbose;           /* -v */
 	char **argv;            /* run: the command */
 	const char *diff_a, *diff_b;
@@ -59,9 +61,17 @@ struct gt_session {
 	struct bpf_link *usdt_links[GT_MAX_USDT_LINKS];
 	int nusdt;
 	int stats_fd;           /* bpf_enable_stats(BPF_STATS_RUN_TIME), -1 */
+	bool stats_ok;          /* bpf_enable_stats worked */
+	int64_t stats_mark;     /* when stats were last switched on or off */
+	int64_t stats_on_ns;    /* time with stats on, closed windows */
 	pid_t tgid;
 	bool iouring;           /* io_uring tracepoints attached */
 	bool raw_tp;            /* some tracepoint fell back to raw_tp */
+	bool want_events;       /* --goroutines or --trace: attach the hot probes */
+	bool syscalls;          /* sys_enter/sys_exit attached */
+	bool g_events;          /* per-event greenrt probes (switch, park...) attached */
+	bool g_stats;           /* greenrt's `stats` probe attached */
+	bool from_start;        /* traced from the first instruction (run) */
 	char usdt_where[512];   /* files the greenrt probes were attached in */
 	int64_t t_start;        /* CLOCK_MONOTONIC ns when attached */
 };
@@ -73,10 +83,17 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o);
 int gt_session_attach(struct gt_session *s);
 /* Detach and unload everything; safe on a partly set up session. */
 void gt_session_close(struct gt_session *s);
+/* Call every <= 100 ms while tracing: switches bpf_stats on and off. */
+void gt_session_tick(struct gt_session *s);
+/* ns with bpf_stats on so far */
+int64_t gt_session_stats_ns(const struct gt_session *s);
 int64_t gt_now_ns(void);
 
 /* ---- greenrt USDT probes (usdt.c) ---- */
-/* Attach the greenrt probes for pid.  exe: the executable (for `run`,
+/* Attach the greenrt probes for pid: the cheap ones (worker_start, spawn,
+ * exit, steal, preempt, stats) always; the per-event ones on hot paths
+ * (switch, park, ready, io_submit, io_complete) only if s->want_events,
+ * or if the runtime has no `stats` probe to count with.  exe: the executable (for `run`,
  * before the exec); proc_maps: also look in /proc/pid/maps for a loaded
  * libgreenrt.so.  Returns the number of probes attached (0: the target
  * has no greenrt probes) or -errno with a message printed. */
@@ -107,9 +124,19 @@ struct gt_snapshot {
 	pid_t pid;
 	char comm[GT_COMM_LEN];
 	double elapsed_s;
+	int64_t t_start;        /* CLOCK_MONOTONIC ns when tracing began */
 	int exit_status;        /* -1 unknown (still running) */
 	bool greenrt;           /* greenrt probes attached */
+	bool g_events;          /* ... including the per-event ones */
+	bool g_stats;           /* ... including `stats` */
+	bool has_rt;            /* rt holds at least one stats snapshot */
+	bool rt_from_start;     /* rtc counts from the process start (run) */
+	struct gt_rt_state rt;  /* what the stats probe left (bpf/gtrace.h) */
+	/* the runtime's counters over the traced span: base + last, minus
+	 * first for attach (the counts from before gtrace came) */
+	uint64_t rtc[GT_RT_NCOUNTERS];
 	bool iouring;
+	bool syscalls;          /* system calls traced */
 	char usdt_where[512];
 	struct gt_thread *threads;
 	int nthreads;
@@ -122,7 +149,9 @@ struct gt_snapshot {
 	uint64_t ngoroutines;   /* entries in gstats */
 	struct gt_prog_cost cost[GT_MAX_PROGS];
 	int ncost;
-	uint64_t cost_ns, cost_runs;
+	uint64_t cost_ns, cost_runs;   /* estimated time, exact runs */
+	uint64_t cost_sampled_ns, cost_sampled_runs; /* bpf_stats, while on */
+	double cost_sampled_s;  /* seconds bpf_stats was on */
 };
 
 /* Read every map into *snap (allocates snap->threads).  goroutines: also
@@ -135,13 +164,14 @@ enum gt_unit { GT_U_COUNT, GT_U_NS };
 
 struct gt_figure {
 	const char *key;        /* stable JSON key, e.g. "sched.voluntary" */
-	const char *label;      /* for the text report */
+	const char *label;      /* for the text report; NULL: JSON only */
 	double value;
 	enum gt_unit unit;
 	bool rate;              /* meaningful per second / per request */
+	double span_s;          /* seconds the figure covers, 0: the traced time */
 };
 
-#define GT_MAX_FIGURES 96
+#define GT_MAX_FIGURES 160
 struct gt_figures {
 	struct gt_figure f[GT_MAX_FIGURES];
 	int n;
@@ -160,6 +190,8 @@ void gt_iouring_figures(const struct gt_snapshot *s, struct gt_figures *fs);
 void gt_iouring_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_io_op_name(unsigned op);
 void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+/* "from the runtime's counters (...)" / "from per-event probes" */
+const char *gt_greenrt_source(const struct gt_snapshot *s, char *buf, size_t len);
 void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_wait_reason_name(unsigned reason);
 

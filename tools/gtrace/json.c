@@ -41,6 +41,18 @@ int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt
 	json_object_set_new(tg, "exit_status", s->exit_status >= 0 ? json_integer(s->exit_status) : json_null());
 	json_object_set_new(tg, "greenrt", json_boolean(s->greenrt));
 	json_object_set_new(root, "target", tg);
+	/* where the g.* figures come from (version 2) */
+	json_object_set_new(root, "goroutine_figures",
+			    !s->greenrt ? json_null()
+			    : json_string(s->g_events ? "probes" : "runtime_counters"));
+	if (s->has_rt)
+		json_object_set_new(root, "runtime_counters", json_pack("{s:I, s:I, s:b, s:i, s:f}",
+			"snapshots", (json_int_t)s->rt.hits, "finals", (json_int_t)s->rt.finals,
+			"last_final", (int)s->rt.last_final, "nprocs", (int)s->rt.last.nprocs,
+			"span_s", s->rt_from_start ? (double)(s->rt.last_ktime - (uint64_t)s->t_start) / 1e9
+						   : (double)(s->rt.last.at_ns - s->rt.first.at_ns) / 1e9));
+	else
+		json_object_set_new(root, "runtime_counters", json_null());
 	json_object_set_new(root, "duration_s", json_real(s->elapsed_s));
 	json_object_set_new(root, "per", o->per > 0 ? json_real(o->per) : json_null());
 

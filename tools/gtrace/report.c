@@ -16,7 +16,7 @@ void gt_fig_add(struct gt_figures *fs, const char *key, const char *label,
 {
 	if (fs->n >= GT_MAX_FIGURES)
 		return;
-	fs->f[fs->n++] = (struct gt_figure){ key, label, v, unit, rate };
+	fs->f[fs->n++] = (struct gt_figure){ key, label, v, unit, rate, 0 };
 }
 
 const char *gt_fmt_ns(double ns, char *buf)
@@ -64,9 +64,12 @@ void gt_figures_print(FILE *f, const struct gt_figures *fs, int from,
 	char a[32], b[32], c[32];
 	for (int i = from; i < fs->n; i++) {
 		const struct gt_figure *g = &fs->f[i];
+		if (!g->label)
+			continue;       /* JSON only */
 		fprintf(f, "  %-34s %14s", g->label, fmt_val(g->value, g->unit, a));
-		if (g->rate && s->elapsed_s > 0) {
-			double r = g->value / s->elapsed_s;
+		double el = g->span_s > 0 ? g->span_s : s->elapsed_s;
+		if (g->rate && el > 0) {
+			double r = g->value / el;
 			if (g->unit == GT_U_NS)
 				snprintf(b, sizeof(b), "%.1f%%", r / 1e7);  /* ns/s as % of a CPU */
 			else if (r < 100)
@@ -95,13 +98,17 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_greenrt_figures(s, fs);
 	gt_fig_add(fs, "cost.bpf_runs", "BPF program runs", (double)s->cost_runs, GT_U_COUNT, true);
 	gt_fig_add(fs, "cost.bpf_ns", "time in BPF programs", (double)s->cost_ns, GT_U_NS, true);
+	gt_fig_add(fs, "cost.stats_s", NULL, s->cost_sampled_s, GT_U_COUNT, false);
 }
 
 static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 {
 	char a[32], b[32], c[32];
-	if (!s->cost_runs && !s->cost_ns) {
-		fprintf(f, "gtrace's own cost: unknown (BPF run-time statistics unavailable)\n");
+	if (!s->cost_sampled_runs) {
+		fprintf(f, "gtrace's own cost: %s BPF program runs; time unknown (%s)\n",
+			gt_fmt_num((double)s->cost_runs, a),
+			s->cost_sampled_s > 0 ? "no program ran while BPF run-time statistics were on"
+					      : "BPF run-time statistics unavailable");
 		return;
 	}
 	double oncpu = 0;
@@ -114,9 +121,11 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 		fprintf(f, "; %.3f%% of one CPU", (double)s->cost_ns / (s->elapsed_s * 1e7));
 	if (oncpu > 0)
 		fprintf(f, "; = %.2f%% of the target's own on-CPU time", 100.0 * (double)s->cost_ns / oncpu);
-	fprintf(f, "\n");
+	fprintf(f, "\n  (runs counted by the programs; time per run from the kernel's bpf_stats, "
+		"on %.1f s of the %.1f s traced%s)\n", s->cost_sampled_s, s->elapsed_s,
+		s->cost_sampled_s < s->elapsed_s - 0.05 ? " to keep their own cost down" : "");
 	if (o->per_thread) {
-		fprintf(f, "  %-20s %14s %14s %10s\n", "PROGRAM", "RUNS", "TIME", "PER RUN");
+		fprintf(f, "  %-20s %14s %14s %10s   (while bpf_stats was on)\n", "PROGRAM", "RUNS", "TIME", "PER RUN");
 		for (int i = 0; i < s->ncost; i++) {
 			const struct gt_prog_cost *p = &s->cost[i];
 			fprintf(f, "  %-20s %14s %14s %10s\n", p->name, gt_fmt_num((double)p->run_cnt, a),

@@ -78,8 +78,9 @@ static void main_comm(struct gt_snapshot *snap, const char *fallback)
 }
 
 /* Wait up to timeout_ms for the target, feeding the tracer meanwhile. */
-static void wait_a_bit(struct gt_tracer *tr, int pidfd, int timeout_ms)
+static void wait_a_bit(struct gt_session *s, struct gt_tracer *tr, int pidfd, int timeout_ms)
 {
+	gt_session_tick(s);
 	if (tr) {
 		gt_trace_poll(tr, timeout_ms);
 		return;
@@ -157,6 +158,7 @@ int gt_run_main(const struct gt_opts *o)
 
 	if (gt_session_load(&s, pid, o) || gt_session_attach(&s))
 		goto fail;
+	s.from_start = true;    /* the runtime's counters all happen while traced */
 	if (gt_usdt_attach(&s, pid, exe, false) < 0)
 		goto fail;
 	if (o->trace_path && !(tr = gt_trace_open(&s, o->trace_path)))
@@ -188,7 +190,7 @@ int gt_run_main(const struct gt_opts *o)
 		}
 		if (deadline && gt_now_ns() >= deadline)
 			break;
-		wait_a_bit(tr, -1, 100);
+		wait_a_bit(&s, tr, -1, 100);
 	}
 	if (!exited) {
 		/* Ctrl-C reached the command too (same process group); -d
@@ -268,7 +270,8 @@ int gt_attach_main(const struct gt_opts *o)
 		return 1;
 	}
 	fprintf(stderr, "gtrace: tracing pid %d%s... Ctrl-C to stop\n", (int)pid,
-		s.nusdt ? " (with greenrt probes)" : "");
+		!s.nusdt ? "" : s.g_events ? " (greenrt: per-event probes)"
+				     : " (greenrt: the runtime's counters)");
 	int64_t deadline = o->duration > 0 ? s.t_start + (int64_t)(o->duration * 1e9) : 0;
 	while (!gt_stop) {
 		if (pidfd >= 0 && poll(&p, 1, 0) == 1)
@@ -277,7 +280,7 @@ int gt_attach_main(const struct gt_opts *o)
 			break;
 		if (deadline && gt_now_ns() >= deadline)
 			break;
-		wait_a_bit(tr, pidfd, 100);
+		wait_a_bit(&s, tr, pidfd, 100);
 	}
 	if (pidfd >= 0)
 		close(pidfd);

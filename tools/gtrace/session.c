@@ -9,12 +9,23 @@
  * scheduler and syscall tracepoints are required; the io_uring ones are
  * optional (a kernel without io_uring gets a note in the report).
  *
+ * --no-syscalls leaves sys_enter/sys_exit out: they fire for every
+ * system call of every process in the machine (the load generator's
+ * too), which makes them gtrace's most expensive tracepoints.
+ *
  * The settings (target tgid, --trace) are const volatile globals written
  * into .rodata before load, so the kernel filters on the tgid and the
  * verifier prunes the tracing branches when they are off.
  *
- * BPF run-time statistics are switched on (bpf_enable_stats) for the
- * session's lifetime so the report can state gtrace's own cost.
+ * gtrace's own cost: every program counts its runs itself (GT_RUN, a
+ * per-CPU add), and the kernel's run-time statistics (bpf_enable_stats)
+ * give the time per run.  Those statistics cost two clock reads around
+ * every run of every BPF program in the machine - on this kind of VM as
+ * much as the program itself - so they are on only STATS_ON_NS out of
+ * every STATS_PERIOD_NS (10%; gt_session_tick switches them), and the
+ * report multiplies the exact run count by the sampled time per run.
+ * The first window opens at attach, so short commands are measured
+ * whole.
  *
  * Cleanup is one path, gt_session_close(), used on success and on every
  * failure: links first, then the skeleton, so nothing stays loaded.
@@ -109,6 +120,7 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 	s->skel->rodata->targ_tgid = (__u32)tgid;
 	s->skel->rodata->trace_events = o->trace_path != NULL;
 	s->skel->rodata->trace_os = o->trace_path != NULL;
+	s->want_events = o->goroutines || o->trace_path != NULL;
 
 	n = twins(s->skel, t);
 	s->iouring = true;
@@ -132,6 +144,12 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 	}
 	btf__free(vmlinux);
 	vmlinux = NULL;
+	s->syscalls = !o->no_syscalls;
+	for (int i = 0; i < n && o->no_syscalls; i++)
+		if (!strncmp(t[i].tp, "sys_e", 5)) {
+			bpf_program__set_autoload(t[i].btf, false);
+			bpf_program__set_autoload(t[i].raw, false);
+		}
 
 	err = gtrace_bpf__load(s->skel);
 	if (err) {
@@ -143,6 +161,8 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 		goto fail;
 	}
 	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	s->stats_ok = s->stats_fd >= 0;
+	s->stats_mark = gt_now_ns();
 	/* if stats can't be enabled the report says the cost is unknown */
 	return 0;
 fail:
@@ -173,7 +193,36 @@ int gt_session_attach(struct gt_session *s)
 		s->links[s->nlinks++] = l;
 	}
 	s->t_start = gt_now_ns();
+	if (s->stats_fd >= 0) {
+		/* the first sample window starts now, with the tracing */
+		s->stats_on_ns = 0;
+		s->stats_mark = s->t_start;
+	}
 	return 0;
+}
+
+#define STATS_ON_NS 200000000LL         /* 0.2 s ... */
+#define STATS_PERIOD_NS 2000000000LL    /* ... out of every 2 s */
+
+void gt_session_tick(struct gt_session *s)
+{
+	int64_t now = gt_now_ns();
+	if (!s->stats_ok)
+		return;
+	if (s->stats_fd >= 0 && now - s->stats_mark >= STATS_ON_NS) {
+		close(s->stats_fd);
+		s->stats_fd = -1;
+		s->stats_on_ns += now - s->stats_mark;
+		s->stats_mark = now;
+	} else if (s->stats_fd < 0 && now - s->stats_mark >= STATS_PERIOD_NS - STATS_ON_NS) {
+		s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		s->stats_mark = now;
+	}
+}
+
+int64_t gt_session_stats_ns(const struct gt_session *s)
+{
+	return s->stats_on_ns + (s->stats_fd >= 0 ? gt_now_ns() - s->stats_mark : 0);
 }
 
 void gt_session_close(struct gt_session *s)

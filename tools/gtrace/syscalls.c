@@ -32,6 +32,8 @@ uint32_t gt_syscall_nr_io_uring_enter(void)
 void gt_syscalls_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 {
 	double n = 0, ns = 0, err = 0;
+	if (!s->syscalls)
+		return;         /* --no-syscalls: no figures rather than zeros */
 	for (int i = 0; i < GT_MAX_SYSCALLS; i++) {
 		n += (double)s->sys[i].count;
 		ns += (double)s->sys[i].total_ns;
@@ -61,6 +63,10 @@ void gt_syscalls_print(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 	int idx[GT_MAX_SYSCALLS], n = 0;
 	uint32_t ue = gt_syscall_nr_io_uring_enter();
 
+	if (!s->syscalls) {
+		fprintf(f, "System calls: not traced (--no-syscalls)\n");
+		return;
+	}
 	gt_syscalls_figures(s, &fs);
 	fprintf(f, "System calls\n");
 	gt_figures_print(f, &fs, 0, s, o);

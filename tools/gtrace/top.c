@@ -5,9 +5,17 @@
  * previous one; what is shown are the per-second differences: for the
  * whole process, then per thread (sorted by context switches).  The
  * per-goroutine map is not walked (it can hold 65536 entries).
+ *
+ * Goroutine rates come from greenrt's `stats` snapshots (the runtime's
+ * own counters, about one a second): the difference between two
+ * successive snapshots over the runtime's own time stamps, so a refresh
+ * that falls between two snapshots does not show a zero followed by a
+ * double.  With --goroutines the per-event probes are attached as well
+ * and each worker thread's switch rate is shown.
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +28,35 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	gt_stop = 1;
+}
+
+/* Goroutine rates from successive stats snapshots. */
+struct rt_rates {
+	uint64_t hits;          /* rt.hits of the snapshot the rates end at */
+	int64_t at_ns;          /* its time stamp (the runtime's clock) */
+	uint64_t tot[GT_RT_NCOUNTERS];
+	double rate[GT_RT_NCOUNTERS];
+	bool have;              /* rate[] holds one interval */
+	bool seen;              /* tot/at_ns hold a snapshot */
+};
+
+static void rt_update(struct rt_rates *r, const struct gt_snapshot *s)
+{
+	if (!s->has_rt || s->rt.hits == r->hits)
+		return;
+	uint64_t tot[GT_RT_NCOUNTERS];
+	for (int i = 0; i < GT_RT_NCOUNTERS; i++)
+		tot[i] = s->rt.base.c[i] + s->rt.last.c[i];
+	double dt = (double)(s->rt.last.at_ns - r->at_ns) / 1e9;
+	if (r->seen && dt > 0) {
+		for (int i = 0; i < GT_RT_NCOUNTERS; i++)
+			r->rate[i] = (double)(tot[i] - r->tot[i]) / dt;
+		r->have = true;
+	}
+	memcpy(r->tot, tot, sizeof(tot));
+	r->at_ns = s->rt.last.at_ns;
+	r->hits = s->rt.hits;
+	r->seen = true;
 }
 
 static const struct gt_thread *find(const struct gt_snapshot *s, uint32_t tid)
@@ -50,9 +87,10 @@ static double total_sys(const struct gt_snapshot *s)
 	return n;
 }
 
-static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, double dt, pid_t pid)
+static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, double dt, pid_t pid,
+		 const struct rt_rates *rt)
 {
-	char a[32], b[32], c[32], d[32], e[32];
+	char a[32], b[32], c[32], d[32], e[32], a2[32], b2[32];
 	const uint64_t *C = cur->counters, *P = prev->counters;
 	struct row *rows = calloc((size_t)cur->nthreads + 1, sizeof(*rows));
 	if (!rows)
@@ -81,21 +119,36 @@ static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, 
 	       gt_fmt_num(vol, a), gt_fmt_num(invol, b), gt_fmt_num((total_sys(cur) - total_sys(prev)) / dt, c),
 	       gt_fmt_num((double)(C[GT_IO_SUBMIT] - P[GT_IO_SUBMIT]) / dt, d),
 	       gt_fmt_num((double)(C[GT_IO_COMPLETE] - P[GT_IO_COMPLETE]) / dt, e));
-	if (cur->greenrt)
-		printf("  goroutines: spawn %s  switch %s  park %s  steal %s  preempt %s\n",
+	if (cur->greenrt && rt->have) {
+		const double *q = rt->rate;
+		double age = (double)(gt_now_ns() - rt->at_ns) / 1e9;
+		printf("  goroutines: spawn %s  switch %s  park %s  steal %s  preempt %s  io %s  ring enters %s\n",
+		       gt_fmt_num(round(q[GT_RT_SPAWNED]), a), gt_fmt_num(round(q[GT_RT_SWITCHES]), b),
+		       gt_fmt_num(round(q[GT_RT_PARKS]), c), gt_fmt_num(round(q[GT_RT_STEALS]), d),
+		       gt_fmt_num(round(q[GT_RT_PREEMPTIONS]), e),
+		       gt_fmt_num(round(q[GT_RT_IO_SUBMITTED]), a2),
+		       gt_fmt_num(round(q[GT_RT_RING_ENTERS]), b2));
+		printf("              (the runtime's counters; snapshot %.1f s old%s)\n", age,
+		       age > 2.5 ? ": the runtime sends none while all its workers are idle" : "");
+	} else if (cur->greenrt && !cur->g_events) {
+		printf("  goroutines: waiting for the runtime's counters (a snapshot about every second)\n");
+	}
+	if (cur->greenrt && cur->g_events)
+		printf("  goroutine probes: spawn %s  switch %s  park %s  steal %s  preempt %s\n",
 		       gt_fmt_num((double)(C[GT_G_SPAWN] - P[GT_G_SPAWN]) / dt, a),
 		       gt_fmt_num((double)(C[GT_G_SWITCH] - P[GT_G_SWITCH]) / dt, b),
 		       gt_fmt_num((double)(C[GT_G_PARK] - P[GT_G_PARK]) / dt, c),
 		       gt_fmt_num((double)(C[GT_G_STEAL] - P[GT_G_STEAL]) / dt, d),
 		       gt_fmt_num((double)(C[GT_G_PREEMPT_SYNC] + C[GT_G_PREEMPT_ASYNC] -
 					   P[GT_G_PREEMPT_SYNC] - P[GT_G_PREEMPT_ASYNC]) / dt, e));
+	bool gsw = cur->g_events;      /* per-thread switches need the switch probe */
 	printf("\n  %-8s %-16s %10s %10s %10s %8s %7s %10s\n", "TID", "COMM", "VOL/s", "INVOL/s",
-	       "SYSCALL/s", "MIGR/s", "CPU%", "G SW/s");
+	       "SYSCALL/s", "MIGR/s", "CPU%", gsw ? "G SW/s" : "");
 	for (int i = 0; i < n && i < 40; i++) {
 		const struct row *r = &rows[i];
 		printf("  %-8u %-16s %10s %10s %10s %8s %6.1f%% %10s%s\n", r->t->tid, r->t->comm,
 		       gt_fmt_num(r->vol, a), gt_fmt_num(r->invol, b), gt_fmt_num(r->sys, c),
-		       gt_fmt_num(r->mig, d), r->cpu, gt_fmt_num(r->gsw, e),
+		       gt_fmt_num(r->mig, d), r->cpu, gsw ? gt_fmt_num(r->gsw, e) : "",
 		       r->t->kind == GT_KIND_IOWORKER ? " io-wq" : "");
 	}
 	fflush(stdout);
@@ -134,20 +187,28 @@ int gt_top_main(const struct gt_opts *o)
 	if (gt_session_load(&s, pid, o) || gt_session_attach(&s) || gt_usdt_attach(&s, pid, exe, true) < 0)
 		goto out;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct rt_rates rt = { .hits = 0 };
 	gt_collect(&s, prev, false);
+	rt_update(&rt, prev);
 	int64_t last = gt_now_ns(), deadline = o->duration > 0 ? last + (int64_t)(o->duration * 1e9) : 0;
 	rc = 0;
 	while (!gt_stop) {
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		if (poll(&p, pidfd >= 0 ? 1 : 0, 1000) == 1) {
+		bool gone = false;
+		for (int i = 0; i < 10 && !gt_stop && !gone; i++) {
+			gt_session_tick(&s);    /* bpf_stats windows */
+			gone = poll(&p, pidfd >= 0 ? 1 : 0, 100) == 1;
+		}
+		if (gone) {
 			printf("gtrace: pid %d exited\n", (int)pid);
 			break;
 		}
 		if (gt_stop)
 			break;
 		gt_collect(&s, cur, false);
+		rt_update(&rt, cur);
 		int64_t now = gt_now_ns();
-		draw(cur, prev, (double)(now - last) / 1e9, pid);
+		draw(cur, prev, (double)(now - last) / 1e9, pid, &rt);
 		last = now;
 		struct gt_snapshot *t = prev;
 		prev = cur;

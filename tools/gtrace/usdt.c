@@ -15,6 +15,15 @@
  * ld.so does for the common cases: DT_RPATH/DT_RUNPATH (with $ORIGIN),
  * LD_LIBRARY_PATH, then the system directories.  A library loaded with
  * dlopen() later is not seen by `run` (use attach).
+ *
+ * Which probes: a uprobe hit traps into the kernel (~1 us), so the probes
+ * on the runtime's hot paths - switch, park, ready, io_submit,
+ * io_complete, several per request in a server - are attached only when
+ * per-event figures are asked for (--goroutines, --trace).  Otherwise the
+ * goroutine counts come from the `stats` probe, which the runtime fires
+ * about once a second with its own counters.  A runtime without `stats`
+ * (older than gtrace) gets the per-event probes regardless: slow but
+ * still counted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,6 +187,7 @@ static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
 		P("ready", gt_g_ready), P("steal", gt_g_steal),
 		P("preempt", gt_g_preempt), P("exit", gt_g_exit),
 		P("io_submit", gt_g_iosubmit), P("io_complete", gt_g_iocomplete),
+		P("stats", gt_g_stats),
 #undef P
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -186,17 +196,33 @@ static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
 	return NULL;
 }
 
+/* The probes that fire per goroutine switch or per I/O request. */
+static bool hot(const char *probe)
+{
+	static const char *const names[] = { "switch", "park", "ready", "io_submit", "io_complete" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i], probe))
+			return true;
+	return false;
+}
+
 static int attach_file(struct gt_session *s, pid_t pid, const char *path)
 {
 	struct probes pr = { .n = 0 };
+	bool has_stats = false;
 	int n = 0;
 
 	if (elf_probes(path, &pr) || pr.n == 0)
 		return 0;
+	for (int i = 0; i < pr.n; i++)
+		has_stats |= !strcmp(pr.names[i], "stats");
+	bool events = s->want_events || !has_stats;
 	for (int i = 0; i < pr.n; i++) {
 		struct bpf_program *p = prog_for(s->skel, pr.names[i]);
 		if (!p)
 			continue;       /* a probe this gtrace does not know */
+		if (hot(pr.names[i]) && !events)
+			continue;       /* counted by `stats` instead */
 		if (s->nusdt >= GT_MAX_USDT_LINKS)
 			return -E2BIG;
 		struct bpf_link *l = bpf_program__attach_usdt(p, pid, path, "greenrt",
@@ -209,6 +235,10 @@ static int attach_file(struct gt_session *s, pid_t pid, const char *path)
 		}
 		s->usdt_links[s->nusdt++] = l;
 		n++;
+		if (hot(pr.names[i]))
+			s->g_events = true;
+		else if (!strcmp(pr.names[i], "stats"))
+			s->g_stats = true;
 	}
 	if (n) {
 		size_t len = strlen(s->usdt_where);

@@ -14,6 +14,11 @@ rc=$?
 got=$(jget "$TMP/g.json" syscall.getppid)
 if [[ $rc == 0 && $got == "$N" ]]; then ok "getppid: gtrace counted $got of $N"
 else fail "getppid: gtrace counted '$got', expected $N (rc $rc)"; cat "$TMP/g.txt"; fi
+# gtrace's cost line counts its programs' runs itself: at least a
+# sys_enter and a sys_exit run per call (other processes add more)
+runs=$(jget "$TMP/g.json" summary.cost.bpf_runs)
+if [[ -n $runs ]] && (( runs >= 2 * N )); then ok "cost: $runs BPF program runs >= 2N=$((2 * N))"
+else fail "cost: '${runs}' BPF program runs, expected >= 2N=$((2 * N))"; fi
 if perf stat -x, -e syscalls:sys_enter_getppid -o "$TMP/perf.txt" "$H/getppid_n" $N >/dev/null 2>&1; then
   p=$(grep -m1 'sys_enter_getppid' "$TMP/perf.txt" | cut -d, -f1)
   if [[ $p == "$got" ]]; then ok "getppid: perf stat agrees ($p)"
@@ -22,6 +27,15 @@ else
   echo "note: perf stat unavailable here; perf cross-check skipped"
 fi
 no_leftovers "getppid"
+# --no-syscalls: no syscall figures at all (not zeros), the rest still there
+"$GTRACE" run --no-syscalls --json "$TMP/n.json" -- "$H/getppid_n" 100 2>"$TMP/n.txt"
+rc=$?
+tot=$(jget "$TMP/n.json" summary.syscalls.total)
+thr=$(jget "$TMP/n.json" summary.sched.threads)
+if [[ $rc == 0 && -z $tot && ${thr:-0} -ge 1 ]] && grep -q "not traced (--no-syscalls)" "$TMP/n.txt"; then
+  ok "--no-syscalls: no syscall figures, $thr thread(s) still seen"
+else fail "--no-syscalls: rc $rc, syscalls.total '${tot}', sched.threads '${thr}'"; cat "$TMP/n.txt"; fi
+no_leftovers "--no-syscalls"
 
 # 2. ping-pong: voluntary switches ~ 2N and = getrusage's within 2% + 10
 N=20000

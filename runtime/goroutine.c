@@ -49,7 +49,7 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     gp->arg = arg;
     gp->stack_size = (uint32_t)ssize;
     gp->stk.base = NULL;
-    gp->preempt = 0;
+    store_relaxed(&gp->preempt, 0);
     gp->preempt_off = 0;
     gp->deadline = 0;
     gp->wake_token = 0;

@@ -604,7 +604,7 @@ void sched_yield_g(bool preempted)
 {
     worker *w = current_worker();
     g *gp = w->cur;
-    gp->preempt = 0;
+    store_relaxed(&gp->preempt, 0);
     if (preempted) {
         stat_inc(w, preemptions);
     } else if (runq_empty(w) && load_relaxed(&sched.gq_len) == 0 &&

@@ -14,8 +14,8 @@
 #include "greenrt.h"
 
 typedef struct spin_ctx {
-    volatile int stop;
-    volatile uint64_t spins;
+    int stop;       /* atomic: relaxed loads keep the loop free of calls */
+    uint64_t spins; /* atomic */
     int ran_after_sleep;   /* main woke from gr_sleep while the spinner spun */
     int other_ran;         /* a third goroutine got CPU time */
     uint64_t preemptions;
@@ -26,8 +26,8 @@ typedef struct spin_ctx {
 static void spinner(void *arg)
 {
     spin_ctx *c = arg;
-    while (!c->stop)
-        c->spins++;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED))
+        __atomic_store_n(&c->spins, c->spins + 1, __ATOMIC_RELAXED);
     gr_wg_done(&c->wg);
 }
 
@@ -47,7 +47,7 @@ static void main_spin(void *arg)
     gr_go(other, c);
     gr_sleep(30 * 1000 * 1000);
     c->ran_after_sleep = 1;
-    c->stop = 1;
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
     gr_wg_wait(&c->wg);
     gr_stats st;
     gr_stats_get(&st);
@@ -79,7 +79,7 @@ static void test_preempt_async_spinner_does_not_starve(void **state)
 /* Cooperative preemption: with GR_PREEMPT=0 a loop that makes a greenrt
  * call (here a non-blocking channel poll) still yields at that call. */
 typedef struct coop_ctx {
-    volatile int stop;
+    int stop; /* atomic */
     gr_chan *ch;
     int main_woke;
     uint64_t preemptions;
@@ -90,7 +90,7 @@ static void poller(void *arg)
 {
     coop_ctx *c = arg;
     int v;
-    while (!c->stop)
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED))
         (void)gr_chan_try_recv(c->ch, &v);
     gr_wg_done(&c->wg);
 }
@@ -104,7 +104,7 @@ static void main_coop(void *arg)
     gr_yield();
     gr_sleep(30 * 1000 * 1000);
     c->main_woke = 1;
-    c->stop = 1;
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
     gr_wg_wait(&c->wg);
     gr_stats st;
     gr_stats_get(&st);

@@ -192,7 +192,7 @@ static void *monitor_main(void *arg)
         for (int i = 0; i < n; i++) {
             worker *w = &sched.workers[i];
             uint64_t sw = load_relaxed(&w->st.switches);
-            g *cur = load_relaxed(&w->cur);
+            g *cur = load_acquire(&w->cur);
             if (load_relaxed(&w->idle) || sw != last[i] || !cur || cur == &w->g0) {
                 last[i] = sw;
                 stuck[i] = 0;

@@ -507,7 +507,7 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
         g_start_stack(w, to);
     w->after_fn = after;
     w->after_arg = arg;
-    store_relaxed(&w->cur, to);
+    store_release(&w->cur, to); /* the monitor reads it (acquire) */
     store_relaxed(&to->status, (uint32_t)G_RUNNING);
     stat_inc(w, switches);
     PROBE2(switch, from->id, to->id);

@@ -84,7 +84,7 @@ int wring_init(worker *w)
                 strerror(-err));
         return err;
     }
-    r->up = true;
+    store_release(&r->up, true);
     struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
     if (probe) {
         r->has_msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
@@ -214,7 +214,7 @@ int wring_wait(worker *w, int64_t timeout_ns)
 void wring_wake(worker *target)
 {
     wring *tr = &target->ring;
-    if (!tr->up)
+    if (!load_acquire(&tr->up))
         return;
     /* One wake-up in flight is enough: the sleeper drains all CQEs. */
     uint32_t zero = 0;

@@ -349,6 +349,12 @@ static void wakep(void);
  * worker if nobody is spinning to find it. */
 static void maybe_wakep(void)
 {
+    /* Nobody idle: nothing to do, and no barrier to pay for (the common
+     * case when every worker is busy).  A worker going idle right now
+     * either re-checks the queues (it was spinning) or leaves this work
+     * to us, who will run it anyway - Go accepts the same window. */
+    if (load_relaxed(&sched.npidle) == 0)
+        return;
     /* Full fence: our queue store must be visible before we read the
      * spinner count, pairing with the spinner's decrement-then-recheck.
      * A locked no-op on the stack is a full barrier on x86 and cheaper

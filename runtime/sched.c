@@ -377,7 +377,13 @@ static void runq_put(worker *w, g *gp, bool next)
         next = r & 4;
     }
     if (next) {
-        g *old = __atomic_exchange_n(&w->runnext, gp, __ATOMIC_ACQ_REL);
+        g *old;
+        if (sched.nprocs == 1) { /* no thieves: see runq_get */
+            old = load_relaxed(&w->runnext);
+            store_relaxed(&w->runnext, gp);
+        } else {
+            old = __atomic_exchange_n(&w->runnext, gp, __ATOMIC_ACQ_REL);
+        }
         if (!old)
             return; /* pure hand-off: nobody else needs to look */
         gp = old;
@@ -404,6 +410,20 @@ void runq_put_new(worker *w, g *gp)
 static g *runq_get(worker *w)
 {
     g *next = load_relaxed(&w->runnext);
+    if (sched.nprocs == 1) {
+        /* No thieves with one worker (the monitor hands queues over only
+         * when there is another worker): plain loads and stores will do,
+         * saving two locked instructions per schedule. */
+        if (next) {
+            store_relaxed(&w->runnext, NULL);
+            return next;
+        }
+        uint32_t h = w->runq_head;
+        if (h == w->runq_tail)
+            return NULL;
+        store_release(&w->runq_head, h + 1);
+        return load_relaxed(&w->runq[h % RUNQ_SIZE]);
+    }
     if (next && cas_acq_rel(&w->runnext, &next, NULL))
         return next;
     for (;;) {
@@ -733,6 +753,8 @@ static g *steal_work(worker *w, bool steal_runnext)
  * behind it; let other workers have them. */
 void sched_handoff_queue(worker *victim)
 {
+    if (sched.nprocs == 1)
+        return; /* nobody to hand it to; and runq_get relies on this */
     g *batch[RUNQ_SIZE / 2];
     uint32_t n = runq_grab(victim, batch, false);
     if (n == 0)
@@ -822,7 +844,7 @@ static g *find_runnable(worker *w)
             do {
                 /* Our own completions first: picking them up here costs a
                  * non-blocking enter instead of a sleep and a wake-up. */
-                if (w->io_pending && (round & 7) == 0 && wring_wait(w, 0) > 0)
+                if (w->io_pending && (round & 31) == 0 && wring_wait(w, 0) > 0)
                     gp = runq_get(w);
                 if (!gp)
                     gp = steal_work(w, round > 2);

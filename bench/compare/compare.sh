@@ -291,8 +291,13 @@ run_one() {
         kv("ivcsw_per_req", per(gt["summary/sched.involuntary"] + gt["summary/iow.involuntary"]))
         kv("syscalls_per_req", per(gt["summary/syscalls.total"]))
         kv("uring_enters_per_req", per(gt["summary/syscalls.io_uring_enter"]))
+        # gtrace's default mode counts from the runtime's own counters
+        # (g.switches, every user-space switch); --goroutines adds the
+        # per-event g.switches_to_goroutine.
         if ("summary/g.switches_to_goroutine" in gt)
           kv("gsw_per_req", per(gt["summary/g.switches_to_goroutine"]))
+        else if ("summary/g.switches" in gt)
+          kv("gsw_per_req", per(gt["summary/g.switches"]))
         kv("trace_s", gt["duration_s"])
       }
     }' "$dir/loadgen.flat" "$g")

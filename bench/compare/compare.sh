@@ -291,7 +291,7 @@ run_one() {
         kv("ivcsw_per_req", per(gt["summary/sched.involuntary"] + gt["summary/iow.involuntary"]))
         kv("syscalls_per_req", per(gt["summary/syscalls.total"]))
         kv("uring_enters_per_req", per(gt["summary/syscalls.io_uring_enter"]))
-        # gtrace's default mode counts from the runtime's own counters
+        # gtrace default mode counts from the runtime own counters
         # (g.switches, every user-space switch); --goroutines adds the
         # per-event g.switches_to_goroutine.
         if ("summary/g.switches_to_goroutine" in gt)

@@ -547,16 +547,18 @@ static int resolve(const char *host, int port, bool passive, struct addrinfo **o
     return 1; /* caller frees with freeaddrinfo */
 }
 
-int gr_listen_tcp(const char *host, int port, int backlog)
+/* Tries each address of host:port in turn: a socket, then setup(fd, a)
+ * (bind+listen, or connect), which returns 0 or -errno.  The first fd
+ * that works, or the last error (`none` if there was no address). */
+static int tcp_each_address(const char *host, int port, bool passive, int none,
+                            int (*setup)(int fd, const struct addrinfo *a, int arg), int arg)
 {
-    if (port < 0 || port > 65535)
-        return -EINVAL;
     struct sockaddr_storage ss;
-    struct addrinfo one, *ai;
-    int kind = resolve(host, port, true, &ai, &ss, &one);
+    struct addrinfo one, *ai = NULL;
+    int kind = resolve(host, port, passive, &ai, &ss, &one);
     if (kind < 0)
         return kind;
-    int err = -EADDRNOTAVAIL;
+    int err = none;
     int fd = -1;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
         fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -564,12 +566,10 @@ int gr_listen_tcp(const char *host, int port, int backlog)
             err = -errno;
             continue;
         }
-        int one_v = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one_v, sizeof one_v);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
-            listen(fd, backlog > 0 ? backlog : SOMAXCONN) == 0)
+        int r = setup(fd, a, arg);
+        if (r == 0)
             break;
-        err = -errno;
+        err = r;
         close(fd);
         fd = -1;
     }
@@ -578,36 +578,39 @@ int gr_listen_tcp(const char *host, int port, int backlog)
     return fd >= 0 ? fd : err;
 }
 
+static int setup_listen(int fd, const struct addrinfo *a, int backlog)
+{
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 ||
+        listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
+        return -errno;
+    return 0;
+}
+
+static int setup_dial(int fd, const struct addrinfo *a, int unused)
+{
+    (void)unused;
+    int r = gr_connect(fd, a->ai_addr, a->ai_addrlen);
+    if (r == 0) {
+        /* Small request/response exchanges are the common case: do not
+         * let Nagle hold them back (Go does the same). */
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    return r;
+}
+
+int gr_listen_tcp(const char *host, int port, int backlog)
+{
+    if (port < 0 || port > 65535)
+        return -EINVAL;
+    return tcp_each_address(host, port, true, -EADDRNOTAVAIL, setup_listen, backlog);
+}
+
 int gr_dial_tcp(const char *host, int port)
 {
     if (port <= 0 || port > 65535)
         return -EINVAL;
-    struct sockaddr_storage ss;
-    struct addrinfo one, *ai;
-    int kind = resolve(host, port, false, &ai, &ss, &one);
-    if (kind < 0)
-        return kind;
-    int err = -EHOSTUNREACH;
-    int fd = -1;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = -errno;
-            continue;
-        }
-        int r = gr_connect(fd, a->ai_addr, a->ai_addrlen);
-        if (r == 0) {
-            /* Small request/response exchanges are the common case:
-             * do not let Nagle hold them back (Go does the same). */
-            int on = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-            break;
-        }
-        err = r;
-        close(fd);
-        fd = -1;
-    }
-    if (kind == 1)
-        freeaddrinfo(ai);
-    return fd >= 0 ? fd : err;
+    return tcp_each_address(host, port, false, -EHOSTUNREACH, setup_dial, 0);
 }

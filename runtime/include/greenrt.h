@@ -45,6 +45,8 @@
  *   GR_SCHED_RANDOM 0 (default) or 1: randomise run-queue order, so tests
  *                   can check that nothing depends on an order greenrt does
  *                   not promise
+ *   GR_DEBUG        set: print at start which io_uring features the worker
+ *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...)
  */
 #ifndef GREENRT_H
 #define GREENRT_H
@@ -312,7 +314,8 @@ int gr_blocking(void (*fn)(void *), void *arg);
  * ten thousand idle connections pin no read buffers.  gr_recv_buf returns
  * the byte count (0 at end of stream, *out NULL) or -errno; the buffer's
  * bytes are (*out)->data[0 .. count) and it must be handed back with
- * gr_buf_release. */
+ * gr_buf_release, before gr_run returns (the pools go with the runtime).
+ * -EOPNOTSUPP outside a goroutine. */
 typedef struct gr_buf {
     char *data;
     size_t len;

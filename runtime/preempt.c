@@ -172,6 +172,12 @@ static void *monitor_main(void *arg)
     while (!load_acquire(&mon.stop)) {
         uint32_t word = load_acquire(&mon.word);
         if (load_relaxed(&sched.npidle) == (uint32_t)n) {
+            /* A last snapshot before sleeping without a timeout, so a
+             * tracer's figures are exact while the program is idle. */
+            worker_stats s;
+            gr_stats_collect(&s);
+            stats_probe_fire(&s, false);
+            last_stats = gr_now();
             store_release(&mon.deep, 1);
             /* Re-check after announcing the deep sleep: a kick that came
              * before it changed `word`. */

@@ -13,8 +13,14 @@
 #   greenrt  gtrace run             default mode: OS tracepoints + the
 #                                   runtime's counters (the issue's target)
 #   greenrt  gtrace run --goroutines  per-event greenrt probes (information)
-#   greenrt  gtrace run --no-syscalls without sys_enter/sys_exit, which also
-#                                   fire for loadgen's calls (information)
+#   greenrt  gtrace run --no-syscalls without counting system calls
+#                                   (information)
+#   greenrt  gtrace run --sys-tracepoints  system calls counted by the
+#                                   sys_enter/sys_exit tracepoints rather
+#                                   than fentry on x64_sys_call; they send
+#                                   loadgen's calls through the slow path
+#                                   too (information; = default where the
+#                                   kernel refuses fentry)
 #   threads  untraced / gtrace run  thread-per-connection (information)
 #
 # The machine has 2 cores shared by the server, the load generator and
@@ -28,7 +34,8 @@
 # tracing takes away, whatever else runs.  The traced runs also give
 # gtrace's own BPF cost (its report's cost line) per request.
 #
-# Output: progress lines, a table, then one JSON line per configuration
+# Output: progress lines, a table, how the default mode counted system
+# calls (its report's cost line), then one JSON line per configuration
 # (also appended to $BUILD/bench/gtrace_overhead/results.jsonl).  Every
 # run's files (loadgen JSON, gtrace report) stay in that directory.
 # Needs root (eBPF): otherwise prints one "skipped" line and exits 0, as
@@ -82,6 +89,7 @@ configs=(
   "greenrt-traced|echo_greenrt|"
   "greenrt-goroutines|echo_greenrt|--goroutines"
   "greenrt-nosyscalls|echo_greenrt|--no-syscalls"
+  "greenrt-systp|echo_greenrt|--sys-tracepoints"
   "threads-untraced|echo_threads|-"
   "threads-traced|echo_threads|"
 )
@@ -233,6 +241,8 @@ for c in "${configs[@]}"; do
   echo "$line" >> "$jsonl"
   jl+=("$line")
 done
+via=$(grep -ho 'system calls counted by [^;]*' "$out"/greenrt-traced-r*/gtrace.txt 2>/dev/null | sort | uniq -c)
+[[ -n $via ]] && echo && echo "default mode (greenrt-traced), runs: $via"
 echo
 printf '%s\n' "${jl[@]}"
 target=$(med "${rps[greenrt-traced]:-}") base=$(med "${rps[greenrt-untraced]:-}")

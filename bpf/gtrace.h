@@ -35,7 +35,7 @@ struct gt_thread_stats {
 	__u64 runq_ns;          /* sum of run-queue waits */
 	__u64 runq_cnt;         /* number of run-queue waits measured */
 	__u64 migrations;       /* sched_migrate_task */
-	__u64 syscalls;         /* sys_enter */
+	__u64 syscalls;         /* system calls entered */
 	__u64 syscall_ns;       /* time inside system calls */
 	__u64 g_switches;       /* greenrt: goroutine switches on this worker */
 	__u64 g_os_switches;    /* OS switches while a goroutine was running */
@@ -50,7 +50,7 @@ struct gt_thread_state {
 	__u64 last_in;          /* ns of the last switch-in, 0 unknown */
 	__u64 last_out;         /* ns of the last switch-out, 0 unknown */
 	__u64 wake_ts;          /* ns it became runnable, 0 if not waiting */
-	__u64 sys_ts;           /* ns of sys_enter, 0 outside a syscall */
+	__u64 sys_ts;           /* ns of syscall entry, 0 outside a syscall */
 	__u64 cur_g;            /* greenrt: goroutine running, 0 = scheduler */
 	__s64 worker;           /* greenrt worker index, -1 unknown */
 	__u32 kind;             /* enum gt_kind */

@@ -3,11 +3,32 @@
  * syscalls.bpf.c - system calls of the target: count and latency per
  * syscall number.
  *
- * A call is counted at sys_enter, so calls that never return (exit_group,
- * a successful execve seen from the old image) are still counted; the
- * latency is measured at sys_exit from the time stamp left in the
- * thread's state.  The early tgid test keeps the cost for every other
- * process in the machine at one helper call and a compare.
+ * Two ways in, chosen at load time by tools/gtrace/session.c:
+ *
+ * - fentry/fexit on x64_sys_call(regs, nr), the kernel's x86_64 syscall
+ *   dispatcher (the default where the kernel's BTF has it).  BPF
+ *   trampolines patched into that one function: every system call pays
+ *   the trampoline and our tgid test, and nothing else (not measured yet:
+ *   the development machine's kernel refuses fentry programs, EPERM).
+ *   fexit gets x64_sys_call's return value, the call's result.
+ * - the raw syscall tracepoints sys_enter/sys_exit (tp_btf, or raw_tp),
+ *   the fallback.  Attaching anything to them sets
+ *   SYSCALL_WORK_SYSCALL_TRACEPOINT on every task in the machine, which
+ *   sends every system call of every process (the load generator's too)
+ *   through the slow entry/exit path: a getppid() loop went from ~173 ns
+ *   to ~335 ns a call on the machine gtrace was developed on (empty
+ *   programs alone: ~290 ns; bench/gtrace_syscall_cost.sh).
+ *
+ * Either way a call is counted on the way in, so calls that never come
+ * back (exit, exit_group) are still counted; the latency is measured on
+ * the way out from the time stamp left in the thread's state, so a call
+ * whose entry gtrace did not see (it began before the attach, or it is
+ * the child's side of a fork, which returns through ret_from_fork) is
+ * left out of the times, never mis-timed.  The early tgid test keeps the
+ * cost for every other process in the machine at one helper call and a
+ * compare.  What the fentry way does not see: numbers outside the x86_64
+ * table (-ENOSYS before dispatch), x32 and 32-bit compat calls (their
+ * own dispatchers); the tracepoints counted those too.
  */
 #include "maps.bpf.h"
 
@@ -60,6 +81,23 @@ static __always_inline void on_exit(long ret)
 		s->syscall_ns += d;
 }
 
+/* Default: the dispatcher.  x64_sys_call(regs, nr) returns long, the
+ * call's result (its caller stores it in regs->ax): fexit's `ret`. */
+SEC("fentry/x64_sys_call")
+int BPF_PROG(gt_sysenter_fe, const struct pt_regs *regs, unsigned int nr)
+{
+	on_enter(nr);
+	return 0;
+}
+
+SEC("fexit/x64_sys_call")
+int BPF_PROG(gt_sysexit_fx, const struct pt_regs *regs, unsigned int nr, long ret)
+{
+	on_exit(ret);
+	return 0;
+}
+
+/* Fallback: the raw syscall tracepoints. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(gt_sysenter_btf, struct pt_regs *regs, long id)
 {

@@ -133,11 +133,19 @@ TESTS_INTEGRATION += $(BUILD)/tests/gtrace/test_gtrace.sh $(BUILD)/tests/gtrace/
 
 # --- tracing overhead (issue 4, "Performance": <= 3% of requests/s) ---
 # echo_greenrt under build/loadgen -c 1000 -d 5 (64-byte echo), untraced
-# and traced by `gtrace run` (default mode, and --goroutines, and
-# echo_threads for information), interleaved repeats, medians.  Root only
-# (prints a skip line otherwise); ~2.5 minutes.  GTRACE_OVERHEAD_ARGS is
+# and traced by `gtrace run` (default mode, and --goroutines,
+# --no-syscalls, --sys-tracepoints and echo_threads for information),
+# interleaved repeats, medians.  Root only (prints a skip line
+# otherwise); ~3 minutes.  GTRACE_OVERHEAD_ARGS is
 # passed on (e.g. "-r 5", or "--quick" for a smoke run).
 .PHONY: bench-gtrace-overhead
 BENCH_RUNS += bench-gtrace-overhead
 bench-gtrace-overhead: $(BUILD)/gtrace $(BUILD)/loadgen $(BUILD)/echo_greenrt $(BUILD)/echo_threads
 	$(Q)BUILD=$(BUILD) bash bench/gtrace_overhead.sh $(GTRACE_OVERHEAD_ARGS)
+
+# What counting system calls costs every other process: a getppid() loop
+# with gtrace attached to an unrelated process (default, --sys-tracepoints,
+# --no-syscalls) and without.  Not part of `make bench` (~1 minute).
+.PHONY: bench-gtrace-syscalls
+bench-gtrace-syscalls: $(BUILD)/gtrace $(BUILD)/tests/gtrace/getppid_n
+	$(Q)BUILD=$(BUILD) bash bench/gtrace_syscall_cost.sh $(GTRACE_SYSCALL_ARGS)

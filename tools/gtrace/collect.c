@@ -80,6 +80,8 @@ static void collect_cost(struct gt_session *s, struct gt_snapshot *snap)
 		int fd = bpf_program__fd(p);
 		if (fd < 0 || snap->ncost >= GT_MAX_PROGS)
 			continue;
+		if (s->sys_fentry && (p == s->sys_tp[0] || p == s->sys_tp[1]))
+			continue;       /* the fallback, loaded but not attached */
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 		memset(&info, 0, sizeof(info));
@@ -113,6 +115,8 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 	snap->greenrt = s->nusdt > 0;
 	snap->g_events = s->g_events;
 	snap->syscalls = s->syscalls;
+	snap->sys_via = gt_session_sys_via(s);
+	snprintf(snap->sys_why, sizeof(snap->sys_why), "%s", s->sys_why);
 	snap->g_stats = s->g_stats;
 	snap->rt_from_start = s->from_start;
 	snap->iouring = s->iouring;

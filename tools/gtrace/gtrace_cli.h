@@ -37,7 +37,8 @@ struct gt_opts {
 	bool per_thread;        /* -T */
 	bool hist;              /* --hist */
 	bool goroutines;        /* --goroutines: per-event greenrt probes */
-	bool no_syscalls;       /* --no-syscalls: leave sys_enter/sys_exit out */
+	bool no_syscalls;       /* --no-syscalls: do not count system calls */
+	bool sys_tracepoints;   /* --sys-tracepoints: sys_enter/sys_exit, not fentry */
 	bool verbose;           /* -v */
 	char **argv;            /* run: the command */
 	const char *diff_a, *diff_b;
@@ -52,6 +53,7 @@ void gt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct gtrace_bpf;
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 struct gt_session {
@@ -68,7 +70,12 @@ struct gt_session {
 	bool iouring;           /* io_uring tracepoints attached */
 	bool raw_tp;            /* some tracepoint fell back to raw_tp */
 	bool want_events;       /* --goroutines or --trace: attach the hot probes */
-	bool syscalls;          /* sys_enter/sys_exit attached */
+	bool syscalls;          /* system calls counted */
+	bool sys_fentry;        /* ... by fentry/fexit on x64_sys_call, else by
+				 * the sys_enter/sys_exit tracepoints */
+	char sys_why[128];      /* why not fentry ("" if it is, or no syscalls) */
+	struct bpf_program *sys_fe[2];  /* fentry, fexit on x64_sys_call */
+	struct bpf_program *sys_tp[2];  /* sys_enter, sys_exit (tp_btf or raw_tp) */
 	bool g_events;          /* per-event greenrt probes (switch, park...) attached */
 	bool g_stats;           /* greenrt's `stats` probe attached */
 	bool from_start;        /* traced from the first instruction (run) */
@@ -81,6 +88,10 @@ struct gt_session {
 int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o);
 /* Attach the tracepoints (0 or -errno, message printed). */
 int gt_session_attach(struct gt_session *s);
+/* How system calls are counted: "fentry" (fentry/fexit on x64_sys_call),
+ * "tracepoint" (sys_enter/sys_exit), NULL (--no-syscalls).  Valid after
+ * gt_session_attach. */
+const char *gt_session_sys_via(const struct gt_session *s);
 /* Detach and unload everything; safe on a partly set up session. */
 void gt_session_close(struct gt_session *s);
 /* Call every <= 100 ms while tracing: switches bpf_stats on and off. */
@@ -137,6 +148,8 @@ struct gt_snapshot {
 	uint64_t rtc[GT_RT_NCOUNTERS];
 	bool iouring;
 	bool syscalls;          /* system calls traced */
+	const char *sys_via;    /* gt_session_sys_via() */
+	char sys_why[128];      /* gt_session.sys_why */
 	char usdt_where[512];
 	struct gt_thread *threads;
 	int nthreads;

@@ -91,6 +91,7 @@ int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt
 		json_array_append_new(arr, j);
 	}
 	json_object_set_new(root, "syscalls", arr);
+	json_object_set_new(root, "syscalls_via", s->sys_via ? json_string(s->sys_via) : json_null());
 
 	json_t *ops = json_object();
 	for (unsigned i = 0; i < GT_MAX_IO_OPS; i++)

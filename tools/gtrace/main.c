@@ -41,12 +41,17 @@ static const char doc[] =
 "scheduler's hot paths (switch, park, ready, io_submit, io_complete):\n"
 "each hit is a uprobe trap of ~1 us in the target, several per request,\n"
 "for per-thread and per-goroutine figures, `made ready` counts and OS\n"
-"switches charged to goroutines.  The OS tracepoints cost every process\n"
-"in the machine, traced or not, sys_enter/sys_exit most (~0.2 us per\n"
-"system call); --no-syscalls leaves them out.  Measured with a 1000-\n"
+"switches charged to goroutines.  The OS probes cost every process in\n"
+"the machine, traced or not.  System calls are counted by fentry/fexit\n"
+"on the kernel's syscall dispatcher x64_sys_call where the kernel allows\n"
+"it (a BPF trampoline on each system call), else by the sys_enter/\n"
+"sys_exit tracepoints, which send every system call in the machine\n"
+"through the kernel's slow path (a getppid() ~0.17 us -> ~0.34 us: make\n"
+"bench-gtrace-syscalls); the report's cost line says which way was\n"
+"used.  --no-syscalls leaves them out.  Measured with a 1000-\n"
 "connection echo load on 2 shared cores (make bench-gtrace-overhead),\n"
-"extra CPU per request, server + load generator: default ~8%,\n"
-"--no-syscalls ~4%, --goroutines ~25%.\n"
+"extra CPU per request, server + load generator: default with the\n"
+"tracepoints ~8%, --no-syscalls ~4%, --goroutines ~25%.\n"
 "\n"
 "EXAMPLES:\n"
 "  gtrace run -- ./build/examples/echo_server -p 9000\n"
@@ -69,15 +74,18 @@ static const char doc[] =
 
 static const char args_doc[] = "run|attach|top|diff [ARGS...]";
 
-enum { OPT_JSON = 1000, OPT_TRACE, OPT_PER, OPT_HIST, OPT_GOROUTINES, OPT_NOSYSCALLS };
+enum { OPT_JSON = 1000, OPT_TRACE, OPT_PER, OPT_HIST, OPT_GOROUTINES, OPT_NOSYSCALLS,
+       OPT_SYSTP };
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "Process to trace (attach, top)", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: until the target exits or Ctrl-C)", 0 },
 	{ "json", OPT_JSON, "FILE", 0, "Also write the report as JSON (schema: tools/gtrace/SCHEMA.md)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Record a Chrome/Perfetto trace-event timeline into FILE (implies --goroutines)", 0 },
-	{ "no-syscalls", OPT_NOSYSCALLS, NULL, 0, "Do not trace system calls: their tracepoints cost every "
-	  "process in the machine ~0.2 us per system call (see COST)", 0 },
+	{ "no-syscalls", OPT_NOSYSCALLS, NULL, 0, "Do not count system calls (see COST)", 0 },
+	{ "sys-tracepoints", OPT_SYSTP, NULL, 0, "Count system calls with the sys_enter/sys_exit tracepoints "
+	  "rather than fentry/fexit on x64_sys_call: slower for every process in the machine "
+	  "(see COST); the fallback anyway where the kernel lacks x64_sys_call or refuses fentry programs", 0 },
 	{ "goroutines", OPT_GOROUTINES, NULL, 0, "Count every goroutine event with per-event probes: per-thread and "
 	  "per-goroutine figures, but ~1 us of the target's time per event (see COST)", 0 },
 	{ "per", OPT_PER, "N", 0, "Also show figures divided by N (requests served)", 0 },
@@ -142,6 +150,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NOSYSCALLS:
 		o->no_syscalls = true;
+		break;
+	case OPT_SYSTP:
+		o->sys_tracepoints = true;
 		break;
 	case 'v':
 		o->verbose = true;

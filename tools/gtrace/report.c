@@ -101,6 +101,23 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_fig_add(fs, "cost.stats_s", NULL, s->cost_sampled_s, GT_U_COUNT, false);
 }
 
+/* How system calls were counted, the other half of gtrace's cost: the
+ * tracepoints also slow every system call in the machine down by more
+ * than the BPF time shows (the slow syscall path). */
+static void print_sys_via(FILE *f, const struct gt_snapshot *s)
+{
+	if (!s->sys_via)
+		fprintf(f, "  (system calls not counted: --no-syscalls)\n");
+	else if (!strcmp(s->sys_via, "fentry"))
+		fprintf(f, "  (system calls counted by fentry/fexit on x64_sys_call: "
+			"a BPF trampoline on every system call in the machine)\n");
+	else
+		fprintf(f, "  (system calls counted by the sys_enter/sys_exit tracepoints%s%s; they "
+			"send every system call in the machine through the kernel's slow path, "
+			"a cost not in the BPF time)\n",
+			s->sys_why[0] ? ", as " : "", s->sys_why);
+}
+
 static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 {
 	char a[32], b[32], c[32];
@@ -109,6 +126,7 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 			gt_fmt_num((double)s->cost_runs, a),
 			s->cost_sampled_s > 0 ? "no program ran while BPF run-time statistics were on"
 					      : "BPF run-time statistics unavailable");
+		print_sys_via(f, s);
 		return;
 	}
 	double oncpu = 0;
@@ -124,6 +142,7 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 	fprintf(f, "\n  (runs counted by the programs; time per run from the kernel's bpf_stats, "
 		"on %.1f s of the %.1f s traced%s)\n", s->cost_sampled_s, s->elapsed_s,
 		s->cost_sampled_s < s->elapsed_s - 0.05 ? " to keep their own cost down" : "");
+	print_sys_via(f, s);
 	if (o->per_thread) {
 		fprintf(f, "  %-20s %14s %14s %10s   (while bpf_stats was on)\n", "PROGRAM", "RUNS", "TIME", "PER RUN");
 		for (int i = 0; i < s->ncost; i++) {

@@ -1,5 +1,7 @@
-/* jget FILE summary.KEY | FILE syscall.NAME | FILE version: prints one
- * number from a gtrace --json report (the tests' JSON reader; no jq). */
+/* jget FILE summary.KEY | FILE syscall.NAME | FILE syscall_timed.NAME |
+ * FILE MEMBER: prints one number (or string: `syscalls_via`) from a gtrace
+ * --json report (the tests' JSON reader; no jq).  syscall_timed: the
+ * calls in that syscall's latency histogram. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +24,23 @@ int main(int argc, char **argv)
 			printf("0\n");
 			return 0;
 		}
+	} else if (!strncmp(argv[2], "syscall_timed.", 14)) {
+		/* calls of that syscall in its latency histogram */
+		size_t i, k;
+		json_t *s, *b;
+		double n = 0;
+		json_array_foreach(json_object_get(j, "syscalls"), i, s)
+			if (!strcmp(json_string_value(json_object_get(s, "name")) ?: "", argv[2] + 14))
+				json_array_foreach(json_object_get(s, "hist_log2_ns"), k, b)
+					n += json_number_value(b);
+		printf("%.0f\n", n);
+		return 0;
 	} else {
 		v = json_object_get(j, argv[2]);
+	}
+	if (json_is_string(v)) {
+		printf("%s\n", json_string_value(v));
+		return 0;
 	}
 	if (!json_is_number(v))
 		return 3;

@@ -17,11 +17,19 @@ jget() { "$H/jget" "$1" "$2"; }
 
 # After every gtrace run, none of our programs (all named gt_*) may stay.
 # The kernel frees a detached program after an RCU grace period, so give
-# it up to 3 s to disappear from bpftool's list.
+# it up to 3 s to disappear from bpftool's list.  Programs a live process
+# still holds (a prog_id in some /proc/PID/fdinfo: another gtrace running
+# on the machine at the same time) are not leftovers; a leaked one has no
+# holder (pinned, or kept by the kernel).
+gt_unheld() {
+  { grep -h '^prog_id:' /proc/[0-9]*/fdinfo/* 2>/dev/null | awk '{ print "held", $2 }'
+    bpftool prog show 2>/dev/null | awk -F: '/^[0-9]+: .* name gt_/ { print "gt", $1 }'
+  } | awk '$1 == "held" { h[$2] = 1; next } !($2 in h) { n++ } END { print n + 0 }'
+}
 no_leftovers() {
   local n i
   for i in $(seq 30); do
-    n=$(bpftool prog show 2>/dev/null | grep -c ' name gt_') || true
+    n=$(gt_unheld)
     [[ $n == 0 ]] && break
     sleep 0.1
   done

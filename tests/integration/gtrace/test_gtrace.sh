@@ -26,11 +26,33 @@ if perf stat -x, -e syscalls:sys_enter_getppid -o "$TMP/perf.txt" "$H/getppid_n"
 else
   echo "note: perf stat unavailable here; perf cross-check skipped"
 fi
+# every call came back, so every one was timed (the exit side matched it)
+timed=$(jget "$TMP/g.json" syscall_timed.getppid)
+[[ $timed == "$N" ]] && ok "getppid: $timed calls timed" || fail "getppid: '$timed' calls timed, expected $N"
+# how syscalls were counted: fentry/fexit on x64_sys_call where the
+# kernel allows it, the tracepoints otherwise; the report says which
+via=$(jget "$TMP/g.json" syscalls_via)
+case $via in
+  fentry) grep -q 'system calls counted by fentry/fexit on x64_sys_call' "$TMP/g.txt" ;;
+  tracepoint) grep -q 'system calls counted by the sys_enter/sys_exit tracepoints' "$TMP/g.txt" ;;
+  *) false ;;
+esac && ok "syscalls counted via $via: $(grep -o 'system calls counted by [^;]*' "$TMP/g.txt")" ||
+  fail "syscalls_via '$via' not in the report's cost line"
 no_leftovers "getppid"
+# --sys-tracepoints: the fallback counts exactly as well
+"$GTRACE" run --sys-tracepoints --json "$TMP/t.json" -- "$H/getppid_n" $N 2>"$TMP/t.txt"
+rc=$?
+tgot=$(jget "$TMP/t.json" syscall.getppid)
+ttimed=$(jget "$TMP/t.json" syscall_timed.getppid)
+tvia=$(jget "$TMP/t.json" syscalls_via)
+if [[ $rc == 0 && $tgot == "$N" && $ttimed == "$N" && $tvia == tracepoint ]]; then
+  ok "--sys-tracepoints: counted $tgot of $N, $ttimed timed, via $tvia"
+else fail "--sys-tracepoints: counted '$tgot' timed '$ttimed' of $N via '$tvia' (rc $rc)"; cat "$TMP/t.txt"; fi
+no_leftovers "--sys-tracepoints"
 # --no-syscalls: no syscall figures at all (not zeros), the rest still there
 "$GTRACE" run --no-syscalls --json "$TMP/n.json" -- "$H/getppid_n" 100 2>"$TMP/n.txt"
 rc=$?
-tot=$(jget "$TMP/n.json" summary.syscalls.total)
+tot=$(jget "$TMP/n.json" summary.syscalls.total)$(jget "$TMP/n.json" syscalls_via)
 thr=$(jget "$TMP/n.json" summary.sched.threads)
 if [[ $rc == 0 && -z $tot && ${thr:-0} -ge 1 ]] && grep -q "not traced (--no-syscalls)" "$TMP/n.txt"; then
   ok "--no-syscalls: no syscall figures, $thr thread(s) still seen"

@@ -188,6 +188,17 @@ int wring_wait(worker *w, int64_t timeout_ns)
         r->efd_rearm = false;
         arm_eventfd(w);
     }
+    /* Leave room in the run queue (see dispatch); a sleeper's is empty. */
+    uint32_t queued = runq_len(w);
+    unsigned room = queued < RUNQ_SIZE - 16 ? RUNQ_SIZE - 16 - queued : 16;
+    if (timeout_ns == 0 && !r->unsubmitted &&
+        !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
+        /* A poll with nothing to submit and no completion work deferred
+         * in the kernel (TASKRUN_FLAG tells): whatever has completed is
+         * in the CQ already, so reap it without a system call.  This is
+         * what makes polling from a spinning worker cheap. */
+        return io_uring_cq_ready(&r->ring) ? dispatch(w, room) : 0;
+    }
     struct io_uring_cqe *cqe = NULL;
     int ret;
     stat_inc(w, ring_enters);
@@ -205,9 +216,6 @@ int wring_wait(worker *w, int64_t timeout_ns)
     }
     (void)ret;
     r->unsubmitted = 0;
-    /* Leave room in the run queue (see dispatch); a sleeper's is empty. */
-    uint32_t queued = runq_len(w);
-    unsigned room = queued < RUNQ_SIZE - 16 ? RUNQ_SIZE - 16 - queued : 16;
     return dispatch(w, room);
 }
 

@@ -528,7 +528,9 @@ static void g_start_stack(worker *w, g *gp)
  * switched back in - possibly on another worker. */
 static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *), void *arg)
 {
-    if (!from->is_g0 && !stack_canary_ok(&from->stk))
+    /* Guarded stacks fault on overflow; only bulk ones need the canary
+     * (and skipping it saves a load from a page of its own per switch). */
+    if (from->stk.kind == STACK_BULK && !stack_canary_ok(&from->stk))
         stack_overflow_fatal(from);
     if (!to->is_g0 && !to->stk.base)
         g_start_stack(w, to);

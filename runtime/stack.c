@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "greenrt.h"
@@ -383,8 +384,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
     char *addr = si->si_addr;
     if (gp && !gp->is_g0 && gp->stk.base) {
         /* In the guard page below a guarded stack, or just under a bulk
-         * stack's base (a fault there means we ran off the bottom). */
-        if (addr >= gp->stk.base - GUARD_SIZE && addr < gp->stk.base + 64)
+         * stack's base; or the stack pointer itself is below the base: a
+         * bulk stack has no guard, so a runaway recursion runs through the
+         * stacks below it until it reaches unmapped memory. */
+        const ucontext_t *uc = uctx;
+        char *sp = (char *)uc->uc_mcontext.gregs[REG_RSP];
+        if ((addr >= gp->stk.base - GUARD_SIZE && addr < gp->stk.base + 64) ||
+            sp < gp->stk.base)
             stack_overflow_fatal(gp);
         char buf[256];
         int n = snprintf(buf, sizeof buf,

@@ -115,6 +115,29 @@ static void overflow_main(void *arg)
     gr_sleep(10LL * 1000000000);   /* the overflow ends the process first */
 }
 
+/* Past the map budget for guard pages, stacks come from bulk mappings with
+ * no guard below them: park 40,000 goroutines (more than the guarded
+ * budget a 65,530 map limit allows: two maps per guarded stack), then
+ * overflow a stack that is certainly a bulk one. */
+static gr_chan *never;
+
+static void parked(void *arg)
+{
+    gr_chan_recv(never, NULL);
+}
+
+static void overflow_bulk_main(void *arg)
+{
+    never = gr_chan_make(0, 0);
+    for (int i = 0; i < 40000; i++)
+        gr_go(parked, NULL);
+    gr_sleep(50LL * 1000000); /* all started: their stacks are allocated */
+    gr_opts o = {65536, "deep"};
+    int64_t id = gr_go_opts(deep, NULL, &o);
+    say_id("deep", id);
+    gr_sleep(10LL * 1000000000);
+}
+
 /* ------------------------------------------------------------------ misuse */
 
 static void unlocker(void *arg)
@@ -187,6 +210,8 @@ int main(int argc, char **argv)
         return run(deadlock_alone_main, NULL);
     if (!strcmp(m, "overflow"))
         return run(overflow_main, (void *)(uintptr_t)65536);
+    if (!strcmp(m, "overflow-bulk"))
+        return run(overflow_bulk_main, NULL);
     if (!strcmp(m, "overflow-1m"))
         return run(overflow_main, (void *)(uintptr_t)(1024 * 1024));
     if (!strcmp(m, "mutex-unlock"))

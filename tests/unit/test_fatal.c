@@ -226,6 +226,13 @@ static void test_fatal_stack_overflow_big_stack(void **state)
     expect_overflow("overflow-1m", 1024 * 1024);
 }
 
+/* A stack from a bulk mapping (no guard page) overflowing is reported the
+ * same way. */
+static void test_fatal_stack_overflow_bulk_stack(void **state)
+{
+    expect_overflow("overflow-bulk", 65536);
+}
+
 /* Misuse: a message naming the call and (when in a goroutine) the
  * goroutine's name; a normal, non-zero exit. */
 static void expect_misuse(const char *mode, const char *const calls[],
@@ -298,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_fatal_deadlock_main_alone),
         cmocka_unit_test(test_fatal_stack_overflow),
         cmocka_unit_test(test_fatal_stack_overflow_big_stack),
+        cmocka_unit_test(test_fatal_stack_overflow_bulk_stack),
         cmocka_unit_test(test_fatal_mutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_rwmutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_wg_negative),

@@ -96,12 +96,12 @@ void bufpool_free(worker *w)
     w->bufpool = NULL;
 }
 
-int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags, int *ring_worker,
-                     bool (*ensure_pool)(worker *w)); /* io.c */
+int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
+                   uint32_t *cflags, int *ring_worker); /* io.c */
 
-static bool pool_ensure(worker *w)
+static int pool_ensure(worker *w)
 {
-    return pool_get(w) != NULL;
+    return pool_get(w) ? 0 : -ENOMEM;
 }
 
 ssize_t gr_recv_buf(int fd, gr_buf **out)
@@ -115,7 +115,7 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
     for (;;) {
         uint32_t cflags = 0;
         int ring = 0;
-        int r = io_recv_selected(current_worker()->cur, fd, BUF_GROUP, &cflags, &ring, pool_ensure);
+        int r = io_recv_select(fd, BUF_GROUP, BUF_SIZE, pool_ensure, &cflags, &ring);
         if (r == -ENOBUFS) {
             /* Every buffer of that worker is out: wait for data and for
              * buffers to come back, then try again (maybe elsewhere). */

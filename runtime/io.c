@@ -99,11 +99,6 @@ static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
     return res;
 }
 
-static int64_t deadline_of(g *gp)
-{
-    return gp->deadline;
-}
-
 void gr_set_deadline(int64_t deadline_ns)
 {
     g *gp = current_g();
@@ -116,49 +111,13 @@ static int wait_ready(g *gp, int fd, short events)
 {
     worker *w = current_worker();
     iowait iw = {0};
-    int64_t dl = deadline_of(gp);
+    int64_t dl = gp->deadline;
     if (dl && gr_now() >= dl)
         return -ETIMEDOUT;
     struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
     io_uring_prep_poll_add(sqe, fd, (unsigned)events);
     int r = io_finish(w, gp, &iw, sqe);
     return r < 0 ? r : 0;
-}
-
-/* A receive into a provided buffer of group bgid (bufring.c).  The
- * buffer comes from the pool of the ring the request went to, which is
- * the worker we are on when the SQE is filled - not necessarily where we
- * started (preemption, or the EAGAIN wait, may move us): *ring_worker
- * tells which.  ensure_pool(w) makes that worker's pool exist first. */
-int io_recv_selected(g *gp, int fd, int bgid, uint32_t *cflags, int *ring_worker,
-                     bool (*ensure_pool)(worker *w))
-{
-    for (;;) {
-        preempt_point();
-        worker *w = current_worker();
-        if (!ensure_pool(w))
-            return -ENOMEM;
-        *ring_worker = w->index;
-        int64_t dl = deadline_of(gp);
-        if (dl && gr_now() >= dl)
-            return -ETIMEDOUT;
-        iowait iw = {0};
-        struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
-        io_uring_prep_recv(sqe, fd, NULL, 4096, 0);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = (uint16_t)bgid;
-        int r = io_finish(w, gp, &iw, sqe);
-        if (r == -EINTR)
-            continue;
-        if (r == -EAGAIN) {
-            int e = wait_ready(gp, fd, POLLIN);
-            if (e < 0)
-                return e;
-            continue;
-        }
-        *cflags = iw.req.cflags;
-        return r;
-    }
 }
 
 /* What an operation needs to fill its SQE; fd first for the EAGAIN path. */
@@ -174,6 +133,11 @@ typedef struct opctx {
     socklen_t alen;
     const char *path;
     mode_t mode;
+    int bgid;                    /* provided-buffer group (recv_select) */
+    int (*before)(worker *w);    /* optional: runs on the worker whose ring
+                                    the request goes to; 0 or -errno */
+    int ring;                    /* out: that worker's index */
+    uint32_t cflags;             /* out: the completion's flags */
 } opctx;
 
 /* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits. */
@@ -184,7 +148,13 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
     for (;;) {
         preempt_point();
         worker *w = current_worker();
-        int64_t dl = deadline_of(gp);
+        if (ctx->before) {
+            int e = ctx->before(w);
+            if (e < 0)
+                return e;
+        }
+        ctx->ring = w->index;
+        int64_t dl = gp->deadline;
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;
         iowait iw = {0};
@@ -199,6 +169,7 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
                 return e;
             continue;
         }
+        ctx->cflags = iw.req.cflags;
         return r;
     }
 }
@@ -245,6 +216,13 @@ static void prep_writev(struct io_uring_sqe *sqe, opctx *c)
 static void prep_recv(struct io_uring_sqe *sqe, opctx *c)
 {
     io_uring_prep_recv(sqe, c->fd, c->buf, c->len, c->flags);
+}
+
+static void prep_recv_select(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_recv(sqe, c->fd, NULL, c->len, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (uint16_t)c->bgid;
 }
 
 static void prep_send(struct io_uring_sqe *sqe, opctx *c)
@@ -339,6 +317,22 @@ ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
         RETRY_SYSCALL(send(fd, buf, n, flags | MSG_NOSIGNAL));
     opctx c = {.fd = fd, .buf = (void *)buf, .len = n, .flags = flags};
     return io_do(gp, prep_send, &c, (flags & MSG_DONTWAIT) ? 0 : POLLOUT);
+}
+
+/* A receive of up to len bytes into a buffer the kernel picks from group
+ * bgid of the ring the request goes to (bufring.c).  That is the ring of
+ * the worker we are on when the SQE is filled - not necessarily where we
+ * started (preemption, or the EAGAIN wait, may move us): *ring_worker
+ * tells which, and ensure_pool(w) makes that worker's pool exist first.
+ * Goroutine context only. */
+int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
+                   uint32_t *cflags, int *ring_worker)
+{
+    opctx c = {.fd = fd, .len = len, .bgid = bgid, .before = ensure_pool};
+    int r = io_do(current_g(), prep_recv_select, &c, POLLIN);
+    *cflags = c.cflags;
+    *ring_worker = c.ring;
+    return r;
 }
 
 ssize_t gr_read_full(int fd, void *buf, size_t n)

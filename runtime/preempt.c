@@ -49,8 +49,7 @@
 #define MAX_RANGES 64
 #define STATS_EVERY_NS 1000000000 /* the greenrt:stats probe */
 
-void gr_stats_collect(worker_stats *out);
-void stats_probe_fire(const worker_stats *s, bool final);
+void stats_probe_snapshot(void);
 
 extern const char __start_greenrt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_greenrt_text[] __attribute__((visibility("hidden")));
@@ -174,9 +173,7 @@ static void *monitor_main(void *arg)
         if (load_relaxed(&sched.npidle) == (uint32_t)n) {
             /* A last snapshot before sleeping without a timeout, so a
              * tracer's figures are exact while the program is idle. */
-            worker_stats s;
-            gr_stats_collect(&s);
-            stats_probe_fire(&s, false);
+            stats_probe_snapshot();
             last_stats = gr_now();
             store_release(&mon.deep, 1);
             /* Re-check after announcing the deep sleep: a kick that came
@@ -190,9 +187,7 @@ static void *monitor_main(void *arg)
         futex_wait_ns(&mon.word, word, PERIOD_NS);
         int64_t now = gr_now();
         if (now - last_stats >= STATS_EVERY_NS) {
-            worker_stats s;
-            gr_stats_collect(&s);
-            stats_probe_fire(&s, false);
+            stats_probe_snapshot();
             last_stats = now;
         }
         for (int i = 0; i < n; i++) {

@@ -402,9 +402,7 @@ static void runq_put(worker *w, g *gp, bool next)
 void runq_put_new(worker *w, g *gp)
 {
     runq_put(w, gp, true);
-    g *cur = w->cur;
-    if (!cur->is_g0 &&
-        w->runq_tail - load_relaxed(&w->runq_head) >= RUNQ_SIZE - 1)
+    if (!w->cur->is_g0 && runq_len(w) >= RUNQ_SIZE - 1)
         sched_yield_g(false);
 }
 
@@ -579,8 +577,7 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     store_relaxed(&gp->status, (uint32_t)G_WAITING);
     stat_inc(w, parks);
     if (reason < GR_WAIT_REASON_COUNT)
-        __atomic_store_n(&w->st.parks_by_reason[reason], w->st.parks_by_reason[reason] + 1,
-                         __ATOMIC_RELAXED);
+        stat_inc(w, parks_by_reason[reason]);
     PROBE3(park, gp->id, reason, wait_reason_str(reason));
     g *next = pick_fast(w);
     switch_to(w, gp, next ? next : &w->g0, after, arg);
@@ -1088,20 +1085,20 @@ int gr_run(void (*main_fn)(void *), void *arg)
         store_release(&start_lock, 0);
         return err;
     }
-    /* A write on a socket whose peer is gone must give -EPIPE, not kill
-     * the process (io.c); as Go does, ignore SIGPIPE unless the program
-     * chose a disposition itself. */
-    struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
-    bool pipe_ignored = false;
-    if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL &&
-        !(old_pipe.sa_flags & SA_SIGINFO))
-        pipe_ignored = sigaction(SIGPIPE, &ign, NULL) == 0;
     sched.workers = aligned_alloc(64, sizeof(worker) * (size_t)sched.nprocs);
     if (!sched.workers) {
         stacks_teardown();
         store_release(&start_lock, 0);
         return -ENOMEM;
     }
+    /* A write on a socket whose peer is gone must give -EPIPE, not kill
+     * the process (io.c); as Go does, ignore SIGPIPE unless the program
+     * chose a disposition itself.  Restored on the one way out below. */
+    struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
+    bool pipe_ignored = false;
+    if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL &&
+        !(old_pipe.sa_flags & SA_SIGINFO))
+        pipe_ignored = sigaction(SIGPIPE, &ign, NULL) == 0;
     memset(sched.workers, 0, sizeof(worker) * (size_t)sched.nprocs);
     uint64_t seed = (uint64_t)now_ns() ^ (uint64_t)(uintptr_t)&err;
     for (int i = 0; i < sched.nprocs; i++) {

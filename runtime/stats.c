@@ -72,3 +72,11 @@ void gr_stats_get(gr_stats *out)
     out->io_completed = s.io_completed;
     out->ring_enters = s.ring_enters;
 }
+
+/* A non-final snapshot of the running runtime's counters (the monitor). */
+void stats_probe_snapshot(void)
+{
+    worker_stats s;
+    gr_stats_collect(&s);
+    stats_probe_fire(&s, false);
+}

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +183,18 @@ void conn_set_free(conn_set *s)
 {
     free(s->live);
     s->live = NULL;
+}
+
+int server_prepare(const char *prog, sigset_t *set, struct conn_set *conns)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (conn_set_init(conns, server_raise_nofile()) < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    return 0;
 }

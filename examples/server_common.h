@@ -8,6 +8,7 @@
 #define EXAMPLES_SERVER_COMMON_H
 
 #include <limits.h>
+#include <signal.h>
 
 #define SERVER_BACKLOG 4096
 
@@ -28,6 +29,13 @@ void server_parse_args(server_opts *o, int argc, char **argv, const char *prog,
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft
  * limit. */
 int server_raise_nofile(void);
+
+/* What both models do before serving: block SIGINT/SIGTERM in every
+ * thread (one thread waits for them with sigwait on *set), ignore SIGPIPE,
+ * raise the fd limit and size the connection set for it.  0, or 1 after
+ * printing "PROG: out of memory". */
+struct conn_set;
+int server_prepare(const char *prog, sigset_t *set, struct conn_set *conns);
 
 /* Prints "listening on HOST:PORT" (the bound port) on stdout and flushes.
  * Returns 0 or -errno. */

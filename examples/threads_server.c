@@ -155,17 +155,8 @@ int threads_server_run(const server_opts *o, const char *prog,
                        void (*serve)(int fd, void *ctx), void *ctx)
 {
     static sigset_t set; /* read by the signal thread */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    int nofile = server_raise_nofile();
-    if (conn_set_init(&conns, nofile) < 0) {
-        fprintf(stderr, "%s: out of memory\n", prog);
+    if (server_prepare(prog, &set, &conns))
         return 1;
-    }
     listen_fd = listen_tcp(prog, o->host, o->port);
     if (listen_fd < 0)
         return 1;

@@ -6,102 +6,277 @@
  * provided-buffer ring (io_uring_register_buf_ring + IOSQE_BUFFER_SELECT)
  * the receive names a buffer *group* instead, and the kernel picks a
  * buffer only when data arrives.  Each worker lazily registers one group
- * of BUF_COUNT buffers of BUF_SIZE bytes on its ring.  A buffer is
- * returned to its pool - which may belong to another worker, goroutines
- * migrate - under the pool's lock: the app side of a buffer ring has a
+ * on its ring.
+ *
+ * Incremental consumption.  Where the kernel has it (IOU_PBUF_RING_INC,
+ * Linux 6.12), the group holds a few large chunks that the kernel fills
+ * piecewise: a 64-byte message takes 64 bytes of the current chunk, not a
+ * whole buffer.  That matters because a completion-based server keeps the
+ * bytes of every *queued* request in its own memory (a readiness-based one
+ * leaves them in the socket until it reads): under 10,000 busy clients
+ * nearly all of them are queued at once (Little's law), which is 40 MB in
+ * 4 KiB buffers and 640 KB in 64-byte pieces.  Each receive returns a
+ * slice of a chunk; a chunk goes back to the ring when the kernel has
+ * moved past it and every slice of it has been released.  Slices are
+ * carved at dispatch, in completion order, which is the order in which the
+ * kernel consumed the chunk (uring.c calls bufring_complete): the offset
+ * of a piece is known only there.  Without INC every completion consumes
+ * a whole buffer: the same bookkeeping with one slice per buffer.
+ *
+ * Ownership: a chunk holds one reference for the kernel (dropped by the
+ * completion that does not carry IORING_CQE_F_BUF_MORE) and one per slice
+ * handed out; the last one puts it back on the ring.  A zero-byte
+ * completion never drops the kernel's reference: a fixed kernel reports
+ * BUF_MORE for it, and an older one that does not has not moved its head
+ * either - re-adding that chunk would give it two owners.  All of it is
+ * under the pool's lock, since slices are released on whichever worker
+ * the goroutine has migrated to, and the app side of a buffer ring has a
  * single producer.
  *
- * When the pool is exhausted the kernel fails the receive with -ENOBUFS;
- * the goroutine then waits for readability and for buffers to come back,
- * and retries.
+ * When the pool is exhausted the kernel fails the receive with -ENOBUFS
+ * at once, data or not.  Retrying the pool then starves: every chunk that
+ * comes back is taken by the receives queued next, and the goroutines
+ * that missed keep missing.  So a receive that misses waits for
+ * readability instead (holding nothing) and reads into a spare buffer
+ * from a small per-worker free list, used last-in first-out so that the
+ * few in use stay in cache.  Rejected: a pool sized for the worst burst
+ * (resident for good once the ring has cycled through it), and waiting
+ * for buffers to come back (a timer per miss, and the starvation above).
  */
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 
 #include "greenrt.h"
 #include "sched.h"
 
-/* The kernel takes buffers from the ring's head and we return them at the
- * tail, so over time every buffer of the pool gets written: the pool's
- * size is memory the process will hold.  1,024 x 4 KiB (4 MiB a worker)
- * covers a thousand receives completing in one scheduling round. */
-#define BUF_COUNT 1024u /* power of two */
-#define BUF_SIZE 4096u
+/* Debian 12's liburing (2.3) predates incremental buffers: the kernel ABI
+ * values, and the register struct's flags are its old pad field. */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#define BUF_REG_FLAGS pad
+#else
+#define BUF_REG_FLAGS flags
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+
 #define BUF_GROUP 1
+#define RECV_MAX 4096u          /* bytes one receive may return */
+/* Incremental: CHUNKS x CHUNK_SIZE, 1 MiB a worker (the ring cycles
+ * through all of it, so all of it becomes resident). */
+#define INC_CHUNKS 64u          /* power of two */
+#define INC_CHUNK_SIZE (16u * 1024)
+/* Whole buffers (no INC): the same 1 MiB. */
+#define FULL_CHUNKS 256u        /* power of two */
+#define FULL_CHUNK_SIZE RECV_MAX
+#define SPARE_POOL UINT32_MAX   /* gr_buf._pool of a spare buffer */
+#define SPARES_KEPT 64          /* per worker; more are freed on release */
+
+/* A handed-out piece of a chunk; desc is what the caller sees. */
+typedef struct slice {
+    gr_buf desc;
+    struct slice *next;         /* free list */
+} slice;
+
+/* A buffer for a receive that found the pool empty: header and bytes. */
+typedef struct spare {
+    gr_buf desc;
+    struct spare *next;
+    char data[RECV_MAX];
+} spare;
+
+typedef struct chunk {
+    char *mem;
+    uint32_t off;               /* bytes the kernel has filled so far */
+    uint32_t refs;              /* the kernel's (while on the ring) + slices */
+} chunk;
 
 typedef struct bufpool {
-    uint32_t lock;               /* guards br's tail (we are the producer) */
+    uint32_t lock;              /* guards everything below but spares */
     struct io_uring_buf_ring *br;
-    char *mem;                   /* BUF_COUNT * BUF_SIZE */
-    gr_buf descs[BUF_COUNT];     /* handed out by gr_recv_buf */
+    bool incremental;
+    uint32_t nchunks, chunk_size;
+    char *mem;                  /* nchunks * chunk_size */
+    chunk *chunks;
+    slice *free_slices;
+    spare *spares;              /* free spare buffers (owner only) */
+    int nspares;
 } bufpool;
 
-static void pool_put(bufpool *p, uint32_t bid)
+/* Puts chunk bid back on the ring: the kernel's reference again. */
+static void chunk_readd(bufpool *p, uint32_t bid)
 {
-    lock(&p->lock);
-    io_uring_buf_ring_add(p->br, p->mem + (size_t)bid * BUF_SIZE, BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(BUF_COUNT), 0);
+    chunk *c = &p->chunks[bid];
+    c->off = 0;
+    c->refs = 1;
+    io_uring_buf_ring_add(p->br, c->mem, p->chunk_size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(p->nchunks), 0);
     io_uring_buf_ring_advance(p->br, 1);
-    unlock(&p->lock);
+}
+
+static void chunk_unref(bufpool *p, uint32_t bid)
+{
+    if (--p->chunks[bid].refs == 0)
+        chunk_readd(p, bid);
+}
+
+static void pool_destroy(bufpool *p)
+{
+    if (p->br && p->br != MAP_FAILED)
+        munmap(p->br, p->nchunks * sizeof(struct io_uring_buf));
+    if (p->mem && p->mem != MAP_FAILED)
+        munmap(p->mem, (size_t)p->nchunks * p->chunk_size);
+    while (p->free_slices) {
+        slice *s = p->free_slices;
+        p->free_slices = s->next;
+        free(s);
+    }
+    while (p->spares) {
+        spare *sp = p->spares;
+        p->spares = sp->next;
+        free(sp);
+    }
+    free(p->chunks);
+    free(p);
+}
+
+/* Maps and registers a pool: incremental if inc, else whole buffers. */
+static bufpool *pool_create(worker *w, bool inc)
+{
+    bufpool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->incremental = inc;
+    p->nchunks = inc ? INC_CHUNKS : FULL_CHUNKS;
+    p->chunk_size = inc ? INC_CHUNK_SIZE : FULL_CHUNK_SIZE;
+    p->chunks = calloc(p->nchunks, sizeof *p->chunks);
+    p->br = mmap(NULL, p->nchunks * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
+                 MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    p->mem = mmap(NULL, (size_t)p->nchunks * p->chunk_size, PROT_READ | PROT_WRITE,
+                  MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+    if (!p->chunks || p->br == MAP_FAILED || p->mem == MAP_FAILED)
+        goto fail;
+    io_uring_buf_ring_init(p->br);
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)p->br,
+                                   .ring_entries = p->nchunks,
+                                   .bgid = BUF_GROUP,
+                                   .BUF_REG_FLAGS = inc ? IOU_PBUF_RING_INC : 0};
+    if (io_uring_register_buf_ring(&w->ring.ring, &reg, 0) < 0)
+        goto fail;
+    for (uint32_t i = 0; i < p->nchunks; i++) {
+        p->chunks[i].mem = p->mem + (size_t)i * p->chunk_size;
+        chunk_readd(p, i);
+    }
+    return p;
+fail:
+    pool_destroy(p);
+    return NULL;
 }
 
 static bufpool *pool_get(worker *w)
 {
-    if (w->bufpool)
-        return w->bufpool;
-    bufpool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
-    p->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    p->mem = mmap(NULL, (size_t)BUF_COUNT * BUF_SIZE, PROT_READ | PROT_WRITE,
-                  MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
-    if (p->br == MAP_FAILED || p->mem == MAP_FAILED)
-        goto fail;
-    io_uring_buf_ring_init(p->br);
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uint64_t)(uintptr_t)p->br, .ring_entries = BUF_COUNT, .bgid = BUF_GROUP};
-    if (io_uring_register_buf_ring(&w->ring.ring, &reg, 0) < 0)
-        goto fail;
-    for (uint32_t i = 0; i < BUF_COUNT; i++) {
-        io_uring_buf_ring_add(p->br, p->mem + (size_t)i * BUF_SIZE, BUF_SIZE, (unsigned short)i,
-                              io_uring_buf_ring_mask(BUF_COUNT), (int)i);
-        p->descs[i]._bid = i;
-        p->descs[i]._pool = (uint32_t)w->index;
-        p->descs[i].data = p->mem + (size_t)i * BUF_SIZE;
+    if (!w->bufpool) {
+        bufpool *p = pool_create(w, true);
+        if (!p)
+            p = pool_create(w, false); /* a kernel before 6.12 */
+        w->bufpool = p;
     }
-    io_uring_buf_ring_advance(p->br, BUF_COUNT);
-    w->bufpool = p;
-    return p;
-fail:
-    if (p->br && p->br != MAP_FAILED)
-        munmap(p->br, ring_bytes);
-    if (p->mem && p->mem != MAP_FAILED)
-        munmap(p->mem, (size_t)BUF_COUNT * BUF_SIZE);
-    free(p);
-    return NULL;
+    return w->bufpool;
 }
 
 void bufpool_free(worker *w)
 {
-    bufpool *p = w->bufpool;
-    if (!p)
-        return;
-    munmap(p->br, BUF_COUNT * sizeof(struct io_uring_buf));
-    munmap(p->mem, (size_t)BUF_COUNT * BUF_SIZE);
-    free(p);
+    if (w->bufpool)
+        pool_destroy(w->bufpool);
     w->bufpool = NULL;
 }
 
+/* Dispatch of a completion that carries a provided buffer (uring.c), on
+ * the ring's own worker and in completion order.  Returns the slice for
+ * the waiting goroutine, or NULL for a zero-byte or failed receive. */
+gr_buf *bufring_complete(worker *w, int32_t res, uint32_t cflags)
+{
+    bufpool *p = w->bufpool;
+    uint32_t bid = cflags >> IORING_CQE_BUFFER_SHIFT;
+    if (!p || bid >= p->nchunks)
+        return NULL;
+    slice *s = NULL;
+    lock(&p->lock);
+    chunk *c = &p->chunks[bid];
+    if (res > 0) {
+        s = p->free_slices;
+        if (s)
+            p->free_slices = s->next;
+        else if (!(s = malloc(sizeof *s)))
+            gr_fatal("out of memory for a received buffer's descriptor"); /* as Go */
+        s->desc.data = c->mem + c->off;
+        s->desc.len = (size_t)res;
+        s->desc._bid = bid;
+        s->desc._pool = (uint32_t)w->index;
+        c->refs++;
+        c->off += (uint32_t)res;
+    }
+    /* The kernel is done with the chunk: it consumed all of it (INC), or
+     * any completion at all consumes a whole buffer (no INC). */
+    bool kernel_done = p->incremental ? res > 0 && !(cflags & IORING_CQE_F_BUF_MORE) : true;
+    if (kernel_done)
+        chunk_unref(p, bid);
+    unlock(&p->lock);
+    return s ? &s->desc : NULL;
+}
+
 int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
-                   uint32_t *cflags, int *ring_worker); /* io.c */
+                   gr_buf **buf); /* io.c */
 
 static int pool_ensure(worker *w)
 {
     return pool_get(w) ? 0 : -ENOMEM;
+}
+
+/* The pool was empty: wait until fd is readable, then read into a spare. */
+static ssize_t recv_spare(int fd, gr_buf **out)
+{
+    int pr = gr_poll(fd, POLLIN, -1);
+    if (pr < 0)
+        return pr;
+    worker *w = current_worker(); /* maybe another one after the park */
+    bufpool *p = w->bufpool;
+    spare *sp = p ? p->spares : NULL;
+    if (sp) {
+        p->spares = sp->next;
+        p->nspares--;
+    } else if (!(sp = malloc(sizeof *sp))) {
+        return -ENOMEM;
+    }
+    sp->desc.data = sp->data;
+    sp->desc._pool = SPARE_POOL;
+    sp->desc._bid = 0;
+    ssize_t r = gr_recv(fd, sp->data, RECV_MAX, 0);
+    if (r <= 0) {
+        gr_buf_release(&sp->desc);
+        return r;
+    }
+    sp->desc.len = (size_t)r;
+    *out = &sp->desc;
+    return r;
+}
+
+static void spare_release(spare *sp)
+{
+    worker *w = current_worker();
+    bufpool *p = w ? w->bufpool : NULL;
+    if (!p || p->nspares >= SPARES_KEPT) {
+        free(sp);
+        return;
+    }
+    sp->next = p->spares;
+    p->spares = sp;
+    p->nspares++;
 }
 
 ssize_t gr_recv_buf(int fd, gr_buf **out)
@@ -112,42 +287,33 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
     worker *w = current_worker();
     if (!w || !w->cur || w->cur->is_g0)
         return -EOPNOTSUPP; /* needs a worker's ring */
-    for (;;) {
-        uint32_t cflags = 0;
-        int ring = 0;
-        int r = io_recv_select(fd, BUF_GROUP, BUF_SIZE, pool_ensure, &cflags, &ring);
-        if (r == -ENOBUFS) {
-            /* Every buffer of that worker is out: wait for data and for
-             * buffers to come back, then try again (maybe elsewhere). */
-            int pr = gr_poll(fd, POLLIN, -1);
-            if (pr < 0)
-                return pr;
-            gr_sleep(100000);
-            continue;
-        }
-        if (r < 0)
-            return r;
-        if (!(cflags & IORING_CQE_F_BUFFER))
-            return r == 0 ? 0 : -EIO; /* EOF: no buffer was used */
-        /* The buffer is from the pool of the ring the request went to. */
-        bufpool *p = sched.workers[ring].bufpool;
-        uint32_t bid = cflags >> IORING_CQE_BUFFER_SHIFT;
-        gr_buf *b = &p->descs[bid];
-        b->len = (size_t)r;
-        if (r == 0) {
-            pool_put(p, bid);
-            return 0;
-        }
-        *out = b;
-        return r;
-    }
+    gr_buf *b = NULL;
+    int r = io_recv_select(fd, BUF_GROUP, RECV_MAX, pool_ensure, &b);
+    if (r == -ENOBUFS)
+        return recv_spare(fd, out);
+    if (r <= 0 || !b)
+        return r <= 0 ? r : -EIO; /* end of stream or error: no slice */
+    *out = b;
+    return r;
 }
 
 void gr_buf_release(gr_buf *b)
 {
-    if (!b || !sched.workers || b->_pool >= (uint32_t)sched.nprocs)
+    if (!b)
+        return;
+    if (b->_pool == SPARE_POOL) {
+        spare_release((spare *)((char *)b - offsetof(spare, desc)));
+        return;
+    }
+    if (!sched.workers || b->_pool >= (uint32_t)sched.nprocs)
         return;
     bufpool *p = sched.workers[b->_pool].bufpool;
-    if (p)
-        pool_put(p, b->_bid);
+    if (!p)
+        return;
+    slice *s = (slice *)((char *)b - offsetof(slice, desc));
+    lock(&p->lock);
+    chunk_unref(p, b->_bid);
+    s->next = p->free_slices;
+    p->free_slices = s;
+    unlock(&p->lock);
 }

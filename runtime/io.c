@@ -71,6 +71,7 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.cflags = 0;
+    iw->req.buf = NULL;
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
     stat_inc(w, io_submitted);
@@ -136,8 +137,8 @@ typedef struct opctx {
     int bgid;                    /* provided-buffer group (recv_select) */
     int (*before)(worker *w);    /* optional: runs on the worker whose ring
                                     the request goes to; 0 or -errno */
-    int ring;                    /* out: that worker's index */
     uint32_t cflags;             /* out: the completion's flags */
+    struct gr_buf *slice;        /* out: a provided-buffer receive's slice */
 } opctx;
 
 /* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits. */
@@ -153,7 +154,6 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
             if (e < 0)
                 return e;
         }
-        ctx->ring = w->index;
         int64_t dl = gp->deadline;
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;
@@ -170,6 +170,7 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
             continue;
         }
         ctx->cflags = iw.req.cflags;
+        ctx->slice = iw.req.buf;
         return r;
     }
 }
@@ -322,16 +323,15 @@ ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
 /* A receive of up to len bytes into a buffer the kernel picks from group
  * bgid of the ring the request goes to (bufring.c).  That is the ring of
  * the worker we are on when the SQE is filled - not necessarily where we
- * started (preemption, or the EAGAIN wait, may move us): *ring_worker
- * tells which, and ensure_pool(w) makes that worker's pool exist first.
- * Goroutine context only. */
+ * started (preemption, or the EAGAIN wait, may move us) - and
+ * ensure_pool(w) makes that worker's pool exist first.  *buf: the slice
+ * dispatch carved for the bytes, if any.  Goroutine context only. */
 int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
-                   uint32_t *cflags, int *ring_worker)
+                   struct gr_buf **buf)
 {
     opctx c = {.fd = fd, .len = len, .bgid = bgid, .before = ensure_pool};
     int r = io_do(current_g(), prep_recv_select, &c, POLLIN);
-    *cflags = c.cflags;
-    *ring_worker = c.ring;
+    *buf = c.slice;
     return r;
 }
 

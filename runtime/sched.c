@@ -29,8 +29,11 @@
  * (a locked list), which every worker checks every 61st schedule so that
  * nothing there starves, and whenever its own queue is empty.  Goroutines
  * woken by I/O completions are not hand-offs: they join the queue's tail
- * in completion order, and a round reaps only as many completions as the
- * queue has room for (the rest wait in the kernel's CQ, in order).  A
+ * in completion order; past a full queue they wait, still in order, in the
+ * worker's private ioq, which it moves into the queue before it looks for
+ * more work (the global queue would serve them only every 61st schedule,
+ * behind completions that came later; leaving them in the kernel's CQ
+ * would pin their provided buffers).  A
  * spawner that fills its queue yields to it, so a loop spawning a million
  * goroutines runs them as it goes instead of queueing a million.
  *
@@ -583,14 +586,14 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     switch_to(w, gp, next ? next : &w->g0, after, arg);
 }
 
-static void ready_on(g *gp, bool handoff)
+void ready(g *gp)
 {
     worker *w = current_worker();
     PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
     gp->wait_reason = GR_WAIT_NONE;
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
     if (w) {
-        runq_put(w, gp, handoff);
+        runq_put(w, gp, true);
     } else {
         /* Not a worker (offload pool, a foreign thread): global queue. */
         gq_put(gp);
@@ -598,14 +601,57 @@ static void ready_on(g *gp, bool handoff)
     }
 }
 
-void ready(g *gp)
+
+void ready_io(worker *w, g *gp)
 {
-    ready_on(gp, true);
+    PROBE2(ready, gp->id, w->cur ? w->cur->id : 0);
+    gp->wait_reason = GR_WAIT_NONE;
+    store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
+    if (!load_relaxed(&w->ioq_len) && runq_len(w) < RUNQ_SIZE) {
+        runq_put_tail(w, gp);
+        maybe_wakep();
+        return;
+    }
+    /* The queue is full (or older completions wait in ioq): keep arrival
+     * order here rather than spill to the global queue, where a busy
+     * worker would look only every 61st schedule. */
+    gp->schedlink = NULL;
+    lock(&w->ioq_lock);
+    if (w->ioq_tail)
+        w->ioq_tail->schedlink = gp;
+    else
+        w->ioq_head = gp;
+    w->ioq_tail = gp;
+    store_relaxed(&w->ioq_len, w->ioq_len + 1);
+    unlock(&w->ioq_lock);
 }
 
-void ready_fifo(g *gp)
+/* Moves the oldest of ioq into the room the run queue has (owner only). */
+static void ioq_refill(worker *w)
 {
-    ready_on(gp, false);
+    if (!load_relaxed(&w->ioq_len))
+        return;
+    uint32_t moved = 0;
+    lock(&w->ioq_lock);
+    while (w->ioq_head && runq_len(w) < RUNQ_SIZE) {
+        g *gp = w->ioq_head;
+        w->ioq_head = gp->schedlink;
+        gp->schedlink = NULL;
+        runq_put_tail(w, gp);
+        moved++;
+    }
+    if (!w->ioq_head)
+        w->ioq_tail = NULL;
+    store_relaxed(&w->ioq_len, w->ioq_len - moved);
+    unlock(&w->ioq_lock);
+    if (moved)
+        maybe_wakep(); /* now in runq, where thieves can see them */
+}
+
+/* Work queued on v where some worker can get at it (v itself for ioq). */
+static bool worker_has_work(worker *v)
+{
+    return !runq_empty(v) || load_relaxed(&v->ioq_len);
 }
 
 uint32_t runq_len(worker *w)
@@ -633,7 +679,7 @@ void sched_yield_g(bool preempted)
     store_relaxed(&gp->preempt, 0);
     if (preempted) {
         stat_inc(w, preemptions);
-    } else if (runq_empty(w) && load_relaxed(&sched.gq_len) == 0 &&
+    } else if (!worker_has_work(w) && load_relaxed(&sched.gq_len) == 0 &&
                !load_relaxed(&sched.stopping) && !w->io_pending && !w->ring.unsubmitted &&
                timers_earliest(&w->timers) == INT64_MAX) {
         /* Nobody else to run here, and nothing (I/O, a timer) that only a
@@ -714,7 +760,7 @@ static void stop_spinning(worker *w)
     }
     for (int i = 0; i < sched.nprocs; i++) {
         worker *v = &sched.workers[i];
-        if (v != w && !runq_empty(v)) {
+        if (v != w && worker_has_work(v)) {
             wakep();
             return;
         }
@@ -726,7 +772,7 @@ static bool any_work_queued(void)
     if (load_relaxed(&sched.gq_len))
         return true;
     for (int i = 0; i < sched.nprocs; i++)
-        if (!runq_empty(&sched.workers[i]))
+        if (worker_has_work(&sched.workers[i]))
             return true;
     return false;
 }
@@ -757,11 +803,19 @@ void sched_handoff_queue(worker *victim)
         return; /* nobody to hand it to; and runq_get relies on this */
     g *batch[RUNQ_SIZE / 2];
     uint32_t n = runq_grab(victim, batch, false);
-    if (n == 0)
+    lock(&victim->ioq_lock);
+    g *ioq = victim->ioq_head, *ioq_tail = victim->ioq_tail;
+    uint32_t nioq = victim->ioq_len;
+    victim->ioq_head = victim->ioq_tail = NULL;
+    store_relaxed(&victim->ioq_len, 0);
+    unlock(&victim->ioq_lock);
+    if (n == 0 && !ioq)
         return;
     lock(&sched.lock);
     for (uint32_t i = 0; i < n; i++)
         gq_put_batch_locked(batch[i], batch[i], 1);
+    if (ioq)
+        gq_put_batch_locked(ioq, ioq_tail, nioq);
     unlock(&sched.lock);
     maybe_wakep();
 }
@@ -803,7 +857,7 @@ static bool deadlocked_locked(void)
     if (sched.gq_len)
         return false;
     for (int i = 0; i < sched.nprocs; i++)
-        if (!runq_empty(&sched.workers[i]))
+        if (worker_has_work(&sched.workers[i]))
             return false;
     return true;
 }
@@ -816,6 +870,7 @@ static g *find_runnable(worker *w)
         if (load_acquire(&sched.stopping))
             return NULL;
         run_due_timers(w);
+        ioq_refill(w);
         if (w->ring.unsubmitted || w->io_pending)
             wring_wait(w, 0);
         g *gp = NULL;

@@ -47,6 +47,9 @@ typedef struct worker {
     uint32_t runq_tail;   /* atomic: written only by the owner */
     g *runq[RUNQ_SIZE];
     g *runnext;           /* atomic: next to run, ahead of runq */
+    uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
+    g *ioq_head, *ioq_tail; /* woken by I/O but runq was full: FIFO, run next */
+    uint32_t ioq_len;     /* atomic reads allowed without the lock */
     uint32_t schedtick;   /* goroutines scheduled; paces global checks */
     uint64_t rand;        /* xorshift state for victim and select choice */
     g *gfree;             /* free control blocks (owner only) */
@@ -129,9 +132,10 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
 /* Parks until the gr_now() time `when` (gr_sleep, select with no cases). */
 void park_until(uint16_t reason, int64_t when);
-/* ready for events that are not a hand-off from the running goroutine (I/O
- * completions): the queue's tail, in arrival order. */
-void ready_fifo(g *gp);
+/* ready for I/O completions (owner only, from the ring's dispatch): not a
+ * hand-off, so the queue's tail in completion order; past a full queue, the
+ * worker's ioq, which it drains into the queue before it looks for more. */
+void ready_io(worker *w, g *gp);
 uint32_t runq_len(worker *w); /* owner only */
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);

@@ -138,20 +138,17 @@ struct io_uring_sqe *wring_sqe(worker *w)
     return sqe;
 }
 
-/* Handles up to `max` CQEs.  The rest stay in the CQ ring for the next
- * round: reaping a thousand completions into a 256-slot run queue would
- * spill most of them to the global queue, which a busy worker serves only
- * every 61st schedule - the spilled goroutines would wait far longer than
- * the ones that completed after them. */
-static int dispatch(worker *w, unsigned max)
+/* Handles every CQE in the ring.  All of them: a completion left in the
+ * CQ keeps its provided buffer, and holding them back is how a pool runs
+ * dry under ten thousand connections.  Goroutines past a full run queue
+ * wait in the worker's ioq, still in completion order (ready_io). */
+static int dispatch(worker *w)
 {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
     bool rearm = false;
     io_uring_for_each_cqe(&w->ring.ring, head, cqe)
     {
-        if (n == max)
-            break;
         n++;
         uint64_t ud = io_uring_cqe_get_data64(cqe);
         if (ud == UD_IGNORE)
@@ -167,12 +164,14 @@ static int dispatch(worker *w, unsigned max)
         ioreq *req = (ioreq *)(uintptr_t)ud;
         req->res = cqe->res;
         req->cflags = cqe->flags;
+        if (cqe->flags & IORING_CQE_F_BUFFER)
+            req->buf = bufring_complete(w, cqe->res, cqe->flags);
         stat_inc(w, io_completed);
         store_relaxed(&w->io_pending, w->io_pending - 1);
         __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
         if (req->gp) {
             PROBE2(io_complete, req->gp->id, cqe->res);
-            ready_fifo(req->gp);
+            ready_io(w, req->gp);
         }
     }
     io_uring_cq_advance(&w->ring.ring, n);
@@ -188,16 +187,13 @@ int wring_wait(worker *w, int64_t timeout_ns)
         r->efd_rearm = false;
         arm_eventfd(w);
     }
-    /* Leave room in the run queue (see dispatch); a sleeper's is empty. */
-    uint32_t queued = runq_len(w);
-    unsigned room = queued < RUNQ_SIZE - 16 ? RUNQ_SIZE - 16 - queued : 16;
     if (timeout_ns == 0 && !r->unsubmitted &&
         !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
         /* A poll with nothing to submit and no completion work deferred
          * in the kernel (TASKRUN_FLAG tells): whatever has completed is
          * in the CQ already, so reap it without a system call.  This is
          * what makes polling from a spinning worker cheap. */
-        return io_uring_cq_ready(&r->ring) ? dispatch(w, room) : 0;
+        return io_uring_cq_ready(&r->ring) ? dispatch(w) : 0;
     }
     struct io_uring_cqe *cqe = NULL;
     int ret;
@@ -216,7 +212,7 @@ int wring_wait(worker *w, int64_t timeout_ns)
     }
     (void)ret;
     r->unsubmitted = 0;
-    return dispatch(w, room);
+    return dispatch(w);
 }
 
 void wring_wake(worker *target)

@@ -23,6 +23,7 @@
 #include "t_util.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1346,12 +1347,11 @@ static void test_io_recv_buf_data(void **state)
 
 /*
  * NIDLE goroutines wait in gr_recv_buf on idle connections.  NIDLE is
- * above the size of one worker's buffer pool (4,096 in bufring.c), so if
+ * above the number of buffers one worker's pool has (bufring.c), so if
  * waiting receivers held a buffer each, the pool would be empty and the
  * probe receive below - on a fresh connection, bounded by a deadline -
- * would time out.  Then every connection gets a message at once (with
- * GR_PROCS=1 more completions than buffers: the -ENOBUFS path) and each
- * must receive exactly its own.
+ * would time out.  Then every connection gets a message at once and each
+ * must receive exactly its own (thousands of slices of a few chunks).
  */
 #define NIDLE 5000
 #define MSGLEN 12
@@ -1457,6 +1457,168 @@ close:
 out:
     free(args);
     free(c->sv);
+}
+
+/*
+ * Slices of one chunk: the reader keeps every slice it receives until the
+ * stream ends, so none of their chunks may go back to the kernel before
+ * they are released; then the slices, concatenated, must be the stream.
+ */
+#define SLICE_WRITES 300
+#define SLICE_PIECE 37
+
+static void slice_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    uint8_t piece[SLICE_PIECE];
+    for (int i = 0; i < SLICE_WRITES; i++) {
+        t_fill(piece, SLICE_PIECE, (uint64_t)i * SLICE_PIECE);
+        t_check_eq(gr_write_all(fd, piece, SLICE_PIECE), SLICE_PIECE);
+        gr_yield(); /* let the reader take it: many small receives */
+    }
+    t_check_eq(gr_close(fd), 0);
+}
+
+static void recv_buf_slices_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    t_go(slice_writer, (void *)(intptr_t)sv[1]);
+    gr_buf *held[SLICE_WRITES];
+    int n = 0;
+    uint64_t got = 0;
+    for (;;) {
+        gr_buf *b = NULL;
+        ssize_t r = gr_recv_buf(sv[0], &b);
+        if (r <= 0) {
+            t_check_eq(r, 0);
+            break;
+        }
+        t_check(b != NULL && n < SLICE_WRITES);
+        if (!b || n >= SLICE_WRITES)
+            break;
+        held[n++] = b;
+        got += (uint64_t)r;
+    }
+    t_check_eq(got, (uint64_t)SLICE_WRITES * SLICE_PIECE);
+    t_check(n > 1);
+    uint64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        t_check_eq(t_verify((uint8_t *)held[i]->data, held[i]->len, pos), held[i]->len);
+        pos += held[i]->len;
+        gr_buf_release(held[i]);
+    }
+    t_check_eq(gr_close(sv[0]), 0);
+}
+
+static void test_io_recv_buf_slices_held(void **state)
+{
+    t_run(recv_buf_slices_main, NULL);
+}
+
+/*
+ * More full-size receives held at once than a worker's pool has room for
+ * (1 MiB, bufring.c): the receives that find it empty must still get
+ * their own bytes (the spare-buffer path), and the held ones must stay
+ * intact until released - no chunk may be reused under a slice.
+ */
+#define NHOLD 600
+#define HOLD_LEN 4096
+
+struct hold_ctx {
+    int (*sv)[2];
+    atomic_long received, wrong, spares;
+    gr_wg got_all, done;
+};
+
+struct hold_arg {
+    struct hold_ctx *c;
+    int i;
+};
+
+static void hold_receiver(void *arg)
+{
+    struct hold_arg *a = arg;
+    struct hold_ctx *c = a->c;
+    gr_buf *bufs[64]; /* a message spans at most two chunks: two slices */
+    int nb = 0;
+    size_t have = 0;
+    while (have < HOLD_LEN && nb < 64) {
+        gr_buf *b = NULL;
+        ssize_t r = gr_recv_buf(c->sv[a->i][1], &b);
+        if (r <= 0 || !b) {
+            t_fail_at(__FILE__, __LINE__, "conn %d: gr_recv_buf %zd", a->i, r);
+            break;
+        }
+        bufs[nb++] = b;
+        have += (size_t)r;
+    }
+    gr_wg_done(&c->got_all);
+    gr_wg_wait(&c->got_all); /* everybody holds their bytes now */
+    size_t pos = 0;
+    bool ok = have == HOLD_LEN;
+    for (int k = 0; k < nb; k++) {
+        if (bufs[k]->_pool == UINT32_MAX)
+            atomic_fetch_add(&c->spares, 1);
+        if (t_verify((uint8_t *)bufs[k]->data, bufs[k]->len, (uint64_t)a->i * 7919 + pos) !=
+            bufs[k]->len)
+            ok = false;
+        pos += bufs[k]->len;
+        gr_buf_release(bufs[k]);
+    }
+    atomic_fetch_add(ok ? &c->received : &c->wrong, 1);
+    gr_wg_done(&c->done);
+}
+
+static void hold_main(void *arg)
+{
+    struct hold_ctx *c = arg;
+    struct hold_arg *args = calloc(NHOLD, sizeof *args);
+    uint8_t *msg = malloc(HOLD_LEN);
+    c->sv = calloc(NHOLD, sizeof *c->sv);
+    t_check(args && c->sv && msg);
+    if (!args || !c->sv || !msg)
+        goto out;
+    int n = 0;
+    for (; n < NHOLD; n++)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv[n]) < 0)
+            break;
+    t_check_eq(n, NHOLD);
+    if (n != NHOLD)
+        goto close;
+    gr_wg_add(&c->got_all, NHOLD);
+    gr_wg_add(&c->done, NHOLD);
+    for (int i = 0; i < NHOLD; i++) {
+        t_fill(msg, HOLD_LEN, (uint64_t)i * 7919);
+        t_check_eq(gr_write_all(c->sv[i][0], msg, HOLD_LEN), HOLD_LEN);
+    }
+    for (int i = 0; i < NHOLD; i++) {
+        args[i] = (struct hold_arg){c, i};
+        t_go(hold_receiver, &args[i]);
+    }
+    gr_wg_wait(&c->done);
+close:
+    for (int i = 0; i < n; i++) {
+        gr_close(c->sv[i][0]);
+        gr_close(c->sv[i][1]);
+    }
+out:
+    free(msg);
+    free(args);
+    free(c->sv);
+}
+
+static void test_io_recv_buf_pool_exhausted(void **state)
+{
+    struct hold_ctx *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    t_run(hold_main, c);
+    assert_int_equal(atomic_load(&c->received), NHOLD);
+    assert_int_equal(atomic_load(&c->wrong), 0);
+    /* 600 x 4 KiB held is more than any worker's pool: spares were used */
+    assert_true(atomic_load(&c->spares) > 0);
+    free(c);
 }
 
 static void test_io_recv_buf_idle_connections(void **state)
@@ -1918,6 +2080,8 @@ int main(void)
         T(test_io_blocking_progress),
         T(test_io_recv_buf_data),
         T(test_io_recv_buf_idle_connections),
+        T(test_io_recv_buf_slices_held),
+        T(test_io_recv_buf_pool_exhausted),
         T(test_io_epipe_no_sigpipe),
         T(test_io_connect_refused),
         T(test_io_dial_name),

@@ -311,11 +311,14 @@ int gr_blocking(void (*fn)(void *), void *arg);
 
 /* Provided buffers: a receive that holds no buffer while it waits.  The
  * kernel picks a buffer from the worker's pool only when data arrives, so
- * ten thousand idle connections pin no read buffers.  gr_recv_buf returns
- * the byte count (0 at end of stream, *out NULL) or -errno; the buffer's
- * bytes are (*out)->data[0 .. count) and it must be handed back with
- * gr_buf_release, before gr_run returns (the pools go with the runtime).
- * -EOPNOTSUPP outside a goroutine. */
+ * ten thousand idle connections pin no read buffers, and (Linux 6.12+)
+ * it fills the pool piecewise, so a small message takes only its own bytes
+ * of it.  gr_recv_buf returns the byte count (at most 4096; 0 at end of
+ * stream, *out NULL) or -errno; the bytes are (*out)->data[0 .. count) and
+ * must be handed back with gr_buf_release, before gr_run returns (the
+ * pools go with the runtime).  Any number may be held at once: when the
+ * pool is empty the receive reads into a buffer of its own.  -EOPNOTSUPP
+ * outside a goroutine. */
 typedef struct gr_buf {
     char *data;
     size_t len;

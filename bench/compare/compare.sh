@@ -5,8 +5,8 @@
 # `gtrace run --json` so that the kernel itself counts what every request
 # cost (OS context switches, syscalls, io_uring enters, goroutine switches).
 #
-# How a run goes (run_one): gtrace starts the server (under `taskset -c 0`
-# with --pin), the driver waits for "listening on HOST:PORT", samples the
+# How a run goes (run_one): gtrace starts the server (both under `taskset
+# -c 0` with --pin), the driver waits for "listening on HOST:PORT", samples the
 # server's /proc/PID/status (Threads, VmRSS) every 0.2 s in the background,
 # runs loadgen (closed loop, SIZE-byte echo, verified replies; `taskset -c
 # 1` with --pin) for WARMUP + DURATION seconds, reads the server's CPU time
@@ -202,9 +202,15 @@ run_one() {
     record "$model" "$c" "$rep" notrun "$reason"
     return
   fi
-  if [[ $pin == 1 ]]; then srv=(taskset -c 0 "${srv[@]}"); lg=(taskset -c 1 "${lg[@]}"); fi
+  # Pinned, taskset goes *outside* gtrace: gtrace must exec the server
+  # itself to find its USDT probes (under `gtrace run -- taskset ...` it
+  # would look in taskset), and the server inherits the CPU mask.
+  local pin_srv=()
+  if [[ $pin == 1 ]]; then pin_srv=(taskset -c 0); lg=(taskset -c 1 "${lg[@]}"); fi
   if [[ $trace == 1 ]]; then
-    "$GTRACE" run --json "$dir/gtrace.json" -- "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
+    "${pin_srv[@]}" "$GTRACE" run --json "$dir/gtrace.json" -- "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
+  elif [[ $pin == 1 ]]; then
+    "${pin_srv[@]}" "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   else
     "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   fi

@@ -291,8 +291,10 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
     int r = io_recv_select(fd, BUF_GROUP, RECV_MAX, pool_ensure, &b);
     if (r == -ENOBUFS)
         return recv_spare(fd, out);
-    if (r <= 0 || !b)
-        return r <= 0 ? r : -EIO; /* end of stream or error: no slice */
+    if (r <= 0)
+        return r; /* end of stream or error: no slice was made */
+    if (!b)
+        return -EIO; /* bytes without a slice: not a provided buffer */
     *out = b;
     return r;
 }

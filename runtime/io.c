@@ -70,7 +70,6 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     struct io_uring_sqe *sqe = wring_sqe(w);
     iw->req.gp = gp;
     iw->req.res = 0;
-    iw->req.cflags = 0;
     iw->req.buf = NULL;
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
@@ -137,7 +136,6 @@ typedef struct opctx {
     int bgid;                    /* provided-buffer group (recv_select) */
     int (*before)(worker *w);    /* optional: runs on the worker whose ring
                                     the request goes to; 0 or -errno */
-    uint32_t cflags;             /* out: the completion's flags */
     struct gr_buf *slice;        /* out: a provided-buffer receive's slice */
 } opctx;
 
@@ -169,7 +167,6 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
                 return e;
             continue;
         }
-        ctx->cflags = iw.req.cflags;
         ctx->slice = iw.req.buf;
         return r;
     }

@@ -586,12 +586,18 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     switch_to(w, gp, next ? next : &w->g0, after, arg);
 }
 
-void ready(g *gp)
+/* What every ready does before queueing gp (w: the readier's worker). */
+static void mark_runnable(worker *w, g *gp)
 {
-    worker *w = current_worker();
     PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
     gp->wait_reason = GR_WAIT_NONE;
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
+}
+
+void ready(g *gp)
+{
+    worker *w = current_worker();
+    mark_runnable(w, gp);
     if (w) {
         runq_put(w, gp, true);
     } else {
@@ -601,12 +607,9 @@ void ready(g *gp)
     }
 }
 
-
 void ready_io(worker *w, g *gp)
 {
-    PROBE2(ready, gp->id, w->cur ? w->cur->id : 0);
-    gp->wait_reason = GR_WAIT_NONE;
-    store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
+    mark_runnable(w, gp);
     if (!load_relaxed(&w->ioq_len) && runq_len(w) < RUNQ_SIZE) {
         runq_put_tail(w, gp);
         maybe_wakep();

@@ -163,7 +163,6 @@ static int dispatch(worker *w)
         }
         ioreq *req = (ioreq *)(uintptr_t)ud;
         req->res = cqe->res;
-        req->cflags = cqe->flags;
         if (cqe->flags & IORING_CQE_F_BUFFER)
             req->buf = bufring_complete(w, cqe->res, cqe->flags);
         stat_inc(w, io_completed);

@@ -20,7 +20,6 @@ struct g;
 typedef struct ioreq {
     struct g *gp;     /* parked goroutine (NULL: nobody waits, e.g. cancelled) */
     int32_t res;      /* cqe->res */
-    uint32_t cflags;  /* cqe->flags */
     struct gr_buf *buf; /* provided-buffer receives: the slice (bufring.c) */
 } ioreq;
 

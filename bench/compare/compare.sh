@@ -209,10 +209,8 @@ run_one() {
   if [[ $pin == 1 ]]; then pin_srv=(taskset -c 0); lg=(taskset -c 1 "${lg[@]}"); fi
   if [[ $trace == 1 ]]; then
     "${pin_srv[@]}" "$GTRACE" run --json "$dir/gtrace.json" -- "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
-  elif [[ $pin == 1 ]]; then
-    "${pin_srv[@]}" "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   else
-    "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
+    "${pin_srv[@]}" "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   fi
   local top=$! spid= port= i
   for ((i = 0; i < 200; i++)); do             # up to 20 s (gtrace loads BPF first)

@@ -1345,6 +1345,34 @@ static void test_io_recv_buf_data(void **state)
     t_run(recv_buf_data_main, NULL);
 }
 
+/* Closes and frees what t_socketpairs made (NULL: nothing). */
+static void t_close_socketpairs(int (*sv)[2], int n)
+{
+    for (int i = 0; sv && i < n; i++) {
+        gr_close(sv[i][0]);
+        gr_close(sv[i][1]);
+    }
+    free(sv);
+}
+
+/* n AF_UNIX stream pairs (CLOEXEC), or NULL after a failed check. */
+static int (*t_socketpairs(int n))[2]
+{
+    int (*sv)[2] = calloc((size_t)n, sizeof *sv);
+    t_check(sv != NULL);
+    if (!sv)
+        return NULL;
+    int i = 0;
+    for (; i < n; i++)
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]) < 0)
+            break;
+    t_check_eq(i, n);
+    if (i == n)
+        return sv;
+    t_close_socketpairs(sv, i);
+    return NULL;
+}
+
 /*
  * NIDLE goroutines wait in gr_recv_buf on idle connections.  NIDLE is
  * above the number of buffers one worker's pool has (bufring.c), so if
@@ -1406,17 +1434,10 @@ static void idle_main(void *arg)
 {
     struct idle_ctx *c = arg;
     struct idle_arg *args = calloc(NIDLE, sizeof *args);
-    c->sv = calloc(NIDLE, sizeof *c->sv);
-    t_check(args && c->sv);
-    if (!args || !c->sv)
+    t_check(args != NULL);
+    c->sv = args ? t_socketpairs(NIDLE) : NULL;
+    if (!c->sv)
         goto out;
-    int n = 0;
-    for (; n < NIDLE; n++)
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv[n]) < 0)
-            break;
-    t_check_eq(n, NIDLE);
-    if (n != NIDLE)
-        goto close;
     gr_wg_add(&c->done, NIDLE);
     for (int i = 0; i < NIDLE; i++) {
         args[i] = (struct idle_arg){c, i};
@@ -1449,14 +1470,9 @@ static void idle_main(void *arg)
         t_check_eq(gr_write(c->sv[i][0], msg, MSGLEN), MSGLEN);
     }
     gr_wg_wait(&c->done);
-close:
-    for (int i = 0; i < n; i++) {
-        gr_close(c->sv[i][0]);
-        gr_close(c->sv[i][1]);
-    }
+    t_close_socketpairs(c->sv, NIDLE);
 out:
     free(args);
-    free(c->sv);
 }
 
 /*
@@ -1576,17 +1592,10 @@ static void hold_main(void *arg)
     struct hold_ctx *c = arg;
     struct hold_arg *args = calloc(NHOLD, sizeof *args);
     uint8_t *msg = malloc(HOLD_LEN);
-    c->sv = calloc(NHOLD, sizeof *c->sv);
-    t_check(args && c->sv && msg);
-    if (!args || !c->sv || !msg)
+    t_check(args && msg);
+    c->sv = args && msg ? t_socketpairs(NHOLD) : NULL;
+    if (!c->sv)
         goto out;
-    int n = 0;
-    for (; n < NHOLD; n++)
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv[n]) < 0)
-            break;
-    t_check_eq(n, NHOLD);
-    if (n != NHOLD)
-        goto close;
     gr_wg_add(&c->got_all, NHOLD);
     gr_wg_add(&c->done, NHOLD);
     for (int i = 0; i < NHOLD; i++) {
@@ -1598,15 +1607,10 @@ static void hold_main(void *arg)
         t_go(hold_receiver, &args[i]);
     }
     gr_wg_wait(&c->done);
-close:
-    for (int i = 0; i < n; i++) {
-        gr_close(c->sv[i][0]);
-        gr_close(c->sv[i][1]);
-    }
+    t_close_socketpairs(c->sv, NHOLD);
 out:
     free(msg);
     free(args);
-    free(c->sv);
 }
 
 static void test_io_recv_buf_pool_exhausted(void **state)
@@ -2005,34 +2009,23 @@ static void pp_main(void *arg)
 {
     struct pp_ctx *c = arg;
     struct pp_arg *args = calloc(2 * NPAIRS, sizeof *args);
-    c->sv = calloc(NPAIRS, sizeof *c->sv);
-    t_check(args && c->sv);
-    if (!args || !c->sv)
+    t_check(args != NULL);
+    c->sv = args ? t_socketpairs(NPAIRS) : NULL;
+    if (!c->sv)
         goto out;
-    int n = 0;
-    for (; n < NPAIRS; n++)
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv[n]) < 0)
-            break;
-    t_check_eq(n, NPAIRS);
-    if (n == NPAIRS) {
-        gr_wg_add(&c->done, 2 * NPAIRS);
-        gr_stats_get(&c->before);
-        for (int i = 0; i < NPAIRS; i++) {
-            args[2 * i] = (struct pp_arg){c, c->sv[i][0], 1};
-            args[2 * i + 1] = (struct pp_arg){c, c->sv[i][1], 0};
-            t_go(pp_run, &args[2 * i]);
-            t_go(pp_run, &args[2 * i + 1]);
-        }
-        gr_wg_wait(&c->done);
-        gr_stats_get(&c->after);
+    gr_wg_add(&c->done, 2 * NPAIRS);
+    gr_stats_get(&c->before);
+    for (int i = 0; i < NPAIRS; i++) {
+        args[2 * i] = (struct pp_arg){c, c->sv[i][0], 1};
+        args[2 * i + 1] = (struct pp_arg){c, c->sv[i][1], 0};
+        t_go(pp_run, &args[2 * i]);
+        t_go(pp_run, &args[2 * i + 1]);
     }
-    for (int i = 0; i < n; i++) {
-        gr_close(c->sv[i][0]);
-        gr_close(c->sv[i][1]);
-    }
+    gr_wg_wait(&c->done);
+    gr_stats_get(&c->after);
+    t_close_socketpairs(c->sv, NPAIRS);
 out:
     free(args);
-    free(c->sv);
 }
 
 static void test_io_batching(void **state)

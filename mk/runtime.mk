@@ -1,6 +1,7 @@
 # runtime/: libgreenrt.a and libgreenrt.so.
 
 RUNTIME_SRCS := \
+	runtime/adapt.c \
 	runtime/bufring.c \
 	runtime/chan.c \
 	runtime/env.c \

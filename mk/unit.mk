@@ -7,6 +7,7 @@
 # overflow, misuse.
 
 UNIT_NAMES := \
+	adapt \
 	chan \
 	fatal \
 	sched \

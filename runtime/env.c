@@ -89,6 +89,10 @@ int env_parse(void)
     /* TSan cannot follow a goroutine switch made inside a signal handler. */
     sched.preempt_async = false;
 #endif
+    sched.adaptive = true;
+    err = parse_bool("GR_ADAPTIVE", &sched.adaptive);
+    if (err)
+        return err;
     sched.randomize = false;
     return parse_bool("GR_SCHED_RANDOM", &sched.randomize);
 }

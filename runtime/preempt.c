@@ -28,6 +28,9 @@
  * goroutine cannot be interrupted, e.g. in a blocking system call) has its
  * queue handed to the global queue and an idle worker woken: the queued
  * goroutines run on another OS thread.
+ *
+ * The monitor is also where the CPU governor (adapt.c) runs: every tenth
+ * period it decides whether the workers get the CPUs they want.
  */
 #include <errno.h>
 #include <link.h>
@@ -50,6 +53,10 @@
 #define STATS_EVERY_NS 1000000000 /* the greenrt:stats probe */
 
 void stats_probe_snapshot(void);
+void adapt_start(void);
+void adapt_stop(void);
+void adapt_reset(void);
+void adapt_tick(int64_t now);
 
 extern const char __start_greenrt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_greenrt_text[] __attribute__((visibility("hidden")));
@@ -168,9 +175,10 @@ static void *monitor_main(void *arg)
         return NULL;
     }
     int64_t last_stats = gr_now();
+    adapt_start();
     while (!load_acquire(&mon.stop)) {
         uint32_t word = load_acquire(&mon.word);
-        if (load_relaxed(&sched.npidle) == (uint32_t)n) {
+        if (sched_all_idle()) {
             /* A last snapshot before sleeping without a timeout, so a
              * tracer's figures are exact while the program is idle. */
             stats_probe_snapshot();
@@ -178,14 +186,16 @@ static void *monitor_main(void *arg)
             store_release(&mon.deep, 1);
             /* Re-check after announcing the deep sleep: a kick that came
              * before it changed `word`. */
-            if (load_relaxed(&sched.npidle) == (uint32_t)n && !load_acquire(&mon.stop))
+            if (sched_all_idle() && !load_acquire(&mon.stop))
                 futex_wait_ns(&mon.word, word, -1);
             store_release(&mon.deep, 0);
             memset(stuck, 0, sizeof(int) * (size_t)n);
+            adapt_reset();
             continue;
         }
         futex_wait_ns(&mon.word, word, PERIOD_NS);
         int64_t now = gr_now();
+        adapt_tick(now);
         if (now - last_stats >= STATS_EVERY_NS) {
             stats_probe_snapshot();
             last_stats = now;
@@ -206,7 +216,8 @@ static void *monitor_main(void *arg)
                                load_relaxed(&w->runq_head) != load_relaxed(&w->runq_tail) ||
                                load_relaxed(&w->runnext) != NULL ||
                                timers_earliest(&w->timers) <= gr_now() ||
-                               load_relaxed(&w->io_pending) != 0;
+                               load_relaxed(&w->io_pending) != 0 ||
+                               load_relaxed(&w->dormant); /* must get off it */
             if (!others_wait)
                 continue;
             store_relaxed(&cur->preempt, 1);
@@ -216,6 +227,7 @@ static void *monitor_main(void *arg)
                 sched_handoff_queue(w);
         }
     }
+    adapt_stop();
     free(last);
     free(stuck);
     return NULL;

@@ -561,7 +561,7 @@ static void g_entry(void *arg)
  * to go to the scheduler context for a full round. */
 static g *pick_fast(worker *w)
 {
-    if (load_relaxed(&sched.stopping))
+    if (load_relaxed(&sched.stopping) || load_relaxed(&w->dormant))
         return NULL;
     if (++w->schedtick % GLOBAL_CHECK_EVERY == 0)
         return NULL; /* a full round: global queue, timers, I/O */
@@ -683,11 +683,13 @@ void sched_yield_g(bool preempted)
     if (preempted) {
         stat_inc(w, preemptions);
     } else if (!worker_has_work(w) && load_relaxed(&sched.gq_len) == 0 &&
+               !load_relaxed(&w->dormant) &&
                !load_relaxed(&sched.stopping) && !w->io_pending && !w->ring.unsubmitted &&
                timers_earliest(&w->timers) == INT64_MAX) {
         /* Nobody else to run here, and nothing (I/O, a timer) that only a
          * scheduling round could make runnable: a yield loop waiting for
-         * such a goroutine must not skip the rounds that wake it. */
+         * such a goroutine must not skip the rounds that wake it.  (On a
+         * dormant worker a yield is the way off it.) */
         return;
     }
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
@@ -833,9 +835,8 @@ static void run_due_timers(worker *w)
     }
 }
 
-static void idle_list_remove(worker *w)
+static void idle_list_remove_locked(worker *w)
 {
-    lock(&sched.lock);
     if (load_relaxed(&w->idle)) {
         worker **pp = &sched.idle_list;
         while (*pp && *pp != w)
@@ -846,13 +847,27 @@ static void idle_list_remove(worker *w)
         store_relaxed(&w->idle, 0);
         __atomic_fetch_sub(&sched.npidle, 1, __ATOMIC_SEQ_CST);
     }
+}
+
+static void idle_list_remove(worker *w)
+{
+    lock(&sched.lock);
+    idle_list_remove_locked(w);
     unlock(&sched.lock);
 }
 
-/* Deadlock check, with sched.lock held by the last worker going idle. */
+bool sched_all_idle(void)
+{
+    return load_relaxed(&sched.npidle) + load_relaxed(&sched.ndormant_asleep) ==
+           (uint32_t)sched.nprocs;
+}
+
+/* Deadlock check, with sched.lock held by the last worker going to sleep
+ * (idle, or dormant: a dormant worker that is awake may be about to
+ * forward a goroutine, so it counts as busy). */
 static bool deadlocked_locked(void)
 {
-    if (load_relaxed(&sched.npidle) != (uint32_t)sched.nprocs)
+    if (!sched_all_idle())
         return false;
     if (load_acquire(&sched.stopping) || load_acquire(&sched.ntimers) > 0 ||
         load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0)
@@ -865,6 +880,122 @@ static bool deadlocked_locked(void)
     return true;
 }
 
+/* ---------------------------------------------------------------------
+ * Dormant workers (the CPU governor's, adapt.c)
+ *
+ * A dormant worker runs no goroutines.  It keeps reaping its ring and
+ * running its timers, because operations submitted there before it was
+ * parked complete there (DEFER_TASKRUN: only the submitting thread can
+ * reap them), and it forwards every goroutine they wake to the global
+ * queue.  Run on an active worker, the goroutine submits its next I/O to
+ * that worker's ring, so connections migrate off a dormant worker one
+ * completion each and its ring goes quiet: it then sleeps and costs
+ * nothing.  The lowest-numbered workers stay active, so worker 0 never
+ * goes dormant.
+ * ------------------------------------------------------------------- */
+
+/* Moves everything queued on w (runnext, runq, ioq) to the global queue. */
+static void dormant_forward(worker *w)
+{
+    if (!worker_has_work(w))
+        return;
+    lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
+    g *ioq = w->ioq_head, *ioq_tail = w->ioq_tail;
+    uint32_t nioq = w->ioq_len;
+    w->ioq_head = w->ioq_tail = NULL;
+    store_relaxed(&w->ioq_len, 0);
+    unlock(&w->ioq_lock);
+    g *head = NULL, *tail = NULL, *gp;
+    uint32_t n = 0;
+    while ((gp = runq_get(w))) {
+        gp->schedlink = NULL;
+        if (tail)
+            tail->schedlink = gp;
+        else
+            head = gp;
+        tail = gp;
+        n++;
+    }
+    lock(&sched.lock);
+    if (head)
+        gq_put_batch_locked(head, tail, n);
+    if (ioq)
+        gq_put_batch_locked(ioq, ioq_tail, nioq);
+    unlock(&sched.lock);
+    maybe_wakep();
+}
+
+static void dormant_loop(worker *w)
+{
+    stop_spinning(w);
+    idle_list_remove(w);
+    while (load_relaxed(&w->dormant) && !load_acquire(&sched.stopping)) {
+        run_due_timers(w);
+        if (w->ring.unsubmitted || w->io_pending)
+            wring_wait(w, 0);
+        dormant_forward(w);
+
+        lock(&sched.lock);
+        if (!load_relaxed(&w->dormant) || load_acquire(&sched.stopping) ||
+            worker_has_work(w)) {
+            unlock(&sched.lock);
+            continue;
+        }
+        w->dormant_asleep = true;
+        __atomic_fetch_add(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
+        bool dead = deadlocked_locked();
+        unlock(&sched.lock);
+        if (dead)
+            gr_fatal_deadlock();
+
+        int64_t timeout = -1;
+        int64_t e = timers_earliest(&w->timers);
+        if (e != INT64_MAX) {
+            timeout = e - now_ns();
+            if (timeout < 0)
+                timeout = 0;
+        }
+        wring_wait(w, timeout);
+        lock(&sched.lock);
+        w->dormant_asleep = false;
+        __atomic_fetch_sub(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
+        unlock(&sched.lock);
+    }
+}
+
+bool sched_park_worker(void)
+{
+    lock(&sched.lock);
+    uint32_t n = sched.nactive;
+    if (n <= 1 || load_acquire(&sched.stopping)) {
+        unlock(&sched.lock);
+        return false;
+    }
+    worker *w = &sched.workers[n - 1];
+    store_relaxed(&w->dormant, 1);
+    store_relaxed(&sched.nactive, n - 1);
+    idle_list_remove_locked(w); /* so that no wakep picks it */
+    unlock(&sched.lock);
+    wring_wake(w); /* asleep or not, it must look at its queue */
+    return true;
+}
+
+bool sched_unpark_worker(void)
+{
+    lock(&sched.lock);
+    uint32_t n = sched.nactive;
+    if (n >= (uint32_t)sched.nprocs || load_acquire(&sched.stopping)) {
+        unlock(&sched.lock);
+        return false;
+    }
+    worker *w = &sched.workers[n];
+    store_relaxed(&w->dormant, 0);
+    store_relaxed(&sched.nactive, n + 1);
+    unlock(&sched.lock);
+    wring_wake(w); /* it spins, and steals its share */
+    return true;
+}
+
 /* Finds a goroutine to run, sleeping if there is none.  Scheduler context
  * (g0) only.  NULL when the runtime is stopping. */
 static g *find_runnable(worker *w)
@@ -872,6 +1003,10 @@ static g *find_runnable(worker *w)
     for (;;) {
         if (load_acquire(&sched.stopping))
             return NULL;
+        if (load_relaxed(&w->dormant)) {
+            dormant_loop(w);
+            continue;
+        }
         run_due_timers(w);
         ioq_refill(w);
         if (w->ring.unsubmitted || w->io_pending)
@@ -890,13 +1025,13 @@ static g *find_runnable(worker *w)
 
         /* Spin: steal for a while before paying for a sleep. */
         if (!w->spinning) {
-            uint32_t busy = (uint32_t)sched.nprocs - load_relaxed(&sched.npidle);
+            uint32_t busy = load_relaxed(&sched.nactive) - load_relaxed(&sched.npidle);
             if (2 * load_relaxed(&sched.nmspinning) < busy) {
                 w->spinning = true;
                 fetch_add(&sched.nmspinning, 1);
             }
         }
-        if (w->spinning && (sched.nprocs > 1 || w->io_pending)) {
+        if (w->spinning && (sched.nprocs > 1 || w->io_pending) && !load_relaxed(&w->dormant)) {
             /* With I/O in flight the next completion is likely close: spin
              * longer (polling the ring costs no system call) rather than
              * sleep into a 27 us wake-up per burst. */
@@ -920,7 +1055,8 @@ static g *find_runnable(worker *w)
                 for (int i = 0; i < 64; i++)
                     cpu_relax();
                 round++;
-            } while (!load_relaxed(&sched.stopping) && now_ns() < until &&
+            } while (!load_relaxed(&sched.stopping) && !load_relaxed(&w->dormant) &&
+                     now_ns() < until &&
                      timers_earliest(&w->timers) > now_ns());
             if (timers_earliest(&w->timers) <= now_ns())
                 continue;
@@ -931,6 +1067,11 @@ static g *find_runnable(worker *w)
         if (load_acquire(&sched.stopping)) {
             unlock(&sched.lock);
             return NULL;
+        }
+        if (load_relaxed(&w->dormant)) {
+            /* Parked by the governor meanwhile: not onto the idle list. */
+            unlock(&sched.lock);
+            continue;
         }
         gp = gq_get_locked(w, 0);
         if (gp) {
@@ -1135,6 +1276,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
         return err;
     }
     sched.next_goid = 1;
+    sched.nactive = (uint32_t)sched.nprocs;
     default_mxcsr = __builtin_ia32_stmxcsr();
     __asm__ volatile("fnstcw %0" : "=m"(default_fpucw));
 
@@ -1239,6 +1381,11 @@ int gr_run(void (*main_fn)(void *), void *arg)
 int gr_nprocs(void)
 {
     return load_acquire(&sched.running) ? sched.nprocs : 0;
+}
+
+int gr_nprocs_active(void)
+{
+    return load_acquire(&sched.running) ? (int)load_relaxed(&sched.nactive) : 0;
 }
 
 int64_t gr_now(void)

@@ -60,6 +60,10 @@ typedef struct worker {
 
     /* --- idling --- */
     bool spinning;        /* looking for work, counted in sched.nmspinning */
+    uint32_t dormant;     /* atomic: parked by the CPU governor (adapt.c):
+                           * runs no goroutines, forwards what its ring and
+                           * timers wake; set and cleared under sched.lock */
+    bool dormant_asleep;  /* counted in sched.ndormant_asleep (sched.lock) */
     uint32_t idle;        /* atomic: on the idle list, asleep or about to be */
     struct worker *idle_next;
 
@@ -71,7 +75,9 @@ typedef struct worker {
 } __attribute__((aligned(64))) worker;
 
 typedef struct sched {
-    int nprocs;
+    int nprocs;           /* workers (GR_PROCS) */
+    uint32_t nactive;     /* atomic: of them, not dormant (workers 0..nactive-1) */
+    bool adaptive;        /* GR_ADAPTIVE: the governor may park workers */
     worker *workers;      /* nprocs of them; [0] runs on gr_run's thread */
     size_t default_stack; /* GR_STACK_SIZE */
     bool preempt_async;   /* GR_PREEMPT */
@@ -82,6 +88,7 @@ typedef struct sched {
     uint32_t gq_len;      /* atomic reads allowed without the lock */
     worker *idle_list;
     uint32_t npidle;      /* atomic */
+    uint32_t ndormant_asleep; /* atomic: dormant workers asleep */
     uint32_t nmspinning;  /* atomic */
 
     uint32_t running;     /* atomic: between start and stop */
@@ -170,5 +177,13 @@ _Noreturn void gr_fatal_deadlock(void);
 const char *wait_reason_str(int reason);
 
 int env_parse(void); /* fills sched.nprocs ... from the environment */
+
+/* The CPU governor's levers (sched.c), called by the monitor thread:
+ * park the highest-numbered active worker / unpark the lowest dormant one.
+ * False when there is nothing to do (one active worker; none dormant). */
+bool sched_park_worker(void);
+bool sched_unpark_worker(void);
+/* Every worker asleep: idle, or dormant (the monitor may sleep too). */
+bool sched_all_idle(void);
 
 #endif

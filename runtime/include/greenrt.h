@@ -42,11 +42,17 @@
  *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
  *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
  *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
+ *   GR_ADAPTIVE     1 (default) or 0: the CPU governor.  GR_PROCS is then
+ *                   a maximum: while the workers wait for a CPU (the
+ *                   machine is busy with other work), the monitor parks
+ *                   workers, and unparks them when CPUs go idle again;
+ *                   gr_nprocs_active() says how many run goroutines
  *   GR_SCHED_RANDOM 0 (default) or 1: randomise run-queue order, so tests
  *                   can check that nothing depends on an order greenrt does
  *                   not promise
  *   GR_DEBUG        set: print at start which io_uring features the worker
- *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...)
+ *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...),
+ *                   and each decision of the CPU governor with its reason
  */
 #ifndef GREENRT_H
 #define GREENRT_H
@@ -86,6 +92,10 @@ extern "C" {
  * ==================================================================== */
 int gr_run(void (*main_fn)(void *), void *arg);
 int gr_nprocs(void);   /* workers of the running runtime (GR_PROCS) */
+/* Of them, those taking goroutines now: fewer than gr_nprocs() while the
+ * CPU governor has parked some because the process does not get the CPUs
+ * it asks for (GR_ADAPTIVE). */
+int gr_nprocs_active(void);
 int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
 
 /* ======================================================================
@@ -367,6 +377,9 @@ void gr_stats_get(gr_stats *out);
  *   io_submit    (id, io_uring opcode, fd)
  *   io_complete  (id, result)
  *   stats        (address of a gr_trace_stats, 1 if final)
+ *   workers      (active workers now, per mille of the workers' runnable
+ *                time spent waiting for a CPU, idle CPUs x 1000): each
+ *                decision of the CPU governor (GR_ADAPTIVE)
  *
  * The per-event probes on hot paths (switch, park, ready, io_*) cost a
  * uprobe trap (~1 us) each when a tracer attaches to them.  `stats` is the

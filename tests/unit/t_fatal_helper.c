@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,22 @@ static void deadlock_main(void *arg)
 /* Simplest form: the main goroutine alone, blocked on a receive. */
 static void deadlock_alone_main(void *arg)
 {
+    say_id("main", gr_self());
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    int v;
+    gr_chan_recv(c, &v);
+}
+
+/* With workers parked by the CPU governor (a dormant worker sleeps apart
+ * from the idle ones): the main goroutine alone, blocked, after a sleep
+ * whose timer may sit on the dormant worker. */
+bool sched_park_worker(void);
+
+static void deadlock_parked_main(void *arg)
+{
+    while (sched_park_worker())
+        ;
+    gr_sleep(1000000);
     say_id("main", gr_self());
     gr_chan *c = gr_chan_make(sizeof(int), 0);
     int v;
@@ -208,6 +225,8 @@ int main(int argc, char **argv)
         return run(deadlock_main, NULL);
     if (!strcmp(m, "deadlock-alone"))
         return run(deadlock_alone_main, NULL);
+    if (!strcmp(m, "deadlock-parked"))
+        return run(deadlock_parked_main, NULL);
     if (!strcmp(m, "overflow"))
         return run(overflow_main, (void *)(uintptr_t)65536);
     if (!strcmp(m, "overflow-bulk"))

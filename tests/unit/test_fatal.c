@@ -195,6 +195,18 @@ static void test_fatal_deadlock_main_alone(void **state)
     expect_goroutine_line(&c, hdr + strlen(DEADLOCK_MSG), NULL, id, recv);
 }
 
+/* Dormant workers (parked by the CPU governor) count as asleep. */
+static void test_fatal_deadlock_with_parked_workers(void **state)
+{
+    struct t_child c;
+    run_helper("deadlock-parked", &c);
+    expect_exit(&c, "deadlock-parked", 2);
+    if (!strstr(c.err, DEADLOCK_MSG)) {
+        t_child_dump(&c);
+        fail_msg("no \"%s\" on stderr", DEADLOCK_MSG);
+    }
+}
+
 static void expect_overflow(const char *mode, size_t size)
 {
     struct t_child c;
@@ -303,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fatal_deadlock_report),
         cmocka_unit_test(test_fatal_deadlock_main_alone),
+        cmocka_unit_test(test_fatal_deadlock_with_parked_workers),
         cmocka_unit_test(test_fatal_stack_overflow),
         cmocka_unit_test(test_fatal_stack_overflow_big_stack),
         cmocka_unit_test(test_fatal_stack_overflow_bulk_stack),

@@ -175,7 +175,6 @@ static void *monitor_main(void *arg)
         return NULL;
     }
     int64_t last_stats = gr_now();
-    adapt_start();
     while (!load_acquire(&mon.stop)) {
         uint32_t word = load_acquire(&mon.word);
         if (sched_all_idle()) {
@@ -227,7 +226,6 @@ static void *monitor_main(void *arg)
                 sched_handoff_queue(w);
         }
     }
-    adapt_stop();
     free(last);
     free(stuck);
     return NULL;
@@ -243,6 +241,11 @@ void preempt_monitor_kick(void)
 
 void preempt_monitor_start(void)
 {
+    /* The governor's files are opened here, on gr_run's thread before any
+     * goroutine runs: opened by the monitor thread, they could take the
+     * number of a descriptor a goroutine has just closed and is about to
+     * misuse, turning its -EBADF into a read of /proc. */
+    adapt_start();
     mon.nunsafe = 0;
     dl_iterate_phdr(collect_ranges, NULL);
     if (!mon.handler_installed) {
@@ -267,6 +270,7 @@ void preempt_monitor_stop(void)
     syscall(SYS_futex, &mon.word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_join(mon.thread, NULL);
     mon.started = false;
+    adapt_stop();
     if (mon.handler_installed) {
         sigaction(SIGURG, &mon.old_urg, NULL);
         mon.handler_installed = false;

@@ -1339,11 +1339,11 @@ int gr_run(void (*main_fn)(void *), void *arg)
     if (!err)
         err = gr_spawn_main(w0, main_goroutine, &ma);
     if (!err) {
+        preempt_monitor_start(); /* before any goroutine runs (adapt.c) */
         pthread_mutex_lock(&start_mu);
         store_release(&sched.running, 1);
         pthread_cond_broadcast(&start_cond);
         pthread_mutex_unlock(&start_mu);
-        preempt_monitor_start();
         schedule_loop(w0);
         preempt_monitor_stop();
     } else {

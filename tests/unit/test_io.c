@@ -1846,6 +1846,54 @@ static void test_io_bad_fd(void **state)
     t_run(bad_fd_main, NULL);
 }
 
+/* ====================================== read/write on sockets and others */
+
+/* gr_read/gr_write take the socket path (recv/send) for what they last
+ * saw to be a socket.  Descriptor numbers are reused behind greenrt's back
+ * (dup2 here): every byte must still arrive, whatever the fd is now. */
+static void rw_reuse_main(void *arg)
+{
+    (void)arg;
+    int s[2], t[2], p[2];
+    char c = 0;
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t), 0);
+    t_check_eq(pipe2(p, O_CLOEXEC), 0);
+    t_check_eq(gr_write(s[0], "a", 1), 1);
+    t_check_eq(gr_read(s[1], &c, 1), 1);
+    t_check_eq(c, 'a');
+
+    /* s[0] becomes a pipe's write end, s[1] its read end. */
+    t_check(dup3(p[1], s[0], O_CLOEXEC) == s[0]);
+    t_check(dup3(p[0], s[1], O_CLOEXEC) == s[1]);
+    t_check_eq(gr_write(s[0], "b", 1), 1);
+    t_check_eq(gr_read(s[1], &c, 1), 1);
+    t_check_eq(c, 'b');
+    t_check_eq(gr_write(s[0], "c", 1), 1); /* now known as a pipe */
+    t_check_eq(gr_read(p[0], &c, 1), 1);
+    t_check_eq(c, 'c');
+
+    /* And back to sockets. */
+    t_check(dup3(t[0], s[0], O_CLOEXEC) == s[0]);
+    t_check(dup3(t[1], s[1], O_CLOEXEC) == s[1]);
+    t_check_eq(gr_write(s[0], "d", 1), 1);
+    t_check_eq(gr_read(t[1], &c, 1), 1);
+    t_check_eq(c, 'd');
+    t_check_eq(gr_write(s[1], "e", 1), 1);
+    t_check_eq(gr_read(t[0], &c, 1), 1);
+    t_check_eq(c, 'e');
+    for (int i = 0; i < 2; i++) {
+        gr_close(s[i]);
+        gr_close(t[i]);
+        gr_close(p[i]);
+    }
+}
+
+static void test_io_rw_fd_reuse(void **state)
+{
+    t_run(rw_reuse_main, NULL);
+}
+
 /* ===================================================== outside goroutines */
 
 /* No runtime at all: the calls are the plain blocking syscalls. */
@@ -2080,6 +2128,7 @@ int main(void)
         T(test_io_dial_name),
         T(test_io_accept_cloexec),
         T(test_io_bad_fd),
+        T(test_io_rw_fd_reuse),
         T(test_io_outside_goroutine),
         T(test_io_fallback_in_blocking_job),
         T(test_io_batching),

@@ -299,6 +299,9 @@ ssize_t gr_write_all(int fd, const void *buf, size_t n);
 int gr_accept(int fd, struct sockaddr *addr, socklen_t *len); /* CLOEXEC fd */
 int gr_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int gr_close(int fd);
+/* shutdown(2) through the ring: many goroutines shutting connections down
+ * at once (a server draining) share one system call. */
+int gr_shutdown(int fd, int how);
 int gr_open(const char *path, int flags, mode_t mode);
 int gr_fsync(int fd);
 /* Waits for events (POLLIN, POLLOUT...) on fd: returns revents (> 0),

@@ -1806,6 +1806,17 @@ static void cloexec_main(void *arg)
     if (d.afd >= 0)
         t_check_msg(t_is_cloexec(d.afd), "gr_accept returned fd %d without FD_CLOEXEC",
                     d.afd);
+    /* Both ends without Nagle (as Go): a reply written in two parts must
+     * not wait for the peer's delayed ACK. */
+    int nd[2] = {fd, d.afd};
+    for (int i = 0; i < 2; i++) {
+        if (nd[i] < 0)
+            continue;
+        v = 0;
+        l = sizeof v;
+        t_check_eq(getsockopt(nd[i], IPPROTO_TCP, TCP_NODELAY, &v, &l), 0);
+        t_check_msg(v != 0, "%s socket without TCP_NODELAY", i ? "accepted" : "dialled");
+    }
     if (fd >= 0)
         gr_close(fd);
     if (d.afd >= 0)
@@ -1892,6 +1903,34 @@ static void rw_reuse_main(void *arg)
 static void test_io_rw_fd_reuse(void **state)
 {
     t_run(rw_reuse_main, NULL);
+}
+
+/* gr_shutdown: the peer's read sees end of file, our side can still read;
+ * errors as shutdown(2) gives them. */
+static void shutdown_main(void *arg)
+{
+    (void)arg;
+    int s[2], p[2];
+    char c = 0;
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+    t_check_eq(gr_shutdown(s[0], SHUT_WR), 0);
+    t_check_eq(gr_read(s[1], &c, 1), 0);
+    t_check_eq(gr_write(s[1], "x", 1), 1);
+    t_check_eq(gr_read(s[0], &c, 1), 1);
+    t_check_eq(c, 'x');
+    t_check_eq(gr_write(s[0], "y", 1), -EPIPE);
+    t_check_eq(pipe2(p, O_CLOEXEC), 0);
+    t_check_eq(gr_shutdown(p[0], SHUT_RDWR), -ENOTSOCK);
+    gr_close(p[0]);
+    gr_close(p[1]);
+    t_check_eq(gr_shutdown(p[0], SHUT_RDWR), -EBADF);
+    gr_close(s[0]);
+    gr_close(s[1]);
+}
+
+static void test_io_shutdown(void **state)
+{
+    t_run(shutdown_main, NULL);
 }
 
 /* ===================================================== outside goroutines */
@@ -2129,6 +2168,7 @@ int main(void)
         T(test_io_accept_cloexec),
         T(test_io_bad_fd),
         T(test_io_rw_fd_reuse),
+        T(test_io_shutdown),
         T(test_io_outside_goroutine),
         T(test_io_fallback_in_blocking_job),
         T(test_io_batching),

@@ -93,6 +93,19 @@ static void *signal_main(void *p)
     return NULL;
 }
 
+struct shut_arg {
+    int fd;
+    gr_wg *wg;
+};
+
+static void shut_main(void *p)
+{
+    struct shut_arg a = *(struct shut_arg *)p;
+    free(p);
+    gr_shutdown(a.fd, SHUT_RDWR);
+    gr_wg_done(a.wg);
+}
+
 static void main_goroutine(void *p)
 {
     struct run_arg *ra = p;
@@ -157,9 +170,26 @@ static void main_goroutine(void *p)
         }
     }
 
-    /* drain: every live connection's read returns 0, its goroutine closes it */
+    /* drain: every live connection's read returns 0, its goroutine closes
+     * it.  One goroutine per connection makes the shutdowns concurrent, so
+     * that they reach the kernel in a few batches instead of one system
+     * call each. */
     gr_mutex_lock(&mu);
-    conn_set_shutdown_all(&conns);
+    gr_wg shut = GR_WG_INIT;
+    for (int fd = 0; fd < conns.cap; fd++) {
+        if (!conns.live[fd])
+            continue;
+        gr_wg_add(&shut, 1);
+        struct shut_arg *sa = malloc(sizeof *sa);
+        if (sa)
+            *sa = (struct shut_arg){fd, &shut};
+        if (!sa || gr_go(shut_main, sa) < 0) {
+            free(sa);
+            shutdown(fd, SHUT_RDWR);
+            gr_wg_done(&shut);
+        }
+    }
+    gr_wg_wait(&shut);
     while (conns.count > 0)
         gr_cond_wait_timeout(&ended, &mu, RECHECK_NS);
     gr_mutex_unlock(&mu);

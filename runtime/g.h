@@ -39,7 +39,7 @@ enum g_status {
 typedef struct stack {
     char *base;    /* lowest usable address (the canary lives here) */
     size_t size;   /* usable bytes above base */
-    uint32_t kind; /* STACK_GUARDED or STACK_BULK (see stack.c) */
+    uint32_t kind; /* STACK_CHUNKED, _GUARDED or _BULK (see stack.c) */
     uint32_t pad;
 } stack;
 

@@ -11,7 +11,7 @@
 
 struct worker;
 
-enum { STACK_GUARDED = 1, STACK_BULK = 2 };
+enum { STACK_GUARDED = 1, STACK_BULK = 2, STACK_CHUNKED = 3 };
 
 /* The canary is the stack's lowest word, which must stay zero.  Zero, not
  * a magic value: writing one would touch the bottom page of every stack

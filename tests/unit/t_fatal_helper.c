@@ -92,6 +92,7 @@ static void deadlock_alone_main(void *arg)
  * from the idle ones): the main goroutine alone, blocked, after a sleep
  * whose timer may sit on the dormant worker. */
 bool sched_park_worker(void);
+extern bool stack_no_guard_regions; /* runtime/stack.c's test hook */
 
 static void deadlock_parked_main(void *arg)
 {
@@ -229,8 +230,11 @@ int main(int argc, char **argv)
         return run(deadlock_parked_main, NULL);
     if (!strcmp(m, "overflow"))
         return run(overflow_main, (void *)(uintptr_t)65536);
-    if (!strcmp(m, "overflow-bulk"))
+    if (!strcmp(m, "overflow-bulk")) {
+        /* Without guard regions, past the map budget stacks are BULK. */
+        stack_no_guard_regions = true;
         return run(overflow_bulk_main, NULL);
+    }
     if (!strcmp(m, "overflow-1m"))
         return run(overflow_main, (void *)(uintptr_t)(1024 * 1024));
     if (!strcmp(m, "mutex-unlock"))

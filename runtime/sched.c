@@ -524,6 +524,30 @@ static void g_start_stack(worker *w, g *gp)
     gp->sp = sp;
 }
 
+/* The two goroutines queued next on w will most likely run after `to`:
+ * start loading what switching to them touches, so that those switches do
+ * not stall on memory (with thousands of connections, a parked
+ * goroutine's control block and stack top are in no cache).  Two stages:
+ * the control block of the second, and the stack top of the first, whose
+ * control block the previous switch prefetched.  Queue slots may be stale
+ * (thieves): control blocks stay allocated while the runtime runs, and a
+ * prefetch of a stale address does nothing. */
+static inline void prefetch_queued(worker *w)
+{
+    uint32_t h = load_relaxed(&w->runq_head), t = load_relaxed(&w->runq_tail);
+    if (h == t)
+        return;
+    g *n1 = load_relaxed(&w->runq[h % RUNQ_SIZE]);
+    if (h + 1 != t) {
+        g *n2 = load_relaxed(&w->runq[(h + 1) % RUNQ_SIZE]);
+        __builtin_prefetch(n2, 1);
+        __builtin_prefetch((char *)n2 + 64, 1);
+    }
+    char *sp = load_relaxed(&n1->sp);
+    __builtin_prefetch(sp);
+    __builtin_prefetch(sp + 64);
+}
+
 /* Switches w from `from` to `to`; after(w', arg) runs on whatever worker
  * w' resumes next, right after the switch.  Returns when `from` is
  * switched back in - possibly on another worker. */
@@ -541,6 +565,7 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
     store_relaxed(&to->status, (uint32_t)G_RUNNING);
     stat_inc(w, switches);
     PROBE2(switch, from->id, to->id);
+    prefetch_queued(w);
     san_before_switch(from, to, from->status == G_DEAD);
     gr_ctx_switch(&from->sp, to->sp);
     /* Resumed.  Re-read the worker: we may be on another thread now. */
@@ -607,6 +632,25 @@ void ready(g *gp)
     }
 }
 
+/* Doubles w's ioq (ioq_lock held); false when out of memory. */
+static bool ioq_grow(worker *w)
+{
+    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : 1024;
+    g **q = malloc(sizeof(g *) * cap);
+    if (!q || cap < w->ioq_cap) {
+        free(q);
+        return false;
+    }
+    for (uint32_t i = 0; i < w->ioq_len; i++)
+        q[i] = w->ioq[(w->ioq_head + i) & (w->ioq_cap - 1)];
+    free(w->ioq);
+    w->ioq = q;
+    w->ioq_cap = cap;
+    w->ioq_head = 0;
+    w->ioq_tail = w->ioq_len;
+    return true;
+}
+
 void ready_io(worker *w, g *gp)
 {
     mark_runnable(w, gp);
@@ -618,15 +662,34 @@ void ready_io(worker *w, g *gp)
     /* The queue is full (or older completions wait in ioq): keep arrival
      * order here rather than spill to the global queue, where a busy
      * worker would look only every 61st schedule. */
-    gp->schedlink = NULL;
     lock(&w->ioq_lock);
-    if (w->ioq_tail)
-        w->ioq_tail->schedlink = gp;
-    else
-        w->ioq_head = gp;
-    w->ioq_tail = gp;
+    if (w->ioq_len == w->ioq_cap && !ioq_grow(w)) {
+        unlock(&w->ioq_lock);
+        gq_put(gp); /* out of memory: late, but not lost */
+        maybe_wakep();
+        return;
+    }
+    w->ioq[w->ioq_tail++ & (w->ioq_cap - 1)] = gp;
     store_relaxed(&w->ioq_len, w->ioq_len + 1);
     unlock(&w->ioq_lock);
+}
+
+/* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
+static uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
+{
+    uint32_t n = w->ioq_len;
+    *head = *tail = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        g *gp = w->ioq[w->ioq_head++ & (w->ioq_cap - 1)];
+        gp->schedlink = NULL;
+        if (*tail)
+            (*tail)->schedlink = gp;
+        else
+            *head = gp;
+        *tail = gp;
+    }
+    store_relaxed(&w->ioq_len, 0);
+    return n;
 }
 
 /* Moves the oldest of ioq into the room the run queue has (owner only). */
@@ -636,15 +699,10 @@ static void ioq_refill(worker *w)
         return;
     uint32_t moved = 0;
     lock(&w->ioq_lock);
-    while (w->ioq_head && runq_len(w) < RUNQ_SIZE) {
-        g *gp = w->ioq_head;
-        w->ioq_head = gp->schedlink;
-        gp->schedlink = NULL;
-        runq_put_tail(w, gp);
+    while (moved < w->ioq_len && runq_len(w) < RUNQ_SIZE) {
+        runq_put_tail(w, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
         moved++;
     }
-    if (!w->ioq_head)
-        w->ioq_tail = NULL;
     store_relaxed(&w->ioq_len, w->ioq_len - moved);
     unlock(&w->ioq_lock);
     if (moved)
@@ -808,11 +866,9 @@ void sched_handoff_queue(worker *victim)
         return; /* nobody to hand it to; and runq_get relies on this */
     g *batch[RUNQ_SIZE / 2];
     uint32_t n = runq_grab(victim, batch, false);
+    g *ioq, *ioq_tail;
     lock(&victim->ioq_lock);
-    g *ioq = victim->ioq_head, *ioq_tail = victim->ioq_tail;
-    uint32_t nioq = victim->ioq_len;
-    victim->ioq_head = victim->ioq_tail = NULL;
-    store_relaxed(&victim->ioq_len, 0);
+    uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);
     unlock(&victim->ioq_lock);
     if (n == 0 && !ioq)
         return;
@@ -899,11 +955,9 @@ static void dormant_forward(worker *w)
 {
     if (!worker_has_work(w))
         return;
+    g *ioq, *ioq_tail;
     lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
-    g *ioq = w->ioq_head, *ioq_tail = w->ioq_tail;
-    uint32_t nioq = w->ioq_len;
-    w->ioq_head = w->ioq_tail = NULL;
-    store_relaxed(&w->ioq_len, 0);
+    uint32_t nioq = ioq_take_all_locked(w, &ioq, &ioq_tail);
     unlock(&w->ioq_lock);
     g *head = NULL, *tail = NULL, *gp;
     uint32_t n = 0;
@@ -1364,6 +1418,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
     store_release(&sched.running, 0);
     for (int i = 0; i < sched.nprocs; i++) {
         stack_pool_flush(&sched.workers[i]);
+        free(sched.workers[i].ioq);
         timer_heap_destroy(&sched.workers[i].timers);
         ring_teardown(&sched.workers[i]);
     }

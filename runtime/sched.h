@@ -48,7 +48,10 @@ typedef struct worker {
     g *runq[RUNQ_SIZE];
     g *runnext;           /* atomic: next to run, ahead of runq */
     uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
-    g *ioq_head, *ioq_tail; /* woken by I/O but runq was full: FIFO, run next */
+    g **ioq;              /* woken by I/O but runq was full: FIFO, run next; a
+                           * ring of pointers (ioq_cap, a power of two), so
+                           * moving them never touches their cold g */
+    uint32_t ioq_cap, ioq_head, ioq_tail;
     uint32_t ioq_len;     /* atomic reads allowed without the lock */
     uint32_t schedtick;   /* goroutines scheduled; paces global checks */
     uint64_t rand;        /* xorshift state for victim and select choice */

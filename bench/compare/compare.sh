@@ -207,10 +207,11 @@ run_one() {
   # would look in taskset), and the server inherits the CPU mask.
   local pin_srv=()
   if [[ $pin == 1 ]]; then pin_srv=(taskset -c 0); lg=(taskset -c 1 "${lg[@]}"); fi
+  # GR_DEBUG: greenrt logs its CPU governor's decisions (others ignore it).
   if [[ $trace == 1 ]]; then
-    "${pin_srv[@]}" "$GTRACE" run --json "$dir/gtrace.json" -- "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
+    GR_DEBUG=1 "${pin_srv[@]}" "$GTRACE" run --json "$dir/gtrace.json" -- "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   else
-    "${pin_srv[@]}" "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
+    GR_DEBUG=1 "${pin_srv[@]}" "${srv[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   fi
   local top=$! spid= port= i
   for ((i = 0; i < 200; i++)); do             # up to 20 s (gtrace loads BPF first)
@@ -306,9 +307,14 @@ run_one() {
       }
     }' "$dir/loadgen.flat" "$g")
   record "$model" "$c" "$rep" ok "" "$line"
-  say "$(printf '  %-8s C=%-6s run %s: %s req/s, p99 %s ms' "$model" "$c" "$rep" \
+  local gov=
+  if [[ $model == greenrt ]]; then
+    gov=$(grep -o '[0-9]* of [0-9]* workers active' "$dir/gtrace.txt" | tail -n 1)
+    gov=", CPU governor: ${gov:-every worker active}"
+  fi
+  say "$(printf '  %-8s C=%-6s run %s: %s req/s, p99 %s ms%s' "$model" "$c" "$rep" \
       "$(jget "$dir/loadgen.flat" requests_per_s)" \
-      "$(awk -v x="$(jget "$dir/loadgen.flat" latency_us/p99)" 'BEGIN{printf "%.2f", x/1000}')")"
+      "$(awk -v x="$(jget "$dir/loadgen.flat" latency_us/p99)" 'BEGIN{printf "%.2f", x/1000}')" "$gov")"
 }
 
 cleanup() {

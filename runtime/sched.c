@@ -1163,6 +1163,10 @@ static g *find_runnable(worker *w)
         }
         wring_wait(w, timeout);
         idle_list_remove(w); /* a waker may have removed us already */
+        /* Woken by our own timer or I/O, not by wakep: if every worker was
+         * asleep, so is the monitor, and nothing would preempt what we are
+         * about to run (one load when it is awake). */
+        preempt_monitor_kick();
     }
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,6 +76,57 @@ static void test_preempt_async_spinner_does_not_starve(void **state)
     assert_true(c.spins > 0);
     if (one_worker())
         assert_true(c.preemptions > 0); /* one worker: only preemption explains it */
+}
+
+/* The same after the whole runtime was idle: the monitor then sleeps
+ * without a timeout, and a worker woken by its own timer (not by another
+ * worker) must wake it, or the spinner started next is never preempted
+ * and the sleeper behind it never runs.  A watchdog thread releases the
+ * spinner after 10 s so that a failure is a failure, not a hang. */
+typedef struct idle_ctx {
+    spin_ctx s;
+    int watchdog_fired;  /* atomic */
+    int main_done;       /* atomic */
+} idle_ctx;
+
+static void *watchdog(void *arg)
+{
+    idle_ctx *c = arg;
+    for (int i = 0; i < 1000 && !__atomic_load_n(&c->main_done, __ATOMIC_RELAXED); i++)
+        usleep(10000);
+    if (!__atomic_load_n(&c->main_done, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&c->watchdog_fired, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->s.stop, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void main_after_idle(void *arg)
+{
+    idle_ctx *c = arg;
+    gr_sleep(20 * 1000 * 1000); /* every worker idle: the monitor sleeps */
+    gr_wg_add(&c->s.wg, 1);
+    gr_go(spinner, &c->s);
+    gr_sleep(30 * 1000 * 1000); /* the timer is on our worker, behind it */
+    __atomic_store_n(&c->main_done, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->s.stop, 1, __ATOMIC_RELAXED);
+    gr_wg_wait(&c->s.wg);
+}
+
+static void test_preempt_spinner_after_idle(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* TSan builds turn signal preemption off (env.c) */
+#endif
+    idle_ctx c = {0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, watchdog, &c), 0);
+    assert_int_equal(gr_run(main_after_idle, &c), 0);
+    __atomic_store_n(&c.main_done, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    if (c.watchdog_fired)
+        fail_msg("the sleeper never ran again: nothing preempted the spinner");
 }
 
 /* Cooperative preemption: with GR_PREEMPT=0 a loop that makes a greenrt
@@ -153,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_preempt_async_spinner_does_not_starve),
+        cmocka_unit_test(test_preempt_spinner_after_idle),
         cmocka_unit_test(test_preempt_cooperative_at_runtime_calls),
         cmocka_unit_test(test_preempt_disable_nests),
     };

@@ -222,8 +222,14 @@ static void *monitor_main(void *arg)
             store_relaxed(&cur->preempt, 1);
             if (sched.preempt_async)
                 pthread_kill(w->thread, SIGURG);
-            if (++stuck[i] >= 2)
+            if (++stuck[i] >= 2) {
                 sched_handoff_queue(w);
+                /* Nobody idle to take the queue, and the governor parked
+                 * a worker: the stuck one (a blocking system call, most
+                 * likely) uses no CPU, so let a parked one have it. */
+                if (load_relaxed(&sched.npidle) == 0)
+                    sched_unpark_worker();
+            }
         }
     }
     free(last);

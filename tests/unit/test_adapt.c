@@ -289,6 +289,64 @@ static void test_adapt_parked_worker_sheds_a_spinning_goroutine(void **state)
     assert_true(atomic_load(&c.on_worker0[1]));
 }
 
+/* ----------------------------------------- a worker stuck in a system call */
+
+typedef struct stuck_ctx {
+    int p[2];
+    int poll_result;   /* the blocker's raw poll(2): 1 once the writer ran */
+    gr_wg wg;
+} stuck_ctx;
+
+/* Blocks its worker in a raw system call (up to 5 s). */
+static void raw_blocker(void *arg)
+{
+    stuck_ctx *c = arg;
+    struct pollfd pfd = {.fd = c->p[0], .events = POLLIN};
+    /* The monitor's preemption signal interrupts it (EINTR), as Go's
+     * does: retry, the way a program must around raw system calls. */
+    int64_t end = t_mono_ns() + 5000000000LL;
+    do
+        c->poll_result = poll(&pfd, 1, (int)((end - t_mono_ns()) / 1000000));
+    while (c->poll_result < 0 && errno == EINTR && t_mono_ns() < end);
+    gr_wg_done(&c->wg);
+}
+
+static void raw_writer(void *arg)
+{
+    stuck_ctx *c = arg;
+    t_check_eq(write(c->p[1], "x", 1), 1);
+    gr_wg_done(&c->wg);
+}
+
+static void stuck_main(void *arg)
+{
+    stuck_ctx *c = arg;
+    while (sched_park_worker())
+        ;
+    gr_sleep(20000000); /* main itself now on worker 0, the only active one */
+    gr_wg_add(&c->wg, 2);
+    gr_go(raw_writer, c);  /* queued behind... */
+    gr_go(raw_blocker, c); /* ...this one, which runs first (runnext) */
+    gr_wg_wait(&c->wg);
+}
+
+/* The monitor hands a stuck worker's queue over; with every other worker
+ * parked by the governor it must unpark one to take it. */
+static void test_adapt_stuck_worker_unparks_one(void **state)
+{
+    (void)state;
+    if (!need_two_workers())
+        skip();
+    static stuck_ctx c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(pipe2(c.p, O_CLOEXEC), 0);
+    t_run(stuck_main, &c);
+    close(c.p[0]);
+    close(c.p[1]);
+    if (c.poll_result != 1)
+        fail_msg("the blocked poll(2) returned %d (errno-free 1 wanted: the writer ran)", c.poll_result);
+}
+
 /* ------------------------------------------------------------ the governor */
 
 typedef struct hog_ctx {
@@ -435,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_adapt_env_rejects_bad_value),
         cmocka_unit_test(test_adapt_parked_worker_hands_off_live_io),
         cmocka_unit_test(test_adapt_parked_worker_sheds_a_spinning_goroutine),
+        cmocka_unit_test(test_adapt_stuck_worker_unparks_one),
         cmocka_unit_test(test_adapt_off_keeps_every_worker),
         cmocka_unit_test(test_adapt_governor_parks_under_contention_and_unparks),
     };

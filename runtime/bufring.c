@@ -42,6 +42,15 @@
  * few in use stay in cache.  Rejected: a pool sized for the worst burst
  * (resident for good once the ring has cycled through it), and waiting
  * for buffers to come back (a timer per miss, and the starvation above).
+ *
+ * Provisioning.  The ring cycles through every chunk on it, so every chunk
+ * ever put there becomes resident.  A pool therefore starts with
+ * INIT_CHUNKS on the ring and puts another of its reserve there whenever
+ * fewer than LOW_WATER wait for the kernel (checked at each completion),
+ * or a batch of them when a receive finds the ring empty: it grows to the
+ * working set of its load - 4 chunks (64 KiB) for 100 echo clients, all
+ * 64 under 10,000 - instead of costing 1 MiB per worker from the first
+ * byte.
  */
 #include <errno.h>
 #include <poll.h>
@@ -74,6 +83,9 @@
 /* Whole buffers (no INC): the same 1 MiB. */
 #define FULL_CHUNKS 256u        /* power of two */
 #define FULL_CHUNK_SIZE RECV_MAX
+#define INIT_CHUNKS 4u          /* on the ring from the start */
+#define LOW_WATER 2u            /* fewer waiting for the kernel: add one */
+#define GROW_ON_EMPTY 8u        /* added when a receive found none */
 #define SPARE_POOL UINT32_MAX   /* gr_buf._pool of a spare buffer */
 #define SPARES_KEPT 64          /* per worker; more are freed on release */
 
@@ -101,6 +113,8 @@ typedef struct bufpool {
     struct io_uring_buf_ring *br;
     bool incremental;
     uint32_t nchunks, chunk_size;
+    uint32_t nadded;            /* chunks [0, nadded) circulate; the rest wait */
+    uint32_t on_ring;           /* chunks the kernel owns (on the ring) */
     char *mem;                  /* nchunks * chunk_size */
     chunk *chunks;
     slice *free_slices;
@@ -114,6 +128,7 @@ static void chunk_readd(bufpool *p, uint32_t bid)
     chunk *c = &p->chunks[bid];
     c->off = 0;
     c->refs = 1;
+    p->on_ring++;
     io_uring_buf_ring_add(p->br, c->mem, p->chunk_size, (unsigned short)bid,
                           io_uring_buf_ring_mask(p->nchunks), 0);
     io_uring_buf_ring_advance(p->br, 1);
@@ -123,6 +138,16 @@ static void chunk_unref(bufpool *p, uint32_t bid)
 {
     if (--p->chunks[bid].refs == 0)
         chunk_readd(p, bid);
+}
+
+/* Puts up to n chunks of the reserve on the ring (lock held). */
+static void pool_provision(bufpool *p, uint32_t n)
+{
+    for (; n > 0 && p->nadded < p->nchunks; n--) {
+        uint32_t bid = p->nadded++;
+        p->chunks[bid].mem = p->mem + (size_t)bid * p->chunk_size;
+        chunk_readd(p, bid);
+    }
 }
 
 static void pool_destroy(bufpool *p)
@@ -168,10 +193,7 @@ static bufpool *pool_create(worker *w, bool inc)
                                    .BUF_REG_FLAGS = inc ? IOU_PBUF_RING_INC : 0};
     if (io_uring_register_buf_ring(&w->ring.ring, &reg, 0) < 0)
         goto fail;
-    for (uint32_t i = 0; i < p->nchunks; i++) {
-        p->chunks[i].mem = p->mem + (size_t)i * p->chunk_size;
-        chunk_readd(p, i);
-    }
+    pool_provision(p, INIT_CHUNKS);
     return p;
 fail:
     pool_destroy(p);
@@ -224,8 +246,12 @@ gr_buf *bufring_complete(worker *w, int32_t res, uint32_t cflags)
     /* The kernel is done with the chunk: it consumed all of it (INC), or
      * any completion at all consumes a whole buffer (no INC). */
     bool kernel_done = p->incremental ? res > 0 && !(cflags & IORING_CQE_F_BUF_MORE) : true;
-    if (kernel_done)
+    if (kernel_done) {
+        p->on_ring--;
         chunk_unref(p, bid);
+    }
+    if (p->on_ring < LOW_WATER)
+        pool_provision(p, 1);
     unlock(&p->lock);
     return s ? &s->desc : NULL;
 }
@@ -289,8 +315,17 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
         return -EOPNOTSUPP; /* needs a worker's ring */
     gr_buf *b = NULL;
     int r = io_recv_select(fd, BUF_GROUP, RECV_MAX, pool_ensure, &b);
-    if (r == -ENOBUFS)
+    if (r == -ENOBUFS) {
+        /* The ring was empty: grow it for the receives to come (this one
+         * has lost its turn; it waits for data, then takes a spare). */
+        bufpool *p = current_worker()->bufpool;
+        if (p) {
+            lock(&p->lock);
+            pool_provision(p, GROW_ON_EMPTY);
+            unlock(&p->lock);
+        }
         return recv_spare(fd, out);
+    }
     if (r <= 0)
         return r; /* end of stream or error: no slice was made */
     if (!b)

@@ -65,6 +65,14 @@
  * the producer publishes its work, then (full fence) reads nmspinning; the
  * spinner decrements nmspinning, then re-reads every queue.
  *
+ * Fewer workers than GR_PROCS.  When the workers wait for CPUs that other
+ * programs hold, the CPU governor (adapt.c, run by the monitor) parks the
+ * highest-numbered ones: a dormant worker runs no goroutines, only reaps
+ * its ring and timers and forwards what they wake to the global queue
+ * ("Dormant workers" below).  Spinning and the idle list count active
+ * workers only; deadlock detection counts a dormant worker as asleep only
+ * while it actually sleeps.
+ *
  * Rejected designs.  One global locked queue: every hand-off would take a
  * contended lock.  A thread per blocking call (Go's syscall hand-off) as
  * the normal I/O path: io_uring gives the same effect without threads.
@@ -73,7 +81,7 @@
  * nanoseconds anyway.  Running the scheduler search on goroutine stacks:
  * touches their second page, doubling a parked goroutine's memory.
  *
- * Deadlock.  When the last worker goes idle while no timer is armed, no
+ * Deadlock.  When the last worker goes to sleep while no timer is armed, no
  * I/O or gr_blocking call is in flight and no queue holds a goroutine,
  * nothing can ever run again: the runtime prints every goroutine and its
  * wait reason and exits with status 2 (fatal.c), as Go does.

@@ -38,9 +38,7 @@
  *
  * GR_ADAPTIVE=0 turns the governor off: GR_PROCS workers, always.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,7 +252,7 @@ void adapt_tick(int64_t now)
     if (ad.contended >= 2 && sched_park_worker())
         changed(now, false, active - 1, wait_share, idle_cpus);
     else if (ad.wanting >= 2 && sched_unpark_worker())
-        changed(now, true, active + 1, wait_share, idle_cpus); else if (ad.last_change && now - ad.last_change >= STABLE_NS) {
+        changed(now, true, active + 1, wait_share, idle_cpus);
+    else if (ad.last_change && now - ad.last_change >= STABLE_NS)
         ad.hold_ns = HOLD_MIN_NS;
-    }
 }

@@ -22,9 +22,11 @@
  *
  *   - shrink: in two windows running, the active workers waited for more
  *     than WAIT_SHARE of the time they were runnable: park the highest-
- *     numbered active worker (sched.c, "Dormant workers").  It runs no
- *     more goroutines; its connections move to the others as their I/O
- *     completes.
+ *     numbered active workers (sched.c, "Dormant workers"), down to the
+ *     number of CPUs' worth of time they actually got (at least one, at
+ *     most all but one of them), so that 64 workers squeezed onto 2 CPUs
+ *     shrink in one step.  A dormant worker runs no more goroutines; its
+ *     connections move to the others as their I/O completes.
  *   - grow: a worker is dormant, the active ones are busy (running at
  *     least BUSY_SHARE of the window each), and the CPUs we may run on
  *     were idle for at least IDLE_CPUS of a CPU (/proc/stat), in two
@@ -249,9 +251,19 @@ void adapt_tick(int64_t now)
     ad.wanting = wanting ? ad.wanting + 1 : 0;
 
     double wait_share = run + wait > 0 ? wait / (run + wait) : 0;
-    if (ad.contended >= 2 && sched_park_worker())
-        changed(now, false, active - 1, wait_share, idle_cpus);
-    else if (ad.wanting >= 2 && sched_unpark_worker())
+    if (ad.contended >= 2) {
+        /* The CPUs we got, rounded: that many workers would have had them
+         * to themselves. */
+        double got = run / (double)win;
+        uint32_t target = got < 1.5 ? 1 : (uint32_t)(got + 0.5);
+        if (target >= active)
+            target = active - 1;
+        uint32_t parked = 0;
+        while (active - parked > target && sched_park_worker())
+            parked++;
+        if (parked)
+            changed(now, false, active - parked, wait_share, idle_cpus);
+    } else if (ad.wanting >= 2 && sched_unpark_worker())
         changed(now, true, active + 1, wait_share, idle_cpus);
     else if (ad.last_change && now - ad.last_change >= STABLE_NS)
         ad.hold_ns = HOLD_MIN_NS;

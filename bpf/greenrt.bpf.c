@@ -222,6 +222,32 @@ int BPF_USDT(gt_g_iocomplete, long id, long res)
 	return 0;
 }
 
+static __always_inline struct gt_rt_state *rt_state(__u32 tgid)
+{
+	struct gt_rt_state *st = bpf_map_lookup_elem(&rtstats, &tgid);
+	if (st)
+		return st;
+	static const struct gt_rt_state zero;
+	bpf_map_update_elem(&rtstats, &tgid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&rtstats, &tgid);
+}
+
+/* The CPU governor parked or unparked a worker (rare: not a hot probe). */
+SEC("usdt")
+int BPF_USDT(gt_g_workers, long active)
+{
+	GT_RUN();
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (tgid != targ_tgid)
+		return 0;
+	struct gt_rt_state *st = rt_state(tgid);
+	if (!st)
+		return 0;
+	st->workers_active = (__u32)active;
+	st->workers_changes++;
+	return 0;
+}
+
 SEC("usdt")
 int BPF_USDT(gt_g_stats, void *addr, long final)
 {
@@ -232,14 +258,9 @@ int BPF_USDT(gt_g_stats, void *addr, long final)
 
 	if (tgid != targ_tgid)
 		return 0;
-	struct gt_rt_state *st = bpf_map_lookup_elem(&rtstats, &tgid);
-	if (!st) {
-		static const struct gt_rt_state zero;
-		bpf_map_update_elem(&rtstats, &tgid, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&rtstats, &tgid);
-		if (!st)
-			return 0;
-	}
+	struct gt_rt_state *st = rt_state(tgid);
+	if (!st)
+		return 0;
 	if (bpf_probe_read_user(&snap, sizeof(snap), addr))
 		return 0;
 	if (snap.version != GT_RT_VERSION) {

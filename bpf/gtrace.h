@@ -166,6 +166,8 @@ struct gt_rt_state {
 	__u64 finals;                   /* hits with the final flag */
 	__u32 bad_version;              /* hits with a version we do not know */
 	__u32 last_final;               /* the latest hit was final */
+	__u32 workers_active;           /* `workers` probe: the latest count */
+	__u32 workers_changes;          /* ... and how many times it fired */
 };
 
 /* --trace events (ring buffer). */

@@ -47,7 +47,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probes.h"
 #include "sched.h"
 
 #define WINDOW_NS 100000000LL   /* 100 ms */
@@ -189,7 +188,6 @@ static bool take_baseline(int64_t now)
 
 static void changed(int64_t now, bool grew, uint32_t active, double wait_share, double idle_cpus)
 {
-    PROBE3(workers, active, (int64_t)(wait_share * 1000), (int64_t)(idle_cpus * 1000));
     if (ad.debug)
         fprintf(stderr,
                 "greenrt: %s: %u of %d workers active (workers waited for a CPU %.0f%% of "

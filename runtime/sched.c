@@ -1038,6 +1038,7 @@ bool sched_park_worker(void)
     store_relaxed(&sched.nactive, n - 1);
     idle_list_remove_locked(w); /* so that no wakep picks it */
     unlock(&sched.lock);
+    PROBE1(workers, n - 1);
     wring_wake(w); /* asleep or not, it must look at its queue */
     return true;
 }
@@ -1054,6 +1055,7 @@ bool sched_unpark_worker(void)
     store_relaxed(&w->dormant, 0);
     store_relaxed(&sched.nactive, n + 1);
     unlock(&sched.lock);
+    PROBE1(workers, n + 1);
     wring_wake(w); /* it spins, and steals its share */
     return true;
 }

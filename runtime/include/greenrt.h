@@ -380,9 +380,9 @@ void gr_stats_get(gr_stats *out);
  *   io_submit    (id, io_uring opcode, fd)
  *   io_complete  (id, result)
  *   stats        (address of a gr_trace_stats, 1 if final)
- *   workers      (active workers now, per mille of the workers' runnable
- *                time spent waiting for a CPU, idle CPUs x 1000): each
- *                decision of the CPU governor (GR_ADAPTIVE)
+ *   workers      (workers now active): a worker was parked or unparked,
+ *                by the CPU governor (GR_ADAPTIVE; GR_DEBUG says why) or
+ *                for a stuck worker's queue
  *
  * The per-event probes on hot paths (switch, park, ready, io_*) cost a
  * uprobe trap (~1 us) each when a tracer attaches to them.  `stats` is the

@@ -147,6 +147,13 @@ void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 		return;
 	gt_fig_add(fs, "g.from_counters", NULL, from_counters(s) ? 1 : 0, GT_U_COUNT, false);
 	gt_fig_add(fs, "g.workers", "workers started", (double)c[GT_G_WORKER_START], GT_U_COUNT, false);
+	if (s->has_rt && s->rt.workers_changes) {
+		/* the CPU governor (GR_ADAPTIVE) parked or unparked workers */
+		gt_fig_add(fs, "g.workers_active", "  active at the end (CPU governor)",
+			   (double)s->rt.workers_active, GT_U_COUNT, false);
+		gt_fig_add(fs, "g.workers_changes", "  times the active count changed",
+			   (double)s->rt.workers_changes, GT_U_COUNT, false);
+	}
 	if (from_counters(s)) {
 		int first = fs->n;
 		if (s->has_rt) {

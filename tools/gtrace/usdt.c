@@ -187,7 +187,7 @@ static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
 		P("ready", gt_g_ready), P("steal", gt_g_steal),
 		P("preempt", gt_g_preempt), P("exit", gt_g_exit),
 		P("io_submit", gt_g_iosubmit), P("io_complete", gt_g_iocomplete),
-		P("stats", gt_g_stats),
+		P("stats", gt_g_stats), P("workers", gt_g_workers),
 #undef P
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -1,12 +1,20 @@
-/* goroutines K M: a greenrt program that spawns exactly K goroutines with
- * gr_go (K-1 that just exit, one ponger) and makes M round trips with the
- * ponger over two unbuffered channels (gtrace accuracy test: K+1 spawns,
- * the main goroutine included, and >= 2M switches into goroutines). */
+/* goroutines K M [park]: a greenrt program that spawns exactly K goroutines
+ * with gr_go (K-1 that just exit, one ponger) and makes M round trips with
+ * the ponger over two unbuffered channels (gtrace accuracy test: K+1
+ * spawns, the main goroutine included, and >= 2M switches into
+ * goroutines).  With "park", main then parks every worker but one with the
+ * CPU governor's lever (runtime-internal: this links libgreenrt.a), which
+ * gtrace reports from the `workers` probe. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <greenrt.h>
 
+bool sched_park_worker(void);
+
 static long k, m;
+static bool park;
 static gr_chan *ping, *pong;
 static gr_wg wg;
 
@@ -45,12 +53,15 @@ static void main_g(void *arg)
 		if (gr_chan_send(ping, &i) || gr_chan_recv(pong, &v) || v != i)
 			exit(1);
 	}
+	while (park && sched_park_worker())
+		;
 }
 
 int main(int argc, char **argv)
 {
 	k = argc > 1 ? atol(argv[1]) : 10;
 	m = argc > 2 ? atol(argv[2]) : 1000;
+	park = argc > 3 && !strcmp(argv[3], "park");
 	if (k < 1)
 		return 2;
 	int err = gr_run(main_g, NULL);

@@ -43,6 +43,18 @@ else
 fi
 no_leftovers "greenrt default mode"
 
+# --- the CPU governor's `workers` probe: parked down to one worker ---
+GR_PROCS=2 "$GTRACE" run --json "$TMP/w.json" -- "$H/goroutines" 2 10 park 2>"$TMP/w.txt"
+rc=$?
+wa=$(jget "$TMP/w.json" summary.g.workers_active)
+wc=$(jget "$TMP/w.json" summary.g.workers_changes)
+if [[ $rc == 0 && $wa == 1 && ${wc:-0} -ge 1 ]]; then
+  ok "workers probe: 1 of 2 active at the end, $wc change(s)"
+else
+  fail "workers probe: rc $rc, g.workers_active '$wa' (want 1), g.workers_changes '$wc' (want >= 1)"
+  cat "$TMP/w.txt"
+fi
+
 # --- --goroutines: per-event probes, cross-checked with the counters ---
 "$GTRACE" run --goroutines --json "$TMP/g.json" --trace "$TMP/t.json" -- "$H/goroutines" $K $M 2>"$TMP/g.txt"
 rc=$?

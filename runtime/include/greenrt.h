@@ -33,7 +33,10 @@
  *     gr_preempt_disable()/gr_preempt_enable().
  *   - Blocking system calls made directly (read(2) on a blocking fd,
  *     sleep(3)) block the whole worker; use the gr_ I/O calls, or
- *     gr_blocking() for calls io_uring cannot do.
+ *     gr_blocking() for calls io_uring cannot do.  They may also fail
+ *     with EINTR: the monitor's preemption signal (SIGURG, as in Go)
+ *     interrupts those the kernel does not restart, such as poll(2) and
+ *     nanosleep(2); retry them.
  *
  * Environment, read by gr_run (a malformed value makes gr_run print what
  * is wrong on stderr and return -EINVAL; nothing is silently defaulted):

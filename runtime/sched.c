@@ -529,7 +529,7 @@ static void g_start_stack(worker *w, g *gp)
     *--sp = 0;                           /* r15 */
     *--sp = (uint64_t)default_fpucw << 32 | default_mxcsr; /* +8 mxcsr, +12 cw */
     *--sp = 0;
-    gp->sp = sp;
+    store_relaxed(&gp->sp, sp); /* prefetch_queued may peek at it */
 }
 
 /* The two goroutines queued next on w will most likely run after `to`:

@@ -944,6 +944,20 @@ static bool deadlocked_locked(void)
     return true;
 }
 
+/* Sleeps inside io_uring_enter until a completion, a wake-up message or
+ * w's next timer. */
+static void sleep_in_ring(worker *w)
+{
+    int64_t timeout = -1;
+    int64_t e = timers_earliest(&w->timers);
+    if (e != INT64_MAX) {
+        timeout = e - now_ns();
+        if (timeout < 0)
+            timeout = 0;
+    }
+    wring_wait(w, timeout);
+}
+
 /* ---------------------------------------------------------------------
  * Dormant workers (the CPU governor's, adapt.c)
  *
@@ -1010,14 +1024,7 @@ static void dormant_loop(worker *w)
         if (dead)
             gr_fatal_deadlock();
 
-        int64_t timeout = -1;
-        int64_t e = timers_earliest(&w->timers);
-        if (e != INT64_MAX) {
-            timeout = e - now_ns();
-            if (timeout < 0)
-                timeout = 0;
-        }
-        wring_wait(w, timeout);
+        sleep_in_ring(w);
         lock(&sched.lock);
         w->dormant_asleep = false;
         __atomic_fetch_sub(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
@@ -1164,14 +1171,7 @@ static g *find_runnable(worker *w)
             continue;
         }
 
-        int64_t timeout = -1;
-        int64_t e = timers_earliest(&w->timers);
-        if (e != INT64_MAX) {
-            timeout = e - now_ns();
-            if (timeout < 0)
-                timeout = 0;
-        }
-        wring_wait(w, timeout);
+        sleep_in_ring(w);
         idle_list_remove(w); /* a waker may have removed us already */
         /* Woken by our own timer or I/O, not by wakep: if every worker was
          * asleep, so is the monitor, and nothing would preempt what we are

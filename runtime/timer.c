@@ -23,7 +23,7 @@ void timer_heap_init(timer_heap *h)
 void timer_heap_destroy(timer_heap *h)
 {
     for (int i = 0; i < h->len; i++)
-        h->slots[i]->owner = NULL;
+        __atomic_store_n(&h->slots[i]->owner, NULL, __ATOMIC_RELEASE);
     free(h->slots);
     timer_heap_init(h);
 }
@@ -84,7 +84,9 @@ static void remove_at(timer_heap *h, int i)
         else
             sift_down(h, i);
     }
-    t->owner = NULL;
+    /* Release: timer_cancel reads owner without the lock, and must then
+     * see firing as timers_run set it before this store. */
+    __atomic_store_n(&t->owner, NULL, __ATOMIC_RELEASE);
     t->index = -1;
     __atomic_fetch_sub(&sched.ntimers, 1, __ATOMIC_ACQ_REL);
 }
@@ -104,8 +106,8 @@ int timer_arm(worker *w, timer *t, int64_t when)
         h->cap = ncap;
     }
     t->when = when;
-    t->owner = w;
-    t->firing = 0;
+    __atomic_store_n(&t->firing, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->owner, w, __ATOMIC_RELEASE);
     __atomic_fetch_add(&sched.ntimers, 1, __ATOMIC_ACQ_REL);
     place(h, h->len++, t);
     sift_up(h, t->index);
@@ -149,7 +151,8 @@ int timers_run(worker *w, int64_t now)
             return fired;
         }
         timer *t = h->slots[0];
-        t->firing = 1; /* before owner = NULL, so cancel sees one or the other */
+        /* Before owner = NULL (a release), so cancel sees one or the other. */
+        __atomic_store_n(&t->firing, 1, __ATOMIC_RELAXED);
         remove_at(h, 0);
         publish_earliest(h);
         unlock(&h->lock);

@@ -662,7 +662,7 @@ static void test_chan_many_senders_unbuffered(void **state)
 
 /* ---------------------------------- 100,000 parked, released by one close */
 
-enum { PARKED = 100000 };
+enum { PARKED = T_LIVE(100000) };
 
 struct parked {
     gr_chan *c;

@@ -615,7 +615,7 @@ static void test_io_readv_writev(void **state)
  * accepted sockets at once, the child a greenrt client holding the other
  * 10,000.
  */
-#define NCONN 10000
+#define NCONN T_LIVE(10000)
 
 struct conns {
     int lfd;

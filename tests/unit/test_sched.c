@@ -411,7 +411,10 @@ struct ping {
 static void yield_partner(void *arg)
 {
     struct ping *p = arg;
-    for (long i = 0; i < p->rounds; i++) {
+    /* *p lives in yield_main's frame, which may be gone once our last
+     * store lets it finish: read rounds once, before the first store. */
+    const long rounds = p->rounds;
+    for (long i = 0; i < rounds; i++) {
         while (atomic_load(&p->turn) != 2 * i + 1)
             gr_yield();
         atomic_store(&p->turn, 2 * i + 2);

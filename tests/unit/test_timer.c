@@ -127,7 +127,7 @@ static void test_timer_sleep_zero_and_negative(void **state)
 
 /* ------------------------------------------------------- many sleepers */
 
-enum { MANY_SLEEPERS = 100000 };
+enum { MANY_SLEEPERS = T_LIVE(100000) };
 
 struct many {
     gr_wg wg;

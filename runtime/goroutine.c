@@ -53,6 +53,7 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     gp->preempt_off = 0;
     gp->deadline = 0;
     gp->wake_token = 0;
+    gp->hot_streak = 0;
     gp->wait_reason = GR_WAIT_NONE;
     gp->tm.owner = NULL;
     gp->tm.firing = 0;

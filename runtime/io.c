@@ -71,6 +71,7 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.buf = NULL;
+    iw->req.input = false;
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
     stat_inc(w, io_submitted);
@@ -83,6 +84,9 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
 static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
 {
     PROBE3(io_submit, gp->id, sqe->opcode, sqe->fd);
+    iw->req.input = sqe->opcode == IORING_OP_RECV || sqe->opcode == IORING_OP_RECVMSG ||
+                    sqe->opcode == IORING_OP_READ || sqe->opcode == IORING_OP_READV ||
+                    sqe->opcode == IORING_OP_READ_FIXED;
     if (iw->deadline) {
         sqe->flags |= IOSQE_IO_LINK;
         iw->ts.tv_sec = iw->deadline / 1000000000;

@@ -213,6 +213,7 @@ static void *monitor_main(void *arg)
              * may be sitting on its ring. */
             bool others_wait = load_relaxed(&sched.gq_len) != 0 ||
                                load_relaxed(&w->runq_head) != load_relaxed(&w->runq_tail) ||
+                               load_relaxed(&w->hotq_head) != load_relaxed(&w->hotq_tail) ||
                                load_relaxed(&w->runnext) != NULL ||
                                timers_earliest(&w->timers) <= gr_now() ||
                                load_relaxed(&w->io_pending) != 0 ||

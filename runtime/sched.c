@@ -37,6 +37,20 @@
  * spawner that fills its queue yields to it, so a loop spawning a million
  * goroutines runs them as it goes instead of queueing a million.
  *
+ * Fresh input.  There is one exception to completion order: a goroutine
+ * whose read or receive just completed goes into the worker's hotq (128
+ * slots, SPMC like the run queue), which runs ahead of runnext and the
+ * queue.  The kernel has just copied its data on this CPU, so the data,
+ * the socket and the request it answers are still in cache, and the reply
+ * it sends touches them warm.  Behind a queue of thousands they would be
+ * evicted twice per request.  With 10,000 connections this took the echo
+ * server from 8.3-9.1 to 7.7-8.3 us of CPU per request.  Two bounds keep it
+ * fair: after HOT_BURST_MAX hotq picks in a row the worker takes one from
+ * the queue, and a goroutine that was woken this way HOT_STREAK_MAX times
+ * in a row (a reader draining a stream) takes the queue's tail next time.
+ * Thieves take from the hotq only when the run queue is empty, as with
+ * runnext.
+ *
  * Switching.  A goroutine that parks or yields switches directly to the
  * next goroutine when one is at hand (one context switch, ~ a function
  * call); only when the worker has nothing queued does it switch to the
@@ -107,6 +121,8 @@
 #define SPIN_NS 50000     /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
 #define SPIN_IO_NS 200000 /* ... and with I/O pending on our ring */
 #define GFREE_LOCAL_MAX 128
+#define HOT_STREAK_MAX 8 /* input completions in a row that a goroutine runs at once */
+#define HOT_BURST_MAX 4  /* hotq picks in a row while runq waits */
 #define GFREE_BATCH 64
 #define G_SLAB 64
 
@@ -417,71 +433,108 @@ void runq_put_new(worker *w, g *gp)
         sched_yield_g(false);
 }
 
-static g *runq_get(worker *w)
+/* Takes the oldest goroutine of one of w's SPMC rings (runq, hotq): the
+ * owner pushes at the tail, anyone takes from the head with a CAS. */
+static g *ring_pop(uint32_t *head, uint32_t tail, g **slots, uint32_t size)
 {
-    g *next = load_relaxed(&w->runnext);
     if (sched.nprocs == 1) {
         /* No thieves with one worker (the monitor hands queues over only
          * when there is another worker): plain loads and stores will do,
          * saving two locked instructions per schedule. */
+        uint32_t h = *head;
+        if (h == tail)
+            return NULL;
+        store_release(head, h + 1);
+        return load_relaxed(&slots[h % size]);
+    }
+    for (;;) {
+        uint32_t h = load_acquire(head);
+        if (tail == h)
+            return NULL;
+        g *gp = load_relaxed(&slots[h % size]);
+        if (cas_acq_rel(head, &h, h + 1))
+            return gp;
+    }
+}
+
+/* runnext, then the run queue (owner only). */
+static g *runq_get_queued(worker *w)
+{
+    g *next = load_relaxed(&w->runnext);
+    if (sched.nprocs == 1) {
         if (next) {
             store_relaxed(&w->runnext, NULL);
             return next;
         }
-        uint32_t h = w->runq_head;
-        if (h == w->runq_tail)
-            return NULL;
-        store_release(&w->runq_head, h + 1);
-        return load_relaxed(&w->runq[h % RUNQ_SIZE]);
-    }
-    if (next && cas_acq_rel(&w->runnext, &next, NULL))
+    } else if (next && cas_acq_rel(&w->runnext, &next, NULL)) {
         return next;
-    for (;;) {
-        uint32_t h = load_acquire(&w->runq_head);
-        uint32_t t = w->runq_tail;
-        if (t == h)
-            return NULL;
-        g *gp = load_relaxed(&w->runq[h % RUNQ_SIZE]);
-        if (cas_acq_rel(&w->runq_head, &h, h + 1))
+    }
+    return ring_pop(&w->runq_head, w->runq_tail, w->runq, RUNQ_SIZE);
+}
+
+/* The next goroutine to run on w (owner only): fresh input first, but
+ * never more than HOT_BURST_MAX of it in a row while runq waits. */
+static g *runq_get(worker *w)
+{
+    if (load_relaxed(&w->hotq_head) != w->hotq_tail) {
+        g *gp = NULL;
+        if (w->hot_burst >= HOT_BURST_MAX) {
+            w->hot_burst = 0;
+            gp = runq_get_queued(w);
+        }
+        if (!gp && (gp = ring_pop(&w->hotq_head, w->hotq_tail, w->hotq, HOTQ_SIZE)))
+            w->hot_burst++;
+        if (gp)
             return gp;
     }
+    return runq_get_queued(w);
 }
 
 static bool runq_empty(worker *w)
 {
     uint32_t h = load_acquire(&w->runq_head);
     uint32_t t = load_acquire(&w->runq_tail);
-    return h == t && load_relaxed(&w->runnext) == NULL;
+    return h == t && load_relaxed(&w->hotq_head) == load_acquire(&w->hotq_tail) &&
+           load_relaxed(&w->runnext) == NULL;
 }
 
-/* Copies up to half of victim's queue into batch (Go's runqgrab). */
-static uint32_t runq_grab(worker *victim, g **batch, bool steal_runnext)
+/* Takes up to half of one of victim's rings into batch (Go's runqgrab). */
+static uint32_t ring_grab(uint32_t *head, uint32_t *tail, g **slots, uint32_t size, g **batch)
 {
     for (;;) {
-        uint32_t h = load_acquire(&victim->runq_head);
-        uint32_t t = load_acquire(&victim->runq_tail);
+        uint32_t h = load_acquire(head);
+        uint32_t t = load_acquire(tail);
         uint32_t n = t - h;
         n = n - n / 2;
-        if (n == 0) {
-            if (steal_runnext) {
-                g *next = load_relaxed(&victim->runnext);
-                if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
-                    batch[0] = next;
-                    return 1;
-                }
-            }
+        if (n == 0)
             return 0;
-        }
-        if (n > RUNQ_SIZE / 2)
+        if (n > size / 2)
             continue; /* h and t read at different times: retry */
         for (uint32_t i = 0; i < n; i++)
-            batch[i] = load_relaxed(&victim->runq[(h + i) % RUNQ_SIZE]);
-        if (cas_acq_rel(&victim->runq_head, &h, h + n))
+            batch[i] = load_relaxed(&slots[(h + i) % size]);
+        if (cas_acq_rel(head, &h, h + n))
             return n;
     }
 }
 
-/* Steals half of victim's queue into w's; returns one to run. */
+/* Up to half of victim's run queue; when that is empty and steal_runnext,
+ * what the victim was about to run itself: half its hotq, or runnext. */
+static uint32_t runq_grab(worker *victim, g **batch, bool steal_runnext)
+{
+    uint32_t n = ring_grab(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE, batch);
+    if (n || !steal_runnext)
+        return n;
+    n = ring_grab(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE, batch);
+    if (n)
+        return n;
+    g *next = load_relaxed(&victim->runnext);
+    if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
+        batch[0] = next;
+        return 1;
+    }
+    return 0;
+}
+
 static g *runq_steal(worker *w, worker *victim, bool steal_runnext)
 {
     g *batch[RUNQ_SIZE / 2];
@@ -631,6 +684,7 @@ void ready(g *gp)
 {
     worker *w = current_worker();
     mark_runnable(w, gp);
+    gp->hot_streak = 0;
     if (w) {
         runq_put(w, gp, true);
     } else {
@@ -659,9 +713,27 @@ static bool ioq_grow(worker *w)
     return true;
 }
 
-void ready_io(worker *w, g *gp)
+/* Owner only: gp into w's hotq; false when it is full. */
+static bool hotq_put(worker *w, g *gp)
+{
+    uint32_t h = load_acquire(&w->hotq_head), t = w->hotq_tail;
+    if (t - h >= HOTQ_SIZE)
+        return false;
+    store_relaxed(&w->hotq[t % HOTQ_SIZE], gp);
+    store_release(&w->hotq_tail, t + 1); /* slot first, as in runq_put_tail */
+    return true;
+}
+
+void ready_io(worker *w, g *gp, bool input)
 {
     mark_runnable(w, gp);
+    /* Fresh input runs next, while it and its socket are in this CPU's
+     * cache; no wake-up, this worker is about to run it. */
+    if (input && gp->hot_streak < HOT_STREAK_MAX && hotq_put(w, gp)) {
+        gp->hot_streak++;
+        return;
+    }
+    gp->hot_streak = 0;
     if (!load_relaxed(&w->ioq_len) && runq_len(w) < RUNQ_SIZE) {
         runq_put_tail(w, gp);
         maybe_wakep();
@@ -872,8 +944,9 @@ void sched_handoff_queue(worker *victim)
 {
     if (sched.nprocs == 1)
         return; /* nobody to hand it to; and runq_get relies on this */
-    g *batch[RUNQ_SIZE / 2];
+    g *batch[RUNQ_SIZE / 2 + HOTQ_SIZE / 2];
     uint32_t n = runq_grab(victim, batch, false);
+    n += ring_grab(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE, batch + n);
     g *ioq, *ioq_tail;
     lock(&victim->ioq_lock);
     uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);

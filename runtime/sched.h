@@ -17,6 +17,7 @@
 #include "uring.h"
 
 #define RUNQ_SIZE 256        /* local run queue slots (power of two) */
+#define HOTQ_SIZE 128        /* goroutines with fresh input (power of two) */
 #define GLOBAL_CHECK_EVERY 61 /* schedule ticks between global-queue checks */
 #define MAX_WORKERS 1024
 
@@ -47,6 +48,10 @@ typedef struct worker {
     uint32_t runq_tail;   /* atomic: written only by the owner */
     g *runq[RUNQ_SIZE];
     g *runnext;           /* atomic: next to run, ahead of runq */
+    uint32_t hotq_head;   /* atomic: like runq_head */
+    uint32_t hotq_tail;   /* atomic: written only by the owner */
+    uint32_t hot_burst;   /* hotq picks in a row (owner only) */
+    g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see sched.c */
     uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
     g **ioq;              /* woken by I/O but runq was full: FIFO, run next; a
                            * ring of pointers (ioq_cap, a power of two), so
@@ -145,7 +150,7 @@ void park_until(uint16_t reason, int64_t when);
 /* ready for I/O completions (owner only, from the ring's dispatch): not a
  * hand-off, so the queue's tail in completion order; past a full queue, the
  * worker's ioq, which it drains into the queue before it looks for more. */
-void ready_io(worker *w, g *gp);
+void ready_io(worker *w, g *gp, bool input);
 uint32_t runq_len(worker *w); /* owner only */
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);

@@ -170,7 +170,7 @@ static int dispatch(worker *w)
         __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
         if (req->gp) {
             PROBE2(io_complete, req->gp->id, cqe->res);
-            ready_io(w, req->gp);
+            ready_io(w, req->gp, req->input);
         }
     }
     io_uring_cq_advance(&w->ring.ring, n);

@@ -729,9 +729,10 @@ void ready_io(worker *w, g *gp, bool input)
     mark_runnable(w, gp);
     /* Fresh input runs next, while it and its socket are in this CPU's
      * cache; no wake-up, this worker is about to run it. */
-    if (input && gp->hot_streak < HOT_STREAK_MAX && hotq_put(w, gp)) {
-        gp->hot_streak++;
-        return;
+    if (input && gp->hot_streak < HOT_STREAK_MAX) {
+        gp->hot_streak++; /* before hotq_put publishes gp to thieves */
+        if (hotq_put(w, gp))
+            return;
     }
     gp->hot_streak = 0;
     if (!load_relaxed(&w->ioq_len) && runq_len(w) < RUNQ_SIZE) {

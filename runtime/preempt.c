@@ -211,10 +211,7 @@ static void *monitor_main(void *arg)
             /* Same goroutine for a whole period.  Others wait if anything
              * is queued, a timer of this worker is due, or completions
              * may be sitting on its ring. */
-            bool others_wait = load_relaxed(&sched.gq_len) != 0 ||
-                               load_relaxed(&w->runq_head) != load_relaxed(&w->runq_tail) ||
-                               load_relaxed(&w->hotq_head) != load_relaxed(&w->hotq_tail) ||
-                               load_relaxed(&w->runnext) != NULL ||
+            bool others_wait = load_relaxed(&sched.gq_len) != 0 || worker_has_work(w) ||
                                timers_earliest(&w->timers) <= gr_now() ||
                                load_relaxed(&w->io_pending) != 0 ||
                                load_relaxed(&w->dormant); /* must get off it */

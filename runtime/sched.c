@@ -46,8 +46,8 @@
  * evicted twice per request.  With 10,000 connections this took the echo
  * server from 8.55 to 7.52 us of CPU per request, and from 120k to 129k
  * requests/s (compare.sh --pin, medians of 3).  Two bounds keep it
- * fair: after HOT_BURST_MAX hotq picks in a row the worker takes one from
- * the queue, and a goroutine that was woken this way HOT_STREAK_MAX times
+ * fair: after HOT_BURST_MAX hotq picks the worker takes one from the
+ * queue, and a goroutine that was woken this way HOT_STREAK_MAX times
  * in a row (a reader draining a stream) takes the queue's tail next time.
  * Thieves take from the hotq only when the run queue is empty, as with
  * runnext.
@@ -123,7 +123,7 @@
 #define SPIN_IO_NS 200000 /* ... and with I/O pending on our ring */
 #define GFREE_LOCAL_MAX 128
 #define HOT_STREAK_MAX 8 /* input completions in a row that a goroutine runs at once */
-#define HOT_BURST_MAX 4  /* hotq picks in a row while runq waits */
+#define HOT_BURST_MAX 4  /* hotq picks before runq gets a forced turn */
 #define GFREE_BATCH 64
 #define G_SLAB 64
 
@@ -474,7 +474,8 @@ static g *runq_get_queued(worker *w)
 }
 
 /* The next goroutine to run on w (owner only): fresh input first, but
- * never more than HOT_BURST_MAX of it in a row while runq waits. */
+ * after HOT_BURST_MAX hotq picks the queue gets a turn (the count carries
+ * over while the hotq is empty, so a turn can come sooner, never later). */
 static g *runq_get(worker *w)
 {
     if (load_relaxed(&w->hotq_head) != w->hotq_tail) {
@@ -792,7 +793,7 @@ static void ioq_refill(worker *w)
 }
 
 /* Work queued on v where some worker can get at it (v itself for ioq). */
-static bool worker_has_work(worker *v)
+bool worker_has_work(worker *v)
 {
     return !runq_empty(v) || load_relaxed(&v->ioq_len);
 }

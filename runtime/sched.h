@@ -50,7 +50,7 @@ typedef struct worker {
     g *runnext;           /* atomic: next to run, ahead of runq */
     uint32_t hotq_head;   /* atomic: like runq_head */
     uint32_t hotq_tail;   /* atomic: written only by the owner */
-    uint32_t hot_burst;   /* hotq picks in a row (owner only) */
+    uint32_t hot_burst;   /* hotq picks since runq's last forced turn (owner only) */
     g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see sched.c */
     uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
     g **ioq;              /* woken by I/O but runq was full: FIFO, run next; a
@@ -152,6 +152,8 @@ void park_until(uint16_t reason, int64_t when);
  * worker's ioq, which it drains into the queue before it looks for more. */
 void ready_io(worker *w, g *gp, bool input);
 uint32_t runq_len(worker *w); /* owner only */
+/* Goroutines queued on w (runnext, hotq, runq, ioq); any thread. */
+bool worker_has_work(worker *w);
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);
 _Noreturn void sched_goexit(void);

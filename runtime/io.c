@@ -71,7 +71,6 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.buf = NULL;
-    iw->req.input = false;
     iw->deadline = deadline;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
     stat_inc(w, io_submitted);

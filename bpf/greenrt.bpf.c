@@ -25,18 +25,45 @@
 #include "maps.bpf.h"
 #include <bpf/usdt.bpf.h>
 
-/* The calling thread, if it belongs to the target. */
-static __always_inline __u32 target_tid(void)
+/* Each hit of a probe is a uprobe trap into the kernel, whose cost the
+ * BPF run time does not include: count them all (the report multiplies
+ * by a calibrated cost per hit, tools/gtrace/calib.c). */
+#define GT_PROBE_HIT()                          \
+	do {                                    \
+		GT_RUN();                       \
+		count(GT_UPROBE_HITS, 1);       \
+	} while (0)
+
+/* The calling thread, if it belongs to a traced process: its tid, its
+ * tgid in *tgid. */
+static __always_inline __u32 target_tid(__u32 *tgid)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	*tgid = (__u32)(pid_tgid >> 32);
+	if (!traced(*tgid))
 		return 0;
 	return (__u32)pid_tgid;
 }
 
-static __always_inline struct gt_thread_state *cur_state(__u32 tid)
+static __always_inline struct gt_thread_state *cur_state(__u32 tid, __u32 tgid)
 {
-	return thread_state(tid, (struct task_struct *)bpf_get_current_task());
+	return thread_state((struct task_struct *)bpf_get_current_task(), tid, tgid, false);
+}
+
+/* Add 1 to per-thread field f of the current thread and its process. */
+static __always_inline struct gt_thread_state *thread_add_g(__u32 tid, __u32 tgid, int which)
+{
+	struct gt_thread_state *st = cur_state(tid, tgid);
+	if (!st)
+		return NULL;
+	struct gt_thread_stats *tot = totals(st->proc, st->kind);
+	switch (which) {
+	case 0: ADD(st, tot, g_switches, 1); break;
+	case 1: ADD(st, tot, g_parks, 1); break;
+	case 2: ADD(st, tot, g_steals, 1); break;
+	default: ADD(st, tot, g_preempts, 1); break;
+	}
+	return st;
 }
 
 static __always_inline struct gt_g_stats *g_stats(__u64 id)
@@ -52,38 +79,38 @@ static __always_inline struct gt_g_stats *g_stats(__u64 id)
 SEC("usdt")
 int BPF_USDT(gt_g_worker, long index, long tid_arg)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
-	struct gt_thread_state *st = cur_state(tid);
+	struct gt_thread_state *st = cur_state(tid, tgid);
 	if (st)
 		st->worker = index;
 	count(GT_G_WORKER_START, 1);
 	if (trace_events)
-		emit(GT_EV_G_WORKER, tid, index, 0, 0);
+		emit(GT_EV_G_WORKER, tgid, tid, index, 0, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_spawn, long id, long parent, long fn)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_SPAWN, 1);
 	if (trace_events)
-		emit(GT_EV_G_SPAWN, tid, id, parent, fn);
+		emit(GT_EV_G_SPAWN, tgid, tid, id, parent, fn);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_switch, long from, long to)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	count(GT_G_SWITCH, 1);
@@ -103,23 +130,20 @@ int BPF_USDT(gt_g_switch, long from, long to)
 		}
 		count(GT_G_SWITCH_TO_G, 1);
 	}
-	struct gt_thread_state *st = cur_state(tid);
+	struct gt_thread_state *st = thread_add_g(tid, tgid, 0);
 	if (st)
 		st->cur_g = to > 0 ? to : 0;
-	struct gt_thread_stats *s = thread_stats(tid);
-	if (s)
-		s->g_switches++;
 	if (trace_events)
-		emit(GT_EV_G_SWITCH, tid, from, to, 0);
+		emit(GT_EV_G_SWITCH, tgid, tid, from, to, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_park, long id, long reason)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_PARK, 1);
 	if (reason >= 0 && reason < GT_MAX_REASONS)
@@ -127,98 +151,92 @@ int BPF_USDT(gt_g_park, long id, long reason)
 	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
 	if (g)
 		g->parks++;
-	struct gt_thread_stats *s = thread_stats(tid);
-	if (s)
-		s->g_parks++;
+	thread_add_g(tid, tgid, 1);
 	if (trace_events)
-		emit(GT_EV_G_PARK, tid, id, reason, 0);
+		emit(GT_EV_G_PARK, tgid, tid, id, reason, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_ready, long id, long by)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_READY, 1);
 	if (trace_events)
-		emit(GT_EV_G_READY, tid, id, by, 0);
+		emit(GT_EV_G_READY, tgid, tid, id, by, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_steal, long thief, long victim, long n)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_STEAL, 1);
 	count(GT_G_STOLEN, n > 0 ? n : 0);
-	struct gt_thread_stats *s = thread_stats(tid);
-	if (s)
-		s->g_steals++;
+	thread_add_g(tid, tgid, 2);
 	if (trace_events)
-		emit(GT_EV_G_STEAL, tid, thief, victim, n);
+		emit(GT_EV_G_STEAL, tgid, tid, thief, victim, n);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_preempt, long id, long async)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(async ? GT_G_PREEMPT_ASYNC : GT_G_PREEMPT_SYNC, 1);
-	struct gt_thread_stats *s = thread_stats(tid);
-	if (s)
-		s->g_preempts++;
+	thread_add_g(tid, tgid, 3);
 	if (trace_events)
-		emit(GT_EV_G_PREEMPT, tid, id, async, 0);
+		emit(GT_EV_G_PREEMPT, tgid, tid, id, async, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_exit, long id)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_EXIT, 1);
 	if (trace_events)
-		emit(GT_EV_G_EXIT, tid, id, 0, 0);
+		emit(GT_EV_G_EXIT, tgid, tid, id, 0, 0);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_iosubmit, long id, long op, long fd)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_IO_SUBMIT, 1);
 	if (trace_events)
-		emit(GT_EV_G_IO_SUBMIT, tid, id, op, fd);
+		emit(GT_EV_G_IO_SUBMIT, tgid, tid, id, op, fd);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(gt_g_iocomplete, long id, long res)
 {
-	GT_RUN();
-	__u32 tid = target_tid();
-	if (!tid)
+	__u32 tgid, tid;
+	GT_PROBE_HIT();
+	if (!(tid = target_tid(&tgid)))
 		return 0;
 	count(GT_G_IO_COMPLETE, 1);
 	if (res < 0)
 		count(GT_G_IO_ERRORS, 1);
 	if (trace_events)
-		emit(GT_EV_G_IO_COMPLETE, tid, id, res, 0);
+		emit(GT_EV_G_IO_COMPLETE, tgid, tid, id, res, 0);
 	return 0;
 }
 
@@ -236,9 +254,9 @@ static __always_inline struct gt_rt_state *rt_state(__u32 tgid)
 SEC("usdt")
 int BPF_USDT(gt_g_workers, long active)
 {
-	GT_RUN();
+	GT_PROBE_HIT();
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	if (tgid != targ_tgid)
+	if (!traced(tgid))
 		return 0;
 	struct gt_rt_state *st = rt_state(tgid);
 	if (!st)
@@ -251,12 +269,12 @@ int BPF_USDT(gt_g_workers, long active)
 SEC("usdt")
 int BPF_USDT(gt_g_stats, void *addr, long final)
 {
-	GT_RUN();
+	GT_PROBE_HIT();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = (__u32)(pid_tgid >> 32);
 	struct gt_rt_stats snap;
 
-	if (tgid != targ_tgid)
+	if (!traced(tgid))
 		return 0;
 	struct gt_rt_state *st = rt_state(tgid);
 	if (!st)
@@ -292,6 +310,14 @@ int BPF_USDT(gt_g_stats, void *addr, long final)
 	st->last_ktime = now;
 	st->last_final = final != 0;
 	st->hits++;
+	return 0;
+}
+
+/* gtrace's own probe `gtrace:calib` (tools/gtrace/calib.c): the cost of
+ * a uprobe hit, measured by hitting it in gtrace's own process. */
+SEC("usdt")
+int BPF_USDT(gt_calib)
+{
 	return 0;
 }
 

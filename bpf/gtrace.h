@@ -12,12 +12,15 @@
 
 #define GT_HIST_SLOTS 32        /* log2 buckets, as libbpf-tools */
 #define GT_MAX_SYSCALLS 512     /* x86_64 numbers are < 512 */
+/* The thread tables are sized at load time from the machine's pid_max
+ * (tools/gtrace/session.c); these are the compiled-in defaults. */
 #define GT_MAX_THREADS 16384
 #define GT_MAX_GOROUTINES 65536
-#define GT_MAX_RINGS 1024
+#define GT_MAX_RINGS 16384
 #define GT_MAX_IO_OPS 64        /* io_uring opcodes */
 #define GT_MAX_REASONS 16       /* enum gr_wait_reason, with room */
 #define GT_COMM_LEN 16
+#define GT_TRACE_RING_BYTES (16 << 20)  /* --trace ring buffer */
 
 /* Kind of a thread of the target's thread group. */
 enum gt_kind {
@@ -25,8 +28,12 @@ enum gt_kind {
 	GT_KIND_IOWORKER = 1,   /* PF_IO_WORKER: iou-wrk-* / iou-sqp-* */
 };
 
-/* Per-thread figures, a PERCPU_HASH keyed by tid: each CPU adds to its
- * own copy, user space sums them. */
+/* Per-thread figures.  A thread's own figures live in its gt_thread_state
+ * while it runs (only the CPU running it, or handling its event, writes
+ * them) and move to the `threads` map when it exits; the same struct,
+ * per CPU, holds the totals of each traced process (`ptotals`), which
+ * every event adds to as well, so that the totals stay exact however
+ * many threads there are. */
 struct gt_thread_stats {
 	__u64 vol;              /* switched out blocked (voluntary) */
 	__u64 invol;            /* switched out while runnable (preempted) */
@@ -44,17 +51,41 @@ struct gt_thread_stats {
 	__u64 g_preempts;       /* greenrt: preemptions on this worker */
 };
 
-/* Per-thread state kept between events (a plain HASH keyed by tid; only
- * the CPU handling that thread's current event writes it). */
+/* Identifies a thread for its whole life and no longer: tids are
+ * reused, the (tid, start time) pair is not. */
+struct gt_thread_key {
+	__u32 tid;
+	__u32 tgid;
+	__u64 start_ns;         /* task->start_time */
+};
+
+/* A live thread (`tstate`, HASH keyed by tid, deleted at the thread's
+ * last switch-out; an entry whose start_ns is not the task's is a stale
+ * one, from a thread whose end gtrace did not see, and is started anew). */
 struct gt_thread_state {
+	struct gt_thread_stats s;       /* its figures so far */
+	__u64 start_ns;         /* task->start_time */
 	__u64 last_in;          /* ns of the last switch-in, 0 unknown */
 	__u64 last_out;         /* ns of the last switch-out, 0 unknown */
 	__u64 wake_ts;          /* ns it became runnable, 0 if not waiting */
 	__u64 sys_ts;           /* ns of syscall entry, 0 outside a syscall */
 	__u64 cur_g;            /* greenrt: goroutine running, 0 = scheduler */
 	__s64 worker;           /* greenrt worker index, -1 unknown */
+	__u32 tgid;
 	__u32 kind;             /* enum gt_kind */
 	__u32 sys_nr;           /* syscall in progress */
+	__u32 proc;             /* index of its process (struct gt_proc) */
+	__u32 unlisted;         /* the `threads` table was full at its start:
+				 * counted in the totals only */
+	char comm[GT_COMM_LEN];
+};
+
+/* An exited thread, in the `threads` map (HASH by gt_thread_key). */
+struct gt_thread_done {
+	struct gt_thread_stats s;
+	__s64 worker;
+	__u32 kind;
+	__u32 proc;
 	char comm[GT_COMM_LEN];
 };
 
@@ -107,7 +138,17 @@ enum gt_counter {
 	GT_SWITCH_IOW_VOL,      /* sched_switch of io workers */
 	GT_SWITCH_IOW_INVOL,
 	GT_RB_DROPS,            /* --trace events lost (ring buffer full) */
+	GT_RB_CAPPED,           /* --trace events not recorded: --trace-max-mb reached */
 	GT_PROG_RUNS,           /* runs of gtrace's programs (all processes) */
+	GT_UPROBE_HITS,         /* greenrt USDT probe hits (each a uprobe trap) */
+	GT_THREAD_EXITS,        /* threads whose last switch-out was seen */
+	GT_THREADS_UNLISTED,    /* threads not itemised: a thread table was full */
+	GT_IO_RINGS_FORGOTTEN,  /* target rings dropped: the memory became another's ring */
+	GT_IO_RINGS_UNTRACKED,  /* target rings not tracked: the rings table was full */
+	GT_FORKS_FOLLOWED,      /* child processes followed */
+	GT_FORKS_UNFOLLOWED,    /* ... forked but not followed (--no-follow) */
+	GT_PROCS_UNLISTED,      /* followed processes beyond the process table */
+	GT_EXEC_STOPS,          /* execs held (SIGSTOP) for a look for greenrt probes */
 	GT_G_PARK_REASON,       /* + reason: parks by enum gr_wait_reason */
 	GT_COUNTER_COUNT = GT_G_PARK_REASON + GT_MAX_REASONS
 };
@@ -191,6 +232,10 @@ struct gt_event {
 	__s64 a, b, c;
 	__u32 tid;
 	__u32 type;             /* enum gt_event_type */
+	__u32 tgid;
+	__u32 pad;
 };
+
+#include "procs.h"
 
 #endif /* GTRACE_BPF_H */

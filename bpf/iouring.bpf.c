@@ -11,12 +11,19 @@
  * submitted to goes into the `rings` set, and completion-side events count
  * when their ctx is in the set.  Rejected: filtering completions on the
  * current tgid (misses completions posted from interrupt context).
+ *
+ * A ring's address outlives the ring: once the target frees it, another
+ * process's new ring may be allocated at the same place, and its
+ * completions were counted as the target's (100 NOPs reported as up to
+ * 6,901 completions).  So a ring leaves the set when another process
+ * creates a ring at its address (on_create), the one way a new ring can
+ * get it.
  */
 #include "maps.bpf.h"
 
 static __always_inline bool is_target(void)
 {
-	return (__u32)(bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+	return traced((__u32)(bpf_get_current_pid_tgid() >> 32));
 }
 
 static __always_inline bool current_is_ioworker(bool btf)
@@ -29,8 +36,10 @@ static __always_inline bool current_is_ioworker(bool btf)
 
 /* The rings set is a hash; a one-entry per-CPU cache of the last ring
  * seen on this CPU spares the lookup for most events (a worker thread
- * submits to, and reaps from, its own ring, mostly on the same CPU). */
-static __always_inline __u64 *ring_cache(void)
+ * submits to, and reaps from, its own ring, mostly on the same CPU).  An
+ * entry is good while rings_gen has not moved: a ring leaving the set
+ * bumps it, so no CPU keeps believing in a forgotten ring. */
+static __always_inline struct gt_ring_cache *ring_cache(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&ringcache, &zero);
@@ -38,34 +47,56 @@ static __always_inline __u64 *ring_cache(void)
 
 static __always_inline bool ring_known(void *ring)
 {
-	__u64 key = (__u64)ring, *c = ring_cache();
-	if (c && *c == key)
+	__u64 key = (__u64)ring, gen = rings_gen;
+	struct gt_ring_cache *c = ring_cache();
+	if (c && c->ring == key && c->gen == gen)
 		return true;
 	if (!bpf_map_lookup_elem(&rings, &key))
 		return false;
-	if (c)
-		*c = key;
+	if (c) {
+		c->ring = key;
+		c->gen = gen;
+	}
 	return true;
 }
 
 static __always_inline void ring_add(void *ring)
 {
-	__u64 key = (__u64)ring, *c = ring_cache();
+	__u64 key = (__u64)ring, gen = rings_gen;
+	struct gt_ring_cache *c = ring_cache();
 	__u8 one = 1;
-	if (c && *c == key)
+	if (c && c->ring == key && c->gen == gen)
 		return;
-	if (!bpf_map_lookup_elem(&rings, &key))
-		bpf_map_update_elem(&rings, &key, &one, BPF_ANY);
-	if (c)
-		*c = key;
+	if (!bpf_map_lookup_elem(&rings, &key) &&
+	    bpf_map_update_elem(&rings, &key, &one, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&rings, &key)) {
+		count(GT_IO_RINGS_UNTRACKED, 1);
+		return;
+	}
+	if (c) {
+		c->ring = key;
+		c->gen = gen;
+	}
 }
 
+/* A ring is created.  By a traced process: one of ours.  By another:
+ * if its io_ring_ctx sits where one of our rings was, ours has been
+ * freed (io_ring_ctx is only ever allocated here), so forget it - its
+ * address now names the other process's ring, whose completions are not
+ * the target's.  (Other tracepoints do not see a ring's teardown: it
+ * happens in a kworker, io_ring_exit_work.) */
 static __always_inline void on_create(void *ctx)
 {
-	if (!is_target())
+	__u64 key = (__u64)ctx;
+	if (is_target()) {
+		ring_add(ctx);
+		count(GT_IO_RINGS, 1);
 		return;
-	ring_add(ctx);
-	count(GT_IO_RINGS, 1);
+	}
+	if (bpf_map_delete_elem(&rings, &key) == 0) {
+		__sync_fetch_and_add(&rings_gen, 1);
+		count(GT_IO_RINGS_FORGOTTEN, 1);
+	}
 }
 
 /* btf: req is a BTF pointer (tp_btf), read directly, not with helpers */

@@ -11,6 +11,16 @@
  * gtrace agrees with /proc/PID/status.)  The same hook measures on-CPU
  * and off-CPU spans per thread.
  *
+ * A thread's switch-outs once it has passed exit_notify() (exit_state
+ * set), and its last one (do_task_dead(): TASK_DEAD), are not context
+ * switches as the kernel counts them: by then its nvcsw/nivcsw have been
+ * added to its process's (getrusage, /proc/PID/status) and its perf
+ * counters are closed.  Counting the last one as voluntary made a
+ * thread-per-connection server look one switch per connection worse
+ * than it is.  The last switch-out ends the thread: its figures move
+ * from tstate to `threads` (thread_retire), so tstate holds live
+ * threads only and a reused tid starts afresh.
+ *
  * Run-queue latency is "became runnable -> got a CPU": the time stamp is
  * taken at sched_wakeup / sched_wakeup_new, or at an involuntary
  * switch-out (the task stays runnable, as libbpf-tools' runqlat does), and
@@ -30,87 +40,102 @@
  */
 #include "maps.bpf.h"
 
-/* btf: the task pointers are BTF pointers (tp_btf): read them directly,
- * which is cheaper than the helper calls BPF_CORE_READ needs (raw_tp);
- * this runs for every context switch in the machine. */
-#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
+/* The switch-out of a thread of a traced process.  Called with prev =
+ * current, on its CPU. */
+static __always_inline void switch_out(bool preempt, struct task_struct *prev,
+				       unsigned int prev_state, __u32 tgid, __u64 now, bool btf)
+{
+	__u32 tid = TASK_READ(btf, prev, pid);
+	struct gt_thread_state *st = thread_state(prev, tid, tgid, btf);
+	struct gt_thread_stats *tot = totals_of(st, prev, tgid, btf);
+	bool exiting = TASK_READ(btf, prev, exit_state) != 0;
+	bool vol = !preempt && prev_state != 0;
+
+	if (st && st->last_in)
+		ADD(st, tot, oncpu_ns, now - st->last_in);
+	/* prev is current here: keep the name it has now (threads rename
+	 * themselves after they start, and exec renames them) */
+	if (st)
+		bpf_get_current_comm(&st->comm, sizeof(st->comm));
+	if (prev_state & TASK_DEAD) {
+		count(GT_THREAD_EXITS, 1);
+		if (st)
+			thread_retire(tid, st);
+		return;
+	}
+	if (!exiting) {
+		if (vol)
+			ADD(st, tot, vol, 1);
+		else
+			ADD(st, tot, invol, 1);
+	}
+	if (!st)
+		return;
+	if (st->kind == GT_KIND_IOWORKER && !exiting)
+		count(vol ? GT_SWITCH_IOW_VOL : GT_SWITCH_IOW_INVOL, 1);
+	st->last_out = now;
+	st->wake_ts = vol ? 0 : now;
+	__u64 g = st->cur_g;
+	if (g) {
+		ADD(st, tot, g_os_switches, 1);
+		struct gt_g_stats *gs = bpf_map_lookup_elem(&gstats, &g);
+		if (gs)
+			gs->os_switches++;
+	}
+	if (trace_events && trace_os)
+		emit(GT_EV_OS_OUT, tgid, tid, vol, g, 0);
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u64 now, bool btf)
+{
+	__u32 tid = TASK_READ(btf, next, pid);
+	struct gt_thread_state *st = thread_state(next, tid, tgid, btf);
+	if (!st)
+		return;
+	struct gt_thread_stats *tot = totals_of(st, next, tgid, btf);
+	if (st->last_out) {
+		__u64 d = now - st->last_out;
+		ADD(st, tot, offcpu_ns, d);
+		if (st->kind == GT_KIND_TARGET)
+			hist_add(GT_HIST_OFFCPU, d);
+	}
+	if (st->wake_ts) {
+		__u64 d = now - st->wake_ts;
+		ADD(st, tot, runq_ns, d);
+		ADD(st, tot, runq_cnt, 1);
+		hist_add(st->kind == GT_KIND_TARGET ? GT_HIST_RUNQ : GT_HIST_RUNQ_IOW, d);
+		st->wake_ts = 0;
+	}
+	st->last_in = now;
+	if (trace_events && trace_os)
+		emit(GT_EV_OS_IN, tgid, tid, st->cur_g, 0, 0);
+}
 
 static __always_inline void on_switch(bool preempt, struct task_struct *prev,
 				      struct task_struct *next, unsigned int prev_state,
 				      bool btf)
 {
-	__u32 tgid = targ_tgid;
-	__u64 now = 0;
+	__u32 prev_tgid = TASK_READ(btf, prev, tgid), next_tgid = TASK_READ(btf, next, tgid);
+	bool out = traced(prev_tgid), in = traced(next_tgid);
+	__u64 now;
 
 	GT_RUN();
-	if (TASK_READ(btf, prev, tgid) == tgid) {
-		__u32 tid = TASK_READ(btf, prev, pid);
-		struct gt_thread_state *st = thread_state(tid, prev);
-		struct gt_thread_stats *s = thread_stats(tid);
-		bool vol = !preempt && prev_state != 0;
-
-		now = bpf_ktime_get_ns();
-		if (st && s) {
-			if (st->kind == GT_KIND_IOWORKER)
-				count(vol ? GT_SWITCH_IOW_VOL : GT_SWITCH_IOW_INVOL, 1);
-			if (vol)
-				s->vol++;
-			else
-				s->invol++;
-			if (st->last_in)
-				s->oncpu_ns += now - st->last_in;
-			st->last_out = now;
-			st->wake_ts = vol ? 0 : now;
-			/* prev is current here: keep the name it has now
-			 * (threads rename themselves after they start) */
-			bpf_get_current_comm(&st->comm, sizeof(st->comm));
-			__u64 g = st->cur_g;
-			if (g) {
-				s->g_os_switches++;
-				struct gt_g_stats *gs = bpf_map_lookup_elem(&gstats, &g);
-				if (gs)
-					gs->os_switches++;
-			}
-			if (trace_events && trace_os)
-				emit(GT_EV_OS_OUT, tid, vol, g, 0);
-		}
-	}
-	if (TASK_READ(btf, next, tgid) == tgid) {
-		__u32 tid = TASK_READ(btf, next, pid);
-		struct gt_thread_state *st = thread_state(tid, next);
-		struct gt_thread_stats *s = thread_stats(tid);
-
-		if (!now)
-			now = bpf_ktime_get_ns();
-		if (st && s) {
-			if (st->last_out) {
-				__u64 d = now - st->last_out;
-				s->offcpu_ns += d;
-				if (st->kind == GT_KIND_TARGET)
-					hist_add(GT_HIST_OFFCPU, d);
-			}
-			if (st->wake_ts) {
-				__u64 d = now - st->wake_ts;
-				s->runq_ns += d;
-				s->runq_cnt++;
-				hist_add(st->kind == GT_KIND_TARGET ? GT_HIST_RUNQ
-								    : GT_HIST_RUNQ_IOW, d);
-				st->wake_ts = 0;
-			}
-			st->last_in = now;
-			if (trace_events && trace_os)
-				emit(GT_EV_OS_IN, tid, st->cur_g, 0, 0);
-		}
-	}
+	if (!out && !in)
+		return;
+	now = bpf_ktime_get_ns();
+	if (out)
+		switch_out(preempt, prev, prev_state, prev_tgid, now, btf);
+	if (in)
+		switch_in(next, next_tgid, now, btf);
 }
 
 static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 {
 	GT_RUN();
-	if (TASK_READ(btf, p, tgid) != targ_tgid)
+	__u32 tgid = TASK_READ(btf, p, tgid);
+	if (!traced(tgid))
 		return;
-	__u32 tid = TASK_READ(btf, p, pid);
-	struct gt_thread_state *st = thread_state(tid, p);
+	struct gt_thread_state *st = thread_state(p, TASK_READ(btf, p, pid), tgid, btf);
 	if (st && !st->wake_ts)
 		st->wake_ts = bpf_ktime_get_ns();
 }
@@ -118,11 +143,12 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 static __always_inline void on_migrate(struct task_struct *p, bool btf)
 {
 	GT_RUN();
-	if (TASK_READ(btf, p, tgid) != targ_tgid)
+	__u32 tgid = TASK_READ(btf, p, tgid);
+	if (!traced(tgid))
 		return;
-	struct gt_thread_stats *s = thread_stats(TASK_READ(btf, p, pid));
-	if (s)
-		s->migrations++;
+	struct gt_thread_state *st = thread_state(p, TASK_READ(btf, p, pid), tgid, btf);
+	struct gt_thread_stats *tot = totals_of(st, p, tgid, btf);
+	ADD(st, tot, migrations, 1);
 }
 
 SEC("tp_btf/sched_switch")

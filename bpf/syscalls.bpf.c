@@ -32,22 +32,22 @@
  */
 #include "maps.bpf.h"
 
-static __always_inline void on_enter(long id)
+static __always_inline void on_enter(long id, bool btf)
 {
 	GT_RUN();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	__u32 tgid = (__u32)(pid_tgid >> 32);
+	if (!traced(tgid))
 		return;
 	__u32 tid = (__u32)pid_tgid;
 	__u32 nr = (__u32)id;
 	struct gt_syscall_stats *ss = bpf_map_lookup_elem(&syscalls, &nr);
 	if (ss)
 		ss->count++;
-	struct gt_thread_stats *s = thread_stats(tid);
-	if (s)
-		s->syscalls++;
-	struct gt_thread_state *st =
-		thread_state(tid, (struct task_struct *)bpf_get_current_task());
+	struct task_struct *task = current_task(btf);
+	struct gt_thread_state *st = thread_state(task, tid, tgid, btf);
+	struct gt_thread_stats *tot = totals_of(st, task, tgid, btf);
+	ADD(st, tot, syscalls, 1);
 	if (st) {
 		st->sys_nr = nr;
 		st->sys_ts = bpf_ktime_get_ns();
@@ -58,7 +58,7 @@ static __always_inline void on_exit(long ret)
 {
 	GT_RUN();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if ((__u32)(pid_tgid >> 32) != targ_tgid)
+	if (!traced((__u32)(pid_tgid >> 32)))
 		return;
 	__u32 tid = (__u32)pid_tgid;
 	struct gt_thread_state *st = bpf_map_lookup_elem(&tstate, &tid);
@@ -76,9 +76,8 @@ static __always_inline void on_exit(long ret)
 		if (slot < GT_HIST_SLOTS)
 			ss->hist[slot]++;
 	}
-	struct gt_thread_stats *s = bpf_map_lookup_elem(&threads, &tid);
-	if (s)
-		s->syscall_ns += d;
+	struct gt_thread_stats *tot = totals(st->proc, st->kind);
+	ADD(st, tot, syscall_ns, d);
 }
 
 /* Default: the dispatcher.  x64_sys_call(regs, nr) returns long, the
@@ -86,7 +85,7 @@ static __always_inline void on_exit(long ret)
 SEC("fentry/x64_sys_call")
 int BPF_PROG(gt_sysenter_fe, const struct pt_regs *regs, unsigned int nr)
 {
-	on_enter(nr);
+	on_enter(nr, true);
 	return 0;
 }
 
@@ -101,14 +100,14 @@ int BPF_PROG(gt_sysexit_fx, const struct pt_regs *regs, unsigned int nr, long re
 SEC("tp_btf/sys_enter")
 int BPF_PROG(gt_sysenter_btf, struct pt_regs *regs, long id)
 {
-	on_enter(id);
+	on_enter(id, true);
 	return 0;
 }
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(gt_sysenter_raw, struct pt_regs *regs, long id)
 {
-	on_enter(id);
+	on_enter(id, false);
 	return 0;
 }
 

@@ -13,10 +13,13 @@ GTRACE_BPF_SRCS := \
 	bpf/greenrt.bpf.c \
 	bpf/iouring.bpf.c \
 	bpf/maps.bpf.c \
+	bpf/procs.bpf.c \
 	bpf/sched.bpf.c \
 	bpf/syscalls.bpf.c
-GTRACE_BPF_HDRS := bpf/gtrace.h bpf/maps.bpf.h
+GTRACE_BPF_HDRS := bpf/gtrace.h bpf/maps.bpf.h bpf/procs.h
 GTRACE_SRCS := \
+	tools/gtrace/calib.c \
+	tools/gtrace/checks.c \
 	tools/gtrace/collect.c \
 	tools/gtrace/diff.c \
 	tools/gtrace/greenrt.c \
@@ -24,6 +27,7 @@ GTRACE_SRCS := \
 	tools/gtrace/iouring.c \
 	tools/gtrace/json.c \
 	tools/gtrace/main.c \
+	tools/gtrace/procs.c \
 	tools/gtrace/report.c \
 	tools/gtrace/run.c \
 	tools/gtrace/sched.c \
@@ -32,7 +36,7 @@ GTRACE_SRCS := \
 	tools/gtrace/top.c \
 	tools/gtrace/trace.c \
 	tools/gtrace/usdt.c
-GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h
+GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h bpf/procs.h
 
 GTRACE_VMLINUX := $(BUILD)/bpf/vmlinux.h
 GTRACE_BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(GTRACE_BPF_SRCS))
@@ -43,7 +47,7 @@ GTRACE_IOOPS := $(BUILD)/tools/gtrace/io_op_names.h
 GTRACE_IOURING_H := $(firstword $(wildcard /usr/include/linux/io_uring.h))
 GTRACE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(GTRACE_SRCS))
 GTRACE_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-GTRACE_BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
+GTRACE_BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
 	-I$(BUILD)/bpf -Ibpf -idirafter /usr/include/$(GTRACE_MULTIARCH)
 
 ALL += $(BUILD)/gtrace
@@ -60,7 +64,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GTRACE_BPF_HDRS) $(GTRACE_VMLINUX)
 # Link order matters with libbpf 1.1's linker: maps.bpf.o (the
 # definitions) first, greenrt.bpf.o (whose usdt.bpf.h adds weak maps)
 # last; other orders make it mis-relocate map references.
-GTRACE_BPF_LINK_ORDER := maps sched syscalls iouring greenrt
+GTRACE_BPF_LINK_ORDER := maps procs sched syscalls iouring greenrt
 $(BUILD)/bpf/gtrace.bpf.o: $(GTRACE_BPF_LINK_ORDER:%=$(BUILD)/bpf/%.bpf.o)
 	$(call msg,BPFLINK,$@)
 	$(Q)$(BPFTOOL) gen object $@ $^
@@ -99,10 +103,14 @@ $(BUILD)/gtrace: $(GTRACE_OBJS)
 # needs libgreenrt.a, so a runtime that does not build only costs that one.
 GTRACE_TEST_HELPERS := \
 	$(BUILD)/tests/gtrace/exit_with \
+	$(BUILD)/tests/gtrace/forker \
 	$(BUILD)/tests/gtrace/getppid_n \
 	$(BUILD)/tests/gtrace/jget \
 	$(BUILD)/tests/gtrace/pingpong \
 	$(BUILD)/tests/gtrace/spinners \
+	$(BUILD)/tests/gtrace/stubborn \
+	$(BUILD)/tests/gtrace/threads_n \
+	$(BUILD)/tests/gtrace/uring_churn \
 	$(BUILD)/tests/gtrace/uring_nops
 
 $(BUILD)/tests/gtrace/%: tests/integration/gtrace/%.c

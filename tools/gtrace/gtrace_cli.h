@@ -32,7 +32,12 @@ struct gt_opts {
 	pid_t pid;              /* attach, top */
 	double duration;        /* -d seconds, 0 = until exit / Ctrl-C */
 	const char *json_path;  /* --json */
+	FILE *json_file;        /* ... opened before the run starts */
 	const char *trace_path; /* --trace */
+	double trace_max_mb;    /* --trace-max-mb, 0 = no cap */
+	struct gt_tracer *tracer;       /* ... the file, created before the run */
+	char *exe;              /* run: the command's path, resolved as execvp would */
+	bool no_follow;         /* --no-follow: not the forked children */
 	double per;             /* --per N, 0 = off */
 	bool per_thread;        /* -T */
 	bool hist;              /* --hist */
@@ -46,9 +51,13 @@ struct gt_opts {
 
 /* Print "gtrace: <msg>\n" on stderr (one line, lowercase, says what to do). */
 void gt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Check the options of o->cmd that name files and processes, before
+ * anything is started (checks.c): 0, or -1 having said what is wrong. */
+int gt_check_inputs(struct gt_opts *o);
+/* A "/proc/sys/kernel/pid_max"-style file as a number, or dflt. */
+long gt_read_long(const char *path, long dflt);
 
 /* ---- the loaded programs (session.c) ---- */
-#define GT_MAX_USDT_LINKS 64
 #define GT_MAX_PROGS 64
 
 struct gtrace_bpf;
@@ -56,12 +65,22 @@ struct bpf_link;
 struct bpf_program;
 struct ring_buffer;
 
+/* A traced process whose greenrt probes are attached (usdt.c). */
+struct gt_uproc {
+	pid_t pid;
+	bool from_start;        /* attached before its image ran a single
+				 * instruction: its runtime counters are all ours */
+	char where[256];        /* files the probes were attached in */
+};
+#define GT_MAX_UPROCS 64
+
 struct gt_session {
 	struct gtrace_bpf *skel;
+	const struct gt_opts *opts;
 	struct bpf_link *links[GT_MAX_PROGS];
 	int nlinks;
-	struct bpf_link *usdt_links[GT_MAX_USDT_LINKS];
-	int nusdt;
+	struct bpf_link **usdt_links;   /* greenrt probes, all processes */
+	int nusdt, cap_usdt;
 	int stats_fd;           /* bpf_enable_stats(BPF_STATS_RUN_TIME), -1 */
 	bool stats_ok;          /* bpf_enable_stats worked */
 	int64_t stats_mark;     /* when stats were last switched on or off */
@@ -80,12 +99,37 @@ struct gt_session {
 	bool g_stats;           /* greenrt's `stats` probe attached */
 	bool from_start;        /* traced from the first instruction (run) */
 	char usdt_where[512];   /* files the greenrt probes were attached in */
+	bool follow;            /* forked children are traced too */
+	struct gt_uproc uprocs[GT_MAX_UPROCS];  /* processes with greenrt probes */
+	int nuprocs;
+	int uprocs_lost;        /* ... beyond GT_MAX_UPROCS, not attached */
+	int exec_looks;         /* execs held for a look at the new image */
+	struct ring_buffer *rb; /* the ctl ring, and --trace's events ring */
+	struct gt_tracer *tracer;
+	uint32_t max_procs;     /* process table size (pinfo - 1) */
+	uint32_t max_threads;   /* exited-thread table size */
+	/* calibration (calib.c): what gtrace's probes cost per hit */
+	double uprobe_hit_ns;   /* a greenrt probe's uprobe trap, 0 unknown */
+	double sys_plain_ns;    /* a getppid() before the syscall programs */
+	double sys_traced_ns;   /* ... and after (an untraced process's call) */
+	uint64_t runs_before;   /* GT_PROG_RUNS when tracing began */
 	int64_t t_start;        /* CLOCK_MONOTONIC ns when attached */
 };
 
 /* Open and load the skeleton for thread group tgid; nothing attached yet.
  * Returns 0 or -errno, having printed what is wrong. */
 int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o);
+/* Wait up to timeout_ms for gtrace's ring buffers (and pidfd, if >= 0,
+ * to become readable: the target exited), handling what arrives: held
+ * execs (their greenrt probes attached, then SIGCONT) and --trace
+ * events; also switches bpf_stats (gt_session_tick).  Returns 1 if
+ * pidfd is readable, else 0. */
+int gt_session_wait(struct gt_session *s, int pidfd, int timeout_ms);
+/* Resume every process still held at an exec (on the way out). */
+void gt_session_release(struct gt_session *s);
+/* The ids of the BPF programs and maps gtrace loaded (for tests: what
+ * must be gone once it exits), as "prog 12 13 ... map 4 5 ...". */
+void gt_session_ids(const struct gt_session *s, char *buf, size_t len);
 /* Attach the tracepoints (0 or -errno, message printed). */
 int gt_session_attach(struct gt_session *s);
 /* How system calls are counted: "fentry" (fentry/fexit on x64_sys_call),
@@ -108,13 +152,28 @@ int64_t gt_now_ns(void);
  * before the exec); proc_maps: also look in /proc/pid/maps for a loaded
  * libgreenrt.so.  Returns the number of probes attached (0: the target
  * has no greenrt probes) or -errno with a message printed. */
-int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps);
+int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps,
+		   bool from_start);
+/* Does the image at path (or the libgreenrt.so it needs) carry greenrt
+ * probes?  1, 0, or -errno. */
+int gt_usdt_has_probes(const char *path);
+
+/* ---- calibration (calib.c) ---- */
+/* Measure, in gtrace's own process, what one uprobe hit costs (sets
+ * s->uprobe_hit_ns; a few tens of ms). */
+void gt_calib_uprobe(struct gt_session *s);
+/* CPU ns of one getppid() in gtrace's own process, now. */
+double gt_calib_syscall(void);
 
 /* ---- a snapshot of the maps (collect.c) ---- */
 struct gt_thread {
 	uint32_t tid;
+	uint32_t tgid;
+	uint64_t start_ns;      /* with tid, names the thread (tids are reused) */
 	uint32_t kind;          /* enum gt_kind */
+	uint32_t proc;          /* its process's index */
 	int64_t worker;         /* greenrt worker index, -1 */
+	bool exited;            /* its last switch-out was seen */
 	char comm[GT_COMM_LEN];
 	struct gt_thread_stats s;
 };
@@ -124,19 +183,48 @@ struct gt_goroutine {
 	struct gt_g_stats s;
 };
 
+/* A traced process (procs.h), as collected. */
+struct gt_process {
+	struct gt_proc info;
+	uint32_t idx;           /* process index; max_procs: the others */
+	struct gt_thread_stats tot[2];  /* its threads' totals, by gt_kind */
+	uint64_t syscalls;      /* = tot[0].syscalls + tot[1].syscalls */
+	bool greenrt;           /* its greenrt probes were attached */
+};
+
 struct gt_prog_cost {
 	char name[32];
+	uint32_t id;            /* the kernel's program id */
 	uint64_t run_ns, run_cnt;
 };
 
 #define GT_TOP_GOROUTINES 10
+
+/* What a --trace file got (trace.c). */
+struct gt_trace_result {
+	long written;           /* events written */
+	uint64_t bytes;         /* file size */
+	long capped;            /* events left out: --trace-max-mb reached */
+	double capped_at_s;     /* ... from this many seconds into the trace */
+	int err;                /* 0, or -errno writing the file */
+};
+
+/* How the target ended, as far as gtrace saw it (run). */
+struct gt_exit {
+	bool known;             /* waitpid() returned its status */
+	int status;             /* ... the raw wait status */
+	int signal_sent;        /* the last signal gtrace sent it, 0 none */
+	bool escalated;         /* gtrace had to send SIGKILL */
+	char why[96];           /* why gtrace stopped it ("" if it exited alone) */
+};
 
 struct gt_snapshot {
 	pid_t pid;
 	char comm[GT_COMM_LEN];
 	double elapsed_s;
 	int64_t t_start;        /* CLOCK_MONOTONIC ns when tracing began */
-	int exit_status;        /* -1 unknown (still running) */
+	int exit_status;        /* 0..255, 128+N if killed by signal N; -1 unknown */
+	struct gt_exit exit;    /* run: the details */
 	bool greenrt;           /* greenrt probes attached */
 	bool g_events;          /* ... including the per-event ones */
 	bool g_stats;           /* ... including `stats` */
@@ -151,8 +239,23 @@ struct gt_snapshot {
 	const char *sys_via;    /* gt_session_sys_via() */
 	char sys_why[128];      /* gt_session.sys_why */
 	char usdt_where[512];
-	struct gt_thread *threads;
+	struct gt_thread *threads;      /* every thread itemised, live and exited */
 	int nthreads;
+	uint64_t threads_seen[2];       /* exact, by gt_kind (may exceed nthreads) */
+	uint64_t threads_unlisted;      /* threads not itemised (table full) */
+	uint32_t max_threads;           /* the size of that table */
+	struct gt_thread_stats totals[2];       /* every traced process, by gt_kind */
+	struct gt_process *procs;       /* the target first, then children in order */
+	int nprocs;
+	bool follow;            /* children followed */
+	double uprobe_hit_ns;   /* calibration (gt_session) */
+	double sys_plain_ns, sys_traced_ns;
+	uint32_t map_ids[64];   /* gtrace's BPF maps (JSON: tests check they go) */
+	int nmap_ids;
+	bool traced_events;     /* --trace was on */
+	struct gt_trace_result trace;   /* ... and what it wrote */
+	uint64_t exec_looks;    /* execs held to look for greenrt probes */
+	int uprocs_lost;        /* greenrt processes past GT_MAX_UPROCS */
 	struct gt_syscall_stats sys[GT_MAX_SYSCALLS];
 	struct gt_hist hists[GT_HIST_COUNT];
 	uint64_t counters[GT_COUNTER_COUNT];
@@ -208,6 +311,13 @@ const char *gt_greenrt_source(const struct gt_snapshot *s, char *buf, size_t len
 void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_wait_reason_name(unsigned reason);
 
+/* The process list (procs.c): "pid 123 and 3 children", a line each. */
+const char *gt_procs_scope(const struct gt_snapshot *s, char *buf, size_t len);
+void gt_procs_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_procs_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* "exited with status 3" / "killed by signal 9 (SIGKILL)" for a wait status */
+const char *gt_wait_status_str(int status, char *buf, size_t len);
+
 /* The whole report (report.c): header, each section, gtrace's cost. */
 void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs);
@@ -223,19 +333,22 @@ void gt_hist_print(FILE *f, const uint32_t *slots, int n, const char *unit);
 double gt_hist_total(const uint32_t *slots, int n);
 
 /* ---- outputs ---- */
-int gt_json_write(const char *path, const struct gt_snapshot *s,
+int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s,
 		  const struct gt_opts *o);                       /* json.c */
 int gt_diff_main(const struct gt_opts *o);                       /* diff.c */
 int gt_top_main(const struct gt_opts *o);                        /* top.c */
-int gt_run_main(const struct gt_opts *o);                        /* run.c */
-int gt_attach_main(const struct gt_opts *o);                     /* run.c */
+int gt_run_main(struct gt_opts *o);                              /* run.c */
+int gt_attach_main(struct gt_opts *o);                           /* run.c */
 
 /* --trace timeline (trace.c) */
 struct gt_tracer;
-struct gt_tracer *gt_trace_open(struct gt_session *s, const char *path);
-int gt_trace_poll(struct gt_tracer *t, int timeout_ms);
-/* Flushes and closes; returns events written or -errno. */
-long gt_trace_close(struct gt_tracer *t, struct gt_session *s);
+/* Open path and write the header (so a file that cannot take it is
+ * found before the run: NULL, having said why). */
+struct gt_tracer *gt_trace_create(const char *path, double max_mb);
+/* Feed it from the session's `events` ring buffer (0 or -errno). */
+int gt_trace_start(struct gt_tracer *t, struct gt_session *s);
+/* Flush and close (t is freed). */
+struct gt_trace_result gt_trace_close(struct gt_tracer *t, struct gt_session *s);
 
 /* Set by SIGINT/SIGTERM handlers (run.c). */
 extern volatile int gt_stop;

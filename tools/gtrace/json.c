@@ -4,11 +4,100 @@
  * report under its stable key; the other members are the tables.
  * Written with jansson so that diff.c can read it back with the same
  * library.
+ *
+ * Names come from the kernel and the command line as bytes, and JSON
+ * strings must be UTF-8 (jansson refuses anything else, and a refused
+ * string used to drop the whole member: a comm cut in the middle of a
+ * character emptied `threads`).  So every name goes through jstr():
+ * valid UTF-8 is written as is; otherwise each invalid byte becomes
+ * U+FFFD and a sibling member NAME_hex holds the exact bytes in hex.
+ * Nothing is lost and every string parses.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <jansson.h>
 #include "gtrace_cli.h"
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	int n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned cp = c & (0x3f >> (n - 1));
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* s as a JSON string; invalid bytes become U+FFFD and *lossy is set. */
+static json_t *jstr(const char *s, bool *lossy)
+{
+	size_t len = strlen(s), o = 0;
+	char *out = malloc(3 * len + 1);
+	*lossy = false;
+	if (!out)
+		return json_string("");
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int n = utf8_len(p);
+		if (n) {
+			memcpy(out + o, p, (size_t)n);
+			o += (size_t)n;
+			p += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);  /* U+FFFD */
+			o += 3;
+			p++;
+			*lossy = true;
+		}
+	}
+	json_t *j = json_stringn(out, o);
+	free(out);
+	return j ? j : json_string("");
+}
+
+static json_t *hexstr(const char *s)
+{
+	size_t len = strlen(s);
+	char *h = malloc(2 * len + 1);
+	if (!h)
+		return json_string("");
+	for (size_t i = 0; i < len; i++)
+		snprintf(h + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	h[2 * len] = 0;
+	json_t *j = json_string(h);
+	free(h);
+	return j;
+}
+
+/* obj[key] = s, and obj[key_hex] = its bytes if s is not valid UTF-8 */
+static void set_name(json_t *obj, const char *key, const char *s)
+{
+	bool lossy;
+	char hk[64];
+	json_object_set_new(obj, key, jstr(s, &lossy));
+	if (lossy) {
+		snprintf(hk, sizeof(hk), "%s_hex", key);
+		json_object_set_new(obj, hk, hexstr(s));
+	}
+}
 
 static json_t *hist_json(const uint32_t *slots)
 {
@@ -22,7 +111,46 @@ static json_t *hist_json(const uint32_t *slots)
 	return a;
 }
 
-int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt_opts *o)
+static json_t *thread_json(const struct gt_thread *t)
+{
+	json_t *j = json_pack("{s:i, s:i}", "tid", (int)t->tid, "pid", (int)t->tgid);
+	set_name(j, "comm", t->comm);
+	json_object_update_new(j, json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"kind", t->kind == GT_KIND_IOWORKER ? "io_worker" : "thread",
+		"exited", (int)t->exited, "worker", (json_int_t)t->worker,
+		"voluntary", (json_int_t)t->s.vol, "involuntary", (json_int_t)t->s.invol,
+		"migrations", (json_int_t)t->s.migrations, "oncpu_ns", (json_int_t)t->s.oncpu_ns,
+		"offcpu_ns", (json_int_t)t->s.offcpu_ns, "runq_ns", (json_int_t)t->s.runq_ns,
+		"runq_waits", (json_int_t)t->s.runq_cnt, "syscalls", (json_int_t)t->s.syscalls,
+		"syscall_ns", (json_int_t)t->s.syscall_ns, "g_switches", (json_int_t)t->s.g_switches,
+		"g_os_switches", (json_int_t)t->s.g_os_switches));
+	return j;
+}
+
+static json_t *process_json(const struct gt_snapshot *s, const struct gt_process *p)
+{
+	const struct gt_thread_stats *t = &p->tot[GT_KIND_TARGET];
+	bool exited = p->idx == 0 && s->exit.known ? true : (p->info.flags & GT_PROC_EXITED) != 0;
+	int status = p->idx == 0 && s->exit.known ? s->exit.status : p->info.exit_code;
+	json_t *j = json_pack("{s:i, s:i, s:b}", "pid", (int)p->info.pid, "ppid", (int)p->info.ppid,
+			      "others", p->info.pid == 0);
+	set_name(j, "comm", p->info.comm);
+	json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}",
+		"threads", (json_int_t)p->info.threads[GT_KIND_TARGET],
+		"io_workers", (json_int_t)p->info.threads[GT_KIND_IOWORKER],
+		"syscalls", (json_int_t)p->syscalls, "voluntary", (json_int_t)t->vol,
+		"involuntary", (json_int_t)t->invol, "oncpu_ns", (json_int_t)t->oncpu_ns,
+		"children", (json_int_t)p->info.children, "execs", (json_int_t)p->info.execs,
+		"from_start", (p->info.flags & GT_PROC_FROM_START) != 0 || p->idx == 0,
+		"greenrt", p->greenrt));
+	json_object_set_new(j, "exit_code", exited && WIFEXITED(status) ? json_integer(WEXITSTATUS(status))
+									: json_null());
+	json_object_set_new(j, "signal", exited && WIFSIGNALED(status) ? json_integer(WTERMSIG(status))
+								       : json_null());
+	return j;
+}
+
+int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const struct gt_opts *o)
 {
 	struct gt_figures fs;
 	json_t *root = json_object(), *sum = json_object(), *arr;
@@ -31,16 +159,37 @@ int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt
 	json_object_set_new(root, "tool", json_string("gtrace"));
 	json_t *tg = json_object();
 	json_object_set_new(tg, "pid", json_integer(s->pid));
-	json_object_set_new(tg, "comm", json_string(s->comm));
+	set_name(tg, "comm", s->comm);
 	if (o->argv) {
+		json_t *hex = json_array();
+		bool any = false, lossy;
 		arr = json_array();
-		for (char **a = o->argv; *a; a++)
-			json_array_append_new(arr, json_string(*a));
+		for (char **a = o->argv; *a; a++) {
+			json_array_append_new(arr, jstr(*a, &lossy));
+			json_array_append_new(hex, hexstr(*a));
+			any |= lossy;
+		}
 		json_object_set_new(tg, "command", arr);
+		if (any)
+			json_object_set_new(tg, "command_hex", hex);
+		else
+			json_decref(hex);
 	}
 	json_object_set_new(tg, "exit_status", s->exit_status >= 0 ? json_integer(s->exit_status) : json_null());
+	bool known = s->exit.known;
+	json_object_set_new(tg, "exit_code", known && WIFEXITED(s->exit.status)
+				? json_integer(WEXITSTATUS(s->exit.status)) : json_null());
+	json_object_set_new(tg, "signal", known && WIFSIGNALED(s->exit.status)
+				? json_integer(WTERMSIG(s->exit.status)) : json_null());
+	json_object_set_new(tg, "signal_sent", s->exit.signal_sent ? json_integer(s->exit.signal_sent)
+								   : json_null());
 	json_object_set_new(tg, "greenrt", json_boolean(s->greenrt));
 	json_object_set_new(root, "target", tg);
+	json_object_set_new(root, "follow", json_boolean(s->follow));
+	arr = json_array();
+	for (int i = 0; i < s->nprocs; i++)
+		json_array_append_new(arr, process_json(s, &s->procs[i]));
+	json_object_set_new(root, "processes", arr);
 	/* where the g.* figures come from (version 2) */
 	json_object_set_new(root, "goroutine_figures",
 			    !s->greenrt ? json_null()
@@ -62,22 +211,10 @@ int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt
 	json_object_set_new(root, "summary", sum);
 
 	arr = json_array();
-	for (int i = 0; i < s->nthreads; i++) {
-		const struct gt_thread *t = &s->threads[i];
-		json_t *j = json_pack("{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"tid", (int)t->tid, "comm", t->comm,
-			"kind", t->kind == GT_KIND_IOWORKER ? "io_worker" : "thread",
-			"worker", (json_int_t)t->worker,
-			"voluntary", (json_int_t)t->s.vol, "involuntary", (json_int_t)t->s.invol,
-			"migrations", (json_int_t)t->s.migrations, "oncpu_ns", (json_int_t)t->s.oncpu_ns,
-			"offcpu_ns", (json_int_t)t->s.offcpu_ns, "runq_ns", (json_int_t)t->s.runq_ns,
-			"runq_waits", (json_int_t)t->s.runq_cnt, "syscalls", (json_int_t)t->s.syscalls,
-			"syscall_ns", (json_int_t)t->s.syscall_ns, "g_switches", (json_int_t)t->s.g_switches,
-			"g_os_switches", (json_int_t)t->s.g_os_switches);
-		if (j)
-			json_array_append_new(arr, j);
-	}
+	for (int i = 0; i < s->nthreads; i++)
+		json_array_append_new(arr, thread_json(&s->threads[i]));
 	json_object_set_new(root, "threads", arr);
+	json_object_set_new(root, "threads_unlisted", json_integer((json_int_t)s->threads_unlisted));
 
 	arr = json_array();
 	for (unsigned i = 0; i < GT_MAX_SYSCALLS; i++) {
@@ -118,14 +255,35 @@ int gt_json_write(const char *path, const struct gt_snapshot *s, const struct gt
 
 	arr = json_array();
 	for (int i = 0; i < s->ncost; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", s->cost[i].name,
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "name", s->cost[i].name,
+			"id", (json_int_t)s->cost[i].id,
 			"run_cnt", (json_int_t)s->cost[i].run_cnt, "run_time_ns", (json_int_t)s->cost[i].run_ns));
 	json_object_set_new(root, "bpf_programs", arr);
+	if (s->traced_events) {
+		json_t *t = json_pack("{s:I, s:I, s:I, s:I}",
+			"events_written", (json_int_t)s->trace.written,
+			"events_lost", (json_int_t)s->counters[GT_RB_DROPS],
+			"events_capped", (json_int_t)(s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped),
+			"bytes", (json_int_t)s->trace.bytes);
+		set_name(t, "path", o->trace_path);
+		json_object_set_new(t, "max_mb", o->trace_max_mb > 0 ? json_real(o->trace_max_mb) : json_null());
+		json_object_set_new(root, "trace", t);
+	} else {
+		json_object_set_new(root, "trace", json_null());
+	}
+	arr = json_array();
+	for (int i = 0; i < s->nmap_ids; i++)
+		json_array_append_new(arr, json_integer(s->map_ids[i]));
+	json_object_set_new(root, "bpf_map_ids", arr);
 
-	int err = json_dump_file(root, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int err = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
+	if (!err && fputc('\n', f) == EOF)
+		err = -1;
+	if (!err && fflush(f))
+		err = -1;
 	if (err) {
-		gt_err("cannot write %s: %s (check the directory exists and is writable)", path, strerror(errno));
+		gt_err("cannot write %s: %s (check the disk has room)", path, strerror(errno));
 		return -EIO;
 	}
 	return 0;

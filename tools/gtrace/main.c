@@ -1,99 +1,210 @@
 /*
- * main.c - gtrace's command line: argp parsing and dispatch.
+ * main.c - gtrace's command line: the command, then argp parsing of its
+ * options, and dispatch.
  *
- * gtrace has four commands (run, attach, top, diff) sharing one option
- * table, as libbpf-tools tools share theirs.  argp runs in order
- * (ARGP_IN_ORDER) so that, for `run`, everything from the first word
- * after the command on belongs to the traced program: both
- * `gtrace run -- ./srv -p 80` and `gtrace run ./srv` work, and options
- * after the program name are the program's.
+ * gtrace has four commands (run, attach, top, diff).  Each has its own
+ * argp parser - its own options, usage line, help text and examples, so
+ * `gtrace run --help` is about run - built from one table of options in
+ * which every option names the commands it applies to.  The command is
+ * the first word that is neither an option nor an option's value, so
+ * options may come before it (`gtrace --json a.json run -- ls`) as well
+ * as after.  For `run`, argp stops at the first word after the command
+ * (ARGP_IN_ORDER): that word and everything after it are the traced
+ * program's, so both `gtrace run -- ./srv -p 80` and `gtrace run ./srv`
+ * work.
+ *
+ * Errors are one line, "gtrace: what is wrong: what to do", exit status
+ * 2, and are found before anything starts: argp's own messages (two
+ * lines, some of them misleading) are turned off (ARGP_NO_ERRS) and
+ * written here, and the values of options are checked strictly (a pid
+ * is decimal and fits pid_max; a duration is finite).  Files and
+ * processes are checked by gt_check_inputs (checks.c).
  */
 #include <argp.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gtrace_cli.h"
 
-const char *argp_program_version = "gtrace 0.1";
-const char *argp_program_bug_address = "<https://github.com/greenrt/greenrt/issues>";
+#define GT_VERSION "gtrace 0.2"
+#define GT_MAX_DURATION_S (366.0 * 24 * 3600)   /* -d: a year at most */
+#define GT_MAX_TRACE_MB 1e6                     /* --trace-max-mb: a terabyte */
 
-static const char doc[] =
+enum {
+	OPT_JSON = 1000, OPT_TRACE, OPT_TRACE_MAX, OPT_PER, OPT_HIST, OPT_GOROUTINES,
+	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE,
+};
+
+/* Which commands an option applies to. */
+#define C_RUN (1u << GT_CMD_RUN)
+#define C_ATTACH (1u << GT_CMD_ATTACH)
+#define C_TOP (1u << GT_CMD_TOP)
+#define C_DIFF (1u << GT_CMD_DIFF)
+#define C_ALL (C_RUN | C_ATTACH | C_TOP | C_DIFF)
+#define C_TRACE (C_RUN | C_ATTACH | C_TOP)     /* the ones that trace */
+
+struct opt {
+	struct argp_option a;
+	unsigned cmds;
+};
+
+static const struct opt table[] = {
+	{ { "pid", 'p', "PID", 0, "The process to trace", 0 }, C_ATTACH | C_TOP },
+	{ { "duration", 'd', "SECONDS", 0,
+	    "Stop after SECONDS (default: when the target exits, or Ctrl-C)", 0 }, C_TRACE },
+	{ { "json", OPT_JSON, "FILE", 0,
+	    "Also write the report as JSON (schema: tools/gtrace/SCHEMA.md)", 0 }, C_RUN | C_ATTACH },
+	{ { "trace", OPT_TRACE, "FILE", 0,
+	    "Record a Chrome/Perfetto timeline of goroutines on workers into FILE "
+	    "(implies --goroutines)", 0 }, C_RUN | C_ATTACH },
+	{ { "trace-max-mb", OPT_TRACE_MAX, "MB", 0,
+	    "Stop recording the --trace timeline once the file reaches MB megabytes "
+	    "(the report says how many events were left out)", 0 }, C_RUN | C_ATTACH },
+	{ { "no-follow", OPT_NOFOLLOW, NULL, 0,
+	    "Do not trace the processes the target forks (by default they are followed "
+	    "and counted, as perf stat does)", 0 }, C_TRACE },
+	{ { "goroutines", OPT_GOROUTINES, NULL, 0,
+	    "Count every goroutine event with per-event probes: per-thread and per-goroutine "
+	    "figures, at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
+	{ { "no-syscalls", OPT_NOSYSCALLS, NULL, 0,
+	    "Do not count system calls (the cheap mode: see COST in gtrace --help)", 0 }, C_TRACE },
+	{ { "sys-tracepoints", OPT_SYSTP, NULL, 0,
+	    "Count system calls with the sys_enter/sys_exit tracepoints rather than "
+	    "fentry/fexit on x64_sys_call (slower for every process in the machine; the "
+	    "fallback anyway where the kernel refuses fentry)", 0 }, C_TRACE },
+	{ { "per", OPT_PER, "N", 0, "Also show figures divided by N (requests served)", 0 },
+	  C_RUN | C_ATTACH },
+	{ { "threads", 'T', NULL, 0, "Per-thread tables (and per-program costs)", 0 }, C_RUN | C_ATTACH },
+	{ { "hist", OPT_HIST, NULL, 0, "Print log2 latency histograms", 0 }, C_RUN | C_ATTACH },
+	{ { "verbose", 'v', NULL, 0, "Show libbpf's messages and the ids of the BPF objects loaded", 0 },
+	  C_ALL },
+	{ { "help", 'h', NULL, 0, "Give this help (gtrace COMMAND --help: that command's)", -1 }, C_ALL },
+	{ { "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 }, C_ALL },
+	{ { "version", 'V', NULL, 0, "Print the version", -1 }, C_ALL },
+};
+#define NOPTS (sizeof(table) / sizeof(table[0]))
+
+static const char cost_doc[] =
+"COST: the OS figures come from scheduler tracepoints, which run for every\n"
+"process in the machine and filter on the target's pid in the kernel.\n"
+"System calls are counted by fentry/fexit on the kernel's syscall\n"
+"dispatcher x64_sys_call where the kernel allows it, else by the\n"
+"sys_enter/sys_exit tracepoints, which send every system call in the\n"
+"machine through the kernel's slow path; --no-syscalls leaves them out.\n"
+"Goroutine figures come, by default, from greenrt's own counters (its\n"
+"`stats` probe, about once a second); --goroutines (implied by --trace)\n"
+"adds a uprobe on each goroutine switch, park, ready and I/O, a trap of\n"
+"~1 us of the target's time each.  The report's last lines give what\n"
+"tracing cost: the time in gtrace's BPF programs and, measured on this\n"
+"machine at start, what the uprobe traps and the slower system calls\n"
+"cost the target on top of it.\n";
+
+static const char top_doc[] =
 "gtrace - what a process costs the kernel, and what greenrt does above it.\n"
 "\n"
 "Counts the target's OS context switches (voluntary / involuntary),\n"
 "run-queue latency, CPU migrations, system calls, io_uring traffic, and,\n"
 "for programs built with greenrt, goroutine spawns, switches, parks,\n"
 "steals and preemptions, with eBPF (needs root or CAP_BPF+CAP_PERFMON,\n"
-"and a kernel with BTF).\n"
+"and a kernel with BTF).  Processes the target forks are followed and\n"
+"counted too (--no-follow: not).\n"
 "\v"
-"COMMANDS:\n"
+"COMMANDS (gtrace COMMAND --help for each):\n"
 "  run [OPTS] -- CMD ARGS...   start CMD, trace it until it exits or Ctrl-C;\n"
 "                              exit with CMD's status\n"
-"  attach -p PID [-d SECONDS]  trace a running process\n"
+"  attach -p PID [OPTS]        trace a running process\n"
 "  top -p PID                  live per-thread rates, refreshed each second\n"
 "  diff A.json B.json          compare two --json reports side by side\n"
 "\n"
-"COST: by default the goroutine figures are the runtime's own counters,\n"
-"which greenrt hands over about once a second (its `stats` probe), and\n"
-"only rare greenrt probes (spawn, exit, steal, preempt) are attached.\n"
-"--goroutines (implied by --trace) also attaches the probes on the\n"
-"scheduler's hot paths (switch, park, ready, io_submit, io_complete):\n"
-"each hit is a uprobe trap of ~1 us in the target, several per request,\n"
-"for per-thread and per-goroutine figures, `made ready` counts and OS\n"
-"switches charged to goroutines.  The OS probes cost every process in\n"
-"the machine, traced or not.  System calls are counted by fentry/fexit\n"
-"on the kernel's syscall dispatcher x64_sys_call where the kernel allows\n"
-"it (a BPF trampoline on each system call), else by the sys_enter/\n"
-"sys_exit tracepoints, which send every system call in the machine\n"
-"through the kernel's slow path (a getppid() ~0.17 us -> ~0.34 us: make\n"
-"bench-gtrace-syscalls); the report's cost line says which way was\n"
-"used.  --no-syscalls leaves them out.  Measured with a 1000-\n"
-"connection echo load on 2 shared cores (make bench-gtrace-overhead),\n"
-"extra CPU per request, server + load generator: default with the\n"
-"tracepoints ~8%, --no-syscalls ~4%, --goroutines ~25%.\n"
-"\n"
 "EXAMPLES:\n"
-"  gtrace run -- ./build/examples/echo_server -p 9000\n"
-"                              # trace a program from its first instruction\n"
+"  gtrace run -- build/echo_greenrt --port 9000\n"
+"                              # the example greenrt server, from its first\n"
+"                              # instruction, until Ctrl-C\n"
 "  gtrace run -T --hist -- ls  # per-thread tables and latency histograms\n"
+"  gtrace run -- make -j2      # make and every process it forks\n"
 "  gtrace attach -p 1234 -d 10 --json a.json\n"
 "                              # 10 s of pid 1234, saved as JSON\n"
-"  gtrace run --per 100000 -- ./bench 100000\n"
-"                              # figures per request as well\n"
-"  gtrace run --trace t.json -- ./prog\n"
-"                              # timeline for ui.perfetto.dev\n"
-"  gtrace run --goroutines -T -- ./prog\n"
-"                              # every goroutine event, per worker thread\n"
-"  gtrace top -p 1234          # live view\n"
 "  gtrace diff threads.json goroutines.json\n"
 "                              # two runs side by side, with ratios\n"
+"\n";
+
+static const char exit_doc[] =
+"\nExit status: run exits with CMD's status (128+N if it was killed by\n"
+"signal N); otherwise 0, or 2 after a one-line 'gtrace: ...' error about\n"
+"the command line, 1 after one about the system.";
+
+static const char run_doc[] =
+"gtrace run - start a command and trace it from its first instruction.\n"
 "\n"
-"Exit status: run exits with CMD's status (128+N if killed by signal N);\n"
-"otherwise 0, or non-zero after a one-line 'gtrace: ...' error.";
+"The report goes to stderr when the command exits (or at -d, or Ctrl-C),\n"
+"like time(1) and perf stat; gtrace then exits with the command's status.\n"
+"The processes the command forks are traced too (--no-follow: not), and\n"
+"greenrt programs are found behind wrappers (taskset, sh -c 'exec ...').\n"
+"Ctrl-C reaches the command too; if it has not exited 2 s later, or at a\n"
+"second Ctrl-C, gtrace kills it (SIGKILL) and says so.\n"
+"\v"
+"EXAMPLES:\n"
+"  gtrace run -- build/echo_greenrt --port 9000\n"
+"                              # a greenrt server, until Ctrl-C\n"
+"  gtrace run -T --hist -- ls  # per-thread tables and latency histograms\n"
+"  gtrace run --json a.json -- taskset -c 0 build/echo_greenrt --port 0\n"
+"                              # behind a wrapper, saved as JSON\n"
+"  gtrace run --per 100000 --goroutines -- build/tests/gtrace/goroutines 1000 100000\n"
+"                              # every goroutine event, figures per request\n"
+"  gtrace run --trace t.json --trace-max-mb 200 -- build/echo_greenrt --port 0\n"
+"                              # a timeline for ui.perfetto.dev, at most 200 MB\n";
 
-static const char args_doc[] = "run|attach|top|diff [ARGS...]";
+static const char attach_doc[] =
+"gtrace attach - trace a running process for a while.\n"
+"\n"
+"Traces pid PID (and, unless --no-follow, the processes it forks from\n"
+"now on) until it exits, -d SECONDS pass, or Ctrl-C; the report goes to\n"
+"stdout.  Goroutine figures are the growth of greenrt's counters over\n"
+"that time.\n"
+"\v"
+"EXAMPLES:\n"
+"  gtrace attach -p 1234 -d 10 --json a.json\n"
+"                              # 10 s of pid 1234, saved as JSON\n"
+"  gtrace attach -p $(pidof echo_greenrt) --goroutines -T\n"
+"                              # per-worker goroutine figures\n";
 
-enum { OPT_JSON = 1000, OPT_TRACE, OPT_PER, OPT_HIST, OPT_GOROUTINES, OPT_NOSYSCALLS,
-       OPT_SYSTP };
+static const char toplive_doc[] =
+"gtrace top - live per-thread rates of a running process, each second.\n"
+"\v"
+"EXAMPLES:\n"
+"  gtrace top -p 1234\n"
+"  gtrace top -p $(pidof echo_greenrt) --goroutines\n";
 
-static const struct argp_option options[] = {
-	{ "pid", 'p', "PID", 0, "Process to trace (attach, top)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: until the target exits or Ctrl-C)", 0 },
-	{ "json", OPT_JSON, "FILE", 0, "Also write the report as JSON (schema: tools/gtrace/SCHEMA.md)", 0 },
-	{ "trace", OPT_TRACE, "FILE", 0, "Record a Chrome/Perfetto trace-event timeline into FILE (implies --goroutines)", 0 },
-	{ "no-syscalls", OPT_NOSYSCALLS, NULL, 0, "Do not count system calls (see COST)", 0 },
-	{ "sys-tracepoints", OPT_SYSTP, NULL, 0, "Count system calls with the sys_enter/sys_exit tracepoints "
-	  "rather than fentry/fexit on x64_sys_call: slower for every process in the machine "
-	  "(see COST); the fallback anyway where the kernel lacks x64_sys_call or refuses fentry programs", 0 },
-	{ "goroutines", OPT_GOROUTINES, NULL, 0, "Count every goroutine event with per-event probes: per-thread and "
-	  "per-goroutine figures, but ~1 us of the target's time per event (see COST)", 0 },
-	{ "per", OPT_PER, "N", 0, "Also show figures divided by N (requests served)", 0 },
-	{ "threads", 'T', NULL, 0, "Per-thread tables", 0 },
-	{ "hist", OPT_HIST, NULL, 0, "Print log2 latency histograms", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{ 0 },
+static const char diff_doc[] =
+"gtrace diff - two --json reports side by side, with ratios B/A.\n"
+"\n"
+"Every figure of the two reports' summaries, per second and (when both\n"
+"were made with --per) per request, then the system calls by name.\n"
+"\v"
+"EXAMPLES:\n"
+"  gtrace run --json threads.json --per 100000 -- ./echo_threads ...\n"
+"  gtrace run --json goroutines.json --per 100000 -- ./echo_greenrt ...\n"
+"  gtrace diff threads.json goroutines.json\n";
+
+struct cmd_info {
+	const char *name;
+	const char *args;       /* argp's args_doc */
+	const char *doc;
 };
+
+static const struct cmd_info cmds[] = {
+	[GT_CMD_NONE] = { "gtrace", "run|attach|top|diff [ARGS...]", NULL },
+	[GT_CMD_RUN] = { "gtrace run", "[--] CMD [ARGS...]", run_doc },
+	[GT_CMD_ATTACH] = { "gtrace attach", "", attach_doc },
+	[GT_CMD_TOP] = { "gtrace top", "", toplive_doc },
+	[GT_CMD_DIFF] = { "gtrace diff", "A.json B.json", diff_doc },
+};
+
+static struct argp_option cmd_options[NOPTS + 1];
+static struct argp cmd_argp;
+static char doc_buf[8192];
 
 void gt_err(const char *fmt, ...)
 {
@@ -105,30 +216,156 @@ void gt_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static double parse_num(const char *arg, const char *what, bool integer)
+/* argp for command c: its options, usage and help text. */
+static void build_argp(enum gt_cmd c, error_t (*parser)(int, char *, struct argp_state *))
+{
+	int n = 0;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (c == GT_CMD_NONE || (table[i].cmds & (1u << c)))
+			cmd_options[n++] = table[i].a;
+	memset(&cmd_options[n], 0, sizeof(cmd_options[n]));
+	if (c == GT_CMD_NONE)
+		snprintf(doc_buf, sizeof(doc_buf), "%s%s%s", top_doc, cost_doc, exit_doc);
+	else if (c == GT_CMD_DIFF)
+		snprintf(doc_buf, sizeof(doc_buf), "%s%s", cmds[c].doc, exit_doc);
+	else
+		snprintf(doc_buf, sizeof(doc_buf), "%s\n%s%s", cmds[c].doc, cost_doc, exit_doc);
+	cmd_argp = (struct argp){ cmd_options, parser, cmds[c].args, doc_buf, NULL, NULL, NULL };
+}
+
+static const struct opt *find_long(const char *name, size_t len)
+{
+	const struct opt *hit = NULL;
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (strncmp(table[i].a.name, name, len))
+			continue;
+		if (strlen(table[i].a.name) == len)
+			return &table[i];
+		hit = hit ? NULL : &table[i];   /* a unique prefix, as getopt allows */
+	}
+	return hit;
+}
+
+static const struct opt *find_short(int key)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (table[i].a.key == key)
+			return &table[i];
+	return NULL;
+}
+
+/* The index of the command word in argv, 0 if there is none. */
+static int find_command(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return 0;
+		if (a[0] != '-' || !a[1])
+			return i;
+		const struct opt *o = NULL;
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			if (o && o->a.arg && !eq)
+				i++;    /* its value is the next word */
+			continue;
+		}
+		for (const char *p = a + 1; *p; p++) {
+			o = find_short(*p);
+			if (o && o->a.arg) {
+				if (!p[1])
+					i++;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static enum gt_cmd cmd_of(const char *w)
+{
+	for (int c = GT_CMD_RUN; c <= GT_CMD_DIFF; c++)
+		if (!strcmp(w, cmds[c].name + 7))
+			return (enum gt_cmd)c;
+	return GT_CMD_NONE;
+}
+
+static _Noreturn void usage_error(enum gt_cmd c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static _Noreturn void usage_error(enum gt_cmd c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	gt_err("%s (see %s --help)", msg, cmds[c].name);
+	exit(2);
+}
+
+/* Strict numbers: a positive finite decimal number, at most max. */
+static double parse_num(enum gt_cmd c, const char *arg, const char *what, double max)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v > 0) || (integer && v != (long long)v)) {
-		gt_err("invalid %s '%s': give a positive %s", what, arg,
-		       integer ? "integer" : "number");
-		exit(2);
-	}
+	bool hex = strchr(arg, 'x') || strchr(arg, 'X');
+	if (errno || end == arg || *end || hex || !isfinite(v) || !(v > 0))
+		usage_error(c, "invalid %s '%s': give a positive decimal number", what, arg);
+	if (v > max)
+		usage_error(c, "%s '%s' is too large: at most %g", what, arg, max);
 	return v;
+}
+
+/* A pid: decimal digits only, 1..pid_max. */
+static pid_t parse_pid(enum gt_cmd c, const char *arg)
+{
+	long max = gt_read_long("/proc/sys/kernel/pid_max", 4194304);
+	char *end;
+	if (!*arg || strspn(arg, "0123456789") != strlen(arg))
+		usage_error(c, "invalid pid '%s': give a process id in decimal, 1 to %ld", arg, max);
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || v < 1 || v > (unsigned long long)max)
+		usage_error(c, "invalid pid '%s': process ids here run from 1 to %ld (pid_max)", arg, max);
+	return (pid_t)v;
+}
+
+static enum gt_cmd parsing;    /* the command whose options argp is parsing */
+
+/* What was wrong with argv[state->next - 1], in one line. */
+static _Noreturn void bad_option(struct argp_state *state)
+{
+	const char *a = state->next > 0 && state->next <= state->argc ? state->argv[state->next - 1] : "?";
+	const struct opt *o = NULL;
+	const char *eq = NULL;
+	if (a[0] == '-' && a[1] == '-') {
+		eq = strchr(a + 2, '=');
+		o = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+	} else if (a[0] == '-' && a[1]) {
+		o = find_short(a[1]);
+	}
+	if (!o)
+		usage_error(parsing, "unknown option '%s'", a);
+	if (!(o->cmds & (1u << parsing)))
+		usage_error(parsing, "option '--%s' does not apply to %s", o->a.name, cmds[parsing].name);
+	if (o->a.arg && !eq)
+		usage_error(parsing, "option '--%s' needs a value: --%s=%s", o->a.name, o->a.name, o->a.arg);
+	usage_error(parsing, "option '--%s' takes no value", o->a.name);
 }
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct gt_opts *o = state->input;
-	static int ndiff;
+	enum gt_cmd c = parsing;
 
 	switch (key) {
 	case 'p':
-		o->pid = (pid_t)parse_num(arg, "pid", true);
+		o->pid = parse_pid(c, arg);
 		break;
 	case 'd':
-		o->duration = parse_num(arg, "duration", false);
+		o->duration = parse_num(c, arg, "duration", GT_MAX_DURATION_S);
 		break;
 	case OPT_JSON:
 		o->json_path = arg;
@@ -136,8 +373,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_TRACE:
 		o->trace_path = arg;
 		break;
+	case OPT_TRACE_MAX:
+		o->trace_max_mb = parse_num(c, arg, "--trace-max-mb size", GT_MAX_TRACE_MB);
+		break;
 	case OPT_PER:
-		o->per = parse_num(arg, "--per count", false);
+		o->per = parse_num(c, arg, "--per count", 1e18);
 		break;
 	case 'T':
 		o->per_thread = true;
@@ -154,46 +394,38 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SYSTP:
 		o->sys_tracepoints = true;
 		break;
+	case OPT_NOFOLLOW:
+		o->no_follow = true;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
+	case 'h':
+		argp_help(&cmd_argp, stdout, ARGP_HELP_STD_HELP, (char *)cmds[c].name);
+		exit(0);
+	case OPT_USAGE:
+		argp_help(&cmd_argp, stdout, ARGP_HELP_USAGE, (char *)cmds[c].name);
+		exit(0);
+	case 'V':
+		printf("%s\n", GT_VERSION);
+		exit(0);
 	case ARGP_KEY_ARG:
-		if (o->cmd == GT_CMD_NONE) {
-			if (!strcmp(arg, "run"))
-				o->cmd = GT_CMD_RUN;
-			else if (!strcmp(arg, "attach"))
-				o->cmd = GT_CMD_ATTACH;
-			else if (!strcmp(arg, "top"))
-				o->cmd = GT_CMD_TOP;
-			else if (!strcmp(arg, "diff"))
-				o->cmd = GT_CMD_DIFF;
-			else {
-				gt_err("unknown command '%s': use run, attach, top or diff (see gtrace --help)", arg);
-				exit(2);
-			}
-			break;
-		}
-		if (o->cmd == GT_CMD_RUN) {
+		if (c == GT_CMD_RUN) {
 			/* the program and all its arguments */
 			o->argv = &state->argv[state->next - 1];
 			state->next = state->argc;
 			break;
 		}
-		if (o->cmd == GT_CMD_DIFF && ndiff < 2) {
-			if (ndiff++ == 0)
+		if (c == GT_CMD_DIFF && !o->diff_b) {
+			if (!o->diff_a)
 				o->diff_a = arg;
 			else
 				o->diff_b = arg;
 			break;
 		}
-		gt_err("unexpected argument '%s' (see gtrace --help)", arg);
-		exit(2);
-	case ARGP_KEY_END:
-		if (o->cmd == GT_CMD_NONE) {
-			gt_err("no command given: use gtrace run|attach|top|diff (see gtrace --help)");
-			exit(2);
-		}
-		break;
+		usage_error(c, "unexpected argument '%s'", arg);
+	case ARGP_KEY_ERROR:
+		bad_option(state);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -204,50 +436,54 @@ static int check(const struct gt_opts *o)
 {
 	switch (o->cmd) {
 	case GT_CMD_RUN:
-		if (!o->argv || !o->argv[0]) {
-			gt_err("run needs a command: gtrace run [OPTIONS] -- CMD [ARGS...]");
-			return -1;
-		}
-		if (o->pid) {
-			gt_err("-p is for attach and top; run starts its own process");
-			return -1;
-		}
+		if (!o->argv || !o->argv[0])
+			usage_error(o->cmd, "run needs a command: gtrace run [OPTIONS] -- CMD [ARGS...]");
 		break;
 	case GT_CMD_ATTACH:
 	case GT_CMD_TOP:
-		if (!o->pid) {
-			gt_err("%s needs a process: gtrace %s -p PID",
-			       o->cmd == GT_CMD_TOP ? "top" : "attach",
-			       o->cmd == GT_CMD_TOP ? "top" : "attach");
-			return -1;
-		}
-		if (o->cmd == GT_CMD_TOP && (o->json_path || o->trace_path || o->per)) {
-			gt_err("top shows live rates only: use attach for --json, --trace or --per");
-			return -1;
-		}
+		if (!o->pid)
+			usage_error(o->cmd, "%s needs a process: %s -p PID", cmds[o->cmd].name + 7,
+				    cmds[o->cmd].name);
 		break;
 	case GT_CMD_DIFF:
-		if (!o->diff_b) {
-			gt_err("diff needs two files: gtrace diff A.json B.json");
-			return -1;
-		}
+		if (!o->diff_b)
+			usage_error(o->cmd, "diff needs two files: gtrace diff A.json B.json");
 		break;
 	default:
 		break;
 	}
+	if (o->trace_max_mb > 0 && !o->trace_path)
+		usage_error(o->cmd, "--trace-max-mb limits a --trace file: give --trace FILE too");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, args_doc, doc, NULL, NULL, NULL };
 	struct gt_opts o = { 0 };
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	int ci = find_command(argc, argv), n = 0;
 
-	argp_err_exit_status = 2;
-	argv[0] = (char *)"gtrace";    /* getopt's messages: "gtrace: ..." */
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
+	if (!args)
+		return 1;
+	o.cmd = ci ? cmd_of(argv[ci]) : GT_CMD_NONE;
+	if (ci && o.cmd == GT_CMD_NONE) {
+		gt_err("unknown command '%s': use run, attach, top or diff (see gtrace --help)", argv[ci]);
 		return 2;
-	if (check(&o))
+	}
+	/* argv without the command word, named after it for argp's help */
+	args[n++] = (char *)cmds[o.cmd].name;
+	for (int i = 1; i < argc; i++)
+		if (i != ci)
+			args[n++] = argv[i];
+	parsing = o.cmd;
+	build_argp(o.cmd, parse_opt);
+	if (argp_parse(&cmd_argp, n, args, ARGP_IN_ORDER | ARGP_NO_ERRS | ARGP_NO_HELP, NULL, &o))
+		return 2;
+	if (o.cmd == GT_CMD_NONE) {
+		gt_err("no command given: use gtrace run|attach|top|diff (see gtrace --help)");
+		return 2;
+	}
+	if (check(&o) || gt_check_inputs(&o))
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	switch (o.cmd) {

@@ -6,6 +6,12 @@
  * feeds the text, the JSON "summary" object and `gtrace diff`.  A figure
  * flagged `rate` also gets a per-second column and, with --per N, a
  * per-request column; levels (thread counts, averages) get neither.
+ *
+ * The cost lines say what tracing cost, measured rather than assumed:
+ * the time inside gtrace's BPF programs (bpf_stats, all processes), and
+ * what that leaves out for the target - its greenrt probes' uprobe traps
+ * and its system calls' slower path - each a calibrated cost per event
+ * (calib.c) times the exact number of events.
  */
 #include <math.h>
 #include <string.h>
@@ -89,9 +95,43 @@ void gt_figures_print(FILE *f, const struct gt_figures *fs, int from,
 	}
 }
 
+/* What gtrace cost the target beyond the time inside BPF programs (see
+ * calib.c): its uprobe traps and its system calls' slow path.  Each
+ * part is -1 when it cannot be estimated. */
+struct overhead {
+	double uprobe_hits, uprobe_ns;          /* greenrt probe hits, their cost */
+	double sys_extra_per_call, sys_ns;      /* the syscall path's extra, per call and in all */
+	double target_ns;                       /* the sum of the known parts */
+	double oncpu_ns;                        /* the target's on-CPU time */
+};
+
+static double target_syscalls(const struct gt_snapshot *s)
+{
+	return (double)(s->totals[0].syscalls + s->totals[1].syscalls);
+}
+
+static struct overhead overhead(const struct gt_snapshot *s)
+{
+	struct overhead v = { .uprobe_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1 };
+	v.uprobe_hits = (double)s->counters[GT_UPROBE_HITS];
+	if (s->uprobe_hit_ns > 0)
+		v.uprobe_ns = v.uprobe_hits * s->uprobe_hit_ns;
+	else if (v.uprobe_hits == 0)
+		v.uprobe_ns = 0;
+	if (s->syscalls && s->sys_plain_ns > 0 && s->sys_traced_ns > 0) {
+		v.sys_extra_per_call = s->sys_traced_ns > s->sys_plain_ns ? s->sys_traced_ns - s->sys_plain_ns : 0;
+		v.sys_ns = v.sys_extra_per_call * target_syscalls(s);
+	}
+	v.target_ns = (v.uprobe_ns > 0 ? v.uprobe_ns : 0) + (v.sys_ns > 0 ? v.sys_ns : 0);
+	v.oncpu_ns = (double)(s->totals[0].oncpu_ns + s->totals[1].oncpu_ns);
+	return v;
+}
+
 void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 {
+	struct overhead v = overhead(s);
 	fs->n = 0;
+	gt_procs_figures(s, fs);
 	gt_sched_figures(s, fs);
 	gt_syscalls_figures(s, fs);
 	gt_iouring_figures(s, fs);
@@ -99,50 +139,79 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_fig_add(fs, "cost.bpf_runs", "BPF program runs", (double)s->cost_runs, GT_U_COUNT, true);
 	gt_fig_add(fs, "cost.bpf_ns", "time in BPF programs", (double)s->cost_ns, GT_U_NS, true);
 	gt_fig_add(fs, "cost.stats_s", NULL, s->cost_sampled_s, GT_U_COUNT, false);
+	gt_fig_add(fs, "cost.uprobe_hits", NULL, v.uprobe_hits, GT_U_COUNT, false);
+	if (s->uprobe_hit_ns > 0)
+		gt_fig_add(fs, "cost.uprobe_hit_ns", NULL, s->uprobe_hit_ns, GT_U_NS, false);
+	if (v.uprobe_ns >= 0)
+		gt_fig_add(fs, "cost.uprobe_ns", NULL, v.uprobe_ns, GT_U_NS, false);
+	if (v.sys_ns >= 0) {
+		gt_fig_add(fs, "cost.syscall_plain_ns", NULL, s->sys_plain_ns, GT_U_NS, false);
+		gt_fig_add(fs, "cost.syscall_traced_ns", NULL, s->sys_traced_ns, GT_U_NS, false);
+		gt_fig_add(fs, "cost.syscall_extra_ns", NULL, v.sys_ns, GT_U_NS, false);
+	}
+	gt_fig_add(fs, "cost.target_ns", NULL, v.target_ns, GT_U_NS, false);
+	if (s->traced_events) {
+		gt_fig_add(fs, "trace.events_written", NULL, (double)s->trace.written, GT_U_COUNT, false);
+		gt_fig_add(fs, "trace.events_lost", NULL, (double)s->counters[GT_RB_DROPS], GT_U_COUNT, false);
+		gt_fig_add(fs, "trace.events_capped", NULL,
+			   (double)(s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped), GT_U_COUNT, false);
+		gt_fig_add(fs, "trace.bytes", NULL, (double)s->trace.bytes, GT_U_COUNT, false);
+	}
 }
 
-/* How system calls were counted, the other half of gtrace's cost: the
- * tracepoints also slow every system call in the machine down by more
- * than the BPF time shows (the slow syscall path). */
-static void print_sys_via(FILE *f, const struct gt_snapshot *s)
-{
-	if (!s->sys_via)
-		fprintf(f, "  (system calls not counted: --no-syscalls)\n");
-	else if (!strcmp(s->sys_via, "fentry"))
-		fprintf(f, "  (system calls counted by fentry/fexit on x64_sys_call: "
-			"a BPF trampoline on every system call in the machine)\n");
-	else
-		fprintf(f, "  (system calls counted by the sys_enter/sys_exit tracepoints%s%s; they "
-			"send every system call in the machine through the kernel's slow path, "
-			"a cost not in the BPF time)\n",
-			s->sys_why[0] ? ", as " : "", s->sys_why);
-}
 
 static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 {
-	char a[32], b[32], c[32];
-	if (!s->cost_sampled_runs) {
-		fprintf(f, "gtrace's own cost: %s BPF program runs; time unknown (%s)\n",
+	char a[32], b[32], c[32], d[32], e[32];
+	struct overhead v = overhead(s);
+
+	if (!s->cost_sampled_runs)
+		fprintf(f, "gtrace's own cost: %s BPF program runs; time in them unknown (%s)\n",
 			gt_fmt_num((double)s->cost_runs, a),
 			s->cost_sampled_s > 0 ? "no program ran while BPF run-time statistics were on"
 					      : "BPF run-time statistics unavailable");
-		print_sys_via(f, s);
-		return;
+	else
+		fprintf(f, "gtrace's own cost: %s BPF program runs, %s in BPF (%s/run), all CPUs, "
+			"all processes; %.3f%% of one CPU\n",
+			gt_fmt_num((double)s->cost_runs, a), gt_fmt_ns((double)s->cost_ns, b),
+			gt_fmt_ns(s->cost_runs ? (double)s->cost_ns / (double)s->cost_runs : 0, c),
+			s->elapsed_s > 0 ? (double)s->cost_ns / (s->elapsed_s * 1e7) : 0);
+	/* what the BPF time leaves out, for the target */
+	if (v.uprobe_hits > 0) {
+		if (v.uprobe_ns >= 0)
+			fprintf(f, "  + greenrt probes: %s uprobe hits x %s a hit (a trap into the kernel, "
+				"calibrated here) = ~%s of the target's CPU time\n",
+				gt_fmt_num(v.uprobe_hits, a), gt_fmt_ns(s->uprobe_hit_ns, b), gt_fmt_ns(v.uprobe_ns, c));
+		else
+			fprintf(f, "  + greenrt probes: %s uprobe hits, each a trap into the kernel that costs "
+				"the target more than the BPF time shows (cost per hit not measured)\n",
+				gt_fmt_num(v.uprobe_hits, a));
 	}
-	double oncpu = 0;
-	for (int i = 0; i < s->nthreads; i++)
-		oncpu += (double)s->threads[i].s.oncpu_ns;
-	fprintf(f, "gtrace's own cost: %s BPF program runs, %s in BPF (%s/run), all CPUs, all processes",
-		gt_fmt_num((double)s->cost_runs, a), gt_fmt_ns((double)s->cost_ns, b),
-		gt_fmt_ns(s->cost_runs ? (double)s->cost_ns / (double)s->cost_runs : 0, c));
-	if (s->elapsed_s > 0)
-		fprintf(f, "; %.3f%% of one CPU", (double)s->cost_ns / (s->elapsed_s * 1e7));
-	if (oncpu > 0)
-		fprintf(f, "; = %.2f%% of the target's own on-CPU time", 100.0 * (double)s->cost_ns / oncpu);
-	fprintf(f, "\n  (runs counted by the programs; time per run from the kernel's bpf_stats, "
-		"on %.1f s of the %.1f s traced%s)\n", s->cost_sampled_s, s->elapsed_s,
-		s->cost_sampled_s < s->elapsed_s - 0.05 ? " to keep their own cost down" : "");
-	print_sys_via(f, s);
+	if (!s->sys_via)
+		fprintf(f, "  (system calls not counted: --no-syscalls)\n");
+	else if (v.sys_ns >= 0)
+		fprintf(f, "  + system calls, counted by %s: every system call in the machine costs "
+			"%s more (getppid %s -> %s, calibrated here) = ~%s for the target's %s\n",
+			!strcmp(s->sys_via, "fentry") ? "fentry/fexit on x64_sys_call"
+						       : "the sys_enter/sys_exit tracepoints",
+			gt_fmt_ns(v.sys_extra_per_call, a), gt_fmt_ns(s->sys_plain_ns, b),
+			gt_fmt_ns(s->sys_traced_ns, c), gt_fmt_ns(v.sys_ns, d),
+			gt_fmt_num(target_syscalls(s), e));
+	if (s->sys_via && strcmp(s->sys_via, "fentry"))
+		fprintf(f, "  (system calls counted by the sys_enter/sys_exit tracepoints%s%s: they send "
+			"every system call in the machine through the kernel's slow path)\n",
+			s->sys_why[0] ? ", as " : "", s->sys_why);
+	else if (s->sys_via)
+		fprintf(f, "  (system calls counted by fentry/fexit on x64_sys_call: "
+			"a BPF trampoline on every system call in the machine)\n");
+	if (v.oncpu_ns > 0 && v.target_ns > 0)
+		fprintf(f, "  = about %s of the target's %s on-CPU time is gtrace's (%.0f%%), "
+			"besides the BPF time\n", gt_fmt_ns(v.target_ns, a), gt_fmt_ns(v.oncpu_ns, b),
+			100.0 * v.target_ns / v.oncpu_ns);
+	if (s->cost_sampled_runs)
+		fprintf(f, "  (BPF runs counted by the programs; time per run from the kernel's bpf_stats, "
+			"on %.1f s of the %.1f s traced%s)\n", s->cost_sampled_s, s->elapsed_s,
+			s->cost_sampled_s < s->elapsed_s - 0.05 ? " to keep their own cost down" : "");
 	if (o->per_thread) {
 		fprintf(f, "  %-20s %14s %14s %10s   (while bpf_stats was on)\n", "PROGRAM", "RUNS", "TIME", "PER RUN");
 		for (int i = 0; i < s->ncost; i++) {
@@ -154,17 +223,56 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 	}
 }
 
+/* --trace: what went into the file, and what did not. */
+static void print_trace(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
+{
+	char a[32], b[32], c[32];
+	uint64_t lost = s->counters[GT_RB_DROPS];
+	uint64_t capped = s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped;
+	if (!s->traced_events)
+		return;
+	fprintf(f, "Trace: %s events written to %s (%.1f MB)", gt_fmt_num((double)s->trace.written, a),
+		o->trace_path, (double)s->trace.bytes / 1e6);
+	if (s->trace.err)
+		fprintf(f, "; writing it failed: %s", strerror(-s->trace.err));
+	fputc('\n', f);
+	if (lost)
+		fprintf(f, "  %s events LOST: gtrace did not read the ring buffer fast enough "
+			"(a slow disk or pipe); the timeline has gaps\n", gt_fmt_num((double)lost, b));
+	if (capped)
+		fprintf(f, "  %s events not recorded: --trace-max-mb %g reached %.1f s into the trace\n",
+			gt_fmt_num((double)capped, c), o->trace_max_mb, s->trace.capped_at_s);
+}
+
+/* ", exited with status 3" and the like: only what gtrace saw. */
+static void print_ending(FILE *f, const struct gt_snapshot *s)
+{
+	char buf[96];
+	const struct gt_process *t = s->nprocs ? &s->procs[0] : NULL;
+	if (s->exit.known) {
+		fprintf(f, ", %s", gt_wait_status_str(s->exit.status, buf, sizeof(buf)));
+		if (s->exit.why[0])
+			fprintf(f, " (%s)", s->exit.why);
+	} else if (s->exit.why[0]) {
+		fprintf(f, ", status unknown: %s", s->exit.why);
+	} else if (t && (t->info.flags & GT_PROC_EXITED)) {
+		fprintf(f, ", %s", gt_wait_status_str(t->info.exit_code, buf, sizeof(buf)));
+	}
+}
+
 void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 {
-	fprintf(f, "\ngtrace: pid %d (%s), traced for %.2f s", (int)s->pid,
-		s->comm[0] ? s->comm : "?", s->elapsed_s);
-	if (s->exit_status >= 128)
-		fprintf(f, ", killed by signal %d", s->exit_status - 128);
-	else if (s->exit_status >= 0)
-		fprintf(f, ", exited with status %d", s->exit_status);
+	char scope[160];
+	fprintf(f, "\ngtrace: %s, traced for %.2f s", gt_procs_scope(s, scope, sizeof(scope)),
+		s->elapsed_s);
+	print_ending(f, s);
 	if (o->per > 0)
 		fprintf(f, ", per request: / %g", o->per);
 	fprintf(f, "\n\n");
+	if (s->nprocs > 1 || s->counters[GT_FORKS_UNFOLLOWED]) {
+		gt_procs_print(f, s, o);
+		fputc('\n', f);
+	}
 	gt_sched_print(f, s, o);
 	fputc('\n', f);
 	gt_syscalls_print(f, s, o);
@@ -173,5 +281,9 @@ void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts 
 	fputc('\n', f);
 	gt_greenrt_print(f, s, o);
 	fputc('\n', f);
+	if (s->traced_events) {
+		print_trace(f, s, o);
+		fputc('\n', f);
+	}
 	print_cost(f, s, o);
 }

@@ -3,70 +3,61 @@
  * involuntary), CPU migrations, on/off-CPU time and run-queue latency,
  * for the target's own threads and, on separate lines, for the io_uring
  * kernel workers (iou-wrk-*, iou-sqp-*) that share its thread group.
+ * With followed children, "the target" is all the traced processes.
+ *
+ * The figures are the per-process totals (collect.c), which stay exact
+ * however many threads come and go; the -T table lists threads one by
+ * one, as many as the table of exited threads can hold, and says how
+ * many it could not.
  */
 #include <string.h>
 #include "gtrace_cli.h"
 
-struct agg {
-	int threads;
-	double vol, invol, mig, oncpu, offcpu, runq_ns, runq_cnt;
-};
-
-static struct agg sum(const struct gt_snapshot *s, uint32_t kind)
-{
-	struct agg a = { 0 };
-	for (int i = 0; i < s->nthreads; i++) {
-		const struct gt_thread *t = &s->threads[i];
-		if (t->kind != kind)
-			continue;
-		a.threads++;
-		a.vol += (double)t->s.vol;
-		a.invol += (double)t->s.invol;
-		a.mig += (double)t->s.migrations;
-		a.oncpu += (double)t->s.oncpu_ns;
-		a.offcpu += (double)t->s.offcpu_ns;
-		a.runq_ns += (double)t->s.runq_ns;
-		a.runq_cnt += (double)t->s.runq_cnt;
-	}
-	return a;
-}
-
 void gt_sched_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 {
-	struct agg a = sum(s, GT_KIND_TARGET), w = sum(s, GT_KIND_IOWORKER);
-	gt_fig_add(fs, "sched.threads", "threads seen", a.threads, GT_U_COUNT, false);
-	gt_fig_add(fs, "sched.switches", "context switches", a.vol + a.invol, GT_U_COUNT, true);
-	gt_fig_add(fs, "sched.voluntary", "  voluntary (blocked)", a.vol, GT_U_COUNT, true);
-	gt_fig_add(fs, "sched.involuntary", "  involuntary (preempted)", a.invol, GT_U_COUNT, true);
-	gt_fig_add(fs, "sched.migrations", "CPU migrations", a.mig, GT_U_COUNT, true);
-	gt_fig_add(fs, "sched.oncpu_ns", "on-CPU time", a.oncpu, GT_U_NS, true);
-	gt_fig_add(fs, "sched.offcpu_ns", "off-CPU time", a.offcpu, GT_U_NS, false);
-	gt_fig_add(fs, "sched.runq_waits", "run-queue waits", a.runq_cnt, GT_U_COUNT, true);
+	const struct gt_thread_stats *a = &s->totals[GT_KIND_TARGET], *w = &s->totals[GT_KIND_IOWORKER];
+	gt_fig_add(fs, "sched.threads", "threads seen", (double)s->threads_seen[GT_KIND_TARGET],
+		   GT_U_COUNT, false);
+	gt_fig_add(fs, "sched.switches", "context switches", (double)(a->vol + a->invol), GT_U_COUNT, true);
+	gt_fig_add(fs, "sched.voluntary", "  voluntary (blocked)", (double)a->vol, GT_U_COUNT, true);
+	gt_fig_add(fs, "sched.involuntary", "  involuntary (preempted)", (double)a->invol, GT_U_COUNT, true);
+	gt_fig_add(fs, "sched.migrations", "CPU migrations", (double)a->migrations, GT_U_COUNT, true);
+	gt_fig_add(fs, "sched.oncpu_ns", "on-CPU time", (double)a->oncpu_ns, GT_U_NS, true);
+	gt_fig_add(fs, "sched.offcpu_ns", "off-CPU time", (double)a->offcpu_ns, GT_U_NS, false);
+	gt_fig_add(fs, "sched.runq_waits", "run-queue waits", (double)a->runq_cnt, GT_U_COUNT, true);
 	gt_fig_add(fs, "sched.runq_avg_ns", "run-queue latency (avg)",
-		   a.runq_cnt ? a.runq_ns / a.runq_cnt : 0, GT_U_NS, false);
-	gt_fig_add(fs, "iow.threads", "io_uring worker threads", w.threads, GT_U_COUNT, false);
-	gt_fig_add(fs, "iow.voluntary", "  voluntary switches", w.vol, GT_U_COUNT, true);
-	gt_fig_add(fs, "iow.involuntary", "  involuntary switches", w.invol, GT_U_COUNT, true);
-	gt_fig_add(fs, "iow.oncpu_ns", "  on-CPU time", w.oncpu, GT_U_NS, true);
+		   a->runq_cnt ? (double)a->runq_ns / (double)a->runq_cnt : 0, GT_U_NS, false);
+	gt_fig_add(fs, "sched.thread_exits", NULL, (double)s->counters[GT_THREAD_EXITS], GT_U_COUNT, false);
+	gt_fig_add(fs, "sched.threads_unlisted", NULL, (double)s->threads_unlisted, GT_U_COUNT, false);
+	gt_fig_add(fs, "iow.threads", "io_uring worker threads", (double)s->threads_seen[GT_KIND_IOWORKER],
+		   GT_U_COUNT, false);
+	gt_fig_add(fs, "iow.voluntary", "  voluntary switches", (double)w->vol, GT_U_COUNT, true);
+	gt_fig_add(fs, "iow.involuntary", "  involuntary switches", (double)w->invol, GT_U_COUNT, true);
+	gt_fig_add(fs, "iow.oncpu_ns", "  on-CPU time", (double)w->oncpu_ns, GT_U_NS, true);
 	gt_fig_add(fs, "iow.runq_avg_ns", "  run-queue latency (avg)",
-		   w.runq_cnt ? w.runq_ns / w.runq_cnt : 0, GT_U_NS, false);
+		   w->runq_cnt ? (double)w->runq_ns / (double)w->runq_cnt : 0, GT_U_NS, false);
 }
 
 static void thread_table(FILE *f, const struct gt_snapshot *s)
 {
-	char a[32], b[32], c[32], d[32], e[32], g[32];
+	char vol[32], invol[32], mig[32], on[32], off[32], rq[32], sys[32];
 	fprintf(f, "\n  %-8s %-16s %10s %10s %8s %10s %10s %10s %10s\n", "TID", "COMM",
 		"VOLUNTARY", "INVOLUNT", "MIGRATE", "ON-CPU", "OFF-CPU", "RUNQ AVG", "SYSCALLS");
 	for (int i = 0; i < s->nthreads; i++) {
 		const struct gt_thread *t = &s->threads[i];
-		fprintf(f, "  %-8u %-16s %10s %10s %8s %10s %10s %10s %10s%s\n", t->tid, t->comm,
-			gt_fmt_num((double)t->s.vol, a), gt_fmt_num((double)t->s.invol, b),
-			gt_fmt_num((double)t->s.migrations, c), gt_fmt_ns((double)t->s.oncpu_ns, d),
-			gt_fmt_ns((double)t->s.offcpu_ns, e),
-			gt_fmt_ns(t->s.runq_cnt ? (double)t->s.runq_ns / (double)t->s.runq_cnt : 0, g),
-			gt_fmt_num((double)t->s.syscalls, c),
-			t->kind == GT_KIND_IOWORKER ? "  (io_uring worker)" : "");
+		fprintf(f, "  %-8u %-16s %10s %10s %8s %10s %10s %10s %10s%s%s\n", t->tid, t->comm,
+			gt_fmt_num((double)t->s.vol, vol), gt_fmt_num((double)t->s.invol, invol),
+			gt_fmt_num((double)t->s.migrations, mig), gt_fmt_ns((double)t->s.oncpu_ns, on),
+			gt_fmt_ns((double)t->s.offcpu_ns, off),
+			gt_fmt_ns(t->s.runq_cnt ? (double)t->s.runq_ns / (double)t->s.runq_cnt : 0, rq),
+			gt_fmt_num((double)t->s.syscalls, sys),
+			t->kind == GT_KIND_IOWORKER ? "  (io_uring worker)" : "",
+			s->nprocs > 1 && t->tgid != (uint32_t)s->pid ? "  (child)" : "");
 	}
+	if (s->threads_unlisted)
+		fprintf(f, "  (%llu more threads not listed: the table of exited threads holds %u; "
+			"the totals above include them)\n", (unsigned long long)s->threads_unlisted,
+			s->max_threads);
 }
 
 void gt_sched_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
@@ -81,6 +72,12 @@ void gt_sched_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *
 	struct gt_figures own = fs;
 	own.n = split;
 	gt_figures_print(f, &own, 0, s, o);
+	if (s->threads_unlisted) {
+		char a[32], b[32];
+		fprintf(f, "    (%s threads itemised, %s more not: -T and the JSON list the first; "
+			"every figure here counts them all)\n",
+			gt_fmt_num((double)s->nthreads, a), gt_fmt_num((double)s->threads_unlisted, b));
+	}
 	if (fs.f[split].value > 0) {
 		fprintf(f, "io_uring kernel workers (iou-wrk/iou-sqp, not included above)\n");
 		gt_figures_print(f, &fs, split + 1, s, o);

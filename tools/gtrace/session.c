@@ -35,11 +35,29 @@
  * The first window opens at attach, so short commands are measured
  * whole.
  *
+ * Table sizes come from the machine, not from constants: live threads
+ * (tstate) and processes (procs, tgid_bits) are bounded by pid_max; the
+ * table of exited threads by a memory budget (GT_THREAD_TABLE_BUDGET),
+ * and what does not fit there is counted, not itemised, while the
+ * per-process totals, which every event adds to, stay exact.  The hash
+ * tables are BPF_F_NO_PREALLOC: they cost what they hold.
+ *
+ * The `ctl` ring buffer carries what the BPF side needs gtrace to do:
+ * a traced process exec'ed an image gtrace has not looked at, and is
+ * held (SIGSTOP, procs.bpf.c) until gtrace has looked for greenrt
+ * probes in it and attached them (gt_session_wait -> on_ctl).  Every
+ * driver waits in gt_session_wait, so no hold lasts longer than a look.
+ *
  * Cleanup is one path, gt_session_close(), used on success and on every
- * failure: links first, then the skeleton, so nothing stays loaded.
+ * failure: held processes are let go, links detached, then the skeleton
+ * destroyed, so nothing stays loaded.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +68,9 @@
 #include "gtrace.skel.h"
 
 static bool verbose;
+
+static int register_target(struct gt_session *s);
+static int on_ctl(void *ctx, void *data, size_t size);
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -83,6 +104,10 @@ static int twins(struct gtrace_bpf *k, struct twin *t)
 	T("sched_migrate_task", gt_migrate_btf, gt_migrate_raw, true);
 	T("sys_enter", gt_sysenter_btf, gt_sysenter_raw, true);
 	T("sys_exit", gt_sysexit_btf, gt_sysexit_raw, true);
+	T("sched_process_fork", gt_fork_btf, gt_fork_raw, true);
+	T("sched_process_exec", gt_exec_btf, gt_exec_raw, true);
+	T("sched_process_exit", gt_exit_btf, gt_exit_raw, true);
+	T("sched_process_free", gt_free_btf, gt_free_raw, true);
 	T("io_uring_create", gt_iocreate_b, gt_iocreate_r, false);
 	T("io_uring_submit_req", gt_iosubmit_b, gt_iosubmit_r, false);
 	T("io_uring_complete", gt_iocomplete_b, gt_iocomplete_r, false);
@@ -93,6 +118,42 @@ static int twins(struct gtrace_bpf *k, struct twin *t)
 	T("io_uring_cqe_overflow", gt_iooverflow_b, gt_iooverflow_r, false);
 #undef T
 	return n;
+}
+
+#define GT_THREAD_TABLE_BUDGET (256UL << 20)     /* bytes for exited threads */
+#define GT_PROC_TOTALS_BUDGET (16UL << 20)       /* bytes for per-process totals */
+#define GT_HASH_ENTRY_OVERHEAD 64                /* a hash element's own bytes, roughly */
+
+/* Size the tables from the machine (see the top of the file). */
+static int size_maps(struct gt_session *s)
+{
+	struct gtrace_bpf *k = s->skel;
+	long pid_max = gt_read_long("/proc/sys/kernel/pid_max", 4194304);
+	long ncpu = libbpf_num_possible_cpus();
+	if (ncpu < 1)
+		ncpu = 1;
+	if (pid_max < 1024)
+		pid_max = 1024;
+	unsigned long done_sz = sizeof(struct gt_thread_done) + sizeof(struct gt_thread_key) +
+				GT_HASH_ENTRY_OVERHEAD;
+	unsigned long threads = GT_THREAD_TABLE_BUDGET / done_sz;
+	if (threads > 4UL * (unsigned long)pid_max)
+		threads = 4UL * (unsigned long)pid_max;
+	unsigned long procs = GT_PROC_TOTALS_BUDGET / ((unsigned long)ncpu * 2 * sizeof(struct gt_thread_stats));
+	if (procs > 4096)
+		procs = 4096;
+	if (procs < 64)
+		procs = 64;
+	s->max_procs = (uint32_t)procs;
+	s->max_threads = (uint32_t)threads;
+	int err = 0;
+	err = err ?: bpf_map__set_max_entries(k->maps.tstate, (__u32)pid_max);
+	err = err ?: bpf_map__set_max_entries(k->maps.threads, (__u32)threads);
+	err = err ?: bpf_map__set_max_entries(k->maps.procs, (__u32)pid_max);
+	err = err ?: bpf_map__set_max_entries(k->maps.tgid_bits, (__u32)(pid_max / 64 + 1));
+	err = err ?: bpf_map__set_max_entries(k->maps.pinfo, (__u32)procs + 1);
+	err = err ?: bpf_map__set_max_entries(k->maps.ptotals, 2 * ((__u32)procs + 1));
+	return err;
 }
 
 /* Open the skeleton and choose its programs; fentry: count system calls
@@ -114,6 +175,13 @@ static int open_skel(struct gt_session *s, const struct gt_opts *o,
 	s->skel->rodata->targ_tgid = (__u32)s->tgid;
 	s->skel->rodata->trace_events = o->trace_path != NULL;
 	s->skel->rodata->trace_os = o->trace_path != NULL;
+	s->skel->rodata->follow = s->follow;
+	err = size_maps(s);
+	if (err) {
+		gt_err("cannot size the BPF maps: %s", strerror(-err));
+		return err;
+	}
+	s->skel->rodata->max_procs = s->max_procs;
 
 	n = twins(s->skel, t);
 	s->iouring = true;
@@ -182,6 +250,8 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->stats_fd = -1;
 	s->tgid = tgid;
+	s->opts = o;
+	s->follow = !o->no_follow;
 	verbose = o->verbose;
 	libbpf_set_print(print_libbpf);
 
@@ -237,15 +307,135 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 			       strerror(-err));
 		goto fail;
 	}
-	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	s->stats_ok = s->stats_fd >= 0;
-	s->stats_mark = gt_now_ns();
-	/* if stats can't be enabled the report says the cost is unknown */
+	err = register_target(s);
+	if (err) {
+		gt_err("cannot set up the process table: %s", strerror(-err));
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.ctl), on_ctl, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		gt_err("cannot open the BPF ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	if (verbose) {
+		char ids[1024];
+		gt_session_ids(s, ids, sizeof(ids));
+		fprintf(stderr, "gtrace: loaded BPF %s\n", ids);
+	}
 	return 0;
 fail:
 	btf__free(vmlinux);
 	gt_session_close(s);
 	return err;
+}
+
+/* The target is process 0 (procs.h); traced() knows it by targ_tgid. */
+static int register_target(struct gt_session *s)
+{
+	struct gtrace_bpf *k = s->skel;
+	struct gt_proc p = { .pid = (__u32)s->tgid };
+	__u32 zero = 0, tgid = (__u32)s->tgid;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)s->tgid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fgets(p.comm, sizeof(p.comm), f))
+			p.comm[strcspn(p.comm, "\n")] = 0;
+		fclose(f);
+	}
+	if (bpf_map_update_elem(bpf_map__fd(k->maps.pinfo), &zero, &p, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(k->maps.procs), &tgid, &zero, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* A held exec (procs.bpf.c): look for greenrt probes in the new image,
+ * attach them for that process, let it go. */
+static int on_ctl(void *ctx, void *data, size_t size)
+{
+	struct gt_session *s = ctx;
+	const struct gt_ctl_event *e = data;
+	char link[64], exe[PATH_MAX];
+
+	if (size < sizeof(*e) || e->type != GT_CTL_EXEC)
+		return 0;
+	s->exec_looks++;
+	snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
+	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		/* another mount namespace, or deleted: the magic link opens it */
+		if (access(exe, R_OK) || (n > 10 && !strcmp(exe + n - 10, " (deleted)")))
+			snprintf(exe, sizeof(exe), "%s", link);
+	} else {
+		snprintf(exe, sizeof(exe), "%s", link);
+	}
+	int has = gt_usdt_has_probes(exe);
+	if (has == 0) {
+		struct gt_inode ino = { .dev = e->dev, .ino = e->ino };
+		__u8 one = 1;
+		bpf_map_update_elem(bpf_map__fd(s->skel->maps.noprobes), &ino, &one, BPF_ANY);
+	} else if (has > 0) {
+		/* a failure was reported; the trace goes on without them */
+		gt_usdt_attach(s, (pid_t)e->tgid, exe, false, true);
+	}
+	if (e->stopped)
+		kill((pid_t)e->tgid, SIGCONT);
+	return 0;
+}
+
+int gt_session_wait(struct gt_session *s, int pidfd, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN },
+		{ .fd = pidfd, .events = POLLIN },
+	};
+	int exited = 0;
+
+	gt_session_tick(s);
+	if (poll(p, pidfd >= 0 ? 2 : 1, timeout_ms) > 0 && pidfd >= 0 && (p[1].revents & POLLIN))
+		exited = 1;
+	ring_buffer__consume(s->rb);
+	return exited;
+}
+
+void gt_session_release(struct gt_session *s)
+{
+	/* a held exec not yet seen: handling it lets it go */
+	if (s->rb)
+		ring_buffer__consume(s->rb);
+}
+
+void gt_session_ids(const struct gt_session *s, char *buf, size_t len)
+{
+	struct bpf_program *p;
+	struct bpf_map *m;
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (!s->skel)
+		return;
+	o += (size_t)snprintf(buf + o, len - o, "prog");
+	bpf_object__for_each_program(p, s->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 l = sizeof(info);
+		int fd = bpf_program__fd(p);
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &l) && o < len)
+			o += (size_t)snprintf(buf + o, len - o, " %u", info.id);
+	}
+	if (o < len)
+		o += (size_t)snprintf(buf + o, len - o, " map");
+	bpf_object__for_each_map(m, s->skel->obj) {
+		struct bpf_map_info info;
+		__u32 l = sizeof(info);
+		int fd = bpf_map__fd(m);
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &l) && o < len)
+			o += (size_t)snprintf(buf + o, len - o, " %u", info.id);
+	}
 }
 
 static bool is_sys_prog(const struct gt_session *s, const struct bpf_program *p)
@@ -311,6 +501,20 @@ const char *gt_session_sys_via(const struct gt_session *s)
 	return s->sys_fentry ? "fentry" : "tracepoint";
 }
 
+/* GT_PROG_RUNS summed over the CPUs. */
+static uint64_t count_runs(struct gt_session *s)
+{
+	int n = libbpf_num_possible_cpus();
+	__u32 key = GT_PROG_RUNS;
+	uint64_t sum = 0;
+	__u64 *v = calloc((size_t)(n > 0 ? n : 1), sizeof(*v));
+	if (v && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.counters), &key, v) == 0)
+		for (int i = 0; i < n; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
 int gt_session_attach(struct gt_session *s)
 {
 	struct bpf_program *p;
@@ -326,15 +530,22 @@ int gt_session_attach(struct gt_session *s)
 			return err;
 		}
 	}
+	/* what a system call costs an untraced process, before and after */
+	if (s->syscalls)
+		s->sys_plain_ns = gt_calib_syscall();
 	err = attach_syscalls(s);
 	if (err)
 		return err;
+	if (s->syscalls)
+		s->sys_traced_ns = gt_calib_syscall();
+	/* what ran so far (the calibration's own system calls) is not the
+	 * trace's: its cost counts from here, and bpf_stats start here */
+	s->runs_before = count_runs(s);
 	s->t_start = gt_now_ns();
-	if (s->stats_fd >= 0) {
-		/* the first sample window starts now, with the tracing */
-		s->stats_on_ns = 0;
-		s->stats_mark = s->t_start;
-	}
+	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	s->stats_ok = s->stats_fd >= 0;     /* if not, the report says the cost is unknown */
+	s->stats_on_ns = 0;
+	s->stats_mark = s->t_start;
 	return 0;
 }
 
@@ -364,9 +575,15 @@ int64_t gt_session_stats_ns(const struct gt_session *s)
 
 void gt_session_close(struct gt_session *s)
 {
+	gt_session_release(s);
+	if (s->rb)
+		ring_buffer__free(s->rb);
+	s->rb = NULL;
 	for (int i = s->nusdt - 1; i >= 0; i--)
 		bpf_link__destroy(s->usdt_links[i]);
-	s->nusdt = 0;
+	free(s->usdt_links);
+	s->usdt_links = NULL;
+	s->nusdt = s->cap_usdt = 0;
 	for (int i = s->nlinks - 1; i >= 0; i--)
 		bpf_link__destroy(s->links[i]);
 	s->nlinks = 0;

@@ -59,10 +59,10 @@ static void rt_update(struct rt_rates *r, const struct gt_snapshot *s)
 	r->seen = true;
 }
 
-static const struct gt_thread *find(const struct gt_snapshot *s, uint32_t tid)
+static const struct gt_thread *find(const struct gt_snapshot *s, const struct gt_thread *t)
 {
 	for (int i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == tid)
+		if (s->threads[i].tid == t->tid && s->threads[i].start_ns == t->start_ns)
 			return &s->threads[i];
 	return NULL;
 }
@@ -98,7 +98,9 @@ static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, 
 	int n = 0;
 	double vol = 0, invol = 0;
 	for (int i = 0; i < cur->nthreads; i++) {
-		const struct gt_thread *t = &cur->threads[i], *o = find(prev, t->tid);
+		const struct gt_thread *t = &cur->threads[i], *o = find(prev, t);
+		if (t->exited && (!o || o->exited))
+			continue;       /* gone before this second */
 		struct gt_thread_stats z = { 0 };
 		const struct gt_thread_stats *ps = o ? &o->s : &z;
 		struct row r = { t, (double)(t->s.vol - ps->vol) / dt, (double)(t->s.invol - ps->invol) / dt,
@@ -106,13 +108,12 @@ static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, 
 				 (double)(t->s.migrations - ps->migrations) / dt,
 				 (double)(t->s.oncpu_ns - ps->oncpu_ns) / dt / 1e7,
 				 (double)(t->s.g_switches - ps->g_switches) / dt };
-		if (t->kind == GT_KIND_TARGET) {
-			vol += r.vol;
-			invol += r.invol;
-		}
 		rows[n++] = r;
 	}
 	qsort(rows, (size_t)n, sizeof(rows[0]), by_switches);
+	/* the totals, which count the threads that came and went too */
+	vol = (double)(cur->totals[0].vol - prev->totals[0].vol) / dt;
+	invol = (double)(cur->totals[0].invol - prev->totals[0].invol) / dt;
 	printf("\033[H\033[2J");
 	printf("gtrace top - pid %d - %.0f s - per second (Ctrl-C to quit)\n\n", (int)pid, cur->elapsed_s);
 	printf("  switches %s vol / %s invol   syscalls %s   io_uring submit %s complete %s\n",
@@ -167,14 +168,10 @@ int gt_top_main(const struct gt_opts *o)
 		gt_err("out of memory");
 		goto out;
 	}
-	if (kill(pid, 0) && errno == ESRCH) {
-		gt_err("no process with pid %d: check the pid (ps -e)", (int)pid);
-		goto out;
-	}
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-	if (n < 0 && errno != EACCES) {
-		gt_err("cannot read %s: %s (run as root)", link, strerror(errno));
+	if (n < 0 && errno != EACCES && errno != ENOENT) {
+		gt_err("cannot read %s: %s", link, strerror(errno));
 		goto out;
 	}
 	if (n < 0)
@@ -184,7 +181,7 @@ int gt_top_main(const struct gt_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (gt_session_load(&s, pid, o) || gt_session_attach(&s) || gt_usdt_attach(&s, pid, exe, true) < 0)
+	if (gt_session_load(&s, pid, o) || gt_session_attach(&s) || (exe[0] && gt_usdt_attach(&s, pid, exe, true, false) < 0))
 		goto out;
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct rt_rates rt = { .hits = 0 };
@@ -193,12 +190,9 @@ int gt_top_main(const struct gt_opts *o)
 	int64_t last = gt_now_ns(), deadline = o->duration > 0 ? last + (int64_t)(o->duration * 1e9) : 0;
 	rc = 0;
 	while (!gt_stop) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 		bool gone = false;
-		for (int i = 0; i < 10 && !gt_stop && !gone; i++) {
-			gt_session_tick(&s);    /* bpf_stats windows */
-			gone = poll(&p, pidfd >= 0 ? 1 : 0, 100) == 1;
-		}
+		for (int i = 0; i < 10 && !gt_stop && !gone; i++)
+			gone = gt_session_wait(&s, pidfd, 100);
 		if (gone) {
 			printf("gtrace: pid %d exited\n", (int)pid);
 			break;

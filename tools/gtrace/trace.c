@@ -13,9 +13,18 @@
  * Time stamps are CLOCK_MONOTONIC in microseconds.  Events are streamed
  * with fprintf as they arrive (a trace can hold millions), so the file is
  * valid JSON only once gt_trace_close() has written the closing bracket.
- * Lost events (ring full) are counted and reported.
+ *
+ * What the file does not get is said, in the report and the JSON: events
+ * the BPF side could not put in the ring because gtrace fell behind
+ * (GT_RB_DROPS: a slow disk or pipe), and, with --trace-max-mb, events
+ * past the cap (a busy server makes ~40 MB a second): once the file
+ * reaches it, the BPF side is told to stop recording (trace_capped) and
+ * counts what it leaves out.  The file is created, and its header
+ * written and flushed, before the run starts, so a path that cannot
+ * take it (/dev/full, a read-only directory) is an error up front.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
@@ -26,28 +35,75 @@
 
 struct track {
 	uint32_t tid;           /* 0 = free slot */
+	uint32_t pid;           /* its process */
 	int64_t g;              /* goroutine running, 0 none */
 	uint64_t since;         /* its switch-in, ns */
 };
 
 struct gt_tracer {
 	FILE *f;
-	struct ring_buffer *rb;
-	pid_t pid;
+	struct gt_session *s;   /* while started */
+	uint64_t max_bytes;     /* --trace-max-mb, 0 = no cap */
+	uint64_t bytes;         /* written so far */
 	long events;
+	long nev;               /* array elements written (events and metadata) */
+	uint32_t pids[64];      /* processes named so far (process_name) */
+	int npids;
+	long capped;            /* events dropped here once the cap was reached */
+	uint64_t capped_ts;     /* time stamp of the first of them */
+	int err;                /* first write error, -errno */
 	int64_t live, io_inflight;
 	struct track tracks[TRACKS];
 };
 
-static struct track *track(struct gt_tracer *t, uint32_t tid)
+static void out(struct gt_tracer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One event of the array: the separator, then fmt. */
+#define ev(t, ...)                                      \
+	do {                                            \
+		out(t, "%s", (t)->nev++ ? ",\n" : "\n"); \
+		out(t, __VA_ARGS__);                    \
+	} while (0)
+
+/* fprintf to the trace, counting bytes and keeping the first error. */
+static void out(struct gt_tracer *t, const char *fmt, ...)
 {
+	va_list ap;
+	if (t->err)
+		return;
+	va_start(ap, fmt);
+	int n = vfprintf(t->f, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		t->err = -(errno ? errno : EIO);
+	else
+		t->bytes += (uint64_t)n;
+}
+
+/* A "pid N" track group for each process, the first time it appears. */
+static void name_process(struct gt_tracer *t, uint32_t pid)
+{
+	for (int i = 0; i < t->npids; i++)
+		if (t->pids[i] == pid)
+			return;
+	if (t->npids < (int)(sizeof(t->pids) / sizeof(t->pids[0])))
+		t->pids[t->npids++] = pid;
+	ev(t, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%u,\"args\":{\"name\":\"pid %u\"}}",
+	   pid, pid);
+}
+
+static struct track *track(struct gt_tracer *t, const struct gt_event *e)
+{
+	uint32_t tid = e->tid;
 	for (unsigned i = tid % TRACKS, n = 0; n < TRACKS; i = (i + 1) % TRACKS, n++) {
 		if (t->tracks[i].tid == tid)
 			return &t->tracks[i];
 		if (!t->tracks[i].tid) {
+			name_process(t, e->tgid);
 			t->tracks[i].tid = tid;
-			fprintf(t->f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%u,"
-				"\"args\":{\"name\":\"thread %u\"}}", (int)t->pid, tid, tid);
+			t->tracks[i].pid = e->tgid;
+			ev(t, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,"
+			    "\"args\":{\"name\":\"thread %u\"}}", e->tgid, tid, tid);
 			return &t->tracks[i];
 		}
 	}
@@ -57,35 +113,45 @@ static struct track *track(struct gt_tracer *t, uint32_t tid)
 static void instant(struct gt_tracer *t, const struct gt_event *e, const char *name,
 		    const char *args)
 {
-	fprintf(t->f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"pid\":%d,\"tid\":%u,"
-		"\"ts\":%.3f,\"args\":{%s}}", name, (int)t->pid, e->tid, (double)e->ts / 1e3, args);
+	ev(t, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"pid\":%u,\"tid\":%u,"
+	    "\"ts\":%.3f,\"args\":{%s}}", name, e->tgid, e->tid, (double)e->ts / 1e3, args);
 }
 
 static void counter(struct gt_tracer *t, const struct gt_event *e, const char *name, int64_t v)
 {
-	fprintf(t->f, ",\n{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%d,\"ts\":%.3f,\"args\":{\"%s\":%lld}}",
-		name, (int)t->pid, (double)e->ts / 1e3, name, (long long)v);
+	ev(t, "{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%u,\"ts\":%.3f,\"args\":{\"%s\":%lld}}",
+	    name, e->tgid, (double)e->ts / 1e3, name, (long long)v);
 }
 
 static void end_run(struct gt_tracer *t, struct track *k, uint64_t now)
 {
 	if (!k->g)
 		return;
-	fprintf(t->f, ",\n{\"ph\":\"X\",\"name\":\"g%lld\",\"cat\":\"goroutine\",\"pid\":%d,"
-		"\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"goroutine\":%lld}}",
-		(long long)k->g, (int)t->pid, k->tid, (double)k->since / 1e3,
-		(double)(now - k->since) / 1e3, (long long)k->g);
+	ev(t, "{\"ph\":\"X\",\"name\":\"g%lld\",\"cat\":\"goroutine\",\"pid\":%u,"
+	    "\"tid\":%u,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"goroutine\":%lld}}",
+	    (long long)k->g, k->pid, k->tid, (double)k->since / 1e3,
+	    (double)(now - k->since) / 1e3, (long long)k->g);
 	k->g = 0;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
 {
-	struct gt_tracer *t = ctx;
+	struct gt_session *sess = ctx;
+	struct gt_tracer *t = sess->tracer;     /* NULL once closed */
 	const struct gt_event *e = data;
 	char args[160];
-	if (size < sizeof(*e))
+	if (!t || size < sizeof(*e))
 		return 0;
-	struct track *k = track(t, e->tid);
+	if (t->max_bytes && t->bytes >= t->max_bytes) {
+		/* the cap: tell the BPF side to stop recording, and count
+		 * the events already in the ring that are dropped here */
+		if (!t->capped++) {
+			t->capped_ts = e->ts;
+			t->s->skel->bss->trace_capped = 1;
+		}
+		return 0;
+	}
+	struct track *k = track(t, e);
 	if (!k)
 		return 0;
 	t->events++;
@@ -126,9 +192,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		instant(t, e, "preempt", args);
 		break;
 	case GT_EV_G_WORKER:
-		fprintf(t->f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%u,"
-			"\"args\":{\"name\":\"worker %lld (tid %u)\"}}", (int)t->pid, e->tid,
-			(long long)e->a, e->tid);
+		ev(t, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%u,\"tid\":%u,"
+		    "\"args\":{\"name\":\"worker %lld (tid %u)\"}}", e->tgid, e->tid,
+		    (long long)e->a, e->tid);
 		break;
 	case GT_EV_G_IO_SUBMIT:
 		counter(t, e, "io in flight", ++t->io_inflight);
@@ -150,43 +216,54 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-struct gt_tracer *gt_trace_open(struct gt_session *s, const char *path)
+struct gt_tracer *gt_trace_create(const char *path, double max_mb)
 {
 	struct gt_tracer *t = calloc(1, sizeof(*t));
 	if (!t) {
 		gt_err("out of memory");
 		return NULL;
 	}
-	t->pid = s->tgid;
+	t->max_bytes = (uint64_t)(max_mb * 1e6);
 	t->f = fopen(path, "we");
 	if (!t->f) {
-		gt_err("cannot create %s: %s (check the directory exists and is writable)", path, strerror(errno));
+		gt_err("cannot create the trace file %s: %s (check the directory exists and is writable)",
+		       path, strerror(errno));
 		free(t);
 		return NULL;
 	}
-	t->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, t, NULL);
-	if (!t->rb) {
-		gt_err("cannot open the event ring buffer: %s", strerror(errno));
+	out(t, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"gtrace\",\"version\":%d},"
+	    "\"traceEvents\":[", GT_JSON_VERSION);
+	if (!t->err && fflush(t->f))
+		t->err = -errno;
+	if (t->err) {
+		gt_err("cannot write the trace file %s: %s (give a file on a disk with room)",
+		       path, strerror(-t->err));
 		fclose(t->f);
 		free(t);
 		return NULL;
 	}
-	fprintf(t->f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"tool\":\"gtrace\",\"version\":%d},"
-		"\"traceEvents\":[\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,"
-		"\"args\":{\"name\":\"pid %d\"}}", GT_JSON_VERSION, (int)s->tgid, (int)s->tgid);
 	return t;
 }
 
-int gt_trace_poll(struct gt_tracer *t, int timeout_ms)
+int gt_trace_start(struct gt_tracer *t, struct gt_session *s)
 {
-	int n = ring_buffer__poll(t->rb, timeout_ms);
-	return n == -EINTR ? 0 : n;
+	int err = ring_buffer__add(s->rb, bpf_map__fd(s->skel->maps.events), on_event, s);
+	if (err) {
+		gt_err("cannot open the event ring buffer: %s", strerror(-err));
+		return err;
+	}
+	t->s = s;
+	s->tracer = t;
+	return 0;
 }
 
-long gt_trace_close(struct gt_tracer *t, struct gt_session *s)
+struct gt_trace_result gt_trace_close(struct gt_tracer *t, struct gt_session *s)
 {
-	(void)s;
-	ring_buffer__consume(t->rb);
+	struct gt_trace_result r = { 0 };
+	if (s && s->rb && t->s)
+		ring_buffer__consume(s->rb);
+	if (s)
+		s->tracer = NULL;
 	/* close the goroutine runs still open at the end */
 	uint64_t last = 0;
 	for (int i = 0; i < TRACKS; i++)
@@ -195,11 +272,14 @@ long gt_trace_close(struct gt_tracer *t, struct gt_session *s)
 	for (int i = 0; i < TRACKS; i++)
 		if (t->tracks[i].tid)
 			end_run(t, &t->tracks[i], last);
-	fprintf(t->f, "\n]}\n");
-	long n = t->events;
-	if (fclose(t->f))
-		n = -EIO;
-	ring_buffer__free(t->rb);
+	out(t, "\n]}\n");
+	if (fclose(t->f) && !t->err)
+		t->err = -(errno ? errno : EIO);
+	r.written = t->events;
+	r.bytes = t->bytes;
+	r.capped = t->capped;
+	r.capped_at_s = t->capped && s ? ((double)t->capped_ts - (double)s->t_start) / 1e9 : 0;
+	r.err = t->err;
 	free(t);
-	return n;
+	return r;
 }

@@ -10,6 +10,12 @@
  * filtered on the pid, so for `run` it is made after fork() and before
  * exec(): the probes are live from the program's first instruction.
  *
+ * Which processes: `attach` looks at the running target; every image a
+ * traced process exec's later (the first one of `run` included: gtrace
+ * runs `taskset -c 0 ./server` or `sh -c 'exec ./server'` as readily as
+ * ./server) is looked at while the process is held at the exec
+ * (bpf/procs.bpf.c), before it runs an instruction.
+ *
  * Finding libgreenrt.so: for a running process, /proc/PID/maps shows it;
  * for a program about to start, its DT_NEEDED names are resolved the way
  * ld.so does for the common cases: DT_RPATH/DT_RUNPATH (with $ORIGIN),
@@ -206,7 +212,7 @@ static bool hot(const char *probe)
 	return false;
 }
 
-static int attach_file(struct gt_session *s, pid_t pid, const char *path)
+static int attach_file(struct gt_session *s, pid_t pid, const char *path, struct gt_uproc *up)
 {
 	struct probes pr = { .n = 0 };
 	bool has_stats = false;
@@ -223,8 +229,14 @@ static int attach_file(struct gt_session *s, pid_t pid, const char *path)
 			continue;       /* a probe this gtrace does not know */
 		if (hot(pr.names[i]) && !events)
 			continue;       /* counted by `stats` instead */
-		if (s->nusdt >= GT_MAX_USDT_LINKS)
-			return -E2BIG;
+		if (s->nusdt == s->cap_usdt) {
+			int cap = s->cap_usdt ? 2 * s->cap_usdt : 32;
+			void *a = realloc(s->usdt_links, (size_t)cap * sizeof(*s->usdt_links));
+			if (!a)
+				return -ENOMEM;
+			s->usdt_links = a;
+			s->cap_usdt = cap;
+		}
 		struct bpf_link *l = bpf_program__attach_usdt(p, pid, path, "greenrt",
 							      pr.names[i], NULL);
 		if (!l) {
@@ -241,28 +253,56 @@ static int attach_file(struct gt_session *s, pid_t pid, const char *path)
 			s->g_stats = true;
 	}
 	if (n) {
-		size_t len = strlen(s->usdt_where);
-		snprintf(s->usdt_where + len, sizeof(s->usdt_where) - len, "%s%s",
-			 len ? ", " : "", path);
+		size_t len = strlen(up->where);
+		snprintf(up->where + len, sizeof(up->where) - len, "%s%s", len ? ", " : "", path);
+		len = strlen(s->usdt_where);
+		if (!strstr(s->usdt_where, path))
+			snprintf(s->usdt_where + len, sizeof(s->usdt_where) - len, "%s%s",
+				 len ? ", " : "", path);
 	}
 	return n;
 }
 
-int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps)
+int gt_usdt_has_probes(const char *path)
 {
+	struct probes pr = { .n = 0 };
+	char lib[PATH_MAX];
+	int err = elf_probes(path, &pr);
+	if (err)
+		return err;
+	if (pr.n)
+		return 1;
+	return find_needed_greenrt(path, lib, sizeof(lib)) == 0;
+}
+
+int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps,
+		   bool from_start)
+{
+	struct gt_uproc *up;
 	char lib[PATH_MAX];
 	int total = 0, n;
 
-	n = attach_file(s, pid, exe);
+	if (s->nuprocs >= GT_MAX_UPROCS) {
+		s->uprocs_lost++;       /* the report says how many */
+		return 0;
+	}
+	up = &s->uprocs[s->nuprocs];
+	*up = (struct gt_uproc){ .pid = pid, .from_start = from_start };
+	n = attach_file(s, pid, exe, up);
 	if (n < 0)
 		return n;
 	total += n;
 	if ((proc_maps ? find_mapped_greenrt(pid, lib, sizeof(lib))
 		       : find_needed_greenrt(exe, lib, sizeof(lib))) == 0) {
-		n = attach_file(s, pid, lib);
+		n = attach_file(s, pid, lib, up);
 		if (n < 0)
 			return n;
 		total += n;
+	}
+	if (total > 0) {
+		s->nuprocs++;
+		if (!s->uprobe_hit_ns)
+			gt_calib_uprobe(s);
 	}
 	return total;
 }

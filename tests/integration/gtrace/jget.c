@@ -1,49 +1,99 @@
-/* jget FILE summary.KEY | FILE syscall.NAME | FILE syscall_timed.NAME |
- * FILE MEMBER: prints one number (or string: `syscalls_via`) from a gtrace
- * --json report (the tests' JSON reader; no jq).  syscall_timed: the
- * calls in that syscall's latency histogram. */
+/* jget FILE QUERY: prints one value from a gtrace --json report (the
+ * tests' JSON reader; no jq).  QUERY is one of
+ *   summary.KEY           a summary figure (KEY may hold dots)
+ *   syscall.NAME          that syscall's count (0 if absent)
+ *   syscall_timed.NAME    ... the calls in its latency histogram
+ *   len:MEMBER            the length of an array member
+ *   sum:ARRAY:FIELD       the sum of FIELD over the objects of ARRAY
+ *   bpf_ids               "prog ID... map ID...": what gtrace loaded
+ *   A.B.C                 a member, through nested objects
+ * Numbers print as integers, strings as they are, null as "null",
+ * booleans as true/false.  Exit 3 if the member is missing. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+
+static int print(json_t *v)
+{
+	if (json_is_string(v))
+		printf("%s\n", json_string_value(v));
+	else if (json_is_number(v))
+		printf("%.0f\n", json_number_value(v));
+	else if (json_is_null(v))
+		printf("null\n");
+	else if (json_is_boolean(v))
+		printf("%s\n", json_is_true(v) ? "true" : "false");
+	else
+		return 3;
+	return 0;
+}
+
+static json_t *syscall_entry(json_t *j, const char *name)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(j, "syscalls"), i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "name")) ?: "", name))
+			return s;
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
 	json_error_t e;
 	json_t *j = argc == 3 ? json_load_file(argv[1], 0, &e) : NULL, *v = NULL;
+	const char *q = argc == 3 ? argv[2] : "";
+	size_t i;
+	json_t *x;
+
 	if (!j)
 		return 2;
-	if (!strncmp(argv[2], "summary.", 8)) {
-		v = json_object_get(json_object_get(j, "summary"), argv[2] + 8);
-	} else if (!strncmp(argv[2], "syscall.", 8)) {
-		size_t i;
-		json_t *s;
-		json_array_foreach(json_object_get(j, "syscalls"), i, s)
-			if (!strcmp(json_string_value(json_object_get(s, "name")) ?: "", argv[2] + 8))
-				v = json_object_get(s, "count");
-		if (!v) {
-			printf("0\n");
-			return 0;
-		}
-	} else if (!strncmp(argv[2], "syscall_timed.", 14)) {
-		/* calls of that syscall in its latency histogram */
-		size_t i, k;
-		json_t *s, *b;
+	if (!strncmp(q, "summary.", 8))
+		return print(json_object_get(json_object_get(j, "summary"), q + 8));
+	if (!strncmp(q, "syscall.", 8)) {
+		v = syscall_entry(j, q + 8);
+		return v ? print(json_object_get(v, "count")) : (printf("0\n"), 0);
+	}
+	if (!strncmp(q, "syscall_timed.", 14)) {
 		double n = 0;
-		json_array_foreach(json_object_get(j, "syscalls"), i, s)
-			if (!strcmp(json_string_value(json_object_get(s, "name")) ?: "", argv[2] + 14))
-				json_array_foreach(json_object_get(s, "hist_log2_ns"), k, b)
-					n += json_number_value(b);
+		json_array_foreach(json_object_get(syscall_entry(j, q + 14), "hist_log2_ns"), i, x)
+			n += json_number_value(x);
 		printf("%.0f\n", n);
 		return 0;
-	} else {
-		v = json_object_get(j, argv[2]);
 	}
-	if (json_is_string(v)) {
-		printf("%s\n", json_string_value(v));
+	if (!strncmp(q, "len:", 4)) {
+		v = json_object_get(j, q + 4);
+		if (!json_is_array(v))
+			return 3;
+		printf("%zu\n", json_array_size(v));
 		return 0;
 	}
-	if (!json_is_number(v))
-		return 3;
-	printf("%.0f\n", json_number_value(v));
-	return 0;
+	if (!strncmp(q, "sum:", 4)) {
+		char arr[64];
+		const char *field = strchr(q + 4, ':');
+		double n = 0;
+		if (!field || field - (q + 4) >= (long)sizeof(arr))
+			return 2;
+		snprintf(arr, sizeof(arr), "%.*s", (int)(field - (q + 4)), q + 4);
+		json_array_foreach(json_object_get(j, arr), i, x)
+			n += json_number_value(json_object_get(x, field + 1));
+		printf("%.0f\n", n);
+		return 0;
+	}
+	if (!strcmp(q, "bpf_ids")) {
+		printf("prog");
+		json_array_foreach(json_object_get(j, "bpf_programs"), i, x)
+			printf(" %.0f", json_number_value(json_object_get(x, "id")));
+		printf(" map");
+		json_array_foreach(json_object_get(j, "bpf_map_ids"), i, x)
+			printf(" %.0f", json_number_value(x));
+		printf("\n");
+		return 0;
+	}
+	v = j;
+	char path[256];
+	snprintf(path, sizeof(path), "%s", q);
+	for (char *save, *p = strtok_r(path, ".", &save); p && v; p = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, p);
+	return v ? print(v) : 3;
 }

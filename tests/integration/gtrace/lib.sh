@@ -1,4 +1,4 @@
-# lib.sh - shared by the gtrace accuracy tests (sourced; B = build dir).
+# lib.sh - shared by the gtrace tests (sourced; B = build dir).
 GTRACE=$B/gtrace
 H=$B/tests/gtrace
 TMP=$(mktemp -d /tmp/gtrace-test.XXXXXX)
@@ -8,6 +8,8 @@ fails=0
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok()   { echo "ok:   $*"; }
+# check DESCRIPTION COMMAND...: ok if the command succeeds, else fail
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 
 [[ $(id -u) == 0 ]] || skip "gtrace tests need root (BPF)"
 [[ -r /sys/kernel/btf/vmlinux ]] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
@@ -15,23 +17,39 @@ command -v bpftool >/dev/null || skip "bpftool not installed"
 
 jget() { "$H/jget" "$1" "$2"; }
 
-# After every gtrace run, none of our programs (all named gt_*) may stay.
-# The kernel frees a detached program after an RCU grace period, so give
-# it up to 3 s to disappear from bpftool's list.  Programs a live process
-# still holds (a prog_id in some /proc/PID/fdinfo: another gtrace running
-# on the machine at the same time) are not leftovers; a leaked one has no
-# holder (pinned, or kept by the kernel).
-gt_unheld() {
-  { grep -h '^prog_id:' /proc/[0-9]*/fdinfo/* 2>/dev/null | awk '{ print "held", $2 }'
-    bpftool prog show 2>/dev/null | awk -F: '/^[0-9]+: .* name gt_/ { print "gt", $1 }'
-  } | awk '$1 == "held" { h[$2] = 1; next } !($2 in h) { n++ } END { print n + 0 }'
-}
+# The BPF programs and maps one gtrace run loaded, as "prog ID... map
+# ID...": from its --json file, or from the line -v prints on stderr.
+ids_json() { "$H/jget" "$1" bpf_ids; }
+ids_log() { sed -n 's/^gtrace: loaded BPF //p' "$1" | head -n 1; }
+
+# no_leftovers WHAT IDS: none of the programs and maps of that gtrace
+# run (IDS, as above) may still be loaded once it has exited.  Only its
+# own: other gtrace runs on the machine load programs too.  The kernel
+# frees a detached program after an RCU grace period and a map once no
+# program holds it, so give them up to 3 s.
 no_leftovers() {
-  local n i
+  local what=$1 ids=$2 left i id kind
+  if [[ $ids != prog\ [0-9]* ]]; then fail "$what: no BPF ids to check ('$ids')"; return; fi
   for i in $(seq 30); do
-    n=$(gt_unheld)
-    [[ $n == 0 ]] && break
+    left=() kind=
+    for id in $ids; do
+      case $id in
+        prog|map) kind=$id ;;
+        *) bpftool "$kind" show id "$id" >/dev/null 2>&1 && left+=("$kind $id") ;;
+      esac
+    done
+    [[ ${#left[@]} == 0 ]] && break
     sleep 0.1
   done
-  if [[ $n != 0 ]]; then fail "$n gtrace BPF programs still loaded after: $1"; else ok "nothing left loaded after $1"; fi
+  if [[ ${#left[@]} != 0 ]]; then fail "$what: still loaded after gtrace exited: ${left[*]}"
+  else ok "nothing gtrace loaded is left after $what"; fi
+}
+
+# An unused pid (no process has it now), for the error paths.
+free_pid() {
+  local p max; max=$(cat /proc/sys/kernel/pid_max)
+  for p in $((max - 1)) $((max - 2)) $((max - 3)) $((max - 5)) $((max - 7)); do
+    [[ -e /proc/$p ]] || { echo "$p"; return; }
+  done
+  echo $((max - 11))
 }

@@ -41,7 +41,7 @@ else
     ok "default mode: the report names the source (final snapshot)" ||
     fail "default mode: the report does not say the figures are the runtime's final counters"
 fi
-no_leftovers "greenrt default mode"
+no_leftovers "greenrt default mode" "$(ids_json "$TMP/c.json")"
 
 # --- the CPU governor's `workers` probe: parked down to one worker ---
 GR_PROCS=2 "$GTRACE" run --json "$TMP/w.json" -- "$H/goroutines" 2 10 park 2>"$TMP/w.txt"
@@ -80,6 +80,6 @@ else
   grep -q '"ph":"X"' "$TMP/t.json" && tail -c 4 "$TMP/t.json" | grep -q ']}' &&
     ok "trace timeline has goroutine slices" || fail "trace timeline incomplete"
 fi
-no_leftovers "greenrt --goroutines"
+no_leftovers "greenrt --goroutines" "$(ids_json "$TMP/g.json")"
 [[ $fails == 0 ]] || { echo "$fails check(s) failed"; exit 1; }
 echo "all gtrace greenrt checks passed"

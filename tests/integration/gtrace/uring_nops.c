@@ -1,8 +1,14 @@
-/* uring_nops R: submits exactly R IORING_OP_NOP requests through liburing
- * and reaps their R completions (gtrace accuracy test). */
+/* uring_nops R [wait]: submits exactly R IORING_OP_NOP requests through
+ * liburing and reaps their R completions, then frees the ring and prints
+ * the count (gtrace accuracy test).  With "wait" it then reads stdin
+ * until EOF before exiting, so that another process can create and use
+ * rings - possibly at the address this ring had - while gtrace still
+ * traces this one. */
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
@@ -29,5 +35,11 @@ int main(int argc, char **argv)
 	}
 	io_uring_queue_exit(&ring);
 	printf("%ld\n", done);
+	fflush(stdout);
+	if (argc > 2 && !strcmp(argv[2], "wait")) {
+		char buf[256];
+		while (read(0, buf, sizeof(buf)) > 0)
+			;
+	}
 	return done == r ? 0 : 1;
 }

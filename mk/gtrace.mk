@@ -99,8 +99,11 @@ $(BUILD)/gtrace: $(GTRACE_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lbpf -lelf -lz -ljansson -lm
 
 # --- accuracy tests (real BPF; root; exit 77 otherwise) ---
-# test_gtrace.sh needs only the OS helpers; test_gtrace_greenrt.sh also
-# needs libgreenrt.a, so a runtime that does not build only costs that one.
+# test_gtrace.sh (accuracy against the kernel's own counts) and
+# test_gtrace_procs.sh (children, exit statuses) need only the OS
+# helpers; test_gtrace_greenrt.sh (probes, --trace, costs) and
+# test_gtrace_cli.sh (input errors, names, help) also need libgreenrt.a,
+# so a runtime that does not build only costs those.
 GTRACE_TEST_HELPERS := \
 	$(BUILD)/tests/gtrace/exit_with \
 	$(BUILD)/tests/gtrace/forker \
@@ -126,18 +129,22 @@ $(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(BUILD)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
 
 # The scripts get the build and source directories baked in.
-$(BUILD)/tests/gtrace/test_gtrace.sh: tests/integration/gtrace/test_gtrace.sh \
-		tests/integration/gtrace/lib.sh $(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
+GTRACE_TEST_SCRIPTS := \
+	$(BUILD)/tests/gtrace/test_gtrace.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_cli.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_procs.sh
+
+$(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtrace/lib.sh \
+		$(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
 	$(Q)mkdir -p $(@D)
 	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
 
-$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: tests/integration/gtrace/test_gtrace_greenrt.sh \
-		tests/integration/gtrace/lib.sh $(BUILD)/gtrace $(GTRACE_TEST_HELPERS) \
-		$(BUILD)/tests/gtrace/goroutines
-	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
+# greenrt programs: only these scripts need the runtime to build
+$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh $(BUILD)/tests/gtrace/test_gtrace_cli.sh: \
+	$(BUILD)/tests/gtrace/goroutines
 
-TESTS_INTEGRATION += $(BUILD)/tests/gtrace/test_gtrace.sh $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh
+TESTS_INTEGRATION += $(GTRACE_TEST_SCRIPTS)
 
 # --- tracing overhead (issue 4, "Performance": <= 3% of requests/s) ---
 # echo_greenrt under build/loadgen -c 1000 -d 5 (64-byte echo), untraced

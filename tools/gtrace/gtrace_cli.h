@@ -203,6 +203,7 @@ struct gt_prog_cost {
 /* What a --trace file got (trace.c). */
 struct gt_trace_result {
 	long written;           /* events written */
+	long lost;              /* events lost in gtrace: the file was too slow */
 	uint64_t bytes;         /* file size */
 	long capped;            /* events left out: --trace-max-mb reached */
 	double capped_at_s;     /* ... from this many seconds into the trace */

@@ -262,7 +262,7 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 	if (s->traced_events) {
 		json_t *t = json_pack("{s:I, s:I, s:I, s:I}",
 			"events_written", (json_int_t)s->trace.written,
-			"events_lost", (json_int_t)s->counters[GT_RB_DROPS],
+			"events_lost", (json_int_t)(s->counters[GT_RB_DROPS] + (uint64_t)s->trace.lost),
 			"events_capped", (json_int_t)(s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped),
 			"bytes", (json_int_t)s->trace.bytes);
 		set_name(t, "path", o->trace_path);

@@ -314,7 +314,7 @@ static double parse_num(enum gt_cmd c, const char *arg, const char *what, double
 	if (errno || end == arg || *end || hex || !isfinite(v) || !(v > 0))
 		usage_error(c, "invalid %s '%s': give a positive decimal number", what, arg);
 	if (v > max)
-		usage_error(c, "%s '%s' is too large: at most %g", what, arg, max);
+		usage_error(c, "%s '%s' is too large: at most %.0f", what, arg, max);
 	return v;
 }
 

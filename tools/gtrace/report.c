@@ -152,7 +152,8 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_fig_add(fs, "cost.target_ns", NULL, v.target_ns, GT_U_NS, false);
 	if (s->traced_events) {
 		gt_fig_add(fs, "trace.events_written", NULL, (double)s->trace.written, GT_U_COUNT, false);
-		gt_fig_add(fs, "trace.events_lost", NULL, (double)s->counters[GT_RB_DROPS], GT_U_COUNT, false);
+		gt_fig_add(fs, "trace.events_lost", NULL,
+			   (double)(s->counters[GT_RB_DROPS] + (uint64_t)s->trace.lost), GT_U_COUNT, false);
 		gt_fig_add(fs, "trace.events_capped", NULL,
 			   (double)(s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped), GT_U_COUNT, false);
 		gt_fig_add(fs, "trace.bytes", NULL, (double)s->trace.bytes, GT_U_COUNT, false);
@@ -187,23 +188,24 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 				"the target more than the BPF time shows (cost per hit not measured)\n",
 				gt_fmt_num(v.uprobe_hits, a));
 	}
-	if (!s->sys_via)
+	if (!s->sys_via) {
 		fprintf(f, "  (system calls not counted: --no-syscalls)\n");
-	else if (v.sys_ns >= 0)
-		fprintf(f, "  + system calls, counted by %s: every system call in the machine costs "
-			"%s more (getppid %s -> %s, calibrated here) = ~%s for the target's %s\n",
-			!strcmp(s->sys_via, "fentry") ? "fentry/fexit on x64_sys_call"
-						       : "the sys_enter/sys_exit tracepoints",
-			gt_fmt_ns(v.sys_extra_per_call, a), gt_fmt_ns(s->sys_plain_ns, b),
-			gt_fmt_ns(s->sys_traced_ns, c), gt_fmt_ns(v.sys_ns, d),
-			gt_fmt_num(target_syscalls(s), e));
-	if (s->sys_via && strcmp(s->sys_via, "fentry"))
-		fprintf(f, "  (system calls counted by the sys_enter/sys_exit tracepoints%s%s: they send "
-			"every system call in the machine through the kernel's slow path)\n",
-			s->sys_why[0] ? ", as " : "", s->sys_why);
-	else if (s->sys_via)
-		fprintf(f, "  (system calls counted by fentry/fexit on x64_sys_call: "
-			"a BPF trampoline on every system call in the machine)\n");
+	} else {
+		bool fe = !strcmp(s->sys_via, "fentry");
+		char why[200] = "";
+		if (!fe && s->sys_why[0])
+			snprintf(why, sizeof(why), " (as %s)", s->sys_why);
+		fprintf(f, "  + system calls counted by %s%s: %s", fe ? "fentry/fexit on x64_sys_call"
+			: "the sys_enter/sys_exit tracepoints", why,
+			fe ? "a BPF trampoline on every system call in the machine"
+			   : "every system call in the machine takes the kernel's slow path");
+		if (v.sys_ns >= 0)
+			fprintf(f, ", %s more (getppid %s -> %s, calibrated here) = ~%s for the target's %s",
+				gt_fmt_ns(v.sys_extra_per_call, a), gt_fmt_ns(s->sys_plain_ns, b),
+				gt_fmt_ns(s->sys_traced_ns, c), gt_fmt_ns(v.sys_ns, d),
+				gt_fmt_num(target_syscalls(s), e));
+		fputc('\n', f);
+	}
 	if (v.oncpu_ns > 0 && v.target_ns > 0)
 		fprintf(f, "  = about %s of the target's %s on-CPU time is gtrace's (%.0f%%), "
 			"besides the BPF time\n", gt_fmt_ns(v.target_ns, a), gt_fmt_ns(v.oncpu_ns, b),
@@ -227,7 +229,7 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 static void print_trace(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 {
 	char a[32], b[32], c[32];
-	uint64_t lost = s->counters[GT_RB_DROPS];
+	uint64_t lost = s->counters[GT_RB_DROPS] + (uint64_t)s->trace.lost;
 	uint64_t capped = s->counters[GT_RB_CAPPED] + (uint64_t)s->trace.capped;
 	if (!s->traced_events)
 		return;
@@ -237,8 +239,9 @@ static void print_trace(FILE *f, const struct gt_snapshot *s, const struct gt_op
 		fprintf(f, "; writing it failed: %s", strerror(-s->trace.err));
 	fputc('\n', f);
 	if (lost)
-		fprintf(f, "  %s events LOST: gtrace did not read the ring buffer fast enough "
-			"(a slow disk or pipe); the timeline has gaps\n", gt_fmt_num((double)lost, b));
+		fprintf(f, "  %s events LOST: the file did not take them fast enough (a slow disk or "
+			"pipe); the timeline has gaps (--trace-max-mb bounds the file instead)\n",
+			gt_fmt_num((double)lost, b));
 	if (capped)
 		fprintf(f, "  %s events not recorded: --trace-max-mb %g reached %.1f s into the trace\n",
 			gt_fmt_num((double)capped, c), o->trace_max_mb, s->trace.capped_at_s);

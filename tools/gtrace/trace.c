@@ -14,9 +14,16 @@
  * with fprintf as they arrive (a trace can hold millions), so the file is
  * valid JSON only once gt_trace_close() has written the closing bracket.
  *
+ * Writing is a thread of its own (writer()): the main loop copies each
+ * event from the ring buffer into a bounded queue and goes back to its
+ * other work, so a slow file - a full disk, a pipe nobody reads - never
+ * stalls it (a process held at an exec waits for the main loop), and
+ * signals never interrupt a write (the writer blocks them).
+ *
  * What the file does not get is said, in the report and the JSON: events
- * the BPF side could not put in the ring because gtrace fell behind
- * (GT_RB_DROPS: a slow disk or pipe), and, with --trace-max-mb, events
+ * lost because the file could not take them fast enough (the BPF side
+ * found the ring full, GT_RB_DROPS, or the queue was full), and, with
+ * --trace-max-mb, events
  * past the cap (a busy server makes ~40 MB a second): once the file
  * reaches it, the BPF side is told to stop recording (trace_capped) and
  * counts what it leaves out.  The file is created, and its header
@@ -24,6 +31,8 @@
  * take it (/dev/full, a read-only directory) is an error up front.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +41,8 @@
 #include "gtrace.skel.h"
 
 #define TRACKS 4096
+#define QUEUE_EVENTS (1 << 18)  /* events between the main loop and the writer */
+#define WRITE_BATCH 4096        /* events the writer takes at a time */
 
 struct track {
 	uint32_t tid;           /* 0 = free slot */
@@ -41,8 +52,18 @@ struct track {
 };
 
 struct gt_tracer {
-	FILE *f;
 	struct gt_session *s;   /* while started */
+	/* the queue: the main loop adds, the writer takes (under mu) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct gt_event *q;
+	size_t head, count;     /* oldest event, events queued */
+	bool closing;           /* no more events: drain and stop */
+	long dropped;           /* events lost: the queue was full */
+	pthread_t writer;
+	bool writer_on;
+	/* the writer's own (and, before it starts or after it ends, ours) */
+	FILE *f;
 	uint64_t max_bytes;     /* --trace-max-mb, 0 = no cap */
 	uint64_t bytes;         /* written so far */
 	long events;
@@ -134,14 +155,10 @@ static void end_run(struct gt_tracer *t, struct track *k, uint64_t now)
 	k->g = 0;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+/* One event into the file (the writer). */
+static void write_event(struct gt_tracer *t, const struct gt_event *e)
 {
-	struct gt_session *sess = ctx;
-	struct gt_tracer *t = sess->tracer;     /* NULL once closed */
-	const struct gt_event *e = data;
 	char args[160];
-	if (!t || size < sizeof(*e))
-		return 0;
 	if (t->max_bytes && t->bytes >= t->max_bytes) {
 		/* the cap: tell the BPF side to stop recording, and count
 		 * the events already in the ring that are dropped here */
@@ -149,11 +166,11 @@ static int on_event(void *ctx, void *data, size_t size)
 			t->capped_ts = e->ts;
 			t->s->skel->bss->trace_capped = 1;
 		}
-		return 0;
+		return;
 	}
 	struct track *k = track(t, e);
 	if (!k)
-		return 0;
+		return;
 	t->events++;
 	switch (e->type) {
 	case GT_EV_G_SWITCH:
@@ -213,21 +230,72 @@ static int on_event(void *ctx, void *data, size_t size)
 	default:
 		t->events--;
 	}
+}
+
+static void *writer(void *arg)
+{
+	struct gt_tracer *t = arg;
+	struct gt_event *batch = malloc(WRITE_BATCH * sizeof(*batch));
+	size_t n;
+	if (!batch)
+		return NULL;    /* the events stay queued: written at close */
+	for (;;) {
+		pthread_mutex_lock(&t->mu);
+		while (!t->count && !t->closing)
+			pthread_cond_wait(&t->cv, &t->mu);
+		for (n = 0; n < WRITE_BATCH && t->count; n++) {
+			batch[n] = t->q[t->head];
+			t->head = (t->head + 1) % QUEUE_EVENTS;
+			t->count--;
+		}
+		bool done = !n && t->closing;
+		pthread_mutex_unlock(&t->mu);
+		if (done)
+			break;
+		for (size_t i = 0; i < n; i++)
+			write_event(t, &batch[i]);
+	}
+	free(batch);
+	return NULL;
+}
+
+/* An event from the ring buffer (the main loop): queue it. */
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct gt_session *sess = ctx;
+	struct gt_tracer *t = sess->tracer;     /* NULL once closed */
+	if (!t || size < sizeof(struct gt_event))
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	if (t->count == QUEUE_EVENTS) {
+		t->dropped++;
+	} else {
+		memcpy(&t->q[(t->head + t->count) % QUEUE_EVENTS], data, sizeof(struct gt_event));
+		if (t->count++ == 0)
+			pthread_cond_signal(&t->cv);
+	}
+	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
 
 struct gt_tracer *gt_trace_create(const char *path, double max_mb)
 {
 	struct gt_tracer *t = calloc(1, sizeof(*t));
-	if (!t) {
-		gt_err("out of memory");
+	if (t)
+		t->q = malloc(QUEUE_EVENTS * sizeof(*t->q));
+	if (!t || !t->q) {
+		gt_err("out of memory for the --trace queue");
+		free(t);
 		return NULL;
 	}
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
 	t->max_bytes = (uint64_t)(max_mb * 1e6);
 	t->f = fopen(path, "we");
 	if (!t->f) {
 		gt_err("cannot create the trace file %s: %s (check the directory exists and is writable)",
 		       path, strerror(errno));
+		free(t->q);
 		free(t);
 		return NULL;
 	}
@@ -239,6 +307,7 @@ struct gt_tracer *gt_trace_create(const char *path, double max_mb)
 		gt_err("cannot write the trace file %s: %s (give a file on a disk with room)",
 		       path, strerror(-t->err));
 		fclose(t->f);
+		free(t->q);
 		free(t);
 		return NULL;
 	}
@@ -253,6 +322,17 @@ int gt_trace_start(struct gt_tracer *t, struct gt_session *s)
 		return err;
 	}
 	t->s = s;
+	/* the writer takes no signals: they would interrupt its writes */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&t->writer, NULL, writer, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		gt_err("cannot start the --trace writer: %s", strerror(-err));
+		return err;
+	}
+	t->writer_on = true;
 	s->tracer = t;
 	return 0;
 }
@@ -264,6 +344,14 @@ struct gt_trace_result gt_trace_close(struct gt_tracer *t, struct gt_session *s)
 		ring_buffer__consume(s->rb);
 	if (s)
 		s->tracer = NULL;
+	pthread_mutex_lock(&t->mu);
+	t->closing = true;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	if (t->writer_on)
+		pthread_join(t->writer, NULL);
+	for (; t->count; t->count--, t->head = (t->head + 1) % QUEUE_EVENTS)
+		write_event(t, &t->q[t->head]);    /* (only if the writer could not run) */
 	/* close the goroutine runs still open at the end */
 	uint64_t last = 0;
 	for (int i = 0; i < TRACKS; i++)
@@ -276,10 +364,14 @@ struct gt_trace_result gt_trace_close(struct gt_tracer *t, struct gt_session *s)
 	if (fclose(t->f) && !t->err)
 		t->err = -(errno ? errno : EIO);
 	r.written = t->events;
+	r.lost = t->dropped;
 	r.bytes = t->bytes;
 	r.capped = t->capped;
 	r.capped_at_s = t->capped && s ? ((double)t->capped_ts - (double)s->t_start) / 1e9 : 0;
 	r.err = t->err;
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t->q);
 	free(t);
 	return r;
 }

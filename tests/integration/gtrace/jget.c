@@ -6,11 +6,13 @@
  *   len:MEMBER            the length of an array member
  *   sum:ARRAY:FIELD       the sum of FIELD over the objects of ARRAY
  *   bpf_ids               "prog ID... map ID...": what gtrace loaded
- *   A.B.C                 a member, through nested objects
+ *   A.B.C                 a member, through nested objects (and arrays:
+ *                         threads.0.comm)
  * Numbers print as integers, strings as they are, null as "null",
  * booleans as true/false.  Exit 3 if the member is missing. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int print(json_t *v)
@@ -94,6 +96,6 @@ int main(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "%s", q);
 	for (char *save, *p = strtok_r(path, ".", &save); p && v; p = strtok_r(NULL, ".", &save))
-		v = json_object_get(v, p);
+		v = json_is_array(v) ? json_array_get(v, strtoul(p, NULL, 10)) : json_object_get(v, p);
 	return v ? print(v) : 3;
 }

@@ -8,6 +8,12 @@
 #   --goroutines (per-event probes) with --trace: K+1 spawns, >= 2M
 #     switches into goroutines, the runtime's own counters (g.rt.*) equal to
 #     what the probes counted, and a timeline with goroutine slices.
+#   behind a wrapper (taskset, sh -c 'exec ...', a shell's child): the
+#     probes are found in the image exec'ed later, and count from its
+#     first instruction (K+1 spawns);
+#   --trace with a file that cannot keep up: the lost events are counted
+#     and reported; --trace-max-mb caps the file and says what it left out;
+#   the cost lines: every uprobe hit counted, times a calibrated cost.
 # After each run nothing of gtrace's stays loaded.
 set -u
 B=@BUILD@
@@ -81,5 +87,77 @@ else
     ok "trace timeline has goroutine slices" || fail "trace timeline incomplete"
 fi
 no_leftovers "greenrt --goroutines" "$(ids_json "$TMP/g.json")"
+
+# --- the cost of the probes: every hit counted, times a calibrated cost ---
+# Each greenrt probe hit is a uprobe trap; with --goroutines the report
+# has a per-event figure for every probe that fires, so the hits gtrace
+# charges must be exactly their sum.
+hits=$(jget "$TMP/g.json" summary.cost.uprobe_hits)
+per=$(jget "$TMP/g.json" summary.cost.uprobe_hit_ns)
+est=$(jget "$TMP/g.json" summary.cost.uprobe_ns)
+want=0
+for k in g.spawned g.exited g.switches g.parks g.ready g.steals g.preempt_sync g.preempt_async \
+         g.io_submitted g.io_completed g.workers g.workers_changes g.rt.snapshots; do
+  v=$(jget "$TMP/g.json" summary.$k) || v=0
+  want=$((want + ${v:-0}))
+done
+[[ $hits == "$want" ]] && ok "cost: $hits uprobe hits charged = the probes' own counts" ||
+  fail "cost: $hits uprobe hits charged, the probes counted $want"
+if [[ ${per:-0} -gt 0 && -n $est ]] && (( est >= hits * per * 99 / 100 && est <= hits * per * 101 / 100 + 1 )); then
+  ok "cost: $hits hits x ${per} ns (calibrated) = ${est} ns"
+else fail "cost: hits $hits x per-hit '${per}' ns != estimate '${est}'"; fi
+grep -q "uprobe hits x .* a hit" "$TMP/g.txt" && grep -q "of the target's .* on-CPU time is gtrace's" "$TMP/g.txt" &&
+  ok "cost: the report gives the uprobe cost and its share of the target's CPU time" ||
+  { fail "cost: the report's cost lines lack the uprobe cost"; grep -A6 "own cost" "$TMP/g.txt"; }
+
+# --- behind a wrapper: the probes of the image exec'ed later ---
+wrapped=(
+  "taskset -c 0 $H/goroutines $K $M"
+  "sh -c 'exec $H/goroutines $K $M'"
+  "sh -c '$H/goroutines $K $M; exit 0'"
+)
+for cmd in "${wrapped[@]}"; do
+  eval "\"\$GTRACE\" run --json \"\$TMP/w.json\" -- $cmd" 2>"$TMP/w.txt"
+  rc=$?
+  sp=$(jget "$TMP/w.json" summary.g.spawned)
+  if [[ $rc == 0 && $sp == $((K + 1)) ]] && grep -q "^Goroutines (greenrt probes in .*goroutines" "$TMP/w.txt"; then
+    ok "wrapper '$cmd': spawns $sp (K=$K + main)"
+  else
+    fail "wrapper '$cmd': rc $rc, spawns '${sp}', want $((K + 1)): $(grep -i '^goroutines' "$TMP/w.txt")"
+  fi
+done
+no_leftovers "greenrt behind a wrapper" "$(ids_json "$TMP/w.json")"
+
+# --- --trace into a file that cannot keep up: a FIFO nobody reads until
+# the program is done; the events that do not fit are lost, and said so ---
+mkfifo "$TMP/fifo"
+( exec 4<"$TMP/fifo"
+  for i in $(seq 600); do [[ -e $TMP/done ]] && break; sleep 0.1; done
+  cat <&4 >"$TMP/slow.json" ) &
+reader=$!
+"$GTRACE" run --json "$TMP/l.json" --trace "$TMP/fifo" -- \
+  sh -c "$H/goroutines 10 100000 && touch $TMP/done" 2>"$TMP/l.txt"
+rc=$?
+touch "$TMP/done"; wait $reader
+lost=$(jget "$TMP/l.json" trace.events_lost)
+written=$(jget "$TMP/l.json" trace.events_written)
+if [[ $rc == 0 && ${lost:-0} -gt 0 ]] && grep -q "events LOST" "$TMP/l.txt"; then
+  ok "slow --trace file: $written events written, $lost lost and reported"
+else fail "slow --trace file: rc $rc, lost '${lost}', written '${written}'"; grep -A3 '^Trace' "$TMP/l.txt"; fi
+[[ $(jget "$TMP/slow.json" len:traceEvents) -gt 0 ]] && ok "slow --trace file: still valid JSON" ||
+  fail "slow --trace file: not valid JSON"
+
+# --- --trace-max-mb: the file stops at the cap, and says what it left out ---
+"$GTRACE" run --json "$TMP/k.json" --trace "$TMP/k.trace" --trace-max-mb 1 -- \
+  "$H/goroutines" 10 50000 2>"$TMP/k.txt"
+rc=$?
+size=$(stat -c %s "$TMP/k.trace")
+capped=$(jget "$TMP/k.json" trace.events_capped)
+n=$(jget "$TMP/k.trace" len:traceEvents)
+if [[ $rc == 0 && $size -le 1100000 && ${capped:-0} -gt 0 && ${n:-0} -gt 0 ]] &&
+   grep -q "events not recorded: --trace-max-mb 1 reached" "$TMP/k.txt"; then
+  ok "--trace-max-mb 1: $size bytes, $n events in valid JSON, $capped not recorded and reported"
+else fail "--trace-max-mb 1: rc $rc, $size bytes, capped '${capped}', events '${n}'"; grep -A3 '^Trace' "$TMP/k.txt"; fi
+no_leftovers "--trace-max-mb" "$(ids_json "$TMP/k.json")"
 [[ $fails == 0 ]] || { echo "$fails check(s) failed"; exit 1; }
 echo "all gtrace greenrt checks passed"

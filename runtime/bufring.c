@@ -235,7 +235,7 @@ gr_buf *bufring_complete(worker *w, int32_t res, uint32_t cflags)
         if (s)
             p->free_slices = s->next;
         else if (!(s = malloc(sizeof *s)))
-            gr_fatal("out of memory for a received buffer's descriptor"); /* as Go */
+            fatal("out of memory for a received buffer's descriptor"); /* as Go */
         s->desc.data = c->mem + c->off;
         s->desc.len = (size_t)res;
         s->desc._bid = bid;

@@ -131,7 +131,7 @@ static void urg_handler(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)si;
     int saved_errno = errno;
-    worker *w = gr_tls_worker;
+    worker *w = tls_worker;
     g *gp = w ? w->cur : NULL;
     ucontext_t *uc = uctx;
     if (!gp || gp->is_g0 || !load_relaxed(&gp->preempt) || gp->preempt_off)

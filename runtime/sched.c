@@ -128,10 +128,10 @@
 #define G_SLAB 64
 
 sched_t sched;
-__thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+__thread worker *tls_worker __attribute__((tls_model("initial-exec")));
 
-void gr_ctx_switch(void **save_sp, void *new_sp);
-void gr_ctx_trampoline(void);
+void ctx_switch(void **save_sp, void *new_sp);
+void ctx_trampoline(void);
 void preempt_monitor_start(void);
 void preempt_monitor_stop(void);
 void preempt_monitor_kick(void);
@@ -166,7 +166,7 @@ g *require_g(const char *call)
 {
     worker *w = current_worker();
     if (!w || w->cur == &w->g0 || !w->cur)
-        gr_fatal("%s called outside a goroutine (blocking greenrt calls must run inside "
+        fatal("%s called outside a goroutine (blocking greenrt calls must run inside "
                  "gr_run)",
                  call);
     return w->cur;
@@ -566,16 +566,16 @@ static void run_after(worker *w)
 static void g_entry(void *arg);
 
 /* Gives a goroutine about to run for the first time its stack and the
- * frame gr_ctx_switch expects (see switch.S). */
+ * frame ctx_switch expects (see switch.S). */
 static void g_start_stack(worker *w, g *gp)
 {
     int err = stack_alloc(w, gp->stack_size, &gp->stk);
     if (err)
-        gr_fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
+        fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
                  (long long)gp->id);
     uintptr_t top = ((uintptr_t)gp->stk.base + gp->stk.size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 16); /* rsp after `ret`: 16-aligned */
-    *--sp = (uint64_t)(uintptr_t)gr_ctx_trampoline;
+    *--sp = (uint64_t)(uintptr_t)ctx_trampoline;
     *--sp = 0;                           /* rbp */
     *--sp = 0;                           /* rbx */
     *--sp = (uint64_t)(uintptr_t)gp;     /* r12: entry argument */
@@ -630,7 +630,7 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
     PROBE2(switch, from->id, to->id);
     prefetch_queued(w);
     san_before_switch(from, to, from->status == G_DEAD);
-    gr_ctx_switch(&from->sp, to->sp);
+    ctx_switch(&from->sp, to->sp);
     /* Resumed.  Re-read the worker: we may be on another thread now. */
     san_after_switch(from);
     run_after(current_worker());
@@ -1098,7 +1098,7 @@ static void dormant_loop(worker *w)
         bool dead = deadlocked_locked();
         unlock(&sched.lock);
         if (dead)
-            gr_fatal_deadlock();
+            fatal_deadlock();
 
         sleep_in_ring(w);
         lock(&sched.lock);
@@ -1238,7 +1238,7 @@ static g *find_runnable(worker *w)
         bool dead = deadlocked_locked();
         unlock(&sched.lock);
         if (dead)
-            gr_fatal_deadlock();
+            fatal_deadlock();
 
         /* Producers that saw us spinning did not wake anybody: look once
          * more now that we no longer count as a spinner. */
@@ -1278,7 +1278,7 @@ static int start_ready, start_err;
 
 static int worker_setup(worker *w)
 {
-    gr_tls_worker = w;
+    tls_worker = w;
     w->thread = pthread_self();
     w->tid = (int)syscall(SYS_gettid);
     w->cur = &w->g0;
@@ -1310,7 +1310,7 @@ static void worker_teardown(worker *w)
 {
     (void)w;
     stack_thread_fini();
-    gr_tls_worker = NULL;
+    tls_worker = NULL;
 }
 
 static void ring_teardown(worker *w)
@@ -1364,9 +1364,9 @@ static void main_goroutine(void *p)
             wring_wake(&sched.workers[i]);
 }
 
-void gr_stats_collect(worker_stats *out);
+void stats_collect(worker_stats *out);
 void stats_probe_fire(const worker_stats *s, bool final);
-int gr_spawn_main(worker *w, void (*fn)(void *), void *arg);
+int spawn_main(worker *w, void (*fn)(void *), void *arg);
 
 static void sched_reset(void)
 {
@@ -1481,7 +1481,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
 
     struct main_args ma = {main_fn, arg};
     if (!err)
-        err = gr_spawn_main(w0, main_goroutine, &ma);
+        err = spawn_main(w0, main_goroutine, &ma);
     if (!err) {
         preempt_monitor_start(); /* before any goroutine runs (adapt.c) */
         pthread_mutex_lock(&start_mu);
@@ -1503,7 +1503,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
-    gr_stats_collect(&sched.last);
+    stats_collect(&sched.last);
     stats_probe_fire(&sched.last, true);
     store_release(&sched.running, 0);
     for (int i = 0; i < sched.nprocs; i++) {

@@ -118,11 +118,11 @@ extern sched_t sched;
 /* The worker the calling thread is, or NULL.  Reads TLS with an asm
  * volatile so the compiler cannot cache the thread's TLS address across a
  * goroutine switch (a goroutine may resume on another thread). */
-extern __thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+extern __thread worker *tls_worker __attribute__((tls_model("initial-exec")));
 static inline worker *current_worker(void)
 {
     worker *w;
-    __asm__ volatile("movq gr_tls_worker@gottpoff(%%rip), %0\n\t"
+    __asm__ volatile("movq tls_worker@gottpoff(%%rip), %0\n\t"
                      "movq %%fs:(%0), %0"
                      : "=r"(w));
     return w;
@@ -182,8 +182,8 @@ static inline void preempt_point(void)
 }
 
 /* Deadlock and misuse reports (fatal.c). */
-_Noreturn void gr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void gr_fatal_deadlock(void);
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatal_deadlock(void);
 const char *wait_reason_str(int reason);
 
 int env_parse(void); /* fills sched.nprocs ... from the environment */

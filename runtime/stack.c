@@ -491,7 +491,7 @@ _Noreturn void stack_overflow_fatal(const g *gp)
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
-    worker *w = gr_tls_worker;
+    worker *w = tls_worker;
     g *gp = w ? w->cur : NULL;
     char *addr = si->si_addr;
     if (gp && !gp->is_g0 && gp->stk.base) {

@@ -62,8 +62,8 @@ static _Noreturn void misuse(const char *call, const char *what)
 {
     g *gp = current_g();
     if (gp && !gp->is_g0)
-        gr_fatal("%s: %s (goroutine %lld, %s)", call, what, (long long)gp->id, g_name(gp));
-    gr_fatal("%s: %s (outside any goroutine)", call, what);
+        fatal("%s: %s (goroutine %lld, %s)", call, what, (long long)gp->id, g_name(gp));
+    fatal("%s: %s (outside any goroutine)", call, what);
 }
 
 /* ---------------------------------------------------------------------

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "sched.h"
 
 #define WINDOW_NS 100000000LL   /* 100 ms */

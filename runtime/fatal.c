@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
 #include "sched.h"
-
-const char *g_name(g *gp);
 
 static const char *const reasons[GR_WAIT_REASON_COUNT] = {
     [GR_WAIT_NONE] = "runnable",

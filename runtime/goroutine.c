@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
+#include "preempt.h"
 #include "probes.h"
 #include "sched.h"
 #include "stack.h"

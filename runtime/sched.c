@@ -114,7 +114,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapt.h"
+#include "arch.h"
+#include "bufring.h"
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
+#include "offload.h"
+#include "preempt.h"
 #include "probes.h"
 #include "san.h"
 #include "stack.h"
@@ -130,12 +137,6 @@
 sched_t sched;
 __thread worker *tls_worker __attribute__((tls_model("initial-exec")));
 
-void ctx_switch(void **save_sp, void *new_sp);
-void ctx_trampoline(void);
-void preempt_monitor_start(void);
-void preempt_monitor_stop(void);
-void preempt_monitor_kick(void);
-void offload_stop(void);
 
 static uint32_t gfree_lock;
 static g *gfree_global;
@@ -1302,8 +1303,6 @@ static int worker_setup(worker *w)
     return err;
 }
 
-void bufpool_free(worker *w);
-
 /* The thread's own state; the ring stays until gr_run has joined every
  * worker (others may still be sending it wake-ups): see ring_teardown. */
 static void worker_teardown(worker *w)
@@ -1363,10 +1362,6 @@ static void main_goroutine(void *p)
         if (&sched.workers[i] != current_worker())
             wring_wake(&sched.workers[i]);
 }
-
-void stats_collect(worker_stats *out);
-void stats_probe_fire(const worker_stats *s, bool final);
-int spawn_main(worker *w, void (*fn)(void *), void *arg);
 
 static void sched_reset(void)
 {

@@ -13,6 +13,7 @@
 #include "g.h"
 #include "greenrt.h"
 #include "lock.h"
+#include "stats.h"
 #include "timer.h"
 #include "uring.h"
 
@@ -20,18 +21,6 @@
 #define HOTQ_SIZE 128        /* goroutines with fresh input (power of two) */
 #define GLOBAL_CHECK_EVERY 61 /* schedule ticks between global-queue checks */
 #define MAX_WORKERS 1024
-
-/* Per-worker counters: written only by the owning worker (plain adds),
- * summed racily by gr_stats_get. */
-typedef struct worker_stats {
-    uint64_t spawned, exited, switches, steals, parks, preemptions;
-    uint64_t io_submitted, io_completed, ring_enters;
-    uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
-} worker_stats;
-
-/* Owner-only counter bump; relaxed atomic so racy readers are defined. */
-#define stat_inc(w, field) \
-    __atomic_store_n(&(w)->st.field, (w)->st.field + 1, __ATOMIC_RELAXED)
 
 typedef struct worker {
     /* --- the OS thread (Go's M) --- */
@@ -160,39 +149,20 @@ _Noreturn void sched_goexit(void);
 /* The after() most parkers need: unlock a uint32_t lock. */
 void after_unlock(worker *w, void *lockp);
 
-/* Spawning (goroutine.c -> sched.c) */
+/* Spawning (goroutine.c -> sched.c): gp into runnext, and a spawner that
+ * filled its queue yields to it. */
 void runq_put_new(worker *w, g *gp);
-g *g_alloc(worker *w);
-void g_release(worker *w, g *gp);
 
 /* Fatal if not in a goroutine: names the call, as Go panics. */
 g *require_g(const char *call);
 
 uint64_t fastrand(worker *w);
 
-/* A safe point: yields if the monitor asked this goroutine to (and it has
- * not disabled preemption).  Called by gr_ functions that may not block. */
-void preempt_point_slow(g *gp);
-static inline void preempt_point(void)
-{
-    g *gp = current_g();
-    if (__builtin_expect(gp && load_relaxed(&gp->preempt), 0) && !gp->is_g0 &&
-        gp->preempt_off == 0)
-        preempt_point_slow(gp);
-}
-
-/* Deadlock and misuse reports (fatal.c). */
-_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void fatal_deadlock(void);
-const char *wait_reason_str(int reason);
-
 int env_parse(void); /* fills sched.nprocs ... from the environment */
 
-/* The CPU governor's levers (sched.c), called by the monitor thread:
- * park the highest-numbered active worker / unpark the lowest dormant one.
- * False when there is nothing to do (one active worker; none dormant). */
-bool sched_park_worker(void);
-bool sched_unpark_worker(void);
+/* Monitor thread: w has been stuck on one goroutine with others queued
+ * behind it; moves its queue to the global queue for other workers. */
+void sched_handoff_queue(worker *victim);
 /* Every worker asleep: idle, or dormant (the monitor may sleep too). */
 bool sched_all_idle(void);
 

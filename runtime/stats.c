@@ -10,6 +10,7 @@
 #include "greenrt.h"
 #include "probes.h"
 #include "sched.h"
+#include "stats.h"
 
 void stats_collect(worker_stats *out)
 {

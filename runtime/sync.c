@@ -18,8 +18,11 @@
  */
 #include <errno.h>
 
-#include "greenrt.h"
 #include "chan.h"
+#include "fatal.h"
+#include "goroutine.h"
+#include "greenrt.h"
+#include "preempt.h"
 #include "sched.h"
 
 #define M_LOCKED 1u
@@ -27,8 +30,6 @@
 #define M_WAITERS 4u
 #define M_WOKEN 8u
 #define STARVATION_NS 1000000
-
-const char *g_name(g *gp);
 
 static waitq *q_of(void *slots)
 {

@@ -38,9 +38,6 @@ typedef struct wring {
     bool efd_rearm;       /* the eventfd read completed: queue another */
 } wring;
 
-/* Carves the slice of a provided-buffer completion (bufring.c). */
-struct gr_buf *bufring_complete(struct worker *w, int32_t res, uint32_t cflags);
-
 /* Creates w's ring; must run on w's own thread (SINGLE_ISSUER). */
 int wring_init(struct worker *w);
 void wring_fini(struct worker *w);

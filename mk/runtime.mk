@@ -4,13 +4,17 @@ RUNTIME_SRCS := \
 	runtime/adapt.c \
 	runtime/bufring.c \
 	runtime/chan.c \
+	runtime/dormant.c \
 	runtime/env.c \
 	runtime/fatal.c \
+	runtime/galloc.c \
 	runtime/goroutine.c \
 	runtime/io.c \
 	runtime/lock.c \
 	runtime/offload.c \
 	runtime/preempt.c \
+	runtime/run.c \
+	runtime/runq.c \
 	runtime/sched.c \
 	runtime/select.c \
 	runtime/stack.c \

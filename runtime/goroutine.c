@@ -16,6 +16,7 @@
 #include "greenrt.h"
 #include "preempt.h"
 #include "probes.h"
+#include "runq.h"
 #include "sched.h"
 #include "stack.h"
 
@@ -198,7 +199,7 @@ void gr_preempt_enable(void)
         return;
     if (gp->preempt_off <= 0)
         fatal("goroutine %lld (%s): gr_preempt_enable without gr_preempt_disable",
-                 (long long)gp->id, g_name(gp));
+              (long long)gp->id, g_name(gp));
     if (--gp->preempt_off == 0)
         preempt_point();
 }

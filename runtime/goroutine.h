@@ -1,5 +1,5 @@
 /*
- * goroutine.h - goroutine control blocks: their allocator (sched.c) and
+ * goroutine.h - goroutine control blocks: their allocator (galloc.c) and
  * what goroutine.c, the spawn and identity API, offers the runtime.
  */
 #ifndef GR_GOROUTINE_H
@@ -14,6 +14,8 @@ struct worker;
 g *g_alloc(struct worker *w);
 /* Gives a dead goroutine's control block back to w's free list. */
 void g_release(struct worker *w, g *gp);
+/* The runtime stopped: frees every control block ever made. */
+void g_free_all(void);
 
 /* gr_run's main goroutine, named "main", queued on w.  0 or -errno. */
 int spawn_main(struct worker *w, void (*fn)(void *), void *arg);

@@ -48,6 +48,7 @@
 #include "greenrt.h"
 #include "preempt.h"
 #include "probes.h"
+#include "runq.h"
 #include "sched.h"
 #include "stats.h"
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "g.h"
 #include "greenrt.h"
@@ -104,6 +105,13 @@ typedef struct sched {
 
 extern sched_t sched;
 
+static inline int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* The worker the calling thread is, or NULL.  Reads TLS with an asm
  * volatile so the compiler cannot cache the thread's TLS address across a
  * goroutine switch (a goroutine may resume on another thread). */
@@ -140,18 +148,11 @@ void park_until(uint16_t reason, int64_t when);
  * hand-off, so the queue's tail in completion order; past a full queue, the
  * worker's ioq, which it drains into the queue before it looks for more. */
 void ready_io(worker *w, g *gp, bool input);
-uint32_t runq_len(worker *w); /* owner only */
-/* Goroutines queued on w (runnext, hotq, runq, ioq); any thread. */
-bool worker_has_work(worker *w);
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);
 _Noreturn void sched_goexit(void);
 /* The after() most parkers need: unlock a uint32_t lock. */
 void after_unlock(worker *w, void *lockp);
-
-/* Spawning (goroutine.c -> sched.c): gp into runnext, and a spawner that
- * filled its queue yields to it. */
-void runq_put_new(worker *w, g *gp);
 
 /* Fatal if not in a goroutine: names the call, as Go panics. */
 g *require_g(const char *call);
@@ -160,10 +161,41 @@ uint64_t fastrand(worker *w);
 
 int env_parse(void); /* fills sched.nprocs ... from the environment */
 
-/* Monitor thread: w has been stuck on one goroutine with others queued
- * behind it; moves its queue to the global queue for other workers. */
-void sched_handoff_queue(worker *victim);
+/* --- idle workers (sched.c), shared with the dormant ones (dormant.c) --- */
+/* After queueing work where another worker could take it: wake an idle
+ * worker if nobody is spinning to find it. */
+void maybe_wakep(void);
+/* w found work: it stops counting as a spinner (and wakes another if it
+ * was the last one). */
+void stop_spinning(worker *w);
+/* Fires w's due timers (one load when none is armed). */
+static inline void run_due_timers(worker *w)
+{
+    int64_t e = timers_earliest(&w->timers);
+    if (e != INT64_MAX) {
+        int64_t now = now_ns();
+        if (e <= now)
+            timers_run(w, now);
+    }
+}
+/* Takes w off the idle list if it is on it (the _locked one: sched.lock
+ * held). */
+void idle_list_remove_locked(worker *w);
+void idle_list_remove(worker *w);
 /* Every worker asleep: idle, or dormant (the monitor may sleep too). */
 bool sched_all_idle(void);
+/* Nothing can ever run again (sched.lock held by the last worker going
+ * to sleep). */
+bool deadlocked_locked(void);
+/* Sleeps inside io_uring_enter until a completion, a wake-up message or
+ * w's next timer. */
+void sleep_in_ring(worker *w);
+
+/* --- the runtime's lifecycle (run.c) --- */
+/* Runs goroutines on w until the runtime stops: the scheduler context. */
+void schedule_loop(worker *w);
+/* Records the calling thread's floating-point control state, which every
+ * goroutine starts with. */
+void sched_fpu_capture(void);
 
 #endif

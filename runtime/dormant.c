@@ -12,7 +12,6 @@
  * goes dormant.
  */
 #include "adapt.h"
-#include "fatal.h"
 #include "lock.h"
 #include "probes.h"
 #include "runq.h"
@@ -65,10 +64,7 @@ void dormant_loop(worker *w)
         }
         w->dormant_asleep = true;
         __atomic_fetch_add(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
-        bool dead = deadlocked_locked();
-        unlock(&sched.lock);
-        if (dead)
-            fatal_deadlock();
+        unlock_or_deadlock();
 
         sleep_in_ring(w);
         lock(&sched.lock);

@@ -464,7 +464,7 @@ bool sched_all_idle(void)
 /* Deadlock check, with sched.lock held by the last worker going to sleep
  * (idle, or dormant: a dormant worker that is awake may be about to
  * forward a goroutine, so it counts as busy). */
-bool deadlocked_locked(void)
+static bool deadlocked_locked(void)
 {
     if (!sched_all_idle())
         return false;
@@ -477,6 +477,16 @@ bool deadlocked_locked(void)
         if (worker_has_work(&sched.workers[i]))
             return false;
     return true;
+}
+
+/* Releases sched.lock, held by a worker about to sleep; if nothing can
+ * ever run again, reports the deadlock (and exits). */
+void unlock_or_deadlock(void)
+{
+    bool dead = deadlocked_locked();
+    unlock(&sched.lock);
+    if (dead)
+        fatal_deadlock();
 }
 
 /* Sleeps inside io_uring_enter until a completion, a wake-up message or
@@ -567,8 +577,8 @@ static g *spin(worker *w)
 
 /* w found no work: onto the idle list, and asleep in its ring until a
  * wakep, its next timer or its I/O.  Called with sched.lock held, which
- * it releases.  If w was the last worker awake and nothing can ever run
- * again, reports the deadlock. */
+ * it releases (reporting a deadlock if w was the last worker awake and
+ * nothing can ever run again). */
 static void idle_sleep(worker *w)
 {
     w->idle_next = sched.idle_list;
@@ -580,10 +590,7 @@ static void idle_sleep(worker *w)
         w->spinning = false;
         __atomic_fetch_sub(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
     }
-    bool dead = deadlocked_locked();
-    unlock(&sched.lock);
-    if (dead)
-        fatal_deadlock();
+    unlock_or_deadlock();
 
     /* Producers that saw us spinning did not wake anybody: look once
      * more now that we no longer count as a spinner. */

@@ -184,9 +184,9 @@ void idle_list_remove_locked(worker *w);
 void idle_list_remove(worker *w);
 /* Every worker asleep: idle, or dormant (the monitor may sleep too). */
 bool sched_all_idle(void);
-/* Nothing can ever run again (sched.lock held by the last worker going
- * to sleep). */
-bool deadlocked_locked(void);
+/* Releases sched.lock, held by a worker about to sleep; if nothing can
+ * ever run again, reports the deadlock (and exits). */
+void unlock_or_deadlock(void);
 /* Sleeps inside io_uring_enter until a completion, a wake-up message or
  * w's next timer. */
 void sleep_in_ring(worker *w);

@@ -165,6 +165,21 @@ static void test_stream_tcp_echo(void **state)
 
 #define BIG (64u * MiB)
 
+/* The receiving end of a transfer: checks the n bytes just read into buf
+ * against the pattern at stream offset *got, then counts them into *got
+ * and the checksum *sum.  False, after a failed check, at a wrong byte. */
+static bool take_bytes(const uint8_t *buf, size_t n, uint64_t *got, uint64_t *sum)
+{
+    size_t bad = t_verify(buf, n, *got);
+    t_check_msg(bad == n, "byte %llu of the stream is wrong",
+                (unsigned long long)(*got + bad));
+    if (bad != n)
+        return false;
+    *sum = t_fnv(*sum, buf, n);
+    *got += n;
+    return true;
+}
+
 struct xfer {
     int fd;
     uint64_t sum;        /* FNV-1a of the bytes this end moved */
@@ -235,13 +250,8 @@ static void tcp_big_main(void *arg)
         reads++;
         if ((size_t)r < cap)
             shorts++;
-        size_t bad = t_verify(buf, (size_t)r, got);
-        t_check_msg(bad == (size_t)r, "byte %llu of the stream is wrong",
-                    (unsigned long long)(got + bad));
-        if (bad != (size_t)r)
+        if (!take_bytes(buf, (size_t)r, &got, &sum))
             break;
-        sum = t_fnv(sum, buf, (size_t)r);
-        got += (uint64_t)r;
     }
     free(buf);
     gr_wg_wait(&tx.done);
@@ -326,12 +336,8 @@ static void sp_big_main(void *arg)
             full++;
         else
             partial++;
-        size_t bad = t_verify(buf, (size_t)r, got);
-        t_check_msg(bad == (size_t)r, "byte %llu of the stream is wrong",
-                    (unsigned long long)(got + bad));
-        sum = t_fnv(sum, buf, (size_t)r);
-        got += (uint64_t)r;
-        if ((size_t)r < chunk || bad != (size_t)r)
+        bool ok = take_bytes(buf, (size_t)r, &got, &sum);
+        if ((size_t)r < chunk || !ok)
             break; /* end of stream (a short count), or a bad byte */
     }
     free(buf);
@@ -444,13 +450,8 @@ static void vec_main(void *arg)
             break;
         }
         calls++;
-        size_t bad = t_verify(buf, (size_t)r, got);
-        t_check_msg(bad == (size_t)r, "byte %llu of the stream is wrong",
-                    (unsigned long long)(got + bad));
-        if (bad != (size_t)r)
+        if (!take_bytes(buf, (size_t)r, &got, &sum))
             break;
-        sum = t_fnv(sum, buf, (size_t)r);
-        got += (uint64_t)r;
     }
     free(buf);
     gr_wg_wait(&tx.done);

@@ -41,7 +41,7 @@ typedef struct worker {
     uint32_t hotq_head;   /* atomic: like runq_head */
     uint32_t hotq_tail;   /* atomic: written only by the owner */
     uint32_t hot_burst;   /* hotq picks since runq's last forced turn (owner only) */
-    g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see sched.c */
+    g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see runq.c */
     uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
     g **ioq;              /* woken by I/O but runq was full: FIFO, run next; a
                            * ring of pointers (ioq_cap, a power of two), so

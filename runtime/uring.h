@@ -20,7 +20,7 @@ struct g;
 typedef struct ioreq {
     struct g *gp;     /* parked goroutine (NULL: nobody waits, e.g. cancelled) */
     int32_t res;      /* cqe->res */
-    bool input;       /* delivers data to a reader: see "Fresh input", sched.c */
+    bool input;       /* delivers data to a reader: see "Fresh input", runq.c */
     struct gr_buf *buf; /* provided-buffer receives: the slice (bufring.c) */
 } ioreq;
 

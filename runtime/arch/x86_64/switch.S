@@ -11,9 +11,9 @@
  * Frame left on a switched-out stack, from the saved sp upward:
  *   +0  (pad)  +8 mxcsr (4)  +12 x87 cw (2)
  *   +16 r15  +24 r14  +32 r13  +40 r12  +48 rbx  +56 rbp  +64 return address
- * gr_ctx_init (stack.c / sched.c) builds the same frame for a new
- * goroutine, with ctx_trampoline as return address, the entry function
- * in r13 and its argument in r12.
+ * g_start_stack (sched.c) builds the same frame for a new goroutine,
+ * with ctx_trampoline as return address, the entry function in r13 and
+ * its argument in r12.
  */
 	/* In the runtime's own section: preempt.c never interrupts code there. */
 	.section greenrt_text,"ax",@progbits

@@ -191,7 +191,7 @@ void unlock_or_deadlock(void);
  * w's next timer. */
 void sleep_in_ring(worker *w);
 
-/* --- the runtime's lifecycle (run.c) --- */
+/* --- what gr_run (run.c) needs of the scheduler --- */
 /* Runs goroutines on w until the runtime stops: the scheduler context. */
 void schedule_loop(worker *w);
 /* Records the calling thread's floating-point control state, which every

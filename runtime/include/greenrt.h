@@ -70,8 +70,22 @@
 extern "C" {
 #endif
 
+/* The release, as in the top-level VERSION file (the build checks that the
+ * two agree).  The shared library's soname changes with the major number. */
 #define GREENRT_VERSION_MAJOR 0
 #define GREENRT_VERSION_MINOR 1
+#define GREENRT_VERSION_PATCH 0
+
+/* Everything declared in this header is the library's API and is exported
+ * from libgreenrt.so; the runtime is compiled with -fvisibility=hidden, so
+ * nothing else is.  A pragma rather than a macro on each declaration: a
+ * function added to the header is exported without anyone remembering to
+ * mark it, and the header still reads as a table of contents.  (The ABI
+ * test, tests/integration/library/test_abi.sh, checks the other half: that
+ * each declared function is in the version script runtime/greenrt.map.) */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
 /* Default goroutine stack: 64 KiB of address space, of which only the
  * pages a goroutine touches cost memory (a parked goroutine typically
@@ -420,6 +434,10 @@ typedef struct gr_trace_stats {
         io_completed, ring_enters;
     uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
 } gr_trace_stats;
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

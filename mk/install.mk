@@ -12,14 +12,15 @@
 #   $(INCLUDEDIR)/greenrt.h
 #   $(PKGCONFIGDIR)/greenrt.pc             written now, for these directories
 #   $(BINDIR)/gtrace                       built if it was not
+#   $(MANDIR)/man3/*.3, man8/gtrace.8      pages and link pages (mk/man.mk)
 # `make install-lib` leaves gtrace and the man pages out (gtrace needs
 # clang, bpftool and a kernel with BTF to build).  `make uninstall`, given
 # the same variables, removes exactly those files (not the directories,
 # which other packages may share).
 
 .PHONY: install install-lib install-gtrace uninstall uninstall-lib uninstall-gtrace
-install: install-lib install-gtrace
-uninstall: uninstall-lib uninstall-gtrace
+install: install-lib install-gtrace install-man
+uninstall: uninstall-lib uninstall-gtrace uninstall-man
 
 # A directory in greenrt.pc: relative to ${prefix} when it lies under
 # PREFIX, so that pkg-config --define-prefix can relocate the tree.

@@ -2,8 +2,8 @@
 # test_install.sh - what a packager and then a user get from `make install`:
 #   - `make install DESTDIR=$stage PREFIX=/usr` puts the archive, the .so
 #     under its real name behind the soname and development links, the
-#     header, greenrt.pc (written for /usr), gtrace and the man pages in
-#     place;
+#     header, greenrt.pc (written for /usr), gtrace and the man pages (with
+#     link pages: `man gr_chan_send` works) in place;
 #   - with PKG_CONFIG_SYSROOT_DIR / PKG_CONFIG_PATH pointing into the
 #     stage, the README's example builds with `pkg-config --cflags --libs
 #     greenrt` (dynamic) and with `--static` (a fully static program), and
@@ -50,6 +50,14 @@ cmp -s "$stage/usr/include/greenrt.h" "$LIB_SRC/runtime/include/greenrt.h" ||
 [[ -x $stage/usr/bin/gtrace ]] || fail "usr/bin/gtrace not installed"
 gv=$("$stage/usr/bin/gtrace" --version 2>&1)
 [[ $gv == "gtrace $version" ]] || fail "gtrace --version says '$gv', VERSION says $version"
+for page in man3/greenrt.3 man3/gr_chan.3 man3/gr_chan_send.3 man8/gtrace.8; do
+  [[ -f $stage/usr/share/man/$page ]] || fail "usr/share/man/$page not installed"
+done
+if command -v man > /dev/null; then
+  # `man gr_chan_send` finds the channel page through its link page.
+  MANPAGER=cat man -M "$stage/usr/share/man" gr_chan_send 2> /dev/null | grep -q 'gr_chan_try_recv' ||
+    fail "man gr_chan_send does not show gr_chan(3) from the installed pages"
+fi
 
 pc=$lib/pkgconfig/greenrt.pc
 if [[ -f $pc ]]; then

@@ -20,6 +20,16 @@ finish() {   # exit 0 if nothing failed
   exit 0
 }
 
+# fail_missing A B FORMAT: a failure for each line of the sorted list in
+# file A that is not in the sorted list in file B; FORMAT's %s is the line.
+fail_missing() {
+  local x
+  for x in $(comm -23 "$1" "$2"); do
+    # shellcheck disable=SC2059  # the format is ours
+    fail "$(printf "$3" "$x")"
+  done
+}
+
 need() {   # need FILE...: every file must exist (built by make)
   local f
   for f in "$@"; do

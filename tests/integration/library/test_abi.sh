@@ -20,18 +20,10 @@ echo "greenrt.h declares $(wc -l < "$TMP/header") functions; the version script 
      "$(wc -l < "$TMP/map"); libgreenrt.so exports $(wc -l < "$TMP/so")"
 [[ -s $TMP/header ]] || fail "no function found in $HEADER"
 
-for f in $(comm -23 "$TMP/header" "$TMP/map"); do
-  fail "$f is declared in greenrt.h but missing from runtime/greenrt.map"
-done
-for f in $(comm -13 "$TMP/header" "$TMP/map"); do
-  fail "$f is in runtime/greenrt.map but greenrt.h does not declare it"
-done
-for f in $(comm -23 "$TMP/header" "$TMP/so"); do
-  fail "$f is declared in greenrt.h but libgreenrt.so does not export it"
-done
-for f in $(comm -13 "$TMP/header" "$TMP/so"); do
-  fail "libgreenrt.so exports $f, which greenrt.h does not declare"
-done
+fail_missing "$TMP/header" "$TMP/map" "%s is declared in greenrt.h but missing from runtime/greenrt.map"
+fail_missing "$TMP/map" "$TMP/header" "%s is in runtime/greenrt.map but greenrt.h does not declare it"
+fail_missing "$TMP/header" "$TMP/so" "%s is declared in greenrt.h but libgreenrt.so does not export it"
+fail_missing "$TMP/so" "$TMP/header" "libgreenrt.so exports %s, which greenrt.h does not declare"
 # Every export carries a GREENRT_ version (the version script applied).
 grep -v '@@GREENRT_' "$TMP/nm_raw" | while read -r s; do
   echo "FAIL: $s is exported without a GREENRT_ symbol version"

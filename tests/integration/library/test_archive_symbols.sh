@@ -31,9 +31,7 @@ while read -r bind vis name; do
   fail "libgreenrt.a defines $bind $vis $name, which is not in greenrt.h"
 done < "$TMP/globals"
 awk '{ print $3 }' "$TMP/globals" | sort -u > "$TMP/names"
-for f in $(comm -23 "$TMP/header" "$TMP/names"); do
-  fail "$f is declared in greenrt.h but libgreenrt.a does not define it globally"
-done
+fail_missing "$TMP/header" "$TMP/names" "%s is declared in greenrt.h but libgreenrt.a does not define it globally"
 
 # A program using the names the runtime uses inside (issue 13: `int
 # ready(void)` gave "multiple definition of `ready'").  Its own functions

@@ -28,21 +28,14 @@ awk '/^\.Sh / { in_name = ($2 == "NAME") } in_name && $1 == ".Nm" { print $2 }' 
   | grep -vx greenrt | sort > "$TMP/named"
 sort -u "$TMP/named" > "$TMP/named_u"
 for f in $(uniq -d "$TMP/named"); do fail "$f is in the NAME section of two pages"; done
-for f in $(comm -23 "$TMP/header" "$TMP/named_u"); do
-  fail "$f is declared in greenrt.h but no page in man/ documents it (add it to a page's NAME section)"
-done
-for f in $(comm -13 "$TMP/header" "$TMP/named_u"); do
-  fail "man/ documents $f, which greenrt.h does not declare"
-done
+fail_missing "$TMP/header" "$TMP/named_u" \
+  "%s is declared in greenrt.h but no page in man/ documents it (add it to a page's NAME section)"
+fail_missing "$TMP/named_u" "$TMP/header" "man/ documents %s, which greenrt.h does not declare"
 # Functions in the SYNOPSIS sections.
 awk '/^\.Sh / { syn = ($2 == "SYNOPSIS") } syn && ($1 == ".Fn" || $1 == ".Fo") { print $2 }' "$MAN"/*.3 \
   | sort -u > "$TMP/synopsis"
-for f in $(comm -13 "$TMP/header" "$TMP/synopsis"); do
-  fail "a SYNOPSIS shows $f, which greenrt.h does not declare"
-done
-for f in $(comm -23 "$TMP/named_u" "$TMP/synopsis"); do
-  fail "$f is named but has no prototype in its page's SYNOPSIS"
-done
+fail_missing "$TMP/synopsis" "$TMP/header" "a SYNOPSIS shows %s, which greenrt.h does not declare"
+fail_missing "$TMP/named_u" "$TMP/synopsis" "%s is named but has no prototype in its page's SYNOPSIS"
 echo "$(wc -l < "$TMP/header") functions declared, $(wc -l < "$TMP/named_u") documented"
 
 # The link pages the build made (mk/man.mk).

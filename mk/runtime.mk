@@ -80,10 +80,9 @@ $(BUILD)/runtime/%.o: runtime/%.S
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # The symbols the libraries export: the version script's list.
-$(BUILD)/greenrt.exports: runtime/greenrt.map
+$(BUILD)/greenrt.exports: runtime/greenrt.map mk/map_globals.awk
 	$(Q)mkdir -p $(@D)
-	$(Q)awk '/^[ \t]*\/?\*/ { next } /global:/ { on = 1; next } /local:/ || /}/ { on = 0 } \
-	    on { gsub(/[ \t;]/, ""); if ($$0 != "") print }' $< > $@
+	$(Q)awk -f mk/map_globals.awk $< > $@
 	$(Q)echo '_.stapsdt.base' >> $@
 
 # The archive holds one object, the runtime's objects linked together

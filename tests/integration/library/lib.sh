@@ -57,7 +57,5 @@ header_functions() {
 
 # The global symbols of the version script, sorted.
 map_globals() {
-  awk '/^[ \t]*\/?\*/ { next }                 # comment lines
-       /global:/ { on = 1; next } /local:/ || /}/ { on = 0 }
-       on { gsub(/[ \t;]/, ""); if ($0 != "") print }' "$MAP" | sort -u
+  awk -f "$LIB_SRC/mk/map_globals.awk" "$MAP" | sort -u
 }

@@ -32,7 +32,7 @@ GTRACE_SRCS := \
 	tools/gtrace/top.c \
 	tools/gtrace/trace.c \
 	tools/gtrace/usdt.c
-GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h
+GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h runtime/include/greenrt.h
 
 GTRACE_VMLINUX := $(BUILD)/bpf/vmlinux.h
 GTRACE_BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(GTRACE_BPF_SRCS))
@@ -110,12 +110,13 @@ $(BUILD)/tests/gtrace/%: tests/integration/gtrace/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -luring -ljansson
 
-# (spelled out: runtime.mk, which sets LIBGREENRT_A, is read after this
-# fragment and prerequisites are expanded when read)
-$(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(BUILD)/libgreenrt.a
+# goroutines parks workers with the governor's lever: runtime internals
+# (tests/unit/t_internal.h).
+$(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(LIBGREENRT_INTERNAL_A) \
+		tests/unit/t_internal.h
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_INTERNAL)
 
 # The scripts get the build and source directories baked in.
 $(BUILD)/tests/gtrace/test_gtrace.sh: tests/integration/gtrace/test_gtrace.sh \

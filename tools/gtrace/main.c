@@ -13,9 +13,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <greenrt.h>
 #include "gtrace_cli.h"
 
-const char *argp_program_version = "gtrace 0.1";
+/* gtrace is released with the library: its version is greenrt's (the
+ * VERSION file, which the build checks against greenrt.h). */
+#define GT_STR(x) #x
+#define GT_XSTR(x) GT_STR(x)
+const char *argp_program_version = "gtrace " GT_XSTR(GREENRT_VERSION_MAJOR) "."
+	GT_XSTR(GREENRT_VERSION_MINOR) "." GT_XSTR(GREENRT_VERSION_PATCH);
 const char *argp_program_bug_address = "<https://github.com/greenrt/greenrt/issues>";
 
 static const char doc[] =

@@ -24,11 +24,6 @@
 
 #include "sched.h"
 #include "stack.h" /* stack_no_guard_regions */
-/* sched_park_worker, sched_unpark_worker: in sched.h, or in adapt.h where
- * the governor has a header of its own (branch `split`); once that is on
- * main, include adapt.h alone. */
-#if __has_include("adapt.h")
-#include "adapt.h"
-#endif
+#include "adapt.h" /* sched_park_worker, sched_unpark_worker */
 
 #endif

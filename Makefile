@@ -4,7 +4,8 @@
 #   make test            install missing deps, build, run every test
 #   make demo            the goroutine vs thread-per-connection comparison
 #   make bench           benchmarks (a table, and a JSON line per figure)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (also BINDIR LIBDIR INCLUDEDIR MANDIR)
+#   make uninstall       the same variables: removes what install put there
 #   make SANITIZE=address,undefined test    (or: make test-asan / test-tsan)
 #   make V=1             show full commands
 #
@@ -14,8 +15,27 @@
 # `make bench`).  Generated files live only under $(BUILD).
 
 BUILD ?= build
+
+# Where `make install` puts things (DESTDIR is prepended to each; the
+# installed greenrt.pc names these directories, without DESTDIR).
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
+
+# The version, from its one source: the VERSION file (MAJOR.MINOR.PATCH).
+# It names the shared library (libgreenrt.so.MAJOR.MINOR.PATCH, soname
+# libgreenrt.so.MAJOR), goes into greenrt.pc, and must equal greenrt.h's
+# GREENRT_VERSION_* macros (checked before the runtime is compiled); gtrace
+# --version reads those macros.
+VERSION := $(shell cat VERSION)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+ifeq ($(filter 3,$(words $(subst ., ,$(VERSION)))),)
+$(error VERSION must hold MAJOR.MINOR.PATCH, it holds '$(VERSION)')
+endif
 
 CC ?= gcc
 ifeq ($(origin CC),default)
@@ -24,8 +44,11 @@ endif
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CFLAGS ?= -O2 -g
+# -fstack-clash-protection: a frame larger than a stack's guard gap probes
+# it page by page instead of jumping over it (greenrt.pc asks the same of
+# programs that use greenrt).
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-                   -fPIC -pthread -fno-omit-frame-pointer \
+                   -fPIC -pthread -fno-omit-frame-pointer -fstack-clash-protection \
                    -Iruntime/include -I$(BUILD)
 override LDFLAGS += -pthread
 LDLIBS_RUNTIME := -luring
@@ -56,7 +79,7 @@ DEMO_DEPS :=
 include mk/runtime.mk
 include $(filter-out mk/runtime.mk,$(sort $(wildcard mk/*.mk)))
 
-.PHONY: all deps test test-run test-asan test-tsan bench demo install clean
+.PHONY: all deps test test-run test-asan test-tsan bench demo clean
 
 all: $(ALL)
 

@@ -14,6 +14,7 @@ required=(
   gnuplot-nox                          # bench: SVG charts in the report
   curl wrk                             # HTTP examples: clients in tests
   golang-go libst-dev                  # bench: the Go and State Threads peers
+  mandoc                               # man pages: lint (make test)
   procps psmisc iproute2
 )
 

@@ -36,7 +36,7 @@ GTRACE_SRCS := \
 	tools/gtrace/top.c \
 	tools/gtrace/trace.c \
 	tools/gtrace/usdt.c
-GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h bpf/procs.h
+GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h bpf/procs.h runtime/include/greenrt.h
 
 GTRACE_VMLINUX := $(BUILD)/bpf/vmlinux.h
 GTRACE_BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(GTRACE_BPF_SRCS))
@@ -121,12 +121,13 @@ $(BUILD)/tests/gtrace/%: tests/integration/gtrace/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -luring -ljansson
 
-# (spelled out: runtime.mk, which sets LIBGREENRT_A, is read after this
-# fragment and prerequisites are expanded when read)
-$(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(BUILD)/libgreenrt.a
+# goroutines parks workers with the governor's lever: runtime internals
+# (tests/unit/t_internal.h).
+$(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(LIBGREENRT_INTERNAL_A) \
+		tests/unit/t_internal.h
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_INTERNAL)
 
 # The scripts get the build and source directories baked in.
 GTRACE_TEST_SCRIPTS := \
@@ -140,9 +141,11 @@ $(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtra
 	$(Q)mkdir -p $(@D)
 	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
 
-# greenrt programs: only these scripts need the runtime to build
-$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh $(BUILD)/tests/gtrace/test_gtrace_cli.sh: \
-	$(BUILD)/tests/gtrace/goroutines
+# greenrt programs: only these scripts need the runtime to build (the
+# help's examples name goroutines and echo_greenrt, which test_gtrace_cli
+# checks exist)
+$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: $(BUILD)/tests/gtrace/goroutines
+$(BUILD)/tests/gtrace/test_gtrace_cli.sh: $(BUILD)/tests/gtrace/goroutines $(BUILD)/echo_greenrt
 
 TESTS_INTEGRATION += $(GTRACE_TEST_SCRIPTS)
 

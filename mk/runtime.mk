@@ -4,13 +4,17 @@ RUNTIME_SRCS := \
 	runtime/adapt.c \
 	runtime/bufring.c \
 	runtime/chan.c \
+	runtime/dormant.c \
 	runtime/env.c \
 	runtime/fatal.c \
+	runtime/galloc.c \
 	runtime/goroutine.c \
 	runtime/io.c \
 	runtime/lock.c \
 	runtime/offload.c \
 	runtime/preempt.c \
+	runtime/run.c \
+	runtime/runq.c \
 	runtime/sched.c \
 	runtime/select.c \
 	runtime/stack.c \
@@ -25,20 +29,48 @@ RUNTIME_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRCS)) \
 RUNTIME_HDRS := $(wildcard runtime/*.h) runtime/include/greenrt.h
 
 LIBGREENRT_A := $(BUILD)/libgreenrt.a
+# The shared library under its real name, behind the soname and the
+# development link: libgreenrt.so -> libgreenrt.so.0 -> libgreenrt.so.0.1.0.
+LIBGREENRT_SONAME := libgreenrt.so.$(VERSION_MAJOR)
 LIBGREENRT_SO := $(BUILD)/libgreenrt.so
+LIBGREENRT_SO_REAL := $(BUILD)/libgreenrt.so.$(VERSION)
 # What a program linked statically against greenrt needs.
 GREENRT_LINK := $(LIBGREENRT_A) -luring -pthread
+# What the few tests that drive runtime internals (tests/unit/t_internal.h)
+# use instead of GREENRT_LINK in their compile-and-link command: the
+# private headers, and the runtime's objects as compiled, their internal
+# symbols still global (a test-only archive, never installed).
+LIBGREENRT_INTERNAL_A := $(BUILD)/tests/libgreenrt_internal.a
+GREENRT_INTERNAL := -iquote runtime -iquote tests/unit $(LIBGREENRT_INTERNAL_A) -luring -pthread
 
-ALL += $(LIBGREENRT_A) $(LIBGREENRT_SO) $(BUILD)/greenrt.pc
+ALL += $(LIBGREENRT_A) $(LIBGREENRT_SO)
 
 # All runtime code goes to one ELF section, greenrt_text, so the
 # preemption signal handler can tell "inside greenrt" with a range check
 # (the linker defines __start_/__stop_greenrt_text).  Function reordering
 # is off so that no runtime code lands in .text.unlikely and friends.
-RUNTIME_CFLAGS := -D_GNU_SOURCE -iquote runtime -ftls-model=initial-exec -fno-reorder-functions -fno-reorder-blocks-and-partition
+# -fvisibility=hidden: only what greenrt.h declares is visible (the header
+# says so with a pragma), which also lets the compiler call and address
+# the internals directly in the .so, not through the PLT and GOT.
+RUNTIME_CFLAGS := -D_GNU_SOURCE -iquote runtime -ftls-model=initial-exec -fvisibility=hidden \
+	-fno-reorder-functions -fno-reorder-blocks-and-partition
 RENAME_TEXT := --rename-section .text=greenrt_text,alloc,load,readonly,code,contents \
 	--rename-section .text.unlikely=greenrt_text,alloc,load,readonly,code,contents \
 	--rename-section .text.hot=greenrt_text,alloc,load,readonly,code,contents
+
+# VERSION and greenrt.h's GREENRT_VERSION_* must agree (checked before any
+# runtime object is compiled, again whenever either changes).
+$(BUILD)/version.ok: VERSION runtime/include/greenrt.h
+	$(Q)mkdir -p $(@D)
+	$(Q)hv=$$(awk '$$1 == "#define" && $$2 ~ /^GREENRT_VERSION_(MAJOR|MINOR|PATCH)$$/ \
+	    { v[$$2] = $$3 } END { print v["GREENRT_VERSION_MAJOR"] "." \
+	    v["GREENRT_VERSION_MINOR"] "." v["GREENRT_VERSION_PATCH"] }' runtime/include/greenrt.h); \
+	if [ "$$hv" != "$(VERSION)" ]; then \
+	    echo "greenrt.h's GREENRT_VERSION_* say $$hv but VERSION says $(VERSION): make them agree" >&2; \
+	    exit 1; \
+	fi; echo "$(VERSION)" > $@
+
+$(RUNTIME_OBJS): | $(BUILD)/version.ok
 
 $(BUILD)/runtime/%.o: runtime/%.c $(RUNTIME_HDRS)
 	$(call msg,CC,$<)
@@ -51,26 +83,46 @@ $(BUILD)/runtime/%.o: runtime/%.S
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIBGREENRT_A): $(RUNTIME_OBJS)
+# The symbols the libraries export: the version script's list.
+$(BUILD)/greenrt.exports: runtime/greenrt.map mk/map_globals.awk
+	$(Q)mkdir -p $(@D)
+	$(Q)awk -f mk/map_globals.awk $< > $@
+	$(Q)echo '_.stapsdt.base' >> $@
+
+# The archive holds one object, the runtime's objects linked together
+# (ld -r): the calls between runtime files are resolved there, so every
+# global symbol that is not the API can then be made local, and a program
+# linked statically may define its own `ready` or `sched`.  The symbols
+# kept global are the version script's, as for the .so, plus
+# `_.stapsdt.base`: <sys/sdt.h> defines it weak and hidden, in a COMDAT
+# section, in every object with USDT probes, and the probe notes point at
+# it.  Made local, the linker would keep another object's copy of that
+# section and discard ours, leaving our notes pointing into a discarded
+# section (a program with USDT probes of its own fails to link).  That is
+# also why this is not `objcopy --localize-hidden`, which would take it
+# too.  Weak, it clashes with nothing.
+$(LIBGREENRT_A): $(RUNTIME_OBJS) $(BUILD)/greenrt.exports
 	$(call msg,AR,$@)
+	$(Q)$(LD) -r -o $(BUILD)/greenrt.o $(RUNTIME_OBJS)
+	$(Q)objcopy --keep-global-symbols=$(BUILD)/greenrt.exports $(BUILD)/greenrt.o
+	$(Q)rm -f $@ && ar rcs $@ $(BUILD)/greenrt.o
+
+$(LIBGREENRT_SO_REAL): $(RUNTIME_OBJS) runtime/greenrt.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(LIBGREENRT_SONAME) -Wl,--version-script=runtime/greenrt.map \
+	    -Wl,-z,defs $(LDFLAGS) -o $@ $(RUNTIME_OBJS) $(LDLIBS_RUNTIME)
+
+$(LIBGREENRT_SO): $(LIBGREENRT_SO_REAL)
+	$(Q)ln -sf $(notdir $<) $(BUILD)/$(LIBGREENRT_SONAME)
+	$(Q)ln -sf $(LIBGREENRT_SONAME) $@
+
+$(LIBGREENRT_INTERNAL_A): $(RUNTIME_OBJS)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIBGREENRT_SO): $(RUNTIME_OBJS) runtime/greenrt.map
-	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libgreenrt.so.0 -Wl,--version-script=runtime/greenrt.map \
-	    $(LDFLAGS) -o $@.0 $(RUNTIME_OBJS) $(LDLIBS_RUNTIME)
-	$(Q)ln -sf libgreenrt.so.0 $@
-
-$(BUILD)/greenrt.pc: mk/greenrt.pc.in
-	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' $< > $@
-
-.PHONY: install
-install: $(LIBGREENRT_A) $(LIBGREENRT_SO) $(BUILD)/greenrt.pc
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(LIBGREENRT_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBGREENRT_SO).0 $(DESTDIR)$(PREFIX)/lib/libgreenrt.so.0
-	ln -sf libgreenrt.so.0 $(DESTDIR)$(PREFIX)/lib/libgreenrt.so
-	install -m 644 runtime/include/greenrt.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/greenrt.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	if [ -x $(BUILD)/gtrace ]; then install -m 755 $(BUILD)/gtrace $(DESTDIR)$(PREFIX)/bin/; fi
+# What the libraries export, checked: the API and nothing else, in the .so
+# (against greenrt.h and the version script) and in the .a.
+TESTS_INTEGRATION += \
+	tests/integration/library/test_abi.sh \
+	tests/integration/library/test_archive_symbols.sh

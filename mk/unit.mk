@@ -2,21 +2,30 @@
 #
 # Each tests/unit/test_X.c becomes $(BUILD)/tests/unit/test_X, linked
 # statically against libgreenrt; the runner (tests/runtests.sh) runs each
-# with GR_PROCS=1 and GR_PROCS=2.  test_fatal execs t_fatal_helper (built
-# beside it) for the paths that end the process: deadlock, stack
-# overflow, misuse.
+# with GR_PROCS=1 and GR_PROCS=2.  Two helper programs are built beside
+# them: test_fatal execs t_fatal_helper for the paths that end the
+# process (deadlock, stack overflow, misuse), and test_net's 10,000-
+# connection test runs its client half in io_conn_client (the two halves
+# together need more descriptors than one process may hold).
 
 UNIT_NAMES := \
 	adapt \
+	batching \
+	blocking \
+	bufring \
 	chan \
+	deadline \
 	fatal \
+	net \
+	preempt \
 	sched \
 	select \
+	stream \
 	sync \
 	timer
 UNIT_BINS := $(patsubst %,$(BUILD)/tests/unit/test_%,$(UNIT_NAMES))
-UNIT_HELPERS := $(BUILD)/tests/unit/t_fatal_helper
-UNIT_DEPS := tests/unit/t_util.h runtime/include/greenrt.h $(LIBGREENRT_A)
+UNIT_HELPERS := $(BUILD)/tests/unit/io_conn_client $(BUILD)/tests/unit/t_fatal_helper
+UNIT_DEPS := tests/unit/t_io.h tests/unit/t_util.h runtime/include/greenrt.h $(LIBGREENRT_A)
 
 ALL += $(UNIT_BINS) $(UNIT_HELPERS)
 TESTS_UNIT += $(UNIT_BINS)
@@ -31,8 +40,15 @@ $(UNIT_HELPERS): $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_DEPS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
 
-# test_fatal needs its helper next to it.
+# Each test that execs a helper needs it next to it.
 $(BUILD)/tests/unit/test_fatal: | $(BUILD)/tests/unit/t_fatal_helper
+$(BUILD)/tests/unit/test_net: | $(BUILD)/tests/unit/io_conn_client
 
 .PHONY: unit
 unit: $(UNIT_BINS) $(UNIT_HELPERS)
+
+# Tests that drive runtime internals (tests/unit/t_internal.h) link the
+# runtime's objects: in libgreenrt.a the internals are local.
+UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/t_fatal_helper
+$(UNIT_INTERNAL): private GREENRT_LINK = $(GREENRT_INTERNAL)
+$(UNIT_INTERNAL): $(LIBGREENRT_INTERNAL_A) tests/unit/t_internal.h

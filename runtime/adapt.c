@@ -22,10 +22,10 @@
  *
  *   - shrink: in two windows running, the active workers waited for more
  *     than WAIT_SHARE of the time they were runnable: park the highest-
- *     numbered active workers (sched.c, "Dormant workers"), down to the
- *     number of CPUs' worth of time they actually got (at least one, at
- *     most all but one of them), so that 64 workers squeezed onto 2 CPUs
- *     shrink in one step.  A dormant worker runs no more goroutines; its
+ *     numbered active workers (dormant.c), down to the number of CPUs'
+ *     worth of time they actually got (at least one, at most all but one
+ *     of them), so that 64 workers squeezed onto 2 CPUs shrink in one
+ *     step.  A dormant worker runs no more goroutines; its
  *     connections move to the others as their I/O completes.
  *   - grow: a worker is dormant, the active ones are busy (running at
  *     least BUSY_SHARE of the window each), and the CPUs we may run on
@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "sched.h"
 
 #define WINDOW_NS 100000000LL   /* 100 ms */

@@ -59,6 +59,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bufring.h"
+#include "fatal.h"
 #include "greenrt.h"
 #include "sched.h"
 
@@ -235,7 +237,7 @@ gr_buf *bufring_complete(worker *w, int32_t res, uint32_t cflags)
         if (s)
             p->free_slices = s->next;
         else if (!(s = malloc(sizeof *s)))
-            gr_fatal("out of memory for a received buffer's descriptor"); /* as Go */
+            fatal("out of memory for a received buffer's descriptor"); /* as Go */
         s->desc.data = c->mem + c->off;
         s->desc.len = (size_t)res;
         s->desc._bid = bid;
@@ -255,9 +257,6 @@ gr_buf *bufring_complete(worker *w, int32_t res, uint32_t cflags)
     unlock(&p->lock);
     return s ? &s->desc : NULL;
 }
-
-int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
-                   gr_buf **buf); /* io.c */
 
 static int pool_ensure(worker *w)
 {

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 
 #include "greenrt.h"
+#include "preempt.h"
 #include "sched.h"
 
 waiter *chan_take_waiter(waitq *q)

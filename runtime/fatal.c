@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
 #include "sched.h"
-
-const char *g_name(g *gp);
 
 static const char *const reasons[GR_WAIT_REASON_COUNT] = {
     [GR_WAIT_NONE] = "runnable",
@@ -50,7 +50,7 @@ static void put(const char *s, size_t n)
     }
 }
 
-_Noreturn void gr_fatal(const char *fmt, ...)
+_Noreturn void fatal(const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -67,7 +67,7 @@ _Noreturn void gr_fatal(const char *fmt, ...)
 }
 
 /* Every goroutine that is parked or runnable, one line each. */
-_Noreturn void gr_fatal_deadlock(void)
+_Noreturn void fatal_deadlock(void)
 {
     static const char head[] = "fatal: all goroutines are asleep - deadlock!\n\n";
     put(head, sizeof head - 1);

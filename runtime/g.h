@@ -52,7 +52,7 @@ typedef struct g {
     uint32_t status;       /* enum g_status; atomic where raced (see sched.c) */
     uint16_t wait_reason;  /* enum gr_wait_reason while G_WAITING */
     uint8_t is_g0;         /* a worker's scheduler context */
-    uint8_t hot_streak;    /* input completions run at once, in a row (sched.c) */
+    uint8_t hot_streak;    /* input completions run at once, in a row (runq.c) */
     void (*fn)(void *);    /* entry point, until it has started */
     void *arg;
     stack stk;             /* .base NULL until the goroutine first runs */

@@ -11,8 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
+#include "preempt.h"
 #include "probes.h"
+#include "runq.h"
 #include "sched.h"
 #include "stack.h"
 
@@ -70,7 +74,7 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     return gp->id;
 }
 
-int gr_spawn_main(worker *w, void (*fn)(void *), void *arg)
+int spawn_main(worker *w, void (*fn)(void *), void *arg)
 {
     int64_t id = spawn(w, fn, arg, NULL, true);
     return id < 0 ? (int)id : 0;
@@ -194,8 +198,8 @@ void gr_preempt_enable(void)
     if (!gp || gp->is_g0)
         return;
     if (gp->preempt_off <= 0)
-        gr_fatal("goroutine %lld (%s): gr_preempt_enable without gr_preempt_disable",
-                 (long long)gp->id, g_name(gp));
+        fatal("goroutine %lld (%s): gr_preempt_enable without gr_preempt_disable",
+              (long long)gp->id, g_name(gp));
     if (--gp->preempt_off == 0)
         preempt_point();
 }

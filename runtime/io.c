@@ -39,7 +39,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bufring.h"
 #include "greenrt.h"
+#include "preempt.h"
 #include "probes.h"
 #include "sched.h"
 

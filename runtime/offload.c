@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "greenrt.h"
+#include "offload.h"
 #include "sched.h"
 
 #define OFFLOAD_MAX 64

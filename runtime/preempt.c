@@ -44,19 +44,17 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "greenrt.h"
+#include "preempt.h"
 #include "probes.h"
+#include "runq.h"
 #include "sched.h"
+#include "stats.h"
 
 #define PERIOD_NS 10000000 /* 10 ms, as Go's forcePreemptNS */
 #define MAX_RANGES 64
 #define STATS_EVERY_NS 1000000000 /* the greenrt:stats probe */
-
-void stats_probe_snapshot(void);
-void adapt_start(void);
-void adapt_stop(void);
-void adapt_reset(void);
-void adapt_tick(int64_t now);
 
 extern const char __start_greenrt_text[] __attribute__((visibility("hidden")));
 extern const char __stop_greenrt_text[] __attribute__((visibility("hidden")));
@@ -131,7 +129,7 @@ static void urg_handler(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig, (void)si;
     int saved_errno = errno;
-    worker *w = gr_tls_worker;
+    worker *w = tls_worker;
     g *gp = w ? w->cur : NULL;
     ucontext_t *uc = uctx;
     if (!gp || gp->is_g0 || !load_relaxed(&gp->preempt) || gp->preempt_off)
@@ -158,10 +156,6 @@ static void futex_wait_ns(uint32_t *addr, uint32_t val, int64_t ns)
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ns >= 0 ? &ts : NULL, NULL, 0);
 }
-
-/* Moves a stuck worker's queue to the global queue (owner is stuck, so
- * thieves may grab: the ring is multi-consumer). */
-void sched_handoff_queue(worker *victim);
 
 static void *monitor_main(void *arg)
 {

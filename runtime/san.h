@@ -29,6 +29,7 @@
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 #ifdef GR_TSAN
 void *__tsan_get_current_fiber(void);
@@ -80,6 +81,17 @@ static inline void san_g_release(g *gp)
     }
 #endif
     (void)gp;
+}
+
+/* ASan keeps shadow poison for a stack's old frames (an abandoned
+ * goroutine never unwinds; a new mapping may land where an old one was):
+ * a stack handed out is clean. */
+static inline void san_stack_clean(const stack *s)
+{
+#ifdef GR_ASAN
+    __asan_unpoison_memory_region(s->base, s->size);
+#endif
+    (void)s;
 }
 
 #endif

@@ -1,5 +1,8 @@
 /*
- * sched.c - the goroutine scheduler.
+ * sched.c - the goroutine scheduler: switching, park/ready, the scheduler
+ * loop, idle and spinning workers.  Its other parts: runq.c (the run
+ * queues), galloc.c (control blocks), dormant.c (workers the CPU governor
+ * parked) and run.c (gr_run: starting and stopping the workers).
  *
  * Vocabulary (Go's, runtime/proc.go):
  *   G  a goroutine: a control block (struct g) and, once started, a stack.
@@ -19,38 +22,10 @@
  * ~27 us while a same-CPU hand-off costs nanoseconds, so (1) and (2) pull
  * in opposite directions and the rules below arbitrate.
  *
- * Run queues.  Each worker has a bounded (256) single-producer multi-
- * consumer ring of runnable goroutines (lock-free: the owner pushes at the
- * tail, the owner and thieves CAS the head) and a `runnext` slot.  A
- * goroutine made runnable by the running one (ready) goes into runnext, so
- * the pair ping-ponging through a channel runs back to back on one worker
- * with the queue's FIFO untouched; the goroutine it displaces goes to the
- * queue's tail.  A full ring moves half of itself to the global queue
- * (a locked list), which every worker checks every 61st schedule so that
- * nothing there starves, and whenever its own queue is empty.  Goroutines
- * woken by I/O completions are not hand-offs: they join the queue's tail
- * in completion order; past a full queue they wait, still in order, in the
- * worker's private ioq, which it moves into the queue before it looks for
- * more work (the global queue would serve them only every 61st schedule,
- * behind completions that came later; leaving them in the kernel's CQ
- * would pin their provided buffers).  A
- * spawner that fills its queue yields to it, so a loop spawning a million
- * goroutines runs them as it goes instead of queueing a million.
- *
- * Fresh input.  There is one exception to completion order: a goroutine
- * whose read or receive just completed goes into the worker's hotq (128
- * slots, SPMC like the run queue), which runs ahead of runnext and the
- * queue.  The kernel has just copied its data on this CPU, so the data,
- * the socket and the request it answers are still in cache, and the reply
- * it sends touches them warm.  Behind a queue of thousands they would be
- * evicted twice per request.  With 10,000 connections this took the echo
- * server from 8.55 to 7.52 us of CPU per request, and from 120k to 129k
- * requests/s (compare.sh --pin, medians of 3).  Two bounds keep it
- * fair: after HOT_BURST_MAX hotq picks the worker takes one from the
- * queue, and a goroutine that was woken this way HOT_STREAK_MAX times
- * in a row (a reader draining a stream) takes the queue's tail next time.
- * Thieves take from the hotq only when the run queue is empty, as with
- * runnext.
+ * Run queues (runq.c).  Each worker has a lock-free queue of runnable
+ * goroutines and a `runnext` slot for hand-offs; a locked global queue
+ * takes what overflows; fresh input runs first (the hotq).  runq.c
+ * explains them and their order.
  *
  * Switching.  A goroutine that parks or yields switches directly to the
  * next goroutine when one is at hand (one context switch, ~ a function
@@ -84,9 +59,9 @@
  * programs hold, the CPU governor (adapt.c, run by the monitor) parks the
  * highest-numbered ones: a dormant worker runs no goroutines, only reaps
  * its ring and timers and forwards what they wake to the global queue
- * ("Dormant workers" below).  Spinning and the idle list count active
- * workers only; deadlock detection counts a dormant worker as asleep only
- * while it actually sleeps.
+ * (dormant.c).  Spinning and the idle list count active workers only;
+ * deadlock detection counts a dormant worker as asleep only while it
+ * actually sleeps.
  *
  * Rejected designs.  One global locked queue: every hand-off would take a
  * contended lock.  A thread per blocking call (Go's syscall hand-off) as
@@ -103,43 +78,27 @@
  */
 #include "sched.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "adapt.h"
+#include "arch.h"
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
+#include "preempt.h"
 #include "probes.h"
+#include "runq.h"
 #include "san.h"
 #include "stack.h"
 
 #define SPIN_NS 50000     /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
 #define SPIN_IO_NS 200000 /* ... and with I/O pending on our ring */
-#define GFREE_LOCAL_MAX 128
-#define HOT_STREAK_MAX 8 /* input completions in a row that a goroutine runs at once */
-#define HOT_BURST_MAX 4  /* hotq picks before runq gets a forced turn */
-#define GFREE_BATCH 64
-#define G_SLAB 64
 
 sched_t sched;
-__thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+__thread worker *tls_worker __attribute__((tls_model("initial-exec")));
 
-void gr_ctx_switch(void **save_sp, void *new_sp);
-void gr_ctx_trampoline(void);
-void preempt_monitor_start(void);
-void preempt_monitor_stop(void);
-void preempt_monitor_kick(void);
-void offload_stop(void);
-
-static uint32_t gfree_lock;
-static g *gfree_global;
-static int ngfree_global;
+/* gr_run's thread's floating-point control state, which every goroutine
+ * starts with (g_start_stack). */
 static uint32_t default_mxcsr;
 static uint16_t default_fpucw;
 
@@ -166,388 +125,9 @@ g *require_g(const char *call)
 {
     worker *w = current_worker();
     if (!w || w->cur == &w->g0 || !w->cur)
-        gr_fatal("%s called outside a goroutine (blocking greenrt calls must run inside "
-                 "gr_run)",
-                 call);
+        fatal("%s called outside a goroutine (blocking greenrt calls must run inside gr_run)",
+              call);
     return w->cur;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------------
- * Control blocks: per-worker free lists over a shared pool over slabs.
- * ------------------------------------------------------------------- */
-
-static g *g_slab_new(void)
-{
-    g *slab = calloc(G_SLAB, sizeof(g));
-    if (!slab)
-        return NULL;
-    lock(&sched.gslab_lock);
-    for (int i = 0; i < G_SLAB; i++) {
-        slab[i].allnext = sched.allg;
-        sched.allg = &slab[i];
-    }
-    unlock(&sched.gslab_lock);
-    /* slab[0] is the first of the chain as built (the last pushed is
-     * slab[G_SLAB-1]); free list links go through schedlink. */
-    for (int i = 0; i < G_SLAB - 1; i++)
-        slab[i].schedlink = &slab[i + 1];
-    slab[G_SLAB - 1].schedlink = NULL;
-    return slab;
-}
-
-g *g_alloc(worker *w)
-{
-    if (!w->gfree) {
-        lock(&gfree_lock);
-        int n = 0;
-        while (gfree_global && n < GFREE_BATCH) {
-            g *gp = gfree_global;
-            gfree_global = gp->schedlink;
-            gp->schedlink = w->gfree;
-            w->gfree = gp;
-            n++;
-        }
-        ngfree_global -= n;
-        unlock(&gfree_lock);
-        w->ngfree += n;
-        if (!w->gfree) {
-            g *slab = g_slab_new();
-            if (!slab)
-                return NULL;
-            slab[G_SLAB - 1].schedlink = w->gfree;
-            w->gfree = slab;
-            w->ngfree += G_SLAB;
-        }
-    }
-    g *gp = w->gfree;
-    w->gfree = gp->schedlink;
-    w->ngfree--;
-    gp->schedlink = NULL;
-    return gp;
-}
-
-void g_release(worker *w, g *gp)
-{
-    san_g_release(gp);
-    gp->status = G_FREE;
-    gp->fn = NULL;
-    gp->arg = NULL;
-    gp->schedlink = w->gfree;
-    w->gfree = gp;
-    if (++w->ngfree > GFREE_LOCAL_MAX) {
-        /* Spawner and runner are often different workers: without this
-         * the spawner would keep making slabs while the runner hoards. */
-        g *head = NULL, *tail = NULL;
-        for (int i = 0; i < GFREE_BATCH; i++) {
-            g *x = w->gfree;
-            w->gfree = x->schedlink;
-            x->schedlink = head;
-            head = x;
-            if (!tail)
-                tail = x;
-        }
-        w->ngfree -= GFREE_BATCH;
-        lock(&gfree_lock);
-        tail->schedlink = gfree_global;
-        gfree_global = head;
-        ngfree_global += GFREE_BATCH;
-        unlock(&gfree_lock);
-    }
-}
-
-/* ---------------------------------------------------------------------
- * Global run queue (sched.lock)
- * ------------------------------------------------------------------- */
-
-static void gq_put_batch_locked(g *head, g *tail, uint32_t n)
-{
-    tail->schedlink = NULL;
-    if (sched.gq_tail)
-        sched.gq_tail->schedlink = head;
-    else
-        sched.gq_head = head;
-    sched.gq_tail = tail;
-    store_relaxed(&sched.gq_len, sched.gq_len + n);
-}
-
-static void gq_put(g *gp)
-{
-    lock(&sched.lock);
-    gq_put_batch_locked(gp, gp, 1);
-    unlock(&sched.lock);
-}
-
-static bool runq_put_tail(worker *w, g *gp);
-
-/* Takes a fair share of the global queue: one to run, the rest into w's
- * local queue.  Caller holds sched.lock. */
-static g *gq_get_locked(worker *w, uint32_t max)
-{
-    uint32_t len = sched.gq_len;
-    if (len == 0)
-        return NULL;
-    uint32_t n = len / (uint32_t)sched.nprocs + 1;
-    if (n > len)
-        n = len;
-    if (max && n > max)
-        n = max;
-    if (n > RUNQ_SIZE / 2)
-        n = RUNQ_SIZE / 2;
-    store_relaxed(&sched.gq_len, len - n);
-    g *gp = sched.gq_head;
-    sched.gq_head = gp->schedlink;
-    for (uint32_t i = 1; i < n; i++) {
-        g *x = sched.gq_head;
-        sched.gq_head = x->schedlink;
-        runq_put_tail(w, x);
-    }
-    if (!sched.gq_head)
-        sched.gq_tail = NULL;
-    gp->schedlink = NULL;
-    return gp;
-}
-
-static g *gq_get(worker *w, uint32_t max)
-{
-    if (load_relaxed(&sched.gq_len) == 0)
-        return NULL;
-    lock(&sched.lock);
-    g *gp = gq_get_locked(w, max);
-    unlock(&sched.lock);
-    return gp;
-}
-
-/* ---------------------------------------------------------------------
- * Local run queue: lock-free SPMC ring + runnext
- * ------------------------------------------------------------------- */
-
-/* Moves half of w's full ring plus gp to the global queue.  False if a
- * thief emptied some slots meanwhile (caller retries the fast path). */
-static bool runq_put_slow(worker *w, g *gp, uint32_t h, uint32_t t)
-{
-    uint32_t n = (t - h) / 2;
-    g *batch[RUNQ_SIZE / 2 + 1];
-    for (uint32_t i = 0; i < n; i++)
-        batch[i] = load_relaxed(&w->runq[(h + i) % RUNQ_SIZE]);
-    if (!cas_acq_rel(&w->runq_head, &h, h + n))
-        return false;
-    batch[n] = gp;
-    if (sched.randomize) {
-        for (uint32_t i = 1; i <= n; i++) {
-            uint32_t j = (uint32_t)(fastrand(w) % (i + 1));
-            g *x = batch[i];
-            batch[i] = batch[j];
-            batch[j] = x;
-        }
-    }
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
-    lock(&sched.lock);
-    gq_put_batch_locked(batch[0], batch[n], n + 1);
-    unlock(&sched.lock);
-    return true;
-}
-
-/* Owner only.  Returns true (always) once gp is queued somewhere. */
-static bool runq_put_tail(worker *w, g *gp)
-{
-    for (;;) {
-        uint32_t h = load_acquire(&w->runq_head);
-        uint32_t t = w->runq_tail;
-        if (t - h < RUNQ_SIZE) {
-            store_relaxed(&w->runq[t % RUNQ_SIZE], gp);
-            /* Release: the slot is written before thieves can see it. */
-            store_release(&w->runq_tail, t + 1);
-            return true;
-        }
-        if (runq_put_slow(w, gp, h, t))
-            return true;
-    }
-}
-
-static void wakep(void);
-
-/* After queueing work where another worker could take it: wake an idle
- * worker if nobody is spinning to find it. */
-static void maybe_wakep(void)
-{
-    /* Nobody idle: nothing to do, and no barrier to pay for (the common
-     * case when every worker is busy).  A worker going idle right now
-     * either re-checks the queues (it was spinning) or leaves this work
-     * to us, who will run it anyway - Go accepts the same window. */
-    if (load_relaxed(&sched.npidle) == 0)
-        return;
-    /* Full fence: our queue store must be visible before we read the
-     * spinner count, pairing with the spinner's decrement-then-recheck.
-     * A locked no-op on the stack is a full barrier on x86 and cheaper
-     * than mfence. */
-    full_fence();
-    if (load_relaxed(&sched.npidle) > 0 && load_relaxed(&sched.nmspinning) == 0)
-        wakep();
-}
-
-/* Queues gp on w (owner only).  next: into runnext (a hand-off). */
-static void runq_put(worker *w, g *gp, bool next)
-{
-    if (sched.randomize) {
-        uint64_t r = fastrand(w);
-        if ((r & 3) == 0) {
-            gq_put(gp);
-            maybe_wakep();
-            return;
-        }
-        next = r & 4;
-    }
-    if (next) {
-        g *old;
-        if (sched.nprocs == 1) { /* no thieves: see runq_get */
-            old = load_relaxed(&w->runnext);
-            store_relaxed(&w->runnext, gp);
-        } else {
-            old = __atomic_exchange_n(&w->runnext, gp, __ATOMIC_ACQ_REL);
-        }
-        if (!old)
-            return; /* pure hand-off: nobody else needs to look */
-        gp = old;
-    }
-    runq_put_tail(w, gp);
-    maybe_wakep();
-}
-
-/* A new goroutine goes into runnext, as in Go.  Unlike Go, a spawner
- * that has filled its worker's run queue yields to it (backpressure):
- * instead of moving half the queue to the global list and going on
- * allocating control blocks for goroutines nobody runs yet, the queued
- * ones run and exit, and their control blocks and stacks are reused while
- * still in cache.  gr_go is thus a possible yield point (greenrt.h). */
-void runq_put_new(worker *w, g *gp)
-{
-    runq_put(w, gp, true);
-    if (!w->cur->is_g0 && runq_len(w) >= RUNQ_SIZE - 1)
-        sched_yield_g(false);
-}
-
-/* Takes the oldest goroutine of one of w's SPMC rings (runq, hotq): the
- * owner pushes at the tail, anyone takes from the head with a CAS. */
-static g *ring_pop(uint32_t *head, uint32_t tail, g **slots, uint32_t size)
-{
-    if (sched.nprocs == 1) {
-        /* No thieves with one worker (the monitor hands queues over only
-         * when there is another worker): plain loads and stores will do,
-         * saving two locked instructions per schedule. */
-        uint32_t h = *head;
-        if (h == tail)
-            return NULL;
-        store_release(head, h + 1);
-        return load_relaxed(&slots[h % size]);
-    }
-    for (;;) {
-        uint32_t h = load_acquire(head);
-        if (tail == h)
-            return NULL;
-        g *gp = load_relaxed(&slots[h % size]);
-        if (cas_acq_rel(head, &h, h + 1))
-            return gp;
-    }
-}
-
-/* runnext, then the run queue (owner only). */
-static g *runq_get_queued(worker *w)
-{
-    g *next = load_relaxed(&w->runnext);
-    if (sched.nprocs == 1) {
-        if (next) {
-            store_relaxed(&w->runnext, NULL);
-            return next;
-        }
-    } else if (next && cas_acq_rel(&w->runnext, &next, NULL)) {
-        return next;
-    }
-    return ring_pop(&w->runq_head, w->runq_tail, w->runq, RUNQ_SIZE);
-}
-
-/* The next goroutine to run on w (owner only): fresh input first, but
- * after HOT_BURST_MAX hotq picks the queue gets a turn (the count carries
- * over while the hotq is empty, so a turn can come sooner, never later). */
-static g *runq_get(worker *w)
-{
-    if (load_relaxed(&w->hotq_head) != w->hotq_tail) {
-        g *gp = NULL;
-        if (w->hot_burst >= HOT_BURST_MAX) {
-            w->hot_burst = 0;
-            gp = runq_get_queued(w);
-        }
-        if (!gp && (gp = ring_pop(&w->hotq_head, w->hotq_tail, w->hotq, HOTQ_SIZE)))
-            w->hot_burst++;
-        if (gp)
-            return gp;
-    }
-    return runq_get_queued(w);
-}
-
-static bool runq_empty(worker *w)
-{
-    uint32_t h = load_acquire(&w->runq_head);
-    uint32_t t = load_acquire(&w->runq_tail);
-    return h == t && load_relaxed(&w->hotq_head) == load_acquire(&w->hotq_tail) &&
-           load_relaxed(&w->runnext) == NULL;
-}
-
-/* Takes up to half of one of victim's rings into batch (Go's runqgrab). */
-static uint32_t ring_grab(uint32_t *head, uint32_t *tail, g **slots, uint32_t size, g **batch)
-{
-    for (;;) {
-        uint32_t h = load_acquire(head);
-        uint32_t t = load_acquire(tail);
-        uint32_t n = t - h;
-        n = n - n / 2;
-        if (n == 0)
-            return 0;
-        if (n > size / 2)
-            continue; /* h and t read at different times: retry */
-        for (uint32_t i = 0; i < n; i++)
-            batch[i] = load_relaxed(&slots[(h + i) % size]);
-        if (cas_acq_rel(head, &h, h + n))
-            return n;
-    }
-}
-
-/* Up to half of victim's run queue; when that is empty and steal_runnext,
- * what the victim was about to run itself: half its hotq, or runnext. */
-static uint32_t runq_grab(worker *victim, g **batch, bool steal_runnext)
-{
-    uint32_t n = ring_grab(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE, batch);
-    if (n || !steal_runnext)
-        return n;
-    n = ring_grab(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE, batch);
-    if (n)
-        return n;
-    g *next = load_relaxed(&victim->runnext);
-    if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
-        batch[0] = next;
-        return 1;
-    }
-    return 0;
-}
-
-static g *runq_steal(worker *w, worker *victim, bool steal_runnext)
-{
-    g *batch[RUNQ_SIZE / 2];
-    uint32_t n = runq_grab(victim, batch, steal_runnext);
-    if (n == 0)
-        return NULL;
-    stat_inc(w, steals);
-    PROBE3(steal, w->index, victim->index, n);
-    for (uint32_t i = 0; i + 1 < n; i++)
-        runq_put_tail(w, batch[i]);
-    return batch[n - 1];
 }
 
 /* ---------------------------------------------------------------------
@@ -566,16 +146,16 @@ static void run_after(worker *w)
 static void g_entry(void *arg);
 
 /* Gives a goroutine about to run for the first time its stack and the
- * frame gr_ctx_switch expects (see switch.S). */
+ * frame ctx_switch expects (see switch.S). */
 static void g_start_stack(worker *w, g *gp)
 {
     int err = stack_alloc(w, gp->stack_size, &gp->stk);
     if (err)
-        gr_fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
-                 (long long)gp->id);
+        fatal("out of memory: cannot allocate a %u-byte stack for goroutine %lld", gp->stack_size,
+              (long long)gp->id);
     uintptr_t top = ((uintptr_t)gp->stk.base + gp->stk.size) & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 16); /* rsp after `ret`: 16-aligned */
-    *--sp = (uint64_t)(uintptr_t)gr_ctx_trampoline;
+    *--sp = (uint64_t)(uintptr_t)ctx_trampoline;
     *--sp = 0;                           /* rbp */
     *--sp = 0;                           /* rbx */
     *--sp = (uint64_t)(uintptr_t)gp;     /* r12: entry argument */
@@ -630,7 +210,7 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
     PROBE2(switch, from->id, to->id);
     prefetch_queued(w);
     san_before_switch(from, to, from->status == G_DEAD);
-    gr_ctx_switch(&from->sp, to->sp);
+    ctx_switch(&from->sp, to->sp);
     /* Resumed.  Re-read the worker: we may be on another thread now. */
     san_after_switch(from);
     run_after(current_worker());
@@ -696,36 +276,6 @@ void ready(g *gp)
     }
 }
 
-/* Doubles w's ioq (ioq_lock held); false when out of memory. */
-static bool ioq_grow(worker *w)
-{
-    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : 1024;
-    g **q = malloc(sizeof(g *) * cap);
-    if (!q || cap < w->ioq_cap) {
-        free(q);
-        return false;
-    }
-    for (uint32_t i = 0; i < w->ioq_len; i++)
-        q[i] = w->ioq[(w->ioq_head + i) & (w->ioq_cap - 1)];
-    free(w->ioq);
-    w->ioq = q;
-    w->ioq_cap = cap;
-    w->ioq_head = 0;
-    w->ioq_tail = w->ioq_len;
-    return true;
-}
-
-/* Owner only: gp into w's hotq; false when it is full. */
-static bool hotq_put(worker *w, g *gp)
-{
-    uint32_t h = load_acquire(&w->hotq_head), t = w->hotq_tail;
-    if (t - h >= HOTQ_SIZE)
-        return false;
-    store_relaxed(&w->hotq[t % HOTQ_SIZE], gp);
-    store_release(&w->hotq_tail, t + 1); /* slot first, as in runq_put_tail */
-    return true;
-}
-
 void ready_io(worker *w, g *gp, bool input)
 {
     mark_runnable(w, gp);
@@ -742,65 +292,7 @@ void ready_io(worker *w, g *gp, bool input)
         maybe_wakep();
         return;
     }
-    /* The queue is full (or older completions wait in ioq): keep arrival
-     * order here rather than spill to the global queue, where a busy
-     * worker would look only every 61st schedule. */
-    lock(&w->ioq_lock);
-    if (w->ioq_len == w->ioq_cap && !ioq_grow(w)) {
-        unlock(&w->ioq_lock);
-        gq_put(gp); /* out of memory: late, but not lost */
-        maybe_wakep();
-        return;
-    }
-    w->ioq[w->ioq_tail++ & (w->ioq_cap - 1)] = gp;
-    store_relaxed(&w->ioq_len, w->ioq_len + 1);
-    unlock(&w->ioq_lock);
-}
-
-/* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
-static uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
-{
-    uint32_t n = w->ioq_len;
-    *head = *tail = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        g *gp = w->ioq[w->ioq_head++ & (w->ioq_cap - 1)];
-        gp->schedlink = NULL;
-        if (*tail)
-            (*tail)->schedlink = gp;
-        else
-            *head = gp;
-        *tail = gp;
-    }
-    store_relaxed(&w->ioq_len, 0);
-    return n;
-}
-
-/* Moves the oldest of ioq into the room the run queue has (owner only). */
-static void ioq_refill(worker *w)
-{
-    if (!load_relaxed(&w->ioq_len))
-        return;
-    uint32_t moved = 0;
-    lock(&w->ioq_lock);
-    while (moved < w->ioq_len && runq_len(w) < RUNQ_SIZE) {
-        runq_put_tail(w, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
-        moved++;
-    }
-    store_relaxed(&w->ioq_len, w->ioq_len - moved);
-    unlock(&w->ioq_lock);
-    if (moved)
-        maybe_wakep(); /* now in runq, where thieves can see them */
-}
-
-/* Work queued on v where some worker can get at it (v itself for ioq). */
-bool worker_has_work(worker *v)
-{
-    return !runq_empty(v) || load_relaxed(&v->ioq_len);
-}
-
-uint32_t runq_len(worker *w)
-{
-    return w->runq_tail - load_acquire(&w->runq_head);
+    ioq_put(w, gp); /* runq is full, or older completions wait in ioq */
 }
 
 static void after_requeue(worker *w, void *arg)
@@ -890,9 +382,28 @@ static void wakep(void)
     wring_wake(v);
 }
 
+/* After queueing work where another worker could take it: wake an idle
+ * worker if nobody is spinning to find it. */
+void maybe_wakep(void)
+{
+    /* Nobody idle: nothing to do, and no barrier to pay for (the common
+     * case when every worker is busy).  A worker going idle right now
+     * either re-checks the queues (it was spinning) or leaves this work
+     * to us, who will run it anyway - Go accepts the same window. */
+    if (load_relaxed(&sched.npidle) == 0)
+        return;
+    /* Full fence: our queue store must be visible before we read the
+     * spinner count, pairing with the spinner's decrement-then-recheck.
+     * A locked no-op on the stack is a full barrier on x86 and cheaper
+     * than mfence. */
+    full_fence();
+    if (load_relaxed(&sched.npidle) > 0 && load_relaxed(&sched.nmspinning) == 0)
+        wakep();
+}
+
 /* A spinning worker found work: stop counting as a spinner, and if it was
  * the last one, wake another so leftover work keeps being looked for. */
-static void stop_spinning(worker *w)
+void stop_spinning(worker *w)
 {
     if (!w->spinning)
         return;
@@ -923,59 +434,7 @@ static bool any_work_queued(void)
     return false;
 }
 
-/* One pass of stealing over the workers in a random order. */
-static g *steal_work(worker *w, bool steal_runnext)
-{
-    int n = sched.nprocs;
-    if (n == 1)
-        return NULL;
-    int start = (int)(fastrand(w) % (uint64_t)n);
-    for (int i = 0; i < n; i++) {
-        worker *v = &sched.workers[(start + i) % n];
-        if (v == w)
-            continue;
-        g *gp = runq_steal(w, v, steal_runnext);
-        if (gp)
-            return gp;
-    }
-    return NULL;
-}
-
-/* Monitor thread: w has been stuck on one goroutine with others queued
- * behind it; let other workers have them. */
-void sched_handoff_queue(worker *victim)
-{
-    if (sched.nprocs == 1)
-        return; /* nobody to hand it to; and runq_get relies on this */
-    g *batch[RUNQ_SIZE / 2 + HOTQ_SIZE / 2];
-    uint32_t n = runq_grab(victim, batch, false);
-    n += ring_grab(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE, batch + n);
-    g *ioq, *ioq_tail;
-    lock(&victim->ioq_lock);
-    uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);
-    unlock(&victim->ioq_lock);
-    if (n == 0 && !ioq)
-        return;
-    lock(&sched.lock);
-    for (uint32_t i = 0; i < n; i++)
-        gq_put_batch_locked(batch[i], batch[i], 1);
-    if (ioq)
-        gq_put_batch_locked(ioq, ioq_tail, nioq);
-    unlock(&sched.lock);
-    maybe_wakep();
-}
-
-static void run_due_timers(worker *w)
-{
-    int64_t e = timers_earliest(&w->timers);
-    if (e != INT64_MAX) {
-        int64_t now = now_ns();
-        if (e <= now)
-            timers_run(w, now);
-    }
-}
-
-static void idle_list_remove_locked(worker *w)
+void idle_list_remove_locked(worker *w)
 {
     if (load_relaxed(&w->idle)) {
         worker **pp = &sched.idle_list;
@@ -989,7 +448,7 @@ static void idle_list_remove_locked(worker *w)
     }
 }
 
-static void idle_list_remove(worker *w)
+void idle_list_remove(worker *w)
 {
     lock(&sched.lock);
     idle_list_remove_locked(w);
@@ -1020,9 +479,19 @@ static bool deadlocked_locked(void)
     return true;
 }
 
+/* Releases sched.lock, held by a worker about to sleep; if nothing can
+ * ever run again, reports the deadlock (and exits). */
+void unlock_or_deadlock(void)
+{
+    bool dead = deadlocked_locked();
+    unlock(&sched.lock);
+    if (dead)
+        fatal_deadlock();
+}
+
 /* Sleeps inside io_uring_enter until a completion, a wake-up message or
  * w's next timer. */
-static void sleep_in_ring(worker *w)
+void sleep_in_ring(worker *w)
 {
     int64_t timeout = -1;
     int64_t e = timers_earliest(&w->timers);
@@ -1035,112 +504,107 @@ static void sleep_in_ring(worker *w)
 }
 
 /* ---------------------------------------------------------------------
- * Dormant workers (the CPU governor's, adapt.c)
- *
- * A dormant worker runs no goroutines.  It keeps reaping its ring and
- * running its timers, because operations submitted there before it was
- * parked complete there (DEFER_TASKRUN: only the submitting thread can
- * reap them), and it forwards every goroutine they wake to the global
- * queue.  Run on an active worker, the goroutine submits its next I/O to
- * that worker's ring, so connections migrate off a dormant worker one
- * completion each and its ring goes quiet: it then sleeps and costs
- * nothing.  The lowest-numbered workers stay active, so worker 0 never
- * goes dormant.
+ * The scheduler loop
  * ------------------------------------------------------------------- */
 
-/* Moves everything queued on w (runnext, runq, ioq) to the global queue. */
-static void dormant_forward(worker *w)
+/* What w can run without looking at other workers: due timers, its ioq,
+ * its ring's completions, the global queue every GLOBAL_CHECK_EVERY-th
+ * schedule (so that nothing there starves), its own queues, and the
+ * global queue when they are empty. */
+static g *find_local(worker *w)
 {
-    if (!worker_has_work(w))
-        return;
-    g *ioq, *ioq_tail;
-    lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
-    uint32_t nioq = ioq_take_all_locked(w, &ioq, &ioq_tail);
-    unlock(&w->ioq_lock);
-    g *head = NULL, *tail = NULL, *gp;
-    uint32_t n = 0;
-    while ((gp = runq_get(w))) {
-        gp->schedlink = NULL;
-        if (tail)
-            tail->schedlink = gp;
-        else
-            head = gp;
-        tail = gp;
-        n++;
-    }
-    lock(&sched.lock);
-    if (head)
-        gq_put_batch_locked(head, tail, n);
-    if (ioq)
-        gq_put_batch_locked(ioq, ioq_tail, nioq);
-    unlock(&sched.lock);
-    maybe_wakep();
+    run_due_timers(w);
+    ioq_refill(w);
+    if (w->ring.unsubmitted || w->io_pending)
+        wring_wait(w, 0);
+    g *gp = NULL;
+    if (w->schedtick % GLOBAL_CHECK_EVERY == 0 && load_relaxed(&sched.gq_len))
+        gp = gq_get(w, 1);
+    if (!gp)
+        gp = runq_get(w);
+    if (!gp)
+        gp = gq_get(w, 0);
+    return gp;
 }
 
-static void dormant_loop(worker *w)
+/* Whether w, having found nothing, spins before it sleeps: at most half
+ * of the busy workers spin at once, and spinning needs somewhere to look
+ * (another worker, or I/O of its own). */
+static bool should_spin(worker *w)
 {
-    stop_spinning(w);
-    idle_list_remove(w);
-    while (load_relaxed(&w->dormant) && !load_acquire(&sched.stopping)) {
-        run_due_timers(w);
-        if (w->ring.unsubmitted || w->io_pending)
-            wring_wait(w, 0);
-        dormant_forward(w);
-
-        lock(&sched.lock);
-        if (!load_relaxed(&w->dormant) || load_acquire(&sched.stopping) ||
-            worker_has_work(w)) {
-            unlock(&sched.lock);
-            continue;
+    if (!w->spinning) {
+        uint32_t busy = load_relaxed(&sched.nactive) - load_relaxed(&sched.npidle);
+        if (2 * load_relaxed(&sched.nmspinning) < busy) {
+            w->spinning = true;
+            fetch_add(&sched.nmspinning, 1);
         }
-        w->dormant_asleep = true;
-        __atomic_fetch_add(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
-        bool dead = deadlocked_locked();
-        unlock(&sched.lock);
-        if (dead)
-            gr_fatal_deadlock();
-
-        sleep_in_ring(w);
-        lock(&sched.lock);
-        w->dormant_asleep = false;
-        __atomic_fetch_sub(&sched.ndormant_asleep, 1, __ATOMIC_SEQ_CST);
-        unlock(&sched.lock);
     }
+    return w->spinning && (sched.nprocs > 1 || w->io_pending) && !load_relaxed(&w->dormant);
 }
 
-bool sched_park_worker(void)
+/* Spin: steal for a while before paying for a sleep.  NULL when nothing
+ * turned up in time, or a timer of w fell due, or w is stopping or
+ * dormant. */
+static g *spin(worker *w)
 {
-    lock(&sched.lock);
-    uint32_t n = sched.nactive;
-    if (n <= 1 || load_acquire(&sched.stopping)) {
-        unlock(&sched.lock);
-        return false;
-    }
-    worker *w = &sched.workers[n - 1];
-    store_relaxed(&w->dormant, 1);
-    store_relaxed(&sched.nactive, n - 1);
-    idle_list_remove_locked(w); /* so that no wakep picks it */
-    unlock(&sched.lock);
-    PROBE1(workers, n - 1);
-    wring_wake(w); /* asleep or not, it must look at its queue */
-    return true;
+    /* With I/O in flight the next completion is likely close: spin
+     * longer (polling the ring costs no system call) rather than
+     * sleep into a 27 us wake-up per burst. */
+    int64_t until = now_ns() + (w->io_pending ? SPIN_IO_NS : SPIN_NS);
+    int round = 0;
+    g *gp = NULL;
+    do {
+        /* Our own completions first: picking them up here costs a
+         * look at the ring (a system call only when the kernel has
+         * completion work deferred) instead of a sleep and a
+         * wake-up. */
+        if (w->io_pending && wring_wait(w, 0) > 0)
+            gp = runq_get(w);
+        if (!gp)
+            gp = steal_work(w, round > 2);
+        if (!gp)
+            gp = gq_get(w, 0);
+        if (gp)
+            return gp;
+        for (int i = 0; i < 64; i++)
+            cpu_relax();
+        round++;
+    } while (!load_relaxed(&sched.stopping) && !load_relaxed(&w->dormant) &&
+             now_ns() < until &&
+             timers_earliest(&w->timers) > now_ns());
+    return NULL;
 }
 
-bool sched_unpark_worker(void)
+/* w found no work: onto the idle list, and asleep in its ring until a
+ * wakep, its next timer or its I/O.  Called with sched.lock held, which
+ * it releases (reporting a deadlock if w was the last worker awake and
+ * nothing can ever run again). */
+static void idle_sleep(worker *w)
 {
-    lock(&sched.lock);
-    uint32_t n = sched.nactive;
-    if (n >= (uint32_t)sched.nprocs || load_acquire(&sched.stopping)) {
-        unlock(&sched.lock);
-        return false;
+    w->idle_next = sched.idle_list;
+    sched.idle_list = w;
+    store_relaxed(&w->idle, 1);
+    __atomic_fetch_add(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+    bool was_spinning = w->spinning;
+    if (was_spinning) {
+        w->spinning = false;
+        __atomic_fetch_sub(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
     }
-    worker *w = &sched.workers[n];
-    store_relaxed(&w->dormant, 0);
-    store_relaxed(&sched.nactive, n + 1);
-    unlock(&sched.lock);
-    PROBE1(workers, n + 1);
-    wring_wake(w); /* it spins, and steals its share */
-    return true;
+    unlock_or_deadlock();
+
+    /* Producers that saw us spinning did not wake anybody: look once
+     * more now that we no longer count as a spinner. */
+    if (was_spinning && any_work_queued()) {
+        idle_list_remove(w);
+        return;
+    }
+
+    sleep_in_ring(w);
+    idle_list_remove(w); /* a waker may have removed us already */
+    /* Woken by our own timer or I/O, not by wakep: if every worker was
+     * asleep, so is the monitor, and nothing would preempt what we are
+     * about to run (one load when it is awake). */
+    preempt_monitor_kick();
 }
 
 /* Finds a goroutine to run, sleeping if there is none.  Scheduler context
@@ -1154,57 +618,17 @@ static g *find_runnable(worker *w)
             dormant_loop(w);
             continue;
         }
-        run_due_timers(w);
-        ioq_refill(w);
-        if (w->ring.unsubmitted || w->io_pending)
-            wring_wait(w, 0);
-        g *gp = NULL;
-        if (w->schedtick % GLOBAL_CHECK_EVERY == 0 && load_relaxed(&sched.gq_len))
-            gp = gq_get(w, 1);
-        if (!gp)
-            gp = runq_get(w);
-        if (!gp)
-            gp = gq_get(w, 0);
+        g *gp = find_local(w);
         if (gp) {
             stop_spinning(w);
             return gp;
         }
-
-        /* Spin: steal for a while before paying for a sleep. */
-        if (!w->spinning) {
-            uint32_t busy = load_relaxed(&sched.nactive) - load_relaxed(&sched.npidle);
-            if (2 * load_relaxed(&sched.nmspinning) < busy) {
-                w->spinning = true;
-                fetch_add(&sched.nmspinning, 1);
+        if (should_spin(w)) {
+            gp = spin(w);
+            if (gp) {
+                stop_spinning(w);
+                return gp;
             }
-        }
-        if (w->spinning && (sched.nprocs > 1 || w->io_pending) && !load_relaxed(&w->dormant)) {
-            /* With I/O in flight the next completion is likely close: spin
-             * longer (polling the ring costs no system call) rather than
-             * sleep into a 27 us wake-up per burst. */
-            int64_t until = now_ns() + (w->io_pending ? SPIN_IO_NS : SPIN_NS);
-            int round = 0;
-            do {
-                /* Our own completions first: picking them up here costs a
-                 * look at the ring (a system call only when the kernel has
-                 * completion work deferred) instead of a sleep and a
-                 * wake-up. */
-                if (w->io_pending && wring_wait(w, 0) > 0)
-                    gp = runq_get(w);
-                if (!gp)
-                    gp = steal_work(w, round > 2);
-                if (!gp)
-                    gp = gq_get(w, 0);
-                if (gp) {
-                    stop_spinning(w);
-                    return gp;
-                }
-                for (int i = 0; i < 64; i++)
-                    cpu_relax();
-                round++;
-            } while (!load_relaxed(&sched.stopping) && !load_relaxed(&w->dormant) &&
-                     now_ns() < until &&
-                     timers_earliest(&w->timers) > now_ns());
             if (timers_earliest(&w->timers) <= now_ns())
                 continue;
         }
@@ -1226,37 +650,11 @@ static g *find_runnable(worker *w)
             stop_spinning(w);
             return gp;
         }
-        w->idle_next = sched.idle_list;
-        sched.idle_list = w;
-        store_relaxed(&w->idle, 1);
-        __atomic_fetch_add(&sched.npidle, 1, __ATOMIC_SEQ_CST);
-        bool was_spinning = w->spinning;
-        if (was_spinning) {
-            w->spinning = false;
-            __atomic_fetch_sub(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
-        }
-        bool dead = deadlocked_locked();
-        unlock(&sched.lock);
-        if (dead)
-            gr_fatal_deadlock();
-
-        /* Producers that saw us spinning did not wake anybody: look once
-         * more now that we no longer count as a spinner. */
-        if (was_spinning && any_work_queued()) {
-            idle_list_remove(w);
-            continue;
-        }
-
-        sleep_in_ring(w);
-        idle_list_remove(w); /* a waker may have removed us already */
-        /* Woken by our own timer or I/O, not by wakep: if every worker was
-         * asleep, so is the monitor, and nothing would preempt what we are
-         * about to run (one load when it is awake). */
-        preempt_monitor_kick();
+        idle_sleep(w); /* unlocks sched.lock */
     }
 }
 
-static void schedule_loop(worker *w)
+void schedule_loop(worker *w)
 {
     for (;;) {
         run_after(w);
@@ -1267,270 +665,10 @@ static void schedule_loop(worker *w)
     }
 }
 
-/* ---------------------------------------------------------------------
- * Workers and gr_run
- * ------------------------------------------------------------------- */
-
-static uint32_t start_lock;
-static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
-static int start_ready, start_err;
-
-static int worker_setup(worker *w)
+void sched_fpu_capture(void)
 {
-    gr_tls_worker = w;
-    w->thread = pthread_self();
-    w->tid = (int)syscall(SYS_gettid);
-    w->cur = &w->g0;
-    w->g0.is_g0 = 1;
-    w->g0.id = 0;
-    w->g0.status = G_RUNNING;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void *addr;
-        size_t size;
-        pthread_attr_getstack(&attr, &addr, &size);
-        w->g0.stk.base = addr;
-        w->g0.stk.size = size;
-        pthread_attr_destroy(&attr);
-    }
-    san_g0_init(&w->g0);
-    int err = stack_thread_init();
-    if (!err)
-        err = wring_init(w);
-    PROBE2(worker_start, w->index, w->tid);
-    return err;
-}
-
-void bufpool_free(worker *w);
-
-/* The thread's own state; the ring stays until gr_run has joined every
- * worker (others may still be sending it wake-ups): see ring_teardown. */
-static void worker_teardown(worker *w)
-{
-    (void)w;
-    stack_thread_fini();
-    gr_tls_worker = NULL;
-}
-
-static void ring_teardown(worker *w)
-{
-    wring_fini(w);
-    bufpool_free(w);
-}
-
-static void start_report(int err)
-{
-    pthread_mutex_lock(&start_mu);
-    if (err && !start_err)
-        start_err = err;
-    start_ready++;
-    pthread_cond_broadcast(&start_cond);
-    pthread_mutex_unlock(&start_mu);
-}
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    int err = worker_setup(w);
-    start_report(err);
-    if (!err) {
-        /* Wait for the go signal: all rings must exist before anyone
-         * sends a wake-up to another worker's ring. */
-        pthread_mutex_lock(&start_mu);
-        while (!load_acquire(&sched.running) && !start_err)
-            pthread_cond_wait(&start_cond, &start_mu);
-        pthread_mutex_unlock(&start_mu);
-        if (load_acquire(&sched.running))
-            schedule_loop(w);
-    }
-    worker_teardown(w);
-    return NULL;
-}
-
-struct main_args {
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void main_goroutine(void *p)
-{
-    struct main_args *ma = p;
-    ma->fn(ma->arg);
-    /* As Go's main: returning ends the program's goroutines. */
-    store_release(&sched.stopping, 1);
-    for (int i = 0; i < sched.nprocs; i++)
-        if (&sched.workers[i] != current_worker())
-            wring_wake(&sched.workers[i]);
-}
-
-void gr_stats_collect(worker_stats *out);
-void stats_probe_fire(const worker_stats *s, bool final);
-int gr_spawn_main(worker *w, void (*fn)(void *), void *arg);
-
-static void sched_reset(void)
-{
-    int nprocs = sched.nprocs;
-    size_t stack = sched.default_stack;
-    bool pa = sched.preempt_async, rnd = sched.randomize;
-    worker_stats last = sched.last;
-    memset(&sched, 0, sizeof sched);
-    sched.nprocs = nprocs;
-    sched.default_stack = stack;
-    sched.preempt_async = pa;
-    sched.randomize = rnd;
-    sched.last = last;
-}
-
-static void free_all_g(void)
-{
-    /* Slabs were pushed one control block at a time; a slab's first
-     * element is the one whose allnext leads out of the slab.  Collect
-     * slab bases: an element is a slab base if it is at index 0, which we
-     * recognise by address arithmetic against its chain neighbours. */
-    g *gp = sched.allg;
-    while (gp) {
-        /* Elements of one slab are consecutive in the chain, from
-         * slab[G_SLAB-1] down to slab[0]. */
-        g *base = gp - (G_SLAB - 1);
-        gp = base->allnext;
-        san_g_release(base);
-        free(base);
-    }
-    sched.allg = NULL;
-    gfree_global = NULL;
-    ngfree_global = 0;
-}
-
-int gr_run(void (*main_fn)(void *), void *arg)
-{
-    if (!main_fn)
-        return -EINVAL;
-    uint32_t zero = 0;
-    if (!cas_acq_rel(&start_lock, &zero, 1))
-        return -EBUSY;
-    if (current_worker()) {
-        store_release(&start_lock, 0);
-        return -EBUSY;
-    }
-    sched_reset();
-    int err = env_parse();
-    if (err) {
-        store_release(&start_lock, 0);
-        return err;
-    }
-    sched.next_goid = 1;
-    sched.nactive = (uint32_t)sched.nprocs;
     default_mxcsr = __builtin_ia32_stmxcsr();
     __asm__ volatile("fnstcw %0" : "=m"(default_fpucw));
-
-    err = stacks_init();
-    if (err) {
-        store_release(&start_lock, 0);
-        return err;
-    }
-    sched.workers = aligned_alloc(64, sizeof(worker) * (size_t)sched.nprocs);
-    if (!sched.workers) {
-        stacks_teardown();
-        store_release(&start_lock, 0);
-        return -ENOMEM;
-    }
-    /* A write on a socket whose peer is gone must give -EPIPE, not kill
-     * the process (io.c); as Go does, ignore SIGPIPE unless the program
-     * chose a disposition itself.  Restored on the one way out below. */
-    struct sigaction old_pipe, ign = {.sa_handler = SIG_IGN};
-    bool pipe_ignored = false;
-    if (sigaction(SIGPIPE, NULL, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL &&
-        !(old_pipe.sa_flags & SA_SIGINFO))
-        pipe_ignored = sigaction(SIGPIPE, &ign, NULL) == 0;
-    memset(sched.workers, 0, sizeof(worker) * (size_t)sched.nprocs);
-    uint64_t seed = (uint64_t)now_ns() ^ (uint64_t)(uintptr_t)&err;
-    for (int i = 0; i < sched.nprocs; i++) {
-        worker *w = &sched.workers[i];
-        w->index = i;
-        w->rand = (seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)) | 1;
-        timer_heap_init(&w->timers);
-    }
-
-    start_ready = 0;
-    start_err = 0;
-    worker *w0 = &sched.workers[0];
-    err = worker_setup(w0);
-    start_report(err);
-    int started = 1;
-    for (int i = 1; i < sched.nprocs && !err; i++) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        int e = pthread_create(&sched.workers[i].thread, &attr, worker_main, &sched.workers[i]);
-        pthread_attr_destroy(&attr);
-        if (e) {
-            err = -e;
-            break;
-        }
-        started++;
-    }
-    pthread_mutex_lock(&start_mu);
-    while (start_ready < started)
-        pthread_cond_wait(&start_cond, &start_mu);
-    if (!err)
-        err = start_err;
-    if (err && !start_err)
-        start_err = err;
-    pthread_mutex_unlock(&start_mu);
-
-    struct main_args ma = {main_fn, arg};
-    if (!err)
-        err = gr_spawn_main(w0, main_goroutine, &ma);
-    if (!err) {
-        preempt_monitor_start(); /* before any goroutine runs (adapt.c) */
-        pthread_mutex_lock(&start_mu);
-        store_release(&sched.running, 1);
-        pthread_cond_broadcast(&start_cond);
-        pthread_mutex_unlock(&start_mu);
-        schedule_loop(w0);
-        preempt_monitor_stop();
-    } else {
-        pthread_mutex_lock(&start_mu);
-        pthread_cond_broadcast(&start_cond);
-        pthread_mutex_unlock(&start_mu);
-    }
-
-    /* Stop: wake every sleeper so it sees `stopping`, then join. */
-    store_release(&sched.stopping, 1);
-    for (int i = 1; i < started; i++)
-        wring_wake(&sched.workers[i]);
-    for (int i = 1; i < started; i++)
-        pthread_join(sched.workers[i].thread, NULL);
-    offload_stop();
-    gr_stats_collect(&sched.last);
-    stats_probe_fire(&sched.last, true);
-    store_release(&sched.running, 0);
-    for (int i = 0; i < sched.nprocs; i++) {
-        stack_pool_flush(&sched.workers[i]);
-        free(sched.workers[i].ioq);
-        timer_heap_destroy(&sched.workers[i].timers);
-        ring_teardown(&sched.workers[i]);
-    }
-    worker_teardown(w0);
-    free_all_g();
-    stacks_teardown();
-    free(sched.workers);
-    sched.workers = NULL;
-    if (pipe_ignored)
-        sigaction(SIGPIPE, &old_pipe, NULL);
-    store_release(&start_lock, 0);
-    return err;
-}
-
-int gr_nprocs(void)
-{
-    return load_acquire(&sched.running) ? sched.nprocs : 0;
-}
-
-int gr_nprocs_active(void)
-{
-    return load_acquire(&sched.running) ? (int)load_relaxed(&sched.nactive) : 0;
 }
 
 int64_t gr_now(void)

@@ -9,10 +9,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "g.h"
 #include "greenrt.h"
 #include "lock.h"
+#include "stats.h"
 #include "timer.h"
 #include "uring.h"
 
@@ -20,18 +22,6 @@
 #define HOTQ_SIZE 128        /* goroutines with fresh input (power of two) */
 #define GLOBAL_CHECK_EVERY 61 /* schedule ticks between global-queue checks */
 #define MAX_WORKERS 1024
-
-/* Per-worker counters: written only by the owning worker (plain adds),
- * summed racily by gr_stats_get. */
-typedef struct worker_stats {
-    uint64_t spawned, exited, switches, steals, parks, preemptions;
-    uint64_t io_submitted, io_completed, ring_enters;
-    uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
-} worker_stats;
-
-/* Owner-only counter bump; relaxed atomic so racy readers are defined. */
-#define stat_inc(w, field) \
-    __atomic_store_n(&(w)->st.field, (w)->st.field + 1, __ATOMIC_RELAXED)
 
 typedef struct worker {
     /* --- the OS thread (Go's M) --- */
@@ -51,7 +41,7 @@ typedef struct worker {
     uint32_t hotq_head;   /* atomic: like runq_head */
     uint32_t hotq_tail;   /* atomic: written only by the owner */
     uint32_t hot_burst;   /* hotq picks since runq's last forced turn (owner only) */
-    g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see sched.c */
+    g *hotq[HOTQ_SIZE];   /* fresh input, run ahead of runq: see runq.c */
     uint32_t ioq_lock;    /* guards ioq: the owner, and the monitor's hand-off */
     g **ioq;              /* woken by I/O but runq was full: FIFO, run next; a
                            * ring of pointers (ioq_cap, a power of two), so
@@ -115,14 +105,21 @@ typedef struct sched {
 
 extern sched_t sched;
 
+static inline int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* The worker the calling thread is, or NULL.  Reads TLS with an asm
  * volatile so the compiler cannot cache the thread's TLS address across a
  * goroutine switch (a goroutine may resume on another thread). */
-extern __thread worker *gr_tls_worker __attribute__((tls_model("initial-exec")));
+extern __thread worker *tls_worker __attribute__((tls_model("initial-exec")));
 static inline worker *current_worker(void)
 {
     worker *w;
-    __asm__ volatile("movq gr_tls_worker@gottpoff(%%rip), %0\n\t"
+    __asm__ volatile("movq tls_worker@gottpoff(%%rip), %0\n\t"
                      "movq %%fs:(%0), %0"
                      : "=r"(w));
     return w;
@@ -151,49 +148,54 @@ void park_until(uint16_t reason, int64_t when);
  * hand-off, so the queue's tail in completion order; past a full queue, the
  * worker's ioq, which it drains into the queue before it looks for more. */
 void ready_io(worker *w, g *gp, bool input);
-uint32_t runq_len(worker *w); /* owner only */
-/* Goroutines queued on w (runnext, hotq, runq, ioq); any thread. */
-bool worker_has_work(worker *w);
 /* Goroutine context: requeue the caller and run something else. */
 void sched_yield_g(bool preempted);
 _Noreturn void sched_goexit(void);
 /* The after() most parkers need: unlock a uint32_t lock. */
 void after_unlock(worker *w, void *lockp);
 
-/* Spawning (goroutine.c -> sched.c) */
-void runq_put_new(worker *w, g *gp);
-g *g_alloc(worker *w);
-void g_release(worker *w, g *gp);
-
 /* Fatal if not in a goroutine: names the call, as Go panics. */
 g *require_g(const char *call);
 
 uint64_t fastrand(worker *w);
 
-/* A safe point: yields if the monitor asked this goroutine to (and it has
- * not disabled preemption).  Called by gr_ functions that may not block. */
-void preempt_point_slow(g *gp);
-static inline void preempt_point(void)
-{
-    g *gp = current_g();
-    if (__builtin_expect(gp && load_relaxed(&gp->preempt), 0) && !gp->is_g0 &&
-        gp->preempt_off == 0)
-        preempt_point_slow(gp);
-}
-
-/* Deadlock and misuse reports (fatal.c). */
-_Noreturn void gr_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void gr_fatal_deadlock(void);
-const char *wait_reason_str(int reason);
-
 int env_parse(void); /* fills sched.nprocs ... from the environment */
 
-/* The CPU governor's levers (sched.c), called by the monitor thread:
- * park the highest-numbered active worker / unpark the lowest dormant one.
- * False when there is nothing to do (one active worker; none dormant). */
-bool sched_park_worker(void);
-bool sched_unpark_worker(void);
+/* --- idle workers (sched.c), shared with the dormant ones (dormant.c) --- */
+/* After queueing work where another worker could take it: wake an idle
+ * worker if nobody is spinning to find it. */
+void maybe_wakep(void);
+/* w found work: it stops counting as a spinner (and wakes another if it
+ * was the last one). */
+void stop_spinning(worker *w);
+/* Fires w's due timers (one load when none is armed). */
+static inline void run_due_timers(worker *w)
+{
+    int64_t e = timers_earliest(&w->timers);
+    if (e != INT64_MAX) {
+        int64_t now = now_ns();
+        if (e <= now)
+            timers_run(w, now);
+    }
+}
+/* Takes w off the idle list if it is on it (the _locked one: sched.lock
+ * held). */
+void idle_list_remove_locked(worker *w);
+void idle_list_remove(worker *w);
 /* Every worker asleep: idle, or dormant (the monitor may sleep too). */
 bool sched_all_idle(void);
+/* Releases sched.lock, held by a worker about to sleep; if nothing can
+ * ever run again, reports the deadlock (and exits). */
+void unlock_or_deadlock(void);
+/* Sleeps inside io_uring_enter until a completion, a wake-up message or
+ * w's next timer. */
+void sleep_in_ring(worker *w);
+
+/* --- what gr_run (run.c) needs of the scheduler --- */
+/* Runs goroutines on w until the runtime stops: the scheduler context. */
+void schedule_loop(worker *w);
+/* Records the calling thread's floating-point control state, which every
+ * goroutine starts with. */
+void sched_fpu_capture(void);
 
 #endif

@@ -47,8 +47,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "fatal.h"
+#include "goroutine.h"
 #include "greenrt.h"
 #include "lock.h"
+#include "san.h"
 #include "sched.h"
 
 #define GUARD_SIZE 4096
@@ -347,21 +350,6 @@ static pooled *node_of(const stack *s)
     return (pooled *)(s->base + s->size - sizeof(pooled));
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
-#endif
-
-/* ASan keeps shadow poison for a stack's old frames (an abandoned
- * goroutine never unwinds; a new mapping may land where an old one was):
- * a stack handed out is clean. */
-static void san_stack_clean(const stack *s)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    __asan_unpoison_memory_region(s->base, s->size);
-#endif
-    (void)s;
-}
-
 static int stack_alloc_raw(worker *w, size_t size, stack *out);
 
 int stack_alloc(worker *w, size_t size, stack *out)
@@ -476,8 +464,6 @@ void stack_pool_flush(worker *w)
  * Overflow reports
  * ------------------------------------------------------------------- */
 
-const char *g_name(g *gp);
-
 _Noreturn void stack_overflow_fatal(const g *gp)
 {
     char buf[256];
@@ -491,7 +477,7 @@ _Noreturn void stack_overflow_fatal(const g *gp)
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
-    worker *w = gr_tls_worker;
+    worker *w = tls_worker;
     g *gp = w ? w->cur : NULL;
     char *addr = si->si_addr;
     if (gp && !gp->is_g0 && gp->stk.base) {

@@ -43,6 +43,10 @@ static inline bool stack_canary_ok(const stack *s)
     return *(const volatile unsigned long long *)s->base == STACK_CANARY;
 }
 
+/* Test hook (tests/unit/t_internal.h): set before gr_run to use the
+ * fallback kinds (GUARDED, then BULK) even where guard regions exist. */
+extern bool stack_no_guard_regions;
+
 /* Reports "goroutine N (name) overflowed its S-byte stack" and exits 2. */
 _Noreturn void stack_overflow_fatal(const g *gp);
 

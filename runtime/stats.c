@@ -10,8 +10,9 @@
 #include "greenrt.h"
 #include "probes.h"
 #include "sched.h"
+#include "stats.h"
 
-void gr_stats_collect(worker_stats *out)
+void stats_collect(worker_stats *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < sched.nprocs && sched.workers; i++) {
@@ -57,7 +58,7 @@ void gr_stats_get(gr_stats *out)
 {
     worker_stats s;
     if (load_acquire(&sched.running))
-        gr_stats_collect(&s);
+        stats_collect(&s);
     else
         s = sched.last;
     memset(out, 0, sizeof *out);
@@ -77,6 +78,6 @@ void gr_stats_get(gr_stats *out)
 void stats_probe_snapshot(void)
 {
     worker_stats s;
-    gr_stats_collect(&s);
+    stats_collect(&s);
     stats_probe_fire(&s, false);
 }

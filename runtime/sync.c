@@ -18,8 +18,11 @@
  */
 #include <errno.h>
 
-#include "greenrt.h"
 #include "chan.h"
+#include "fatal.h"
+#include "goroutine.h"
+#include "greenrt.h"
+#include "preempt.h"
 #include "sched.h"
 
 #define M_LOCKED 1u
@@ -27,8 +30,6 @@
 #define M_WAITERS 4u
 #define M_WOKEN 8u
 #define STARVATION_NS 1000000
-
-const char *g_name(g *gp);
 
 static waitq *q_of(void *slots)
 {
@@ -62,8 +63,8 @@ static _Noreturn void misuse(const char *call, const char *what)
 {
     g *gp = current_g();
     if (gp && !gp->is_g0)
-        gr_fatal("%s: %s (goroutine %lld, %s)", call, what, (long long)gp->id, g_name(gp));
-    gr_fatal("%s: %s (outside any goroutine)", call, what);
+        fatal("%s: %s (goroutine %lld, %s)", call, what, (long long)gp->id, g_name(gp));
+    fatal("%s: %s (outside any goroutine)", call, what);
 }
 
 /* ---------------------------------------------------------------------

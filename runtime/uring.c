@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bufring.h"
 #include "greenrt.h"
 #include "probes.h"
 #include "sched.h"

@@ -20,7 +20,7 @@ struct g;
 typedef struct ioreq {
     struct g *gp;     /* parked goroutine (NULL: nobody waits, e.g. cancelled) */
     int32_t res;      /* cqe->res */
-    bool input;       /* delivers data to a reader: see "Fresh input", sched.c */
+    bool input;       /* delivers data to a reader: see "Fresh input", runq.c */
     struct gr_buf *buf; /* provided-buffer receives: the slice (bufring.c) */
 } ioreq;
 
@@ -37,9 +37,6 @@ typedef struct wring {
     uint32_t wake_pending;/* atomic: a wake-up is on its way (dedupe) */
     bool efd_rearm;       /* the eventfd read completed: queue another */
 } wring;
-
-/* Carves the slice of a provided-buffer completion (bufring.c). */
-struct gr_buf *bufring_complete(struct worker *w, int32_t res, uint32_t cflags);
 
 /* Creates w's ring; must run on w's own thread (SINGLE_ISSUER). */
 int wring_init(struct worker *w);

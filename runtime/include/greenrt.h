@@ -1,5 +1,8 @@
 /*
  * greenrt.h - Go-style goroutines for C on Linux: the whole public API.
+ * The manual says the same at more length: greenrt(3), and a page per
+ * group below (gr_run(3), gr_go(3), gr_chan(3), gr_select(3), gr_sync(3),
+ * gr_io(3), gr_net(3), gr_blocking(3), gr_stats(3)).
  *
  * greenrt multiplexes goroutines (green threads with their own stacks) M:N
  * onto a few OS threads called workers.  A goroutine that blocks - on a
@@ -70,8 +73,22 @@
 extern "C" {
 #endif
 
+/* The release, as in the top-level VERSION file (the build checks that the
+ * two agree).  The shared library's soname changes with the major number. */
 #define GREENRT_VERSION_MAJOR 0
 #define GREENRT_VERSION_MINOR 1
+#define GREENRT_VERSION_PATCH 0
+
+/* Everything declared in this header is the library's API and is exported
+ * from libgreenrt.so; the runtime is compiled with -fvisibility=hidden, so
+ * nothing else is.  A pragma rather than a macro on each declaration: a
+ * function added to the header is exported without anyone remembering to
+ * mark it, and the header still reads as a table of contents.  (The ABI
+ * test, tests/integration/library/test_abi.sh, checks the other half: that
+ * each declared function is in the version script runtime/greenrt.map.) */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
 /* Default goroutine stack: 64 KiB of address space, of which only the
  * pages a goroutine touches cost memory (a parked goroutine typically
@@ -89,15 +106,17 @@ extern "C" {
  * gr_run may be called again afterwards (each call is a fresh runtime),
  * but not concurrently and not from inside a goroutine.
  *
- * Errors: -EINVAL (bad environment variable, NULL main_fn), -EBUSY (the
- * runtime is already running), -ENOMEM, or the -errno of a failed
- * thread/io_uring creation.
+ * Errors: -EINVAL (bad environment variable, NULL main_fn), -EBUSY (a
+ * runtime is already running, or called on one of its workers), -ENOMEM,
+ * -EAGAIN (a worker thread could not be created), or the -errno of a
+ * failed io_uring creation: -EPERM (io_uring disabled), -ENOSYS,
+ * -EMFILE, -ENFILE...
  * ==================================================================== */
 int gr_run(void (*main_fn)(void *), void *arg);
-int gr_nprocs(void);   /* workers of the running runtime (GR_PROCS) */
+int gr_nprocs(void);   /* workers of the running runtime (GR_PROCS); 0 if none */
 /* Of them, those taking goroutines now: fewer than gr_nprocs() while the
  * CPU governor has parked some because the process does not get the CPUs
- * it asks for (GR_ADAPTIVE). */
+ * it asks for (GR_ADAPTIVE); 0 if no runtime runs. */
 int gr_nprocs_active(void);
 int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
 
@@ -105,8 +124,8 @@ int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
  * Goroutines
  *
  * gr_go starts fn(arg) in a new goroutine and returns its id (> 0), or
- * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (the runtime is not
- * running).  It never blocks, but when the worker's run queue is full it
+ * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (not called from a
+ * goroutine: no runtime running, or not one of its workers).  It never blocks, but when the worker's run queue is full it
  * yields to the queued goroutines first (backpressure: a loop spawning a
  * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
  * it calls gr_exit().  The stack is allocated when the goroutine first
@@ -143,10 +162,13 @@ int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
  * gr_chan_send: 0, or -EPIPE if the channel is (or becomes) closed.
  * gr_chan_recv: 0, or -EPIPE once closed and drained (elem is zeroed).
  *               elem may be NULL to discard the value.
- * try variants: as above, or -EAGAIN if the call would block.
+ * try variants: as above, or -EAGAIN if the call would block; they never
+ *               park and may be called from any thread.
  * gr_chan_close: 0, or -EPIPE if already closed.  Wakes every receiver
  *               (they get -EPIPE) and every blocked sender (-EPIPE).
- * gr_chan_free: frees a channel nobody uses any more.
+ * All five return -EINVAL for a NULL channel; gr_chan_len and gr_chan_cap
+ * return 0 for one.
+ * gr_chan_free: frees a channel nobody uses any more (NULL is allowed).
  * ==================================================================== */
 typedef struct gr_chan gr_chan;
 
@@ -169,7 +191,9 @@ void gr_chan_free(gr_chan *c);
  * from a drained, closed channel).  A case with a NULL chan is never
  * ready.  timeout_ns < 0 blocks forever; 0 polls (-EAGAIN if none is
  * ready); > 0 returns -ETIMEDOUT when it expires.  -EINVAL for a bad op
- * or n < 0 or n > GR_SELECT_MAX.  With n == 0 and timeout_ns < 0 the
+ * (even in a case whose chan is NULL), n < 0, n > GR_SELECT_MAX, or NULL
+ * cases with n > 0; -ENOMEM when n > 8 and its working arrays cannot be
+ * allocated.  With no non-NULL chan (n == 0 too) and timeout_ns < 0 the
  * goroutine blocks forever (it shows in deadlock reports as "select (no
  * cases)").
  * ==================================================================== */
@@ -301,6 +325,9 @@ ssize_t gr_read_full(int fd, void *buf, size_t n);
 ssize_t gr_write_all(int fd, const void *buf, size_t n);
 int gr_accept(int fd, struct sockaddr *addr, socklen_t *len); /* CLOEXEC fd */
 int gr_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/* Never cut short by a deadline.  It does not yet cancel requests other
+ * goroutines have in flight on fd: they stay parked until the kernel
+ * completes them (for a socket, gr_shutdown(fd, SHUT_RDWR) wakes them). */
 int gr_close(int fd);
 /* shutdown(2) through the ring: many goroutines shutting connections down
  * at once (a server draining) share one system call. */
@@ -315,14 +342,19 @@ int gr_poll(int fd, short events, int64_t timeout_ns);
  * return -ETIMEDOUT; 0 clears it. */
 void gr_set_deadline(int64_t deadline_ns);
 /* TCP helpers: host may be numeric (v4/v6) or a name (resolved on the
- * offload pool), NULL or "" for any address.  Return an fd (CLOEXEC,
- * SO_REUSEADDR for listeners) or -errno; -EHOSTUNREACH... as connect(2),
- * -ENOENT when a name does not resolve. */
+ * offload pool), NULL or "" for any IPv4 address (listen) or 127.0.0.1
+ * (dial).  Return an fd (CLOEXEC, TCP_NODELAY; SO_REUSEADDR for
+ * listeners) or -errno: as socket(2), bind(2), listen(2), connect(2)
+ * (-EADDRINUSE, -ECONNREFUSED, -EHOSTUNREACH...), -EINVAL (port outside
+ * 0..65535 to listen, 1..65535 to dial), -ENOENT (a name that does not
+ * resolve), -EIO (the resolver failed), -EAGAIN (no offload thread for
+ * the resolver), -ETIMEDOUT (dial: the deadline, or connect's own). */
 int gr_listen_tcp(const char *host, int port, int backlog);
 int gr_dial_tcp(const char *host, int port);
 /* Runs fn(arg) on the offload thread pool (for calls io_uring cannot do:
  * getaddrinfo, a library that blocks) and parks until it returns.
- * 0, or -ENOMEM / -EAGAIN when no offload thread can be started. */
+ * 0, or -EINVAL (NULL fn), or -EAGAIN when no offload thread can be
+ * started and none runs (fn was not called). */
 int gr_blocking(void (*fn)(void *), void *arg);
 
 /* Provided buffers: a receive that holds no buffer while it waits.  The
@@ -333,8 +365,11 @@ int gr_blocking(void (*fn)(void *), void *arg);
  * stream, *out NULL) or -errno; the bytes are (*out)->data[0 .. count) and
  * must be handed back with gr_buf_release, before gr_run returns (the
  * pools go with the runtime).  Any number may be held at once: when the
- * pool is empty the receive reads into a buffer of its own.  -EOPNOTSUPP
- * outside a goroutine. */
+ * pool is empty the receive reads into a buffer of its own.  Errors, with
+ * *out NULL: those of recv(2) (-ENOTSOCK: fd must be a socket,
+ * -ECONNRESET...), -ETIMEDOUT (the deadline), -EINVAL (out is NULL),
+ * -EOPNOTSUPP (outside a goroutine), -ENOMEM (no memory for the pool or a
+ * buffer), -EIO (the kernel returned bytes without a buffer). */
 typedef struct gr_buf {
     char *data;
     size_t len;
@@ -377,7 +412,7 @@ void gr_stats_get(gr_stats *out);
  *   switch       (from id, to id)              0 is the worker's scheduler
  *   park         (id, reason code, reason string)  codes: enum gr_wait_reason
  *   ready        (id, by id)
- *   steal        (thief worker, victim worker, count)  victim -1: global queue
+ *   steal        (thief worker, victim worker, count)
  *   preempt      (id, 1 if asynchronous)
  *   exit         (id)
  *   io_submit    (id, io_uring opcode, fd)
@@ -420,6 +455,10 @@ typedef struct gr_trace_stats {
         io_completed, ring_enters;
     uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
 } gr_trace_stats;
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

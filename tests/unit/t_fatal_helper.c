@@ -24,6 +24,8 @@
 
 #include <greenrt.h>
 
+#include "t_internal.h"
+
 /* "id NAME N": goroutine N is called NAME. */
 static void say_id(const char *name, long long id)
 {
@@ -91,8 +93,6 @@ static void deadlock_alone_main(void *arg)
 /* With workers parked by the CPU governor (a dormant worker sleeps apart
  * from the idle ones): the main goroutine alone, blocked, after a sleep
  * whose timer may sit on the dormant worker. */
-bool sched_park_worker(void);
-extern bool stack_no_guard_regions; /* runtime/stack.c's test hook */
 
 static void deadlock_parked_main(void *arg)
 {

@@ -11,10 +11,12 @@
  *   static void main_fn(void *arg) { ...; t_check(x == 3); ... }
  *   static void test_chan_something(void **state) { t_run(main_fn, &ctx); }
  *
- * Other helpers: t_spawn() runs a helper program in a child process with
- * a timeout and collects its stdout, stderr and wait status (fatal paths,
- * which end the process, are tested that way); t_capture_stderr_begin/end
- * capture this process's stderr around a call that is expected to print.
+ * Other helpers: t_unit_test_fds() registers a test that fails if it
+ * leaks a descriptor; t_spawn() runs a helper program in a child process
+ * with a timeout and collects its stdout, stderr and wait status (fatal
+ * paths, which end the process, are tested that way);
+ * t_capture_stderr_begin/end capture this process's stderr around a call
+ * that is expected to print.
  *
  * Everything is static: each test binary includes this header once.
  */
@@ -28,6 +30,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -218,6 +221,71 @@ T_FN void t_init(void)
     if (s && *s)
         cmocka_set_skip_filter(s);
 }
+
+/* ------------------------------------------------- descriptor leaks */
+
+/* A test run between t_fd_setup and t_fd_teardown fails in its teardown
+ * if it leaves a descriptor open (the entries of /proc/self/fd are
+ * counted before and after):
+ *   t_unit_test_fds(test_stream_poll),      in the tests[] array */
+
+/* Open descriptors of this process, not counting the one used to look. */
+T_FN int t_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0, self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (atoi(e->d_name) != self)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+T_FN void t_list_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        char path[300], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        print_error("  fd %s -> %s\n", e->d_name, target);
+    }
+    closedir(d);
+}
+
+static int t_fds_before;
+
+T_FN int t_fd_setup(void **state)
+{
+    t_fds_before = t_count_fds();
+    return t_fds_before < 0 ? -1 : 0;
+}
+
+/* The no-leak check: fails the test if it left a descriptor open. */
+T_FN int t_fd_teardown(void **state)
+{
+    int after = t_count_fds();
+    if (after != t_fds_before) {
+        print_error("descriptor leak: %d open before the test, %d after\n",
+                    t_fds_before, after);
+        t_list_fds();
+        return -1;
+    }
+    return 0;
+}
+#define t_unit_test_fds(f) cmocka_unit_test_setup_teardown(f, t_fd_setup, t_fd_teardown)
 
 /* ------------------------------------------------------- child processes */
 

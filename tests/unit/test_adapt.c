@@ -9,7 +9,7 @@
  *     go idle it unparks them.  With GR_ADAPTIVE=0 it never parks.
  *
  * The mechanism tests call the governor's levers (sched_park_worker,
- * sched_unpark_worker) directly: the runtime is linked statically.  Which
+ * sched_unpark_worker) directly, through t_internal.h.  Which
  * worker a goroutine runs on is read with gettid(): worker 0 is the
  * thread that called gr_run.  Everything here needs two workers and
  * reports a skip with GR_PROCS=1.
@@ -22,8 +22,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-bool sched_park_worker(void);
-bool sched_unpark_worker(void);
+#include "t_internal.h"
 
 static int nprocs_env(void)
 {

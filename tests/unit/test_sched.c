@@ -3,14 +3,17 @@
  * errors (NULL main, bad GR_PROCS / GR_STACK_SIZE, nested run, running
  * again), gr_go and gr_go_opts (ids, names, stack sizes, errors),
  * gr_yield, gr_exit, gr_self, gr_stats, work stealing between workers,
- * 1,000,000 goroutines joined through a gr_wg, and preemption of a
- * goroutine that never calls into the runtime.
+ * 1,000,000 goroutines joined through a gr_wg, preemption of a
+ * goroutine that never calls into the runtime, and fresh input running
+ * ahead of the run queue.
  *
  * Environment tests change GR_PROCS / GR_STACK_SIZE around one gr_run
  * and restore them (the runner sets GR_PROCS for the whole binary); the
  * message gr_run prints is captured and checked, not shown.
  */
 #include "t_util.h"
+
+#include <sys/socket.h>
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -797,6 +800,109 @@ static void test_sched_preempt_busy_loop(void **state)
     assert_int_equal(atomic_load(&s.timed_out), 0);
 }
 
+/* ----------------------------------------------------------- fresh input */
+
+/*
+ * A goroutine whose read has just completed runs next, ahead of the run
+ * queue, while its data is in the worker's cache - but at most 4 of them
+ * in a row while queued goroutines wait (runq.c, "Fresh input").  With
+ * one worker the order of runs is the worker's, so it can be logged:
+ * FRESH_READERS goroutines park in gr_read, their data arrives while
+ * FRESH_YIELDERS goroutines take turns yielding.  Without the rule the
+ * readers join the queue's tail and run back to back, FRESH_READERS in a
+ * row, after a whole pass of the yielders.
+ */
+enum { FRESH_READERS = 40, FRESH_YIELDERS = 40, FRESH_TURNS = 20, FRESH_BURST = 4 };
+
+struct fresh {
+    int sv[FRESH_READERS][2];
+    char log[FRESH_READERS + FRESH_YIELDERS * FRESH_TURNS];
+    int nlog;
+    gr_wg wg;
+};
+
+struct fresh_arg {
+    struct fresh *f;
+    int i;
+};
+
+static void fresh_reader(void *arg)
+{
+    struct fresh_arg *a = arg;
+    char c = 0;
+    t_check_eq(gr_read(a->f->sv[a->i][0], &c, 1), 1);
+    t_check_eq(c, 'x');
+    a->f->log[a->f->nlog++] = 'R';
+    gr_wg_done(&a->f->wg);
+}
+
+static void fresh_yielder(void *arg)
+{
+    struct fresh *f = arg;
+    for (int t = 0; t < FRESH_TURNS; t++) {
+        f->log[f->nlog++] = 'Y';
+        gr_yield();
+    }
+    gr_wg_done(&f->wg);
+}
+
+static void fresh_input_main(void *arg)
+{
+    static struct fresh f;
+    static struct fresh_arg args[FRESH_READERS];
+    memset(&f, 0, sizeof f);
+    for (int i = 0; i < FRESH_READERS; i++)
+        t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.sv[i]), 0);
+    gr_wg_add(&f.wg, FRESH_READERS + FRESH_YIELDERS);
+    for (int i = 0; i < FRESH_READERS; i++) {
+        args[i] = (struct fresh_arg){&f, i};
+        t_go(fresh_reader, &args[i]);
+    }
+    gr_sleep(5 * T_MS); /* every reader is parked in gr_read */
+    for (int i = 0; i < FRESH_YIELDERS; i++)
+        t_go(fresh_yielder, &f);
+    for (int i = 0; i < FRESH_READERS; i++)
+        t_check_eq(write(f.sv[i][1], "x", 1), 1); /* raw: the data just arrives */
+    gr_wg_wait(&f.wg);
+
+    int readers = 0, yields = 0, run = 0, longest = 0, bursts = 0;
+    for (int k = 0; k < f.nlog; k++) {
+        if (f.log[k] == 'R') {
+            readers++;
+            if (run++ == 0)
+                bursts++;
+            if (run > longest)
+                longest = run;
+        } else {
+            yields++;
+            run = 0;
+        }
+    }
+    t_check_eq(readers, FRESH_READERS);
+    t_check_eq(yields, FRESH_YIELDERS * FRESH_TURNS);
+    /* The readers finished while the yielders still had turns to take,
+     * so a burst longer than FRESH_BURST means the queue was held up. */
+    t_check_eq(f.log[f.nlog - 1], 'Y');
+    t_check_msg(longest <= FRESH_BURST, "%d readers ran back to back (at most %d may)", longest,
+                FRESH_BURST);
+    t_check_msg(bursts >= FRESH_READERS / FRESH_BURST, "readers ran in %d bursts", bursts);
+    for (int i = 0; i < FRESH_READERS; i++) {
+        close(f.sv[i][0]);
+        close(f.sv[i][1]);
+    }
+}
+
+static void test_sched_fresh_input_runs_next(void **state)
+{
+    if (t_env_procs() != 1) {
+        /* With two workers the other one steals queued goroutines, and
+         * the order of runs is no longer one worker's. */
+        print_message("skipped: the order of runs is observable with GR_PROCS=1 only\n");
+        skip();
+    }
+    t_run(fresh_input_main, NULL);
+}
+
 int main(void)
 {
     t_init();
@@ -822,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_sched_million_goroutines),
         cmocka_unit_test(test_sched_random_order_pipeline),
         cmocka_unit_test(test_sched_preempt_busy_loop),
+        t_unit_test_fds(test_sched_fresh_input_runs_next),
     };
     return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
 }

@@ -26,9 +26,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <greenrt.h>
 #include "gtrace_cli.h"
 
-#define GT_VERSION "gtrace 0.2"
+/* gtrace is released with the library: its version is greenrt's (the
+ * VERSION file, which the build checks against greenrt.h). */
+#define GT_STR(x) #x
+#define GT_XSTR(x) GT_STR(x)
+#define GT_VERSION "gtrace " GT_XSTR(GREENRT_VERSION_MAJOR) "." \
+	GT_XSTR(GREENRT_VERSION_MINOR) "." GT_XSTR(GREENRT_VERSION_PATCH)
 #define GT_MAX_DURATION_S (366.0 * 24 * 3600)   /* -d: a year at most */
 #define GT_MAX_TRACE_MB 1e6                     /* --trace-max-mb: a terabyte */
 

@@ -11,19 +11,19 @@
  * Frame left on a switched-out stack, from the saved sp upward:
  *   +0  (pad)  +8 mxcsr (4)  +12 x87 cw (2)
  *   +16 r15  +24 r14  +32 r13  +40 r12  +48 rbx  +56 rbp  +64 return address
- * gr_ctx_init (stack.c / sched.c) builds the same frame for a new
- * goroutine, with gr_ctx_trampoline as return address, the entry function
- * in r13 and its argument in r12.
+ * g_start_stack (sched.c) builds the same frame for a new goroutine,
+ * with ctx_trampoline as return address, the entry function in r13 and
+ * its argument in r12.
  */
 	/* In the runtime's own section: preempt.c never interrupts code there. */
 	.section greenrt_text,"ax",@progbits
 
-/* void gr_ctx_switch(void **save_sp, void *new_sp) */
-	.globl	gr_ctx_switch
-	.hidden	gr_ctx_switch
-	.type	gr_ctx_switch, @function
+/* void ctx_switch(void **save_sp, void *new_sp) */
+	.globl	ctx_switch
+	.hidden	ctx_switch
+	.type	ctx_switch, @function
 	.p2align 4
-gr_ctx_switch:
+ctx_switch:
 	.cfi_startproc
 	pushq	%rbp
 	pushq	%rbx
@@ -55,22 +55,22 @@ gr_ctx_switch:
 	popq	%rbp
 	ret
 	.cfi_endproc
-	.size	gr_ctx_switch, .-gr_ctx_switch
+	.size	ctx_switch, .-ctx_switch
 
 /* First code a new goroutine runs: entry(arg) with entry in r13 and arg in
  * r12.  entry never returns.  The undefined return address ends unwinding
  * (backtraces, debuggers) here instead of in garbage. */
-	.globl	gr_ctx_trampoline
-	.hidden	gr_ctx_trampoline
-	.type	gr_ctx_trampoline, @function
+	.globl	ctx_trampoline
+	.hidden	ctx_trampoline
+	.type	ctx_trampoline, @function
 	.p2align 4
-gr_ctx_trampoline:
+ctx_trampoline:
 	.cfi_startproc
 	.cfi_undefined rip
 	movq	%r12, %rdi
 	callq	*%r13
 	ud2
 	.cfi_endproc
-	.size	gr_ctx_trampoline, .-gr_ctx_trampoline
+	.size	ctx_trampoline, .-ctx_trampoline
 
 	.section .note.GNU-stack,"",@progbits

@@ -3,7 +3,7 @@
  * the ponger over two unbuffered channels (gtrace accuracy test: K+1
  * spawns, the main goroutine included, and >= 2M switches into
  * goroutines).  With "park", main then parks every worker but one with the
- * CPU governor's lever (runtime-internal: this links libgreenrt.a), which
+ * CPU governor's lever (runtime-internal: tests/unit/t_internal.h), which
  * gtrace reports from the `workers` probe. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <greenrt.h>
 
-bool sched_park_worker(void);
+#include "t_internal.h"
 
 static long k, m;
-static bool park;
+static bool park_workers;
 static gr_chan *ping, *pong;
 static gr_wg wg;
 
@@ -53,7 +53,7 @@ static void main_g(void *arg)
 		if (gr_chan_send(ping, &i) || gr_chan_recv(pong, &v) || v != i)
 			exit(1);
 	}
-	while (park && sched_park_worker())
+	while (park_workers && sched_park_worker())
 		;
 }
 
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 {
 	k = argc > 1 ? atol(argv[1]) : 10;
 	m = argc > 2 ? atol(argv[2]) : 1000;
-	park = argc > 3 && !strcmp(argv[3], "park");
+	park_workers = argc > 3 && !strcmp(argv[3], "park");
 	if (k < 1)
 		return 2;
 	int err = gr_run(main_g, NULL);

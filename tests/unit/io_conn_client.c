@@ -1,5 +1,5 @@
 /*
- * io_conn_client.c - the client half of test_io_10k_connections.
+ * io_conn_client.c - the client half of test_net_10k_connections.
  *
  *   io_conn_client PORT N
  *

@@ -1,0 +1,17 @@
+/*
+ * fatal.h - fatal errors (fatal.c): misuse reported as Go panics, and the
+ * deadlock report.  Both write to stderr and exit with status 2.
+ */
+#ifndef GR_FATAL_H
+#define GR_FATAL_H
+
+/* "fatal: <message>" and exit(2), without stdio (another thread may hold
+ * its locks). */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "all goroutines are asleep - deadlock!", every parked or runnable
+ * goroutine with its wait reason, and exit(2). */
+_Noreturn void fatal_deadlock(void);
+/* Go's wording of an enum gr_wait_reason ("chan receive"). */
+const char *wait_reason_str(int reason);
+
+#endif

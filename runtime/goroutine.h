@@ -1,0 +1,25 @@
+/*
+ * goroutine.h - goroutine control blocks: their allocator (galloc.c) and
+ * what goroutine.c, the spawn and identity API, offers the runtime.
+ */
+#ifndef GR_GOROUTINE_H
+#define GR_GOROUTINE_H
+
+#include "g.h"
+
+struct worker;
+
+/* A free control block from w's free list (owner only), refilled from
+ * the shared pool or a new slab; NULL when out of memory. */
+g *g_alloc(struct worker *w);
+/* Gives a dead goroutine's control block back to w's free list. */
+void g_release(struct worker *w, g *gp);
+/* The runtime stopped: frees every control block ever made. */
+void g_free_all(void);
+
+/* gr_run's main goroutine, named "main", queued on w.  0 or -errno. */
+int spawn_main(struct worker *w, void (*fn)(void *), void *arg);
+/* gp's name: given at spawn, else its entry point's symbol. */
+const char *g_name(g *gp);
+
+#endif

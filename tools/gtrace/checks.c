@@ -3,9 +3,9 @@
  * anything starts.
  *
  * A mistake found after a ten-minute run is a lost run: so the --json
- * file is opened (created or truncated, as perf -o does) and the --trace
- * file created and its header flushed (/dev/full fails here, not at the
- * end), `run`'s command is resolved the way execvp will, and `attach`'s
+ * file is opened (created or truncated, as perf -o does) and its first
+ * byte written and flushed, the --trace file created and its header
+ * flushed (/dev/full fails here, not at the end), `run`'s command is resolved the way execvp will, and `attach`'s
  * and `top`'s pid is checked to be a user-space process gtrace may
  * trace.  Each failure is one line saying what to do, exit status 2.
  */
@@ -107,10 +107,12 @@ int gt_check_inputs(struct gt_opts *o)
 	    check_pid(o->pid, o->cmd == GT_CMD_TOP ? "gtrace top" : "gtrace attach"))
 		return -1;
 	if (o->json_path) {
+		/* the report's first byte now: a file that opens but cannot be
+		 * written (/dev/full, /proc/version) fails here too */
 		o->json_file = fopen(o->json_path, "we");
-		if (!o->json_file) {
+		if (!o->json_file || fputc('{', o->json_file) == EOF || fflush(o->json_file)) {
 			gt_err("cannot write the --json file %s: %s (check the directory exists and is "
-			       "writable)", o->json_path, strerror(errno));
+			       "writable, and the disk has room)", o->json_path, strerror(errno));
 			return -1;
 		}
 	}

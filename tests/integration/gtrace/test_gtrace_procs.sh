@@ -83,7 +83,7 @@ stubborn_check() {
   else ok "$label: the command is gone"; fi
 }
 stubborn_run twice
-kill -INT $gp; sleep 0.5; kill -INT $gp
+kill -INT $gp; sleep 1.5; kill -INT $gp     # the second while gtrace waits for it
 wait $gp; stubborn_check twice $? "second stop request"
 stubborn_run grace
 kill -TERM $gp

@@ -22,7 +22,8 @@ static json_t *load(const char *path)
 		return NULL;
 	}
 	json_t *v = json_object_get(j, "version");
-	/* version 2 only added members: both read alike */
+	/* versions 2 and 3 only added members (3 also counts the children
+	 * into the figures): diff reads them all alike */
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > GT_JSON_VERSION ||
 	    !json_is_object(json_object_get(j, "summary"))) {
 		gt_err("%s is not a gtrace report of schema version 1 to %d: rerun gtrace --json with this gtrace",

@@ -167,8 +167,6 @@ void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 			rt_add(fs, "g.steals", "steals", (double)r[GT_RT_STEALS], true);
 		} else {
 			/* no snapshot: what the cheap probes saw */
-			gt_fig_add(fs, "g.spawned", "goroutines spawned (spawn probe)", (double)c[GT_G_SPAWN], GT_U_COUNT, true);
-			gt_fig_add(fs, "g.exited", "goroutines exited (exit probe)", (double)c[GT_G_EXIT], GT_U_COUNT, true);
 			gt_fig_add(fs, "g.steals", "steals (steal probe)", (double)c[GT_G_STEAL], GT_U_COUNT, true);
 		}
 		gt_fig_add(fs, "g.stolen", "  goroutines moved (steal probe)", (double)c[GT_G_STOLEN], GT_U_COUNT, true);

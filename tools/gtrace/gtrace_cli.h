@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #include "gtrace.h"        /* bpf/gtrace.h: types shared with the BPF side */
 
-#define GT_JSON_VERSION 2       /* SCHEMA.md; diff reads 1 and 2 */
+#define GT_JSON_VERSION 3       /* SCHEMA.md; diff reads 1 to 3 */
 
 /* ---- command line (main.c) ---- */
 enum gt_cmd { GT_CMD_NONE, GT_CMD_RUN, GT_CMD_ATTACH, GT_CMD_TOP, GT_CMD_DIFF };
@@ -145,13 +145,15 @@ int64_t gt_session_stats_ns(const struct gt_session *s);
 int64_t gt_now_ns(void);
 
 /* ---- greenrt USDT probes (usdt.c) ---- */
-/* Attach the greenrt probes for pid: the cheap ones (worker_start, spawn,
- * exit, steal, preempt, stats) always; the per-event ones on hot paths
- * (switch, park, ready, io_submit, io_complete) only if s->want_events,
- * or if the runtime has no `stats` probe to count with.  exe: the executable (for `run`,
- * before the exec); proc_maps: also look in /proc/pid/maps for a loaded
- * libgreenrt.so.  Returns the number of probes attached (0: the target
- * has no greenrt probes) or -errno with a message printed. */
+/* Attach the greenrt probes for pid: the rare ones (worker_start, steal,
+ * preempt, stats, workers) always; the per-event ones (switch, park,
+ * ready, io_submit, io_complete, spawn, exit) only if s->want_events, or
+ * if the runtime has no `stats` probe to count with.  exe: the image
+ * (the process is held at its exec, or running: proc_maps, which also
+ * looks in /proc/pid/maps for a loaded libgreenrt.so); from_start: the
+ * process has not run an instruction of it yet.  Returns the number of
+ * probes attached (0: none in the image) or -errno with a message
+ * printed. */
 int gt_usdt_attach(struct gt_session *s, pid_t pid, const char *exe, bool proc_maps,
 		   bool from_start);
 /* Does the image at path (or the libgreenrt.so it needs) carry greenrt

@@ -3,7 +3,8 @@
  * threads, and apart by an sqpoll thread), completions posted on the
  * target's rings, cqring waits, task-work runs, requests punted to io-wq
  * and CQ overflows, plus submissions by opcode.  Opcode names are
- * generated at build time from linux/io_uring.h.
+ * generated at build time from linux/io_uring.h.  (Which rings are the
+ * target's, and how a freed one stops being: bpf/iouring.bpf.c.)
  */
 #include "gtrace_cli.h"
 
@@ -32,6 +33,8 @@ void gt_iouring_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_fig_add(fs, "io.task_work_items", "  items run", (double)c[GT_IO_TASK_WORK_ITEMS], GT_U_COUNT, true);
 	gt_fig_add(fs, "io.async_punted", "punted to io-wq workers", (double)c[GT_IO_ASYNC_WORK], GT_U_COUNT, true);
 	gt_fig_add(fs, "io.cqe_overflows", "CQ overflows", (double)c[GT_IO_CQE_OVERFLOW], GT_U_COUNT, true);
+	gt_fig_add(fs, "io.rings_forgotten", NULL, (double)c[GT_IO_RINGS_FORGOTTEN], GT_U_COUNT, false);
+	gt_fig_add(fs, "io.rings_untracked", NULL, (double)c[GT_IO_RINGS_UNTRACKED], GT_U_COUNT, false);
 }
 
 void gt_iouring_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
@@ -61,4 +64,8 @@ void gt_iouring_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts
 	}
 	if (any)
 		fputc('\n', f);
+	if (s->counters[GT_IO_RINGS_UNTRACKED])
+		fprintf(f, "  (%llu rings not tracked: the table of the target's rings was full; "
+			"their completions are missing above)\n",
+			(unsigned long long)s->counters[GT_IO_RINGS_UNTRACKED]);
 }

@@ -138,8 +138,9 @@ static const char top_doc[] =
 
 static const char exit_doc[] =
 "\nExit status: run exits with CMD's status (128+N if it was killed by\n"
-"signal N); otherwise 0, or 2 after a one-line 'gtrace: ...' error about\n"
-"the command line, 1 after one about the system.";
+"signal N; 127 if it cannot be run); otherwise 0.  A one-line 'gtrace: ...'\n"
+"message comes with 2 for a mistake in the command line, 1 for any other\n"
+"failure (no such process, a file that cannot be written, no BPF).";
 
 static const char run_doc[] =
 "gtrace run - start a command and trace it from its first instruction.\n"
@@ -489,8 +490,10 @@ int main(int argc, char **argv)
 		gt_err("no command given: use gtrace run|attach|top|diff (see gtrace --help)");
 		return 2;
 	}
-	if (check(&o) || gt_check_inputs(&o))
+	if (check(&o))
 		return 2;
+	if (gt_check_inputs(&o))
+		return 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	switch (o.cmd) {
 	case GT_CMD_RUN:

@@ -117,9 +117,10 @@ static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, 
 	printf("\033[H\033[2J");
 	printf("gtrace top - pid %d - %.0f s - per second (Ctrl-C to quit)\n\n", (int)pid, cur->elapsed_s);
 	printf("  switches %s vol / %s invol   syscalls %s   io_uring submit %s complete %s\n",
-	       gt_fmt_num(vol, a), gt_fmt_num(invol, b), gt_fmt_num((total_sys(cur) - total_sys(prev)) / dt, c),
-	       gt_fmt_num((double)(C[GT_IO_SUBMIT] - P[GT_IO_SUBMIT]) / dt, d),
-	       gt_fmt_num((double)(C[GT_IO_COMPLETE] - P[GT_IO_COMPLETE]) / dt, e));
+	       gt_fmt_num(round(vol), a), gt_fmt_num(round(invol), b),
+	       gt_fmt_num(round((total_sys(cur) - total_sys(prev)) / dt), c),
+	       gt_fmt_num(round((double)(C[GT_IO_SUBMIT] - P[GT_IO_SUBMIT]) / dt), d),
+	       gt_fmt_num(round((double)(C[GT_IO_COMPLETE] - P[GT_IO_COMPLETE]) / dt), e));
 	if (cur->greenrt && rt->have) {
 		const double *q = rt->rate;
 		double age = (double)(gt_now_ns() - rt->at_ns) / 1e9;

@@ -207,9 +207,9 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 		fputc('\n', f);
 	}
 	if (v.oncpu_ns > 0 && v.target_ns > 0)
-		fprintf(f, "  = about %s of the target's %s on-CPU time is gtrace's (%.0f%%), "
+		fprintf(f, "  = about %s of the target's %s on-CPU time is gtrace's (%.*f%%), "
 			"besides the BPF time\n", gt_fmt_ns(v.target_ns, a), gt_fmt_ns(v.oncpu_ns, b),
-			100.0 * v.target_ns / v.oncpu_ns);
+			v.target_ns < v.oncpu_ns / 100 ? 2 : 0, 100.0 * v.target_ns / v.oncpu_ns);
 	if (s->cost_sampled_runs)
 		fprintf(f, "  (BPF runs counted by the programs; time per run from the kernel's bpf_stats, "
 			"on %.1f s of the %.1f s traced%s)\n", s->cost_sampled_s, s->elapsed_s,

@@ -3,9 +3,17 @@
  *
  * Included by every bpf/X.bpf.c and by tools/gtrace.  Everything the
  * kernel side aggregates lives in maps whose key and value types are
- * defined here; nothing else crosses the boundary except the ring-buffer
- * events of --trace.  Keep the layout free of padding surprises: fixed
- * width fields, 8-byte members first.
+ * defined here (and in procs.h, the processes traced); nothing else
+ * crosses the boundary except the ring-buffer events of --trace and the
+ * `ctl` events for gtrace itself.  Keep the layout free of padding
+ * surprises: fixed width fields, 8-byte members first.
+ *
+ * A new view (issue 17's off-CPU stacks, say) is a unit of its own, as in
+ * libbpf-tools: bpf/X.bpf.c (its programs, on the maps of maps.bpf.h
+ * and its own), bpf/X.h (the types it shares with user space, included
+ * from here), tools/gtrace/X.c (its figures and report section, on a
+ * snapshot), plus its maps read in collect.c and its programs in
+ * session.c's twins table.
  */
 #ifndef GTRACE_BPF_H
 #define GTRACE_BPF_H

@@ -2,10 +2,13 @@
  * maps.bpf.h - the maps and settings every gtrace BPF program shares.
  *
  * gtrace is built from several BPF compilation units, one per concern
- * (sched, syscalls, iouring, greenrt), statically linked by `bpftool gen
- * object` into one object and one skeleton.  They share maps: the
- * scheduler programs need the goroutine the greenrt probes say is running,
- * every unit adds to the per-thread table.  maps.bpf.c defines each map
+ * (procs, sched, syscalls, iouring, greenrt), statically linked by
+ * `bpftool gen object` into one object and one skeleton.  They share
+ * maps: every unit asks traced() whether an event is the target's (the
+ * target, or a process it forked: procs.bpf.c), and adds to the thread's
+ * state (thread_state) and its process's totals (totals_of); the
+ * scheduler programs need the goroutine the greenrt probes say is
+ * running.  maps.bpf.c defines each map
  * once (GT_DEFINE_MAPS); the other units see `extern` declarations, which
  * the libbpf linker resolves.  One skeleton rather than one per concern
  * also means one load, one set of settings and one cleanup.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sched.bpf.c - OS scheduling of the target's threads.
+ * sched.bpf.c - OS scheduling of the traced processes' threads.
  *
- * sched_switch splits each switch-out of a target thread into voluntary
+ * sched_switch splits each switch-out of a traced thread into voluntary
  * (it blocked) and involuntary (preempted while runnable) exactly as the
  * kernel's nvcsw/nivcsw accounting does: voluntary when the switch is not
  * a preemption and the task's state is not TASK_RUNNING.  (Reading only

@@ -24,9 +24,11 @@
  * the way out from the time stamp left in the thread's state, so a call
  * whose entry gtrace did not see (it began before the attach, or it is
  * the child's side of a fork, which returns through ret_from_fork) is
- * left out of the times, never mis-timed.  The early tgid test keeps the
- * cost for every other process in the machine at one helper call and a
- * compare.  What the fentry way does not see: numbers outside the x86_64
+ * left out of the times, never mis-timed.  The early test of the caller's
+ * tgid (traced(): a compare, and only while followed children live, an
+ * array lookup the verifier inlines) keeps the cost for every other
+ * process in the machine at one helper call and a few instructions.
+ * What the fentry way does not see: numbers outside the x86_64
  * table (-ENOSYS before dispatch), x32 and 32-bit compat calls (their
  * own dispatchers); the tracepoints counted those too.
  */

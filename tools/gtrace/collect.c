@@ -141,13 +141,11 @@ static void *grow(void *arr, int n, int *cap, size_t elem)
 	return a;
 }
 
-static int collect_threads(struct gt_session *s, struct gt_snapshot *snap, void *vals, int ncpu)
+static int collect_threads(struct gt_session *s, struct gt_snapshot *snap)
 {
 	struct gtrace_bpf *k = s->skel;
 	int lfd = bpf_map__fd(k->maps.tstate), dfd = bpf_map__fd(k->maps.threads), cap = 0;
 	struct gt_thread *t;
-	(void)vals;
-	(void)ncpu;
 
 	free(snap->threads);
 	snap->threads = NULL;
@@ -313,7 +311,7 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 	snap->exec_looks = (uint64_t)s->exec_looks;
 	snap->uprocs_lost = s->uprocs_lost;
 
-	err = collect_threads(s, snap, vals, n);
+	err = collect_threads(s, snap);
 	collect_procs(s, snap, vals, n);
 
 	/* syscalls, histograms, counters, io opcodes */

@@ -1,16 +1,20 @@
 /*
  * gtrace_cli.h - internal interfaces of the gtrace CLI.
  *
- * The tool is a pipeline: a session (session.c) loads the BPF skeleton
- * for one target thread group and attaches the tracepoints and, where the
- * target has them, the greenrt USDT probes (usdt.c); a driver (run.c,
- * top.c) waits while the kernel aggregates; collect.c reads the maps into
- * a gt_snapshot, plain data with no BPF in it.  Everything after that
- * works on snapshots only: each concern (sched.c, syscalls.c, iouring.c,
- * greenrt.c) turns a snapshot into named figures and prints its section
- * of the report; json.c writes figures and tables in the schema of
- * SCHEMA.md; diff.c reads two such files back.  So the text report, the
- * JSON and the diff can never disagree about what a figure means.
+ * The tool is a pipeline: main.c parses the command line and checks.c
+ * its files and processes, before anything starts; a session (session.c)
+ * loads the BPF skeleton for one target thread group (and the processes
+ * it forks) and attaches the tracepoints and, where a traced image has
+ * them, the greenrt USDT probes (usdt.c), after measuring what its
+ * probes cost (calib.c); a driver (run.c, top.c) waits in
+ * gt_session_wait while the kernel aggregates; collect.c reads the maps
+ * into a gt_snapshot, plain data with no BPF in it.  Everything after
+ * that works on snapshots only: each concern (procs.c, sched.c,
+ * syscalls.c, iouring.c, greenrt.c) turns a snapshot into named figures
+ * and prints its section of the report; json.c writes figures and tables
+ * in the schema of SCHEMA.md; diff.c reads two such files back.  So the
+ * text report, the JSON and the diff can never disagree about what a
+ * figure means.  (How a new view slots in: bpf/gtrace.h.)
  */
 #ifndef GTRACE_TOOL_H
 #define GTRACE_TOOL_H
@@ -58,7 +62,7 @@ int gt_check_inputs(struct gt_opts *o);
 long gt_read_long(const char *path, long dflt);
 
 /* ---- the loaded programs (session.c) ---- */
-#define GT_MAX_PROGS 64
+#define GT_MAX_PROGS 128        /* programs in the skeleton, links */
 
 struct gtrace_bpf;
 struct bpf_link;
@@ -104,6 +108,7 @@ struct gt_session {
 	int nuprocs;
 	int uprocs_lost;        /* ... beyond GT_MAX_UPROCS, not attached */
 	int exec_looks;         /* execs held for a look at the new image */
+	bool closing;           /* gt_session_close: held execs are only let go */
 	struct ring_buffer *rb; /* the ctl ring, and --trace's events ring */
 	struct gt_tracer *tracer;
 	uint32_t max_procs;     /* process table size (pinfo - 1) */

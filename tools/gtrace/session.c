@@ -361,6 +361,11 @@ static int on_ctl(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e) || e->type != GT_CTL_EXEC)
 		return 0;
+	if (s->closing) {
+		if (e->stopped)
+			kill((pid_t)e->tgid, SIGCONT);
+		return 0;
+	}
 	s->exec_looks++;
 	snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
 	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
@@ -403,7 +408,8 @@ int gt_session_wait(struct gt_session *s, int pidfd, int timeout_ms)
 
 void gt_session_release(struct gt_session *s)
 {
-	/* a held exec not yet seen: handling it lets it go */
+	/* a held exec not yet seen: handling it lets it go (on_ctl, which
+	 * only resumes it once the session is closing) */
 	if (s->rb)
 		ring_buffer__consume(s->rb);
 }
@@ -573,12 +579,14 @@ int64_t gt_session_stats_ns(const struct gt_session *s)
 	return s->stats_on_ns + (s->stats_fd >= 0 ? gt_now_ns() - s->stats_mark : 0);
 }
 
+#define GT_DETACH_SETTLE_US 20000        /* for a program run begun before its detach */
+
 void gt_session_close(struct gt_session *s)
 {
-	gt_session_release(s);
-	if (s->rb)
-		ring_buffer__free(s->rb);
-	s->rb = NULL;
+	/* Links first, so that no exec is held any more; then let go of
+	 * those held meanwhile (a program may still be finishing a run on
+	 * another CPU: look twice); then the rest. */
+	s->closing = true;
 	for (int i = s->nusdt - 1; i >= 0; i--)
 		bpf_link__destroy(s->usdt_links[i]);
 	free(s->usdt_links);
@@ -587,6 +595,13 @@ void gt_session_close(struct gt_session *s)
 	for (int i = s->nlinks - 1; i >= 0; i--)
 		bpf_link__destroy(s->links[i]);
 	s->nlinks = 0;
+	if (s->rb) {
+		gt_session_release(s);
+		usleep(GT_DETACH_SETTLE_US);
+		gt_session_release(s);
+		ring_buffer__free(s->rb);
+	}
+	s->rb = NULL;
 	if (s->skel)
 		gtrace_bpf__destroy(s->skel);
 	s->skel = NULL;

@@ -200,9 +200,11 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 			fe ? "a BPF trampoline on every system call in the machine"
 			   : "every system call in the machine takes the kernel's slow path");
 		if (v.sys_ns >= 0)
-			fprintf(f, ", %s more (getppid %s -> %s, calibrated here) = ~%s for the target's %s",
+			fprintf(f, ", %s more (getppid %s -> %s, calibrated here)",
 				gt_fmt_ns(v.sys_extra_per_call, a), gt_fmt_ns(s->sys_plain_ns, b),
-				gt_fmt_ns(s->sys_traced_ns, c), gt_fmt_ns(v.sys_ns, d),
+				gt_fmt_ns(s->sys_traced_ns, c));
+		if (v.sys_ns > 0)
+			fprintf(f, " = ~%s for the target's %s", gt_fmt_ns(v.sys_ns, d),
 				gt_fmt_num(target_syscalls(s), e));
 		fputc('\n', f);
 	}

@@ -112,13 +112,9 @@ static void collect_cost(struct gt_session *s, struct gt_snapshot *snap)
 	}
 	snap->nmap_ids = 0;
 	bpf_object__for_each_map(m, s->skel->obj) {
-		struct bpf_map_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_map__fd(m);
-		memset(&info, 0, sizeof(info));
-		if (fd >= 0 && snap->nmap_ids < (int)(sizeof(snap->map_ids) / sizeof(snap->map_ids[0])) &&
-		    !bpf_obj_get_info_by_fd(fd, &info, &len))
-			snap->map_ids[snap->nmap_ids++] = info.id;
+		__u32 id = gt_obj_id(bpf_map__fd(m));
+		if (id && snap->nmap_ids < (int)(sizeof(snap->map_ids) / sizeof(snap->map_ids[0])))
+			snap->map_ids[snap->nmap_ids++] = id;
 	}
 	snap->cost_sampled_s = (double)gt_session_stats_ns(s) / 1e9;
 	snap->cost_runs = snap->counters[GT_PROG_RUNS] - s->runs_before;
@@ -129,16 +125,23 @@ static void collect_cost(struct gt_session *s, struct gt_snapshot *snap)
 }
 
 
-/* Grow *arr (of elem bytes, *cap elements) to hold one more. */
-static void *grow(void *arr, int n, int *cap, size_t elem)
+/* A new entry at the end of snap->threads (*cap: its room), or NULL. */
+static struct gt_thread *add_thread(struct gt_snapshot *snap, int *cap, uint32_t tid, uint32_t tgid,
+				    uint64_t start_ns, const char *comm)
 {
-	if (n < *cap)
-		return arr;
-	int c = *cap ? 2 * *cap : 64;
-	void *a = realloc(arr, (size_t)c * elem);
-	if (a)
+	if (snap->nthreads == *cap) {
+		int c = *cap ? 2 * *cap : 64;
+		struct gt_thread *a = realloc(snap->threads, (size_t)c * sizeof(*a));
+		if (!a)
+			return NULL;
+		snap->threads = a;
 		*cap = c;
-	return a;
+	}
+	struct gt_thread *t = &snap->threads[snap->nthreads++];
+	*t = (struct gt_thread){ .tid = tid, .tgid = tgid, .start_ns = start_ns, .worker = -1 };
+	memcpy(t->comm, comm, sizeof(t->comm));
+	t->comm[GT_COMM_LEN - 1] = 0;
+	return t;
 }
 
 static int collect_threads(struct gt_session *s, struct gt_snapshot *snap)
@@ -158,14 +161,13 @@ static int collect_threads(struct gt_session *s, struct gt_snapshot *snap)
 		prev = &tid;
 		if (bpf_map_lookup_elem(lfd, &tid, &st))
 			continue;
-		if (!(t = grow(snap->threads, snap->nthreads, &cap, sizeof(*t))))
+		t = add_thread(snap, &cap, tid, st.tgid, st.start_ns, st.comm);
+		if (!t)
 			return -ENOMEM;
-		snap->threads = t;
-		t = &snap->threads[snap->nthreads++];
-		*t = (struct gt_thread){ .tid = tid, .tgid = st.tgid, .start_ns = st.start_ns,
-					 .kind = st.kind, .worker = st.worker, .proc = st.proc, .s = st.s };
-		memcpy(t->comm, st.comm, sizeof(t->comm));
-		t->comm[GT_COMM_LEN - 1] = 0;
+		t->kind = st.kind;
+		t->worker = st.worker;
+		t->proc = st.proc;
+		t->s = st.s;
 	}
 	/* exited threads */
 	struct gt_thread_key key, nkey, *kp = NULL;
@@ -175,15 +177,14 @@ static int collect_threads(struct gt_session *s, struct gt_snapshot *snap)
 		kp = &key;
 		if (bpf_map_lookup_elem(dfd, &key, &d))
 			continue;
-		if (!(t = grow(snap->threads, snap->nthreads, &cap, sizeof(*t))))
+		t = add_thread(snap, &cap, key.tid, key.tgid, key.start_ns, d.comm);
+		if (!t)
 			return -ENOMEM;
-		snap->threads = t;
-		t = &snap->threads[snap->nthreads++];
-		*t = (struct gt_thread){ .tid = key.tid, .tgid = key.tgid, .start_ns = key.start_ns,
-					 .kind = d.kind, .worker = d.worker, .proc = d.proc, .s = d.s,
-					 .exited = true };
-		memcpy(t->comm, d.comm, sizeof(t->comm));
-		t->comm[GT_COMM_LEN - 1] = 0;
+		t->kind = d.kind;
+		t->worker = d.worker;
+		t->proc = d.proc;
+		t->s = d.s;
+		t->exited = true;
 	}
 	if (snap->nthreads)
 		qsort(snap->threads, (size_t)snap->nthreads, sizeof(*snap->threads), cmp_thread);

@@ -54,6 +54,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -414,34 +415,34 @@ void gt_session_release(struct gt_session *s)
 		ring_buffer__consume(s->rb);
 }
 
+__u32 gt_obj_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	_Static_assert(offsetof(struct bpf_map_info, id) == offsetof(struct bpf_prog_info, id), "id");
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
 void gt_session_ids(const struct gt_session *s, char *buf, size_t len)
 {
 	struct bpf_program *p;
 	struct bpf_map *m;
 	size_t o = 0;
+	__u32 id;
 
 	buf[0] = 0;
 	if (!s->skel)
 		return;
 	o += (size_t)snprintf(buf + o, len - o, "prog");
-	bpf_object__for_each_program(p, s->skel->obj) {
-		struct bpf_prog_info info;
-		__u32 l = sizeof(info);
-		int fd = bpf_program__fd(p);
-		memset(&info, 0, sizeof(info));
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &l) && o < len)
-			o += (size_t)snprintf(buf + o, len - o, " %u", info.id);
-	}
+	bpf_object__for_each_program(p, s->skel->obj)
+		if ((id = gt_obj_id(bpf_program__fd(p))) && o < len)
+			o += (size_t)snprintf(buf + o, len - o, " %u", id);
 	if (o < len)
 		o += (size_t)snprintf(buf + o, len - o, " map");
-	bpf_object__for_each_map(m, s->skel->obj) {
-		struct bpf_map_info info;
-		__u32 l = sizeof(info);
-		int fd = bpf_map__fd(m);
-		memset(&info, 0, sizeof(info));
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &l) && o < len)
-			o += (size_t)snprintf(buf + o, len - o, " %u", info.id);
-	}
+	bpf_object__for_each_map(m, s->skel->obj)
+		if ((id = gt_obj_id(bpf_map__fd(m))) && o < len)
+			o += (size_t)snprintf(buf + o, len - o, " %u", id);
 }
 
 static bool is_sys_prog(const struct gt_session *s, const struct bpf_program *p)

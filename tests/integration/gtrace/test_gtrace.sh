@@ -62,18 +62,24 @@ if [[ $rc == 0 && -z $tot && ${thr:-0} -ge 1 ]] && grep -q "not traced (--no-sys
 else fail "--no-syscalls: rc $rc, syscalls.total '${tot}', sched.threads '${thr}'"; cat "$TMP/n.txt"; fi
 no_leftovers "--no-syscalls" "$(ids_json "$TMP/n.json")"
 
+# vs_getrusage LABEL JSON OUT TXT RC: the report's voluntary switches agree
+# with the "NVCSW NIVCSW" the program printed (getrusage) within 2% + 10:
+# gtrace also sees the switches after getrusage() on the way out.
+vs_getrusage() {
+  local label=$1 json=$2 out=$3 txt=$4 rc=$5 vol ru_vol ru_invol tol diff
+  vol=$(jget "$json" summary.sched.voluntary)
+  read -r ru_vol ru_invol <"$out"
+  tol=$(( ru_vol / 50 + 10 ))
+  diff=$(( vol > ru_vol ? vol - ru_vol : ru_vol - vol ))
+  if [[ $rc == 0 && $diff -le $tol ]]; then ok "$label: voluntary $vol vs getrusage $ru_vol (|diff| $diff <= $tol)"
+  else fail "$label: voluntary $vol vs getrusage $ru_vol (|diff| $diff > $tol, rc $rc)"; cat "$txt"; fi
+}
+
 # 2. ping-pong: voluntary switches ~ 2N and = getrusage's within 2% + 10
 N=20000
 "$GTRACE" run --json "$TMP/p.json" -- "$H/pingpong" $N >"$TMP/p.out" 2>"$TMP/p.txt"
-rc=$?
+vs_getrusage pingpong "$TMP/p.json" "$TMP/p.out" "$TMP/p.txt" $?
 vol=$(jget "$TMP/p.json" summary.sched.voluntary)
-read -r ru_vol ru_invol <"$TMP/p.out"
-# gtrace also sees the child block once on its start pipe before exec and
-# the switches after getrusage() on the way out: a few either way.
-tol=$(( ru_vol / 50 + 10 ))
-diff=$(( vol > ru_vol ? vol - ru_vol : ru_vol - vol ))
-if [[ $rc == 0 && $diff -le $tol ]]; then ok "pingpong: voluntary $vol vs getrusage $ru_vol (|diff| $diff <= $tol)"
-else fail "pingpong: voluntary $vol vs getrusage $ru_vol (|diff| $diff > $tol, rc $rc)"; cat "$TMP/p.txt"; fi
 # Each round trip blocks each thread at most once: <= 2N (+ slack for
 # start-up and exit); on an idle 2-CPU machine nearly every one blocks,
 # but a reply can arrive before read() so the floor is N, not 2N.
@@ -86,15 +92,9 @@ no_leftovers "pingpong" "$(ids_json "$TMP/p.json")"
 # the voluntary switches of 2,000 short threads that each block once
 # agree with getrusage within 2% (+10: the exit of the main thread).
 "$GTRACE" run --json "$TMP/x.json" -- "$H/threads_n" 2000 0 sleep >"$TMP/x.out" 2>"$TMP/x.txt"
-rc=$?
-vol=$(jget "$TMP/x.json" summary.sched.voluntary)
+vs_getrusage "2000 threads" "$TMP/x.json" "$TMP/x.out" "$TMP/x.txt" $?
 thr=$(jget "$TMP/x.json" summary.sched.threads)
 exits=$(jget "$TMP/x.json" summary.sched.thread_exits)
-read -r ru_vol ru_invol <"$TMP/x.out"
-tol=$(( ru_vol / 50 + 10 ))
-diff=$(( vol > ru_vol ? vol - ru_vol : ru_vol - vol ))
-if [[ $rc == 0 && $diff -le $tol ]]; then ok "2000 threads: voluntary $vol vs getrusage $ru_vol (|diff| $diff <= $tol)"
-else fail "2000 threads: voluntary $vol vs getrusage $ru_vol (|diff| $diff > $tol, rc $rc)"; cat "$TMP/x.txt"; fi
 [[ $thr == 2001 && $exits == 2001 ]] && ok "2000 threads: $thr threads seen, $exits exits" ||
   fail "2000 threads: $thr threads seen, $exits exits, expected 2001 each"
 

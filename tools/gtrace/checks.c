@@ -89,8 +89,28 @@ static int check_pid(pid_t pid, const char *cmd)
 	return 0;
 }
 
+/* A table size from the environment (the tests' knob: see gtrace(8)). */
+static int env_size(const char *name, uint32_t max, uint32_t *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (!*v || *end || errno || n < 1 || n > max || strspn(v, "0123456789") != strlen(v)) {
+		gt_err("%s='%s': give a whole number from 1 to %u, or unset it", name, v, max);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
 int gt_check_inputs(struct gt_opts *o)
 {
+	if (env_size("GTRACE_MAX_THREADS", 1u << 24, &o->max_threads) ||
+	    env_size("GTRACE_MAX_PROCS", 4096, &o->max_procs))
+		return -1;
 	if (o->cmd == GT_CMD_RUN) {
 		char exe[PATH_MAX];
 		int err = find_exe(o->argv[0], exe, sizeof(exe));

@@ -41,6 +41,8 @@ struct gt_opts {
 	double trace_max_mb;    /* --trace-max-mb, 0 = no cap */
 	struct gt_tracer *tracer;       /* ... the file, created before the run */
 	char *exe;              /* run: the command's path, resolved as execvp would */
+	uint32_t max_threads;   /* GTRACE_MAX_THREADS: exited-thread table size, 0 = sized */
+	uint32_t max_procs;     /* GTRACE_MAX_PROCS: process table size, 0 = sized */
 	bool no_follow;         /* --no-follow: not the forked children */
 	double per;             /* --per N, 0 = off */
 	bool per_thread;        /* -T */

@@ -83,8 +83,9 @@ void gt_procs_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *
 				(unsigned long long)unfollowed, unfollowed == 1 ? "child" : "children");
 		return;
 	}
-	fprintf(f, "Processes (%d: the target and the %d it forked; every figure below counts them all)\n",
-		n + 1, n);
+	uint64_t forked = s->counters[GT_FORKS_FOLLOWED];
+	fprintf(f, "Processes (%llu: the target and the %llu it forked; every figure below counts "
+		"them all)\n", (unsigned long long)forked + 1, (unsigned long long)forked);
 	fprintf(f, "  %-8s %-8s %-16s %8s %12s %12s %10s  %s\n", "PID", "PARENT", "COMM", "THREADS",
 		"SYSCALLS", "SWITCHES", "ON-CPU", "END");
 	for (int i = 0; i < s->nprocs; i++) {

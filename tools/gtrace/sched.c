@@ -54,10 +54,11 @@ static void thread_table(FILE *f, const struct gt_snapshot *s)
 			t->kind == GT_KIND_IOWORKER ? "  (io_uring worker)" : "",
 			s->nprocs > 1 && t->tgid != (uint32_t)s->pid ? "  (child)" : "");
 	}
-	if (s->threads_unlisted)
-		fprintf(f, "  (%llu more threads not listed: the table of exited threads holds %u; "
-			"the totals above include them)\n", (unsigned long long)s->threads_unlisted,
-			s->max_threads);
+	if (s->threads_unlisted) {
+		fprintf(f, "  (%s more threads not listed: ", gt_fmt_num((double)s->threads_unlisted, vol));
+		fprintf(f, "the table of exited threads holds %s; the totals above include them)\n",
+			gt_fmt_num((double)s->max_threads, vol));
+	}
 }
 
 void gt_sched_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
@@ -74,8 +75,8 @@ void gt_sched_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *
 	gt_figures_print(f, &own, 0, s, o);
 	if (s->threads_unlisted) {
 		char a[32], b[32];
-		fprintf(f, "    (%s threads itemised, %s more not: -T and the JSON list the first; "
-			"every figure here counts them all)\n",
+		fprintf(f, "    (%s threads itemised, %s more not: the table of exited threads was "
+			"full; every figure here counts them all)\n",
 			gt_fmt_num((double)s->nthreads, a), gt_fmt_num((double)s->threads_unlisted, b));
 	}
 	if (fs.f[split].value > 0) {

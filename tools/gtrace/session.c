@@ -145,6 +145,12 @@ static int size_maps(struct gt_session *s)
 		procs = 4096;
 	if (procs < 64)
 		procs = 64;
+	/* GTRACE_MAX_THREADS, GTRACE_MAX_PROCS (checks.c): smaller tables,
+	 * so that the tests can see what happens when one is full */
+	if (s->opts->max_threads)
+		threads = s->opts->max_threads;
+	if (s->opts->max_procs)
+		procs = s->opts->max_procs;
 	s->max_procs = (uint32_t)procs;
 	s->max_threads = (uint32_t)threads;
 	int err = 0;

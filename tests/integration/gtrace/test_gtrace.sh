@@ -119,6 +119,18 @@ if (( unlisted > 0 )); then
     fail "20000 threads: $unlisted threads not itemised and the report does not say so"
 fi
 no_leftovers "20000 threads" "$(ids_json "$TMP/m.json")"
+# ... and past the table (made small here: GTRACE_MAX_THREADS), the
+# threads not itemised are counted and said, the totals stay exact
+GTRACE_MAX_THREADS=1000 "$GTRACE" run --json "$TMP/o.json" -- "$H/threads_n" 3000 5 >/dev/null 2>"$TMP/o.txt"
+rc=$?
+thr=$(jget "$TMP/o.json" summary.sched.threads)
+gp=$(jget "$TMP/o.json" syscall.getppid)
+listed=$(jget "$TMP/o.json" len:threads)
+unlisted=$(jget "$TMP/o.json" threads_unlisted)
+if [[ $rc == 0 && $thr == 3001 && $gp == 15000 && $listed -le 1001 && $((listed + unlisted)) == 3001 ]] &&
+   grep -q "threads itemised, .* more not" "$TMP/o.txt"; then
+  ok "a full thread table: $listed listed, $unlisted counted and said, $thr threads and $gp getppid exact"
+else fail "a full thread table: rc $rc, threads $thr, getppid $gp, listed $listed, unlisted $unlisted"; fi
 
 # 3. more busy threads than CPUs: preemptions
 "$GTRACE" run --json "$TMP/s.json" -- "$H/spinners" 1 2>"$TMP/s.txt"

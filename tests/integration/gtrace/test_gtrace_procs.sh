@@ -44,6 +44,18 @@ grep -q "^gtrace: pid [0-9]* (forker); 3 forked children not traced (--no-follow
   ok "--no-follow: the header says the 3 children were not traced" ||
   fail "--no-follow: header '$(grep '^gtrace: pid' "$TMP/n.txt")'"
 
+# past the process table (made small here: GTRACE_MAX_PROCS), children
+# are counted together as "others", and every total stays exact
+GTRACE_MAX_PROCS=3 "$GTRACE" run --json "$TMP/o.json" -- "$H/forker" 5 1000 2>"$TMP/o.txt"
+rc=$?
+gp=$(jget "$TMP/o.json" syscall.getppid)
+np=$(jget "$TMP/o.json" len:processes)
+others=$(jget "$TMP/o.json" processes.3.others)
+[[ $rc == 0 && $gp == 5000 && $np == 4 && $others == true ]] &&
+  grep -q "^gtrace: pid [0-9]* (forker) and 5 children," "$TMP/o.txt" &&
+  ok "a full process table: getppid $gp of 5,000, 3 listed + others, '5 children' said" ||
+  fail "a full process table: rc $rc, getppid '$gp', $np processes, others '$others'"
+
 # --- exit statuses: an exit is an exit, a signal a signal ---
 "$GTRACE" run --json "$TMP/e.json" -- sh -c 'exit 200' 2>"$TMP/e.txt"
 rc=$?

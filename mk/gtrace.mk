@@ -136,10 +136,13 @@ GTRACE_TEST_SCRIPTS := \
 	$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_procs.sh
 
-$(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtrace/lib.sh \
-		$(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
+$(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtrace/lib.sh
 	$(Q)mkdir -p $(@D)
 	$(Q)sed -e 's|@BUILD@|$(abspath $(BUILD))|' -e 's|@SRCDIR@|$(abspath tests/integration/gtrace)|' $< > $@ && chmod +x $@
+
+# (named here, not in the pattern rule, so that make does not take the
+# helpers for intermediate files and delete them)
+$(GTRACE_TEST_SCRIPTS): $(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
 
 # greenrt programs: only these scripts need the runtime to build (the
 # help's examples name goroutines and echo_greenrt, which test_gtrace_cli

@@ -466,10 +466,12 @@ static int check(const struct gt_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct gt_opts o = { 0 };
-	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	/* static: what they point to lives as long as the process */
+	static struct gt_opts o;
+	static char **args;
 	int ci = find_command(argc, argv), n = 0;
 
+	args = calloc((size_t)argc + 1, sizeof(*args));
 	if (!args)
 		return 1;
 	o.cmd = ci ? cmd_of(argv[ci]) : GT_CMD_NONE;

@@ -40,16 +40,10 @@ static json_t *syscall_entry(json_t *j, const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int query(json_t *j, const char *q)
 {
-	json_error_t e;
-	json_t *j = argc == 3 ? json_load_file(argv[1], 0, &e) : NULL, *v = NULL;
-	const char *q = argc == 3 ? argv[2] : "";
+	json_t *v = NULL, *x;
 	size_t i;
-	json_t *x;
-
-	if (!j)
-		return 2;
 	if (!strncmp(q, "summary.", 8))
 		return print(json_object_get(json_object_get(j, "summary"), q + 8));
 	if (!strncmp(q, "syscall.", 8)) {
@@ -98,4 +92,15 @@ int main(int argc, char **argv)
 	for (char *save, *p = strtok_r(path, ".", &save); p && v; p = strtok_r(NULL, ".", &save))
 		v = json_is_array(v) ? json_array_get(v, strtoul(p, NULL, 10)) : json_object_get(v, p);
 	return v ? print(v) : 3;
+}
+
+int main(int argc, char **argv)
+{
+	json_error_t e;
+	json_t *j = argc == 3 ? json_load_file(argv[1], 0, &e) : NULL;
+	if (!j)
+		return 2;
+	int rc = query(j, argv[2]);
+	json_decref(j);
+	return rc;
 }

@@ -83,8 +83,7 @@ struct gt_thread_state {
 	__u32 kind;             /* enum gt_kind */
 	__u32 sys_nr;           /* syscall in progress */
 	__u32 proc;             /* index of its process (struct gt_proc) */
-	__u32 unlisted;         /* the `threads` table was full at its start:
-				 * counted in the totals only */
+	__u32 pad;
 	char comm[GT_COMM_LEN];
 };
 

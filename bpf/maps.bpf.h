@@ -39,7 +39,6 @@ GT_EXTERN const volatile __u32 targ_tgid GT_INIT(0);     /* thread group traced 
 GT_EXTERN const volatile __u8 trace_events GT_INIT(0);   /* --trace: fill the ring */
 GT_EXTERN const volatile __u8 trace_os GT_INIT(0);       /* --trace: OS switches too */
 GT_EXTERN const volatile __u8 follow GT_INIT(1);         /* follow forked children */
-GT_EXTERN const volatile __u8 exec_hold GT_INIT(1);      /* hold execs for a probe look */
 GT_EXTERN const volatile __u32 max_procs GT_INIT(GT_MAX_PROCS_DEFAULT); /* pinfo size - 1 */
 
 /* Run-time state shared by the units (.bss; user space reads some). */

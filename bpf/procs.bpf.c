@@ -93,8 +93,6 @@ static __always_inline void on_exec(struct task_struct *p, bool btf)
 		__sync_fetch_and_or(&pi->flags, GT_PROC_EXECED);
 		BPF_CORE_READ_STR_INTO(&pi->comm, p, comm);
 	}
-	if (!exec_hold)
-		return;
 	struct gt_inode ino = {
 		.dev = BPF_CORE_READ(p, mm, exe_file, f_inode, i_sb, s_dev),
 		.ino = BPF_CORE_READ(p, mm, exe_file, f_inode, i_ino),

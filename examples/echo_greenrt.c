@@ -55,5 +55,6 @@ int main(int argc, char **argv)
 {
     server_opts o;
     server_parse_args(&o, argc, argv, "echo_greenrt", 0);
-    return greenrt_server_run(&o, "echo_greenrt", serve_echo, NULL);
+    server_app app = {.prog = "echo_greenrt", .serve = serve_echo, .ctx = NULL};
+    return greenrt_server_run(&o, &app);
 }

@@ -27,5 +27,6 @@ int main(int argc, char **argv)
 {
     server_opts o;
     server_parse_args(&o, argc, argv, "echo_threads", 0);
-    return threads_server_run(&o, "echo_threads", serve_echo, NULL);
+    server_app app = {.prog = "echo_threads", .serve = serve_echo, .ctx = NULL};
+    return threads_server_run(&o, &app);
 }

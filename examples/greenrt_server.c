@@ -52,9 +52,8 @@ static atomic_int listen_fd = -1;
 
 struct run_arg {
     const server_opts *o;
+    const server_app *app;
     const char *prog;
-    void (*serve)(int fd, void *ctx);
-    void *ctx;
     int status;
 };
 
@@ -120,6 +119,11 @@ static void main_goroutine(void *p)
     atomic_store(&listen_fd, lfd);
     if (atomic_load(&stopping)) /* a signal came before listen_fd was set */
         shutdown(lfd, SHUT_RDWR);
+    if (ra->app->start && ra->app->start(ra->app->ctx, lfd) != 0) {
+        ra->status = 1;
+        gr_close(lfd);
+        return;
+    }
     server_announce(lfd);
 
     int64_t last_warn = 0;
@@ -153,8 +157,8 @@ static void main_goroutine(void *p)
         int64_t id = -ENOMEM;
         if (a) {
             a->fd = fd;
-            a->serve = ra->serve;
-            a->ctx = ra->ctx;
+            a->serve = ra->app->serve;
+            a->ctx = ra->app->ctx;
             id = gr_go_opts(conn_main, a, &(gr_opts){.stack_size = 0, .name = "conn"});
         }
         if (id < 0) {
@@ -194,11 +198,13 @@ static void main_goroutine(void *p)
         gr_cond_wait_timeout(&ended, &mu, RECHECK_NS);
     gr_mutex_unlock(&mu);
     gr_close(lfd);
+    if (ra->app->stop)
+        ra->app->stop(ra->app->ctx);
 }
 
-int greenrt_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx)
+int greenrt_server_run(const server_opts *o, const server_app *app)
 {
+    const char *prog = app->prog;
     static sigset_t set; /* read by the signal thread */
     if (server_prepare(prog, &set, &conns))
         return 1;
@@ -209,7 +215,7 @@ int greenrt_server_run(const server_opts *o, const char *prog,
     }
     pthread_detach(sig_thread);
 
-    struct run_arg ra = {.o = o, .prog = prog, .serve = serve, .ctx = ctx, .status = 0};
+    struct run_arg ra = {.o = o, .app = app, .prog = prog, .status = 0};
     int r = gr_run(main_goroutine, &ra);
     if (r < 0) {
         fprintf(stderr, "%s: cannot start the greenrt runtime: %s\n", prog, strerror(-r));

@@ -9,11 +9,11 @@
 
 #include "server_common.h"
 
-/* serve(fd, ctx) runs in the connection's goroutine and must close fd with
- * greenrt_close before returning.  Returns the process exit status: 0
- * after a clean signal-driven shutdown, 1 if the server could not start. */
-int greenrt_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx);
+/* app->serve(fd, ctx) runs in the connection's goroutine and must close fd
+ * with greenrt_close before returning; app->start and app->stop run in the
+ * main goroutine.  Returns the process exit status: 0 after a clean
+ * signal-driven shutdown, 1 if the server could not start. */
+int greenrt_server_run(const server_opts *o, const server_app *app);
 
 /* Closes fd (gr_close), first removing it from the live set if it is a
  * connection.  Call from a goroutine. */

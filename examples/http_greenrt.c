@@ -60,5 +60,6 @@ int main(int argc, char **argv)
 {
     server_opts o;
     server_parse_args(&o, argc, argv, "http_greenrt", 1);
-    return greenrt_server_run(&o, "http_greenrt", serve_http, (void *)o.root);
+    server_app app = {.prog = "http_greenrt", .serve = serve_http, .ctx = (void *)o.root};
+    return greenrt_server_run(&o, &app);
 }

@@ -36,5 +36,6 @@ int main(int argc, char **argv)
 {
     server_opts o;
     server_parse_args(&o, argc, argv, "http_threads", 1);
-    return threads_server_run(&o, "http_threads", serve_http, (void *)o.root);
+    server_app app = {.prog = "http_threads", .serve = serve_http, .ctx = (void *)o.root};
+    return threads_server_run(&o, &app);
 }

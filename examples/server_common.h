@@ -20,6 +20,21 @@ typedef struct server_opts {
     char root_buf[PATH_MAX];
 } server_opts;
 
+/* A service: what runs on each connection, and optional work that lives
+ * as long as the server (kv's expiry sweeper). */
+typedef struct server_app {
+    const char *prog;                  /* for messages: "kv_greenrt" */
+    void (*serve)(int fd, void *ctx);  /* one connection; must close fd with
+                                          the model's close (greenrt_close,
+                                          threads_close) */
+    /* Optional: called once listening, before the first accept (greenrt:
+     * in the main goroutine); non-zero makes the server exit 1. */
+    int (*start)(void *ctx, int listen_fd);
+    /* Optional: called after the last connection ended, before exit. */
+    void (*stop)(void *ctx);
+    void *ctx;
+} server_app;
+
 /* Parses argv; on a bad flag prints "PROG: what is wrong" and the usage on
  * stderr and exits 2; --help prints usage and exits 0.  want_root: accept
  * --root DIR (the HTTP servers). */

@@ -151,9 +151,9 @@ static int listen_tcp(const char *prog, const char *host, int port)
     return fd;
 }
 
-int threads_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx)
+int threads_server_run(const server_opts *o, const server_app *app)
 {
+    const char *prog = app->prog;
     static sigset_t set; /* read by the signal thread */
     if (server_prepare(prog, &set, &conns))
         return 1;
@@ -166,6 +166,10 @@ int threads_server_run(const server_opts *o, const char *prog,
         return 1;
     }
     pthread_detach(sig_thread);
+    if (app->start && app->start(app->ctx, listen_fd) != 0) {
+        close(listen_fd);
+        return 1;
+    }
     server_announce(listen_fd);
 
     pthread_attr_t attr;
@@ -204,8 +208,8 @@ int threads_server_run(const server_opts *o, const char *prog,
         int e = ENOMEM;
         if (a) {
             a->fd = fd;
-            a->serve = serve;
-            a->ctx = ctx;
+            a->serve = app->serve;
+            a->ctx = app->ctx;
             e = pthread_create(&t, &attr, conn_main, a);
         }
         if (!a || e != 0) {
@@ -230,5 +234,7 @@ int threads_server_run(const server_opts *o, const char *prog,
     pthread_mutex_unlock(&mu);
     close(listen_fd);
     conn_set_free(&conns);
+    if (app->stop)
+        app->stop(app->ctx);
     return atomic_load(&stopping) ? 0 : 1;
 }

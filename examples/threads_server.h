@@ -13,11 +13,11 @@
 
 #define THREADS_STACK_SIZE (64 * 1024)
 
-/* serve(fd, ctx) runs on the connection's own thread and must close fd
- * with threads_close before returning.  Returns the process exit status: 0 after a clean
+/* app->serve(fd, ctx) runs on the connection's own thread and must close
+ * fd with threads_close before returning; app->start and app->stop run on
+ * the main thread.  Returns the process exit status: 0 after a clean
  * signal-driven shutdown, 1 if the server could not start. */
-int threads_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx);
+int threads_server_run(const server_opts *o, const server_app *app);
 
 /* Blocking helpers for serve functions: -errno on failure, EINTR retried,
  * sends never raise SIGPIPE. */

@@ -25,17 +25,22 @@ EX_TEST_RESP_PARSE := $(BUILD)/examples/test_resp_parse
 EX_TEST_KV := $(BUILD)/examples/test_kv
 EX_UNIT := $(EX_TEST_HTTP_PARSE) $(EX_TEST_RESP_PARSE) $(EX_TEST_KV)
 EX_HTTP_PROBE := $(BUILD)/tests/examples/http_probe
+EX_KV_PROBE := $(BUILD)/tests/examples/kv_probe
 
-ALL += $(EXAMPLES_THREADS) $(EXAMPLES_GREENRT) $(EX_UNIT) $(EX_HTTP_PROBE)
+ALL += $(EXAMPLES_THREADS) $(EXAMPLES_GREENRT) $(EX_UNIT) $(EX_HTTP_PROBE) $(EX_KV_PROBE)
 TESTS_UNIT += $(EX_UNIT)
 TESTS_INTEGRATION += \
 	tests/integration/examples/echo_threads.sh \
 	tests/integration/examples/echo_greenrt.sh \
 	tests/integration/examples/http_threads.sh \
-	tests/integration/examples/http_greenrt.sh
+	tests/integration/examples/http_greenrt.sh \
+	tests/integration/examples/http_clients.sh \
+	tests/integration/examples/kv_threads.sh \
+	tests/integration/examples/kv_greenrt.sh \
+	tests/integration/examples/kv_diff.sh
 
 .PHONY: examples-threads
-examples-threads: $(EXAMPLES_THREADS) $(BUILD)/loadgen $(EX_HTTP_PROBE) $(EX_UNIT)
+examples-threads: $(EXAMPLES_THREADS) $(BUILD)/loadgen $(EX_HTTP_PROBE) $(EX_KV_PROBE) $(EX_UNIT)
 
 $(BUILD)/examples/%.o: examples/%.c $(EX_HDRS) runtime/include/greenrt.h
 	$(call msg,CC,$<)
@@ -78,7 +83,7 @@ $(EX_TEST_KV): $(BUILD)/examples/test_kv.o $(EX_KV_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(EX_HTTP_PROBE): tests/integration/examples/http_probe.c
+$(EX_HTTP_PROBE) $(EX_KV_PROBE): $(BUILD)/tests/examples/%: tests/integration/examples/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

@@ -21,6 +21,8 @@ typedef struct kv_server {
     const char *model;           /* "greenrt" or "threads" (INFO) */
     int64_t started_ms;          /* kv_now_ms() at start (INFO uptime) */
     int port;                    /* the port it listens on (INFO) */
+    int64_t read_timeout_ms;     /* a command, once begun, must arrive within it (0: no limit) */
+    int64_t idle_timeout_ms;     /* between commands (0: wait forever, as Redis's timeout 0) */
     atomic_long clients;         /* connections being served */
     atomic_llong next_client_id; /* CLIENT ID: last one given out */
 } kv_server;

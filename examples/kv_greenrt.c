@@ -7,7 +7,8 @@
  * the expiry sweeper, a goroutine woken every KV_SWEEP_PERIOD_MS by a
  * greenrt timer (gr_select on its stop channel with a timeout).
  *
- *   kv_greenrt [--host ADDR] [--port N] [--max-conns N]
+ *   kv_greenrt [--host ADDR] [--port N] [--max-conns N] [--grace S]
+ *              [--read-timeout MS] [--idle-timeout MS]
  */
 #include "greenrt_server.h"
 #include "kv_serve.h"
@@ -47,10 +48,26 @@ static kv_server srv;
 static gr_chan *sweep_stop; /* closed by stop_kv: the sweeper returns */
 static gr_wg sweep_done;
 
-static ssize_t recv_chunk(int fd, void **handle, char **data)
+/* A deadline is the goroutine's (gr_set_deadline), scoped to the read so
+ * that the replies' writes are not bound by it; none costs nothing. */
+static ssize_t read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms)
+{
+    if (!deadline_ms)
+        return gr_read(fd, buf, n);
+    gr_set_deadline(deadline_ms * 1000000);
+    ssize_t r = gr_read(fd, buf, n);
+    gr_set_deadline(0);
+    return r;
+}
+
+static ssize_t recv_chunk(int fd, void **handle, char **data, int64_t deadline_ms)
 {
     gr_buf *b = NULL;
+    if (deadline_ms)
+        gr_set_deadline(deadline_ms * 1000000);
     ssize_t n = gr_recv_buf(fd, &b);
+    if (deadline_ms)
+        gr_set_deadline(0);
     if (n > 0) {
         *handle = b;
         *data = b->data;
@@ -64,16 +81,16 @@ static void release_chunk(void *handle)
 }
 
 static const kv_io greenrt_io = {
-    .read = gr_read,
+    .read = read_deadline,
     .recv_chunk = recv_chunk,
     .release_chunk = release_chunk,
     .write_all = gr_write_all,
     .close = greenrt_close,
 };
 
-static void serve_kv(int fd, void *ctx)
+static void serve_kv(server_conn *c, void *ctx)
 {
-    kv_serve_conn(&greenrt_io, ctx, fd);
+    kv_serve_conn(&greenrt_io, ctx, c);
 }
 
 static void sweeper(void *arg)
@@ -121,11 +138,15 @@ static void stop_kv(void *ctx)
 int main(int argc, char **argv)
 {
     server_opts o;
-    server_parse_args(&o, argc, argv, "kv_greenrt", 0);
+    server_flags fl = {.want_timeouts = 1, .read_timeout_ms = KV_READ_TIMEOUT_MS,
+                       .idle_timeout_ms = KV_IDLE_TIMEOUT_MS};
+    server_parse_args(&o, argc, argv, "kv_greenrt", &fl);
     if (kv_server_init(&srv, &store, &greenrt_locks, "greenrt") < 0) {
         fprintf(stderr, "kv_greenrt: out of memory\n");
         return 1;
     }
+    srv.read_timeout_ms = o.read_timeout_ms;
+    srv.idle_timeout_ms = o.idle_timeout_ms;
     server_app app = {.prog = "kv_greenrt", .serve = serve_kv, .start = start_kv,
                       .stop = stop_kv, .ctx = &srv};
     int rc = greenrt_server_run(&o, &app);

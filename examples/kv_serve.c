@@ -18,6 +18,13 @@
  * following reads directly until the command is complete, and is freed
  * once it is empty again.
  *
+ * Timeouts and the drain: between commands (nothing buffered) the
+ * connection is idle - it waits at most the idle timeout, and a server
+ * shutdown closes it there (server_conn_idle); once part of a command has
+ * arrived, the rest must come within the read timeout, counted from then
+ * (an absolute deadline, however the client trickles it), and a shutdown
+ * lets it finish: every command received is answered before the close.
+ *
  * Limits: a command may not exceed RESP_MAX_REQUEST bytes (the parser
  * says so with Redis's error, and the connection is closed after it);
  * the read buffer never grows beyond that.  Replies are flushed whenever
@@ -116,8 +123,9 @@ static int keep_tail(conn *c, const char *buf, size_t len)
     return 0;
 }
 
-void kv_serve_conn(const kv_io *io, kv_server *srv, int fd)
+void kv_serve_conn(const kv_io *io, kv_server *srv, server_conn *sc)
 {
+    int fd = sc->fd;
     /* Replies are one write per batch; Nagle would hold the next batch's
      * reply back until the last one is acknowledged. */
     int one = 1;
@@ -128,14 +136,27 @@ void kv_serve_conn(const kv_io *io, kv_server *srv, int fd)
     kv_client_init(srv, &c.cl);
     atomic_fetch_add(&srv->clients, 1);
     int chunks = io->recv_chunk != NULL;
+    int64_t deadline = 0; /* of the command in progress; 0: none, or not begun */
 
     for (;;) {
         char *buf;
         size_t len;
         void *handle = NULL;
+        int64_t dl;
+        if (c.rlen == 0) { /* between commands: idle */
+            if (server_conn_idle(sc))
+                break;
+            dl = srv->idle_timeout_ms ? server_now_ms() + srv->idle_timeout_ms : 0;
+            deadline = 0;
+        } else {           /* part of a command is here */
+            if (!deadline && srv->read_timeout_ms)
+                deadline = server_now_ms() + srv->read_timeout_ms;
+            dl = deadline;
+        }
         if (chunks && c.rlen == 0) {
             char *data;
-            ssize_t n = io->recv_chunk(fd, &handle, &data);
+            ssize_t n = io->recv_chunk(fd, &handle, &data, dl);
+            server_conn_busy(sc);
             if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EINVAL) {
                 chunks = 0;
                 continue;
@@ -150,7 +171,8 @@ void kv_serve_conn(const kv_io *io, kv_server *srv, int fd)
                 want = c.rcap * 2; /* full, size unknown: double */
             if (reserve(&c, want) < 0)
                 break;
-            ssize_t n = io->read(fd, c.rbuf + c.rlen, c.rcap - c.rlen);
+            ssize_t n = io->read(fd, c.rbuf + c.rlen, c.rcap - c.rlen, dl);
+            server_conn_busy(sc);
             if (n <= 0)
                 break;
             c.rlen += (size_t)n;

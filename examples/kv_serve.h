@@ -11,15 +11,17 @@
 #include <sys/types.h>
 
 #include "kv_cmd.h"
+#include "server_common.h"
 
-/* Every function returns -errno on failure. */
+/* Every function returns -errno on failure; the reads give up with
+ * -ETIMEDOUT once deadline_ms (server_now_ms() time; 0: none) has passed. */
 typedef struct kv_io {
-    ssize_t (*read)(int fd, void *buf, size_t n);            /* count, 0 at EOF */
+    ssize_t (*read)(int fd, void *buf, size_t n, int64_t deadline_ms); /* count, 0 at EOF */
     /* Optional: bytes in a buffer the I/O layer lends (greenrt's provided
      * buffers, so that an idle connection holds no read buffer): the
      * count (0 at EOF) with *data and a *handle for release_chunk.
      * -ENOSYS/-EOPNOTSUPP/-EINVAL: not available, use read. */
-    ssize_t (*recv_chunk)(int fd, void **handle, char **data);
+    ssize_t (*recv_chunk)(int fd, void **handle, char **data, int64_t deadline_ms);
     void (*release_chunk)(void *handle);
     ssize_t (*write_all)(int fd, const void *buf, size_t n); /* n */
     int (*close)(int fd);
@@ -49,8 +51,14 @@ void kv_server_listening(kv_server *srv, int listen_fd);
  * after each slice. */
 void kv_server_sweep(kv_server *srv, uint64_t *rng, void (*yield)(void));
 
-/* Serves fd until the client closes, QUITs, breaks the protocol (an error
- * reply, then close) or the server shuts the socket down; then closes fd. */
-void kv_serve_conn(const kv_io *io, kv_server *srv, int fd);
+/* The timeouts' defaults: a command must arrive within 10 s once begun;
+ * an idle connection is never closed (Redis's "timeout 0"). */
+#define KV_READ_TIMEOUT_MS 10000
+#define KV_IDLE_TIMEOUT_MS 0
+
+/* Serves sc->fd until the client closes, QUITs, breaks the protocol (an
+ * error reply, then close), is too slow (srv's timeouts), or the server
+ * drains (server_common.h) between two commands; then closes the fd. */
+void kv_serve_conn(const kv_io *io, kv_server *srv, server_conn *sc);
 
 #endif

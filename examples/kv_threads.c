@@ -6,7 +6,8 @@
  * store's locks (pthread mutexes) and the expiry sweeper, a thread woken
  * every KV_SWEEP_PERIOD_MS.
  *
- *   kv_threads [--host ADDR] [--port N] [--max-conns N]
+ *   kv_threads [--host ADDR] [--port N] [--max-conns N] [--grace S]
+ *              [--read-timeout MS] [--idle-timeout MS]
  */
 #include "kv_serve.h"
 #include "threads_server.h"
@@ -49,16 +50,16 @@ static pthread_cond_t sweep_cv; /* CLOCK_MONOTONIC; signalled by stop_kv */
 static int sweep_stopping;      /* guarded by sweep_mu */
 
 static const kv_io threads_io = {
-    .read = threads_read,
+    .read = threads_read_deadline,
     .recv_chunk = NULL,
     .release_chunk = NULL,
     .write_all = threads_write_all,
     .close = threads_close,
 };
 
-static void serve_kv(int fd, void *ctx)
+static void serve_kv(server_conn *c, void *ctx)
 {
-    kv_serve_conn(&threads_io, ctx, fd);
+    kv_serve_conn(&threads_io, ctx, c);
 }
 
 static void *sweeper(void *arg)
@@ -115,11 +116,15 @@ static void stop_kv(void *ctx)
 int main(int argc, char **argv)
 {
     server_opts o;
-    server_parse_args(&o, argc, argv, "kv_threads", 0);
+    server_flags fl = {.want_timeouts = 1, .read_timeout_ms = KV_READ_TIMEOUT_MS,
+                       .idle_timeout_ms = KV_IDLE_TIMEOUT_MS};
+    server_parse_args(&o, argc, argv, "kv_threads", &fl);
     if (kv_server_init(&srv, &store, &pthread_locks, "threads") < 0) {
         fprintf(stderr, "kv_threads: out of memory\n");
         return 1;
     }
+    srv.read_timeout_ms = o.read_timeout_ms;
+    srv.idle_timeout_ms = o.idle_timeout_ms;
     server_app app = {.prog = "kv_threads", .serve = serve_kv, .start = start_kv,
                       .stop = stop_kv, .ctx = &srv};
     int rc = threads_server_run(&o, &app);

@@ -22,6 +22,11 @@ int threads_server_run(const server_opts *o, const server_app *app);
 /* Blocking helpers for serve functions: -errno on failure, EINTR retried,
  * sends never raise SIGPIPE. */
 ssize_t threads_read(int fd, void *buf, size_t n);
+/* threads_read that gives up at deadline_ms (server_now_ms() time; 0:
+ * none) with -ETIMEDOUT.  The timeout is the socket's SO_RCVTIMEO, set
+ * only when it changes (a thread serves one connection), so a loop that
+ * reads with the same idle timeout each time makes no extra system call. */
+ssize_t threads_read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms);
 ssize_t threads_write_all(int fd, const void *buf, size_t n);
 /* Closes fd, first removing it from the live set if it is a connection. */
 int threads_close(int fd);

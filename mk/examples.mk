@@ -37,7 +37,11 @@ TESTS_INTEGRATION += \
 	tests/integration/examples/http_clients.sh \
 	tests/integration/examples/kv_threads.sh \
 	tests/integration/examples/kv_greenrt.sh \
-	tests/integration/examples/kv_diff.sh
+	tests/integration/examples/kv_diff.sh \
+	tests/integration/examples/shutdown_kv_threads.sh \
+	tests/integration/examples/shutdown_kv_greenrt.sh \
+	tests/integration/examples/shutdown_http_threads.sh \
+	tests/integration/examples/shutdown_http_greenrt.sh
 
 .PHONY: examples-threads
 examples-threads: $(EXAMPLES_THREADS) $(BUILD)/loadgen $(EX_HTTP_PROBE) $(EX_KV_PROBE) $(EX_UNIT)
@@ -79,7 +83,7 @@ $(EX_TEST_RESP_PARSE): $(BUILD)/examples/test_resp_parse.o $(EX_RESP_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(EX_TEST_KV): $(BUILD)/examples/test_kv.o $(EX_KV_OBJS)
+$(EX_TEST_KV): $(BUILD)/examples/test_kv.o $(EX_KV_OBJS) $(EX_COMMON_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 

@@ -4,24 +4,35 @@
  *
  *   http_probe PORT
  *
- * Expects the document root laid out by http_test.sh: hello.txt
+ *   http_probe load PORT CONNS SECONDS PIPELINE
+ *
+ * The first form expects the document root laid out by http_test.sh: hello.txt
  * ("hello file\n"), big.bin (at least 64 KiB), sub/inner.txt, inside (a
  * symlink to hello.txt), escape (a symlink to a directory outside the
  * root holding secret.txt), secretlink (a symlink to that secret.txt),
  * and ../secret.txt next to the root.  Each check prints "ok NAME" or
  * "FAIL NAME: why"; the exit status is the number of failures (capped).
+ *
+ * The load form (shutdown_test.sh) keeps CONNS keep-alive connections
+ * busy with batches of PIPELINE GET /hello for SECONDS or until the
+ * server closes them, checks every response (status 200, the exact
+ * body), and prints "responses=N torn=N wrong=N closed=N": torn counts
+ * connections the server closed in the middle of a response.  Exit 0 if
+ * none was torn or wrong.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static int port;
@@ -381,10 +392,124 @@ static void check_resets(void)
     close_rd(r);
 }
 
+/* --- load mode ------------------------------------------------------------ */
+
+typedef struct lconn {
+    int fd, open, pending;
+    char buf[1 << 16];
+    size_t len;
+} lconn;
+
+static long responses, torn, wrong, closed_by_server;
+
+/* One response at the front of c->buf: its length, 0 if incomplete, -1 if
+ * it is not the /hello response. */
+static long parse_hello(lconn *c)
+{
+    c->buf[c->len < sizeof(c->buf) ? c->len : sizeof(c->buf) - 1] = '\0';
+    char *end = strstr(c->buf, "\r\n\r\n");
+    if (!end)
+        return c->len >= sizeof(c->buf) - 1 ? -1 : 0;
+    if (strncmp(c->buf, "HTTP/1.1 200 ", 13) != 0)
+        return -1;
+    char *cl = strcasestr(c->buf, "\r\nContent-Length:");
+    if (!cl || cl > end)
+        return -1;
+    long blen = strtol(cl + 17, NULL, 10);
+    size_t total = (size_t)(end + 4 - c->buf) + (size_t)blen;
+    if (c->len < total)
+        return 0;
+    if (blen != 14 || memcmp(end + 4, "Hello, world!\n", 14) != 0)
+        return -1;
+    return (long)total;
+}
+
+static int send_hellos(lconn *c, int pipeline)
+{
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: probe\r\n\r\n";
+    char out[64 * (sizeof(req) - 1)];
+    size_t n = 0;
+    for (int i = 0; i < pipeline; i++) {
+        memcpy(out + n, req, sizeof(req) - 1);
+        n += sizeof(req) - 1;
+    }
+    c->pending = pipeline;
+    return send(c->fd, out, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+}
+
+static int load_mode(int nconns, int seconds, int pipeline)
+{
+    if (pipeline < 1 || pipeline > 64)
+        pipeline = 1;
+    lconn *cs = calloc((size_t)nconns, sizeof(*cs));
+    struct pollfd *pf = calloc((size_t)nconns, sizeof(*pf));
+    int open = 0;
+    for (int i = 0; i < nconns; i++) {
+        cs[i].fd = dial();
+        cs[i].open = send_hellos(&cs[i], pipeline) == 0;
+        open += cs[i].open;
+    }
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (open == 0 || t.tv_sec - t0.tv_sec >= seconds)
+            break;
+        for (int i = 0; i < nconns; i++) {
+            pf[i].fd = cs[i].open ? cs[i].fd : -1;
+            pf[i].events = POLLIN;
+        }
+        if (poll(pf, (nfds_t)nconns, 100) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < nconns; i++) {
+            lconn *c = &cs[i];
+            if (!c->open || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+            if (n <= 0) {
+                if (c->len > 0)
+                    torn++;
+                closed_by_server++;
+                c->open = 0;
+                open--;
+                continue;
+            }
+            c->len += (size_t)n;
+            long used;
+            while ((used = parse_hello(c)) != 0) {
+                if (used < 0) {
+                    wrong++;
+                    c->len = 0;
+                    break;
+                }
+                responses++;
+                memmove(c->buf, c->buf + used, c->len - (size_t)used);
+                c->len -= (size_t)used;
+                if (--c->pending == 0 && send_hellos(c, pipeline) < 0) {
+                    closed_by_server++;
+                    c->open = 0;
+                    open--;
+                    break;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nconns; i++)
+        close(cs[i].fd);
+    printf("responses=%ld torn=%ld wrong=%ld closed=%ld\n", responses, torn, wrong,
+           closed_by_server);
+    free(cs);
+    free(pf);
+    return torn == 0 && wrong == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "load") && (port = atoi(argv[2])) > 0)
+        return load_mode(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc != 2 || (port = atoi(argv[1])) <= 0) {
-        fprintf(stderr, "usage: http_probe PORT\n");
+        fprintf(stderr, "usage: http_probe PORT\n"
+                        "       http_probe load PORT CONNS SECONDS PIPELINE\n");
         return 100;
     }
     check_basic();

@@ -75,7 +75,7 @@ same xbin
 
 # 4. raw RESP, pipelined: one write, then 3-byte pieces 100 us apart
 raw() {  # raw NAME TARGET [CHUNK GAP]
-  timeout 30 "$PROBE" raw "${port[$2]}" "${@:3}" <"$TMP/$1.in" >"$TMP/$1.$2" \
+  timeout 30 "$PROBE" raw "${port[$2]}" "${@:3}" <"$TMP/$1.in" >"$TMP/$1.$2" 2>"$TMP/$1.$2.err" \
     || die "kv_probe raw to $2 failed on $1"
 }
 bash "$D/pipeline.sh" >"$TMP/pipeline.in"

@@ -7,6 +7,9 @@
  *       everything the server sends to stdout, until the server closes
  *       the connection.  Exit 0 at the server's EOF (or a reset after
  *       it had answered), 2 on a timeout (10 s of silence) or an error.
+ *       After each write it prints "sent N" (bytes so far) on stderr, so
+ *       a test can tell when a partial request has gone out.  Nothing
+ *       protocol-specific: the shutdown tests use it for HTTP too.
  *
  *   kv_probe load PORT CONNS SECONDS PIPELINE
  *       CONNS connections, each sending batches of PIPELINE commands
@@ -114,8 +117,10 @@ static int raw_mode(int port, size_t chunk, long gap_us)
                 off = len;
                 continue;
             }
-            if (w > 0)
+            if (w > 0) {
                 off += (size_t)w;
+                fprintf(stderr, "sent %zu\n", off);
+            }
             next_write = now_us() + gap_us;
         }
     }

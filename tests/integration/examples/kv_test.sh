@@ -38,12 +38,12 @@ bench set,get -n 50000 -c 500 -r 100000 -d 1000 -P 16
 alive
 
 # limits: an argument over the bulk limit, a request over the size limit
-printf '*1\r\n$16777217\r\n' | timeout 30 "$PROBE" raw "$SRV_PORT" >"$TMP/big_bulk" \
+printf '*1\r\n$16777217\r\n' | timeout 30 "$PROBE" raw "$SRV_PORT" 2>>"$TMP/probe.err" >"$TMP/big_bulk" \
   || die "no answer to an oversized bulk length"
 [[ $(cat "$TMP/big_bulk") == $'-ERR Protocol error: invalid bulk length\r' ]] \
   || die "oversized bulk: got '$(cat "$TMP/big_bulk")'"
 { printf '*3\r\n$3\r\nSET\r\n$16777216\r\n'; head -c 16777216 /dev/zero; printf '\r\n$16777216\r\n'; } \
-  | timeout 60 "$PROBE" raw "$SRV_PORT" >"$TMP/big_req" || die "no answer to an oversized request"
+  | timeout 60 "$PROBE" raw "$SRV_PORT" 2>>"$TMP/probe.err" >"$TMP/big_req" || die "no answer to an oversized request"
 [[ $(cat "$TMP/big_req") == $'-ERR Protocol error: request too large\r' ]] \
   || die "oversized request: got '$(head -c 200 "$TMP/big_req")'"
 # the biggest allowed argument is stored and read back whole
@@ -53,10 +53,10 @@ timeout 60 redis-cli -p "$SRV_PORT" --raw GET big | head -c 16777216 >"$TMP/v16m
 cmp -s "$TMP/v16m" "$TMP/v16m.back" || die "a 16 MiB value did not come back whole"
 echo "limits ok: oversized argument and request refused, 16 MiB value round-trips"
 # an inline line without end and a too long count line
-{ head -c 70000 /dev/zero | tr '\0' a; } | timeout 30 "$PROBE" raw "$SRV_PORT" >"$TMP/inl" \
+{ head -c 70000 /dev/zero | tr '\0' a; } | timeout 30 "$PROBE" raw "$SRV_PORT" 2>>"$TMP/probe.err" >"$TMP/inl" \
   || die "no answer to a 70,000-byte inline line"
 [[ $(cat "$TMP/inl") == $'-ERR Protocol error: too big inline request\r' ]] || die "long inline: got '$(cat "$TMP/inl")'"
-printf 'PING\r\nQUIT\r\nPING\r\n' | timeout 30 "$PROBE" raw "$SRV_PORT" >"$TMP/quit" || die "QUIT did not close"
+printf 'PING\r\nQUIT\r\nPING\r\n' | timeout 30 "$PROBE" raw "$SRV_PORT" 2>>"$TMP/probe.err" >"$TMP/quit" || die "QUIT did not close"
 [[ $(tr -d '\r' <"$TMP/quit" | tr '\n' ' ') == '+PONG +OK ' ]] || die "QUIT: got '$(cat "$TMP/quit")'"
 
 wait_fds "$base"

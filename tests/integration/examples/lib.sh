@@ -29,6 +29,7 @@ need_bin() {   # need_bin NAME [skip-if-missing]
 # start_server BIN ARGS...: sets SRV_PID and SRV_PORT
 start_server() {
   local bin=$1; shift
+  rm -f "$TMP/srv.out" "$TMP/srv.err"   # a test may start several: no stale port
   "$BUILD/$bin" --host 127.0.0.1 --port 0 "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
   SRV_PID=$!
   local i

@@ -595,7 +595,8 @@ case $workload in
   kv) plan="redis-benchmark -t set,get, $kv_requests requests per test (x10 pipelined) after a tenth as warm-up" ;;
   *) plan="${warmup} s warm-up + ${duration} s per run" ;;
 esac
-say "$prog: $workload; models ${model_list[*]}; levels ${level_list[*]}; $plan, $repeats repeat(s)$([[ $pin == 1 ]] && echo ', pinned (server CPU 0, loadgen CPU 1)')$([[ $trace == 0 ]] && echo ', untraced')"
+case $workload in kv) lgname=redis-benchmark ;; http) lgname=wrk ;; *) lgname=loadgen ;; esac
+say "$prog: $workload; models ${model_list[*]}; levels ${level_list[*]}; $plan, $repeats repeat(s)$([[ $pin == 1 ]] && echo ", pinned (server CPU 0, $lgname CPU 1)")$([[ $trace == 0 ]] && echo ', untraced')"
 for c in "${level_list[@]}"; do
   for ((rep = 1; rep <= repeats; rep++)); do
     for m in "${model_list[@]}"; do

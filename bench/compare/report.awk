@@ -304,7 +304,10 @@ END {
     }
     printf "\n  per %s = divided by every %s served while traced (warm-up + measured), so\n", (UNIT == "" ? "request" : UNIT == "op" ? "op" : "request"), (UNIT == "op" ? "operation" : "request")
     printf "  accepting and closing the connections is included; OS switches include io_uring workers;\n"
-    printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+    if (workload == "echo")
+        printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+    else
+        printf "  OS threads = most seen in /proc during the run.\n"
     th = th "</table>\n"
     if (notes != "") th = th "<ul class=\"notes\">\n" notes "</ul>\n"
     print th > (outdir "/table.html")

@@ -90,6 +90,16 @@ int greenrt_close(int fd)
     return gr_close(fd);
 }
 
+ssize_t greenrt_read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms)
+{
+    if (!deadline_ms)
+        return gr_read(fd, buf, n);
+    gr_set_deadline(deadline_ms * 1000000);
+    ssize_t r = gr_read(fd, buf, n);
+    gr_set_deadline(0);
+    return r;
+}
+
 static void conn_main(void *p)
 {
     struct conn_arg *a = p;

@@ -7,6 +7,8 @@
 #ifndef EXAMPLES_GREENRT_SERVER_H
 #define EXAMPLES_GREENRT_SERVER_H
 
+#include <sys/types.h>
+
 #include "server_common.h"
 
 /* app->serve(fd, ctx) runs in the connection's goroutine and must close fd
@@ -18,5 +20,11 @@ int greenrt_server_run(const server_opts *o, const server_app *app);
 /* Closes fd (gr_close), first removing it from the live set if it is a
  * connection.  Call from a goroutine. */
 int greenrt_close(int fd);
+
+/* gr_read that gives up with -ETIMEDOUT once deadline_ms (server_now_ms()
+ * time; 0: none) has passed.  The deadline is the goroutine's
+ * (gr_set_deadline), scoped to this read so that the writes after it are
+ * not bound by it; with none the read costs nothing extra. */
+ssize_t greenrt_read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms);
 
 #endif

@@ -16,18 +16,6 @@
 
 #include "greenrt.h"
 
-/* The deadline is the goroutine's (gr_set_deadline), scoped to this read
- * so that the response's writes are not bound by it. */
-static ssize_t read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms)
-{
-    if (!deadline_ms)
-        return gr_read(fd, buf, n);
-    gr_set_deadline(deadline_ms * 1000000);
-    ssize_t r = gr_read(fd, buf, n);
-    gr_set_deadline(0);
-    return r;
-}
-
 struct open_call {
     const char *root, *path;
     int64_t size;
@@ -52,7 +40,7 @@ static int open_file(const char *root, const char *path, int64_t *size)
 
 static const http_io greenrt_io = {
     .read = gr_read,
-    .read_deadline = read_deadline,
+    .read_deadline = greenrt_read_deadline,
     .write_all = gr_write_all,
     .open_file = open_file,
     .close = greenrt_close,

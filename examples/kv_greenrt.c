@@ -48,18 +48,7 @@ static kv_server srv;
 static gr_chan *sweep_stop; /* closed by stop_kv: the sweeper returns */
 static gr_wg sweep_done;
 
-/* A deadline is the goroutine's (gr_set_deadline), scoped to the read so
- * that the replies' writes are not bound by it; none costs nothing. */
-static ssize_t read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms)
-{
-    if (!deadline_ms)
-        return gr_read(fd, buf, n);
-    gr_set_deadline(deadline_ms * 1000000);
-    ssize_t r = gr_read(fd, buf, n);
-    gr_set_deadline(0);
-    return r;
-}
-
+/* gr_recv_buf with a deadline scoped to it, as greenrt_read_deadline. */
 static ssize_t recv_chunk(int fd, void **handle, char **data, int64_t deadline_ms)
 {
     gr_buf *b = NULL;
@@ -81,7 +70,7 @@ static void release_chunk(void *handle)
 }
 
 static const kv_io greenrt_io = {
-    .read = read_deadline,
+    .read = greenrt_read_deadline,
     .recv_chunk = recv_chunk,
     .release_chunk = release_chunk,
     .write_all = gr_write_all,

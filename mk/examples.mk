@@ -87,10 +87,12 @@ $(EX_TEST_KV): $(BUILD)/examples/test_kv.o $(EX_KV_OBJS) $(EX_COMMON_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(EX_HTTP_PROBE) $(EX_KV_PROBE): $(BUILD)/tests/examples/%: tests/integration/examples/%.c
+# The probes share the checking load (probe_load.c).
+EX_PROBE_LOAD := tests/integration/examples/probe_load.c tests/integration/examples/probe_load.h
+$(EX_HTTP_PROBE) $(EX_KV_PROBE): $(BUILD)/tests/examples/%: tests/integration/examples/%.c $(EX_PROBE_LOAD)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Itests/integration/examples $(LDFLAGS) -o $@ $< tests/integration/examples/probe_load.c
 
 # libFuzzer: make fuzz [FUZZ_SECONDS=60] runs each target that long.  New
 # inputs go to a working corpus under $(BUILD); the seed corpora in the

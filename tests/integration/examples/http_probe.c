@@ -25,15 +25,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "probe_load.h"
 
 static int port;
 static int failures;
@@ -392,21 +392,14 @@ static void check_resets(void)
     close_rd(r);
 }
 
-/* --- load mode ------------------------------------------------------------ */
-
-typedef struct lconn {
-    int fd, open, pending;
-    char buf[1 << 16];
-    size_t len;
-} lconn;
-
-static long responses, torn, wrong, closed_by_server;
+/* --- load mode: GET /hello, pipelined --------------------------------------- */
 
 /* One response at the front of c->buf: its length, 0 if incomplete, -1 if
  * it is not the /hello response. */
-static long parse_hello(lconn *c)
+static long hello_parse(probe_conn *c, int index)
 {
-    c->buf[c->len < sizeof(c->buf) ? c->len : sizeof(c->buf) - 1] = '\0';
+    (void)index;
+    c->buf[c->len] = '\0';
     char *end = strstr(c->buf, "\r\n\r\n");
     if (!end)
         return c->len >= sizeof(c->buf) - 1 ? -1 : 0;
@@ -424,7 +417,7 @@ static long parse_hello(lconn *c)
     return (long)total;
 }
 
-static int send_hellos(lconn *c, int pipeline)
+static int hello_send_batch(probe_conn *c, int pipeline)
 {
     static const char req[] = "GET /hello HTTP/1.1\r\nHost: probe\r\n\r\n";
     char out[64 * (sizeof(req) - 1)];
@@ -437,76 +430,15 @@ static int send_hellos(lconn *c, int pipeline)
     return send(c->fd, out, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
-static int load_mode(int nconns, int seconds, int pipeline)
-{
-    if (pipeline < 1 || pipeline > 64)
-        pipeline = 1;
-    lconn *cs = calloc((size_t)nconns, sizeof(*cs));
-    struct pollfd *pf = calloc((size_t)nconns, sizeof(*pf));
-    int open = 0;
-    for (int i = 0; i < nconns; i++) {
-        cs[i].fd = dial();
-        cs[i].open = send_hellos(&cs[i], pipeline) == 0;
-        open += cs[i].open;
-    }
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if (open == 0 || t.tv_sec - t0.tv_sec >= seconds)
-            break;
-        for (int i = 0; i < nconns; i++) {
-            pf[i].fd = cs[i].open ? cs[i].fd : -1;
-            pf[i].events = POLLIN;
-        }
-        if (poll(pf, (nfds_t)nconns, 100) < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < nconns; i++) {
-            lconn *c = &cs[i];
-            if (!c->open || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
-            if (n <= 0) {
-                if (c->len > 0)
-                    torn++;
-                closed_by_server++;
-                c->open = 0;
-                open--;
-                continue;
-            }
-            c->len += (size_t)n;
-            long used;
-            while ((used = parse_hello(c)) != 0) {
-                if (used < 0) {
-                    wrong++;
-                    c->len = 0;
-                    break;
-                }
-                responses++;
-                memmove(c->buf, c->buf + used, c->len - (size_t)used);
-                c->len -= (size_t)used;
-                if (--c->pending == 0 && send_hellos(c, pipeline) < 0) {
-                    closed_by_server++;
-                    c->open = 0;
-                    open--;
-                    break;
-                }
-            }
-        }
-    }
-    for (int i = 0; i < nconns; i++)
-        close(cs[i].fd);
-    printf("responses=%ld torn=%ld wrong=%ld closed=%ld\n", responses, torn, wrong,
-           closed_by_server);
-    free(cs);
-    free(pf);
-    return torn == 0 && wrong == 0 ? 0 : 1;
-}
+static const probe_proto hello_proto = {"responses", hello_send_batch, hello_parse};
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && !strcmp(argv[1], "load") && (port = atoi(argv[2])) > 0)
-        return load_mode(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc == 6 && !strcmp(argv[1], "load") && (port = atoi(argv[2])) > 0) {
+        int pipeline = atoi(argv[5]);
+        return probe_load(port, atoi(argv[3]), atoi(argv[4]),
+                          pipeline >= 1 && pipeline <= 64 ? pipeline : 1, &hello_proto);
+    }
     if (argc != 2 || (port = atoi(argv[1])) <= 0) {
         fprintf(stderr, "usage: http_probe PORT\n"
                         "       http_probe load PORT CONNS SECONDS PIPELINE\n");

@@ -34,21 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SILENCE_MS 10000
+#include "probe_load.h"
 
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        perror("kv_probe: connect");
-        exit(2);
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
+#define SILENCE_MS 10000
 
 static char *read_stdin(size_t *len)
 {
@@ -77,7 +65,7 @@ static int raw_mode(int port, size_t chunk, long gap_us)
 {
     size_t len, off = 0;
     char *in = read_stdin(&len);
-    int fd = dial(port);
+    int fd = probe_dial(port);
     int64_t next_write = 0;
     size_t got = 0;
     char buf[65536];
@@ -130,47 +118,9 @@ static int raw_mode(int port, size_t chunk, long gap_us)
     return 0;
 }
 
-/* --- load mode ------------------------------------------------------------- */
+/* --- load mode: SET then GET of the connection's own key ------------------- */
 
-typedef struct lconn {
-    int fd;
-    int id;
-    long round;        /* batches sent */
-    int pending;       /* replies still expected for the batch in flight */
-    char rbuf[1 << 16];
-    size_t rlen;
-    int open;
-} lconn;
-
-static long replies, torn, wrong, closed_by_server;
-
-/* Parses one reply at the front of c->rbuf: its length, 0 if incomplete,
- * -1 if malformed.  Checks GET values against the round. */
-static long parse_reply(lconn *c, int expect_get)
-{
-    char *b = c->rbuf, *e = b + c->rlen;
-    char *nl = memchr(b, '\n', c->rlen);
-    if (!nl)
-        return 0;
-    if (nl == b || nl[-1] != '\r')
-        return -1;
-    if (b[0] == '+')
-        return expect_get ? -1 : nl + 1 - b;
-    if (b[0] != '$' || !expect_get)
-        return -1;
-    long n = strtol(b + 1, NULL, 10);
-    if (n < 0 || n > 1000)
-        return -1;
-    if (e - (nl + 1) < n + 2)
-        return 0;
-    char want[64];
-    int wl = snprintf(want, sizeof(want), "c%d-r%ld", c->id, c->round - 1);
-    if (n != wl || memcmp(nl + 1, want, (size_t)wl) != 0 || nl[1 + n] != '\r' || nl[2 + n] != '\n')
-        wrong++;
-    return (nl + 1 - b) + n + 2;
-}
-
-static int send_batch(lconn *c, int pipeline)
+static int kv_send_batch(probe_conn *c, int pipeline)
 {
     char out[1 << 14];
     size_t n = 0;
@@ -186,86 +136,46 @@ static int send_batch(lconn *c, int pipeline)
     }
     c->round++;
     c->pending = pipeline;
-    ssize_t w = send(c->fd, out, n, MSG_NOSIGNAL);
-    return w == (ssize_t)n ? 0 : -1;
+    return send(c->fd, out, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
-static int load_mode(int port, int nconns, int seconds, int pipeline)
+/* Even indexes are SETs (+OK), odd ones GETs of the value this batch set. */
+static long kv_parse(probe_conn *c, int index)
 {
-    if (pipeline < 1 || pipeline > 200)
-        pipeline = 1;
-    lconn *cs = calloc((size_t)nconns, sizeof(*cs));
-    struct pollfd *pf = calloc((size_t)nconns, sizeof(*pf));
-    for (int i = 0; i < nconns; i++) {
-        cs[i].fd = dial(port);
-        cs[i].id = i;
-        cs[i].open = 1;
-        if (send_batch(&cs[i], pipeline) < 0)
-            cs[i].open = 0;
-    }
-    int64_t end = now_us() + (int64_t)seconds * 1000000;
-    int open = nconns;
-    while (open > 0 && now_us() < end) {
-        for (int i = 0; i < nconns; i++) {
-            pf[i].fd = cs[i].open ? cs[i].fd : -1;
-            pf[i].events = POLLIN;
-        }
-        int r = poll(pf, (nfds_t)nconns, 100);
-        if (r < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < nconns && r > 0; i++) {
-            lconn *c = &cs[i];
-            if (!c->open || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
-            if (n <= 0) {
-                /* closed: a reply cut short is torn; a batch not yet
-                 * answered at all is not (the server may drop it) */
-                if (c->rlen > 0)
-                    torn++;
-                closed_by_server++;
-                c->open = 0;
-                open--;
-                continue;
-            }
-            c->rlen += (size_t)n;
-            for (;;) {
-                int idx = pipeline - c->pending;
-                long used = c->pending ? parse_reply(c, idx % 2 == 1) : -1;
-                if (used == 0)
-                    break;
-                if (used < 0) {
-                    wrong++;
-                    c->rlen = 0;
-                    break;
-                }
-                replies++;
-                memmove(c->rbuf, c->rbuf + used, c->rlen - (size_t)used);
-                c->rlen -= (size_t)used;
-                if (--c->pending == 0 && send_batch(c, pipeline) < 0) {
-                    closed_by_server++;
-                    c->open = 0;
-                    open--;
-                    break;
-                }
-            }
-        }
-    }
-    for (int i = 0; i < nconns; i++)
-        close(cs[i].fd);
-    printf("replies=%ld torn=%ld wrong=%ld closed=%ld\n", replies, torn, wrong, closed_by_server);
-    free(cs);
-    free(pf);
-    return torn == 0 && wrong == 0 ? 0 : 1;
+    char *b = c->buf;
+    char *nl = memchr(b, '\n', c->len);
+    if (!nl)
+        return 0;
+    if (nl == b || nl[-1] != '\r')
+        return -1;
+    if (index % 2 == 0)
+        return b[0] == '+' ? nl + 1 - b : -1;
+    if (b[0] != '$')
+        return -1;
+    long n = strtol(b + 1, NULL, 10);
+    if (n < 0 || n > 1000)
+        return -1;
+    if ((long)c->len - (nl + 1 - b) < n + 2)
+        return 0;
+    char want[64];
+    int wl = snprintf(want, sizeof(want), "c%d-r%ld", c->id, c->round - 1);
+    if (n != wl || memcmp(nl + 1, want, (size_t)wl) != 0 || nl[1 + n] != '\r' || nl[2 + n] != '\n')
+        return -1;
+    return (nl + 1 - b) + n + 2;
 }
+
+static const probe_proto kv_proto = {"replies", kv_send_batch, kv_parse};
 
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "raw"))
         return raw_mode(atoi(argv[2]), argc > 3 ? (size_t)atol(argv[3]) : 0,
                         argc > 4 ? atol(argv[4]) : 0);
-    if (argc == 6 && !strcmp(argv[1], "load"))
-        return load_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (argc == 6 && !strcmp(argv[1], "load")) {
+        int pipeline = atoi(argv[5]);
+        return probe_load(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]),
+                          pipeline >= 1 && pipeline <= 200 ? pipeline : 1, &kv_proto);
+    }
     fprintf(stderr, "usage: kv_probe raw PORT [CHUNK [GAP_US]]\n"
                     "       kv_probe load PORT CONNS SECONDS PIPELINE\n");
     return 2;

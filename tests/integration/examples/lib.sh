@@ -71,15 +71,16 @@ run_loadgen() {
   ((requests > 0)) || die "loadgen completed no requests"
 }
 
-# stop_server: SIGTERM, the server must exit 0 within 10 s
+# stop_server [SECONDS]: SIGTERM; the server must exit 0 within SECONDS
+# (default 10)
 stop_server() {
+  local limit=${1:-10} i
   kill -TERM "$SRV_PID"
-  local i
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < limit * 10; i++)); do
     kill -0 "$SRV_PID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 "$SRV_PID" 2>/dev/null && die "server still running 10 s after SIGTERM"
+  kill -0 "$SRV_PID" 2>/dev/null && die "server still running $limit s after SIGTERM"
   local rc=0
   wait "$SRV_PID" || rc=$?
   SRV_PID=

@@ -21,24 +21,28 @@
 #define ECHO_BUF 4096
 
 /* The fallback, out of line so its stack buffer costs nothing when unused. */
-__attribute__((noinline)) static void echo_copy(int fd)
+__attribute__((noinline)) static void echo_copy(server_conn *c)
 {
     char buf[ECHO_BUF];
-    for (;;) {
-        ssize_t n = gr_read(fd, buf, sizeof(buf));
-        if (n <= 0 || gr_write_all(fd, buf, (size_t)n) < 0)
+    while (!server_conn_idle(c)) {
+        ssize_t n = gr_read(c->fd, buf, sizeof(buf));
+        server_conn_busy(c);
+        if (n <= 0 || gr_write_all(c->fd, buf, (size_t)n) < 0)
             break;
     }
 }
 
-static void serve_echo(int fd, void *ctx)
+/* Between two messages a connection is idle: a drain closes it there. */
+static void serve_echo(server_conn *c, void *ctx)
 {
     (void)ctx;
-    for (;;) {
+    int fd = c->fd;
+    while (!server_conn_idle(c)) {
         gr_buf *b = NULL;
         ssize_t n = gr_recv_buf(fd, &b);
+        server_conn_busy(c);
         if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EINVAL) {
-            echo_copy(fd);
+            echo_copy(c);
             break;
         }
         if (n <= 0)
@@ -54,6 +58,7 @@ static void serve_echo(int fd, void *ctx)
 int main(int argc, char **argv)
 {
     server_opts o;
-    server_parse_args(&o, argc, argv, "echo_greenrt", 0);
-    return greenrt_server_run(&o, "echo_greenrt", serve_echo, NULL);
+    server_parse_args(&o, argc, argv, "echo_greenrt", &(server_flags){0});
+    server_app app = {.prog = "echo_greenrt", .serve = serve_echo, .ctx = NULL};
+    return greenrt_server_run(&o, &app);
 }

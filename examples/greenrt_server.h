@@ -7,16 +7,24 @@
 #ifndef EXAMPLES_GREENRT_SERVER_H
 #define EXAMPLES_GREENRT_SERVER_H
 
+#include <sys/types.h>
+
 #include "server_common.h"
 
-/* serve(fd, ctx) runs in the connection's goroutine and must close fd with
- * greenrt_close before returning.  Returns the process exit status: 0
- * after a clean signal-driven shutdown, 1 if the server could not start. */
-int greenrt_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx);
+/* app->serve(fd, ctx) runs in the connection's goroutine and must close fd
+ * with greenrt_close before returning; app->start and app->stop run in the
+ * main goroutine.  Returns the process exit status: 0 after a clean
+ * signal-driven shutdown, 1 if the server could not start. */
+int greenrt_server_run(const server_opts *o, const server_app *app);
 
 /* Closes fd (gr_close), first removing it from the live set if it is a
  * connection.  Call from a goroutine. */
 int greenrt_close(int fd);
+
+/* gr_read that gives up with -ETIMEDOUT once deadline_ms (server_now_ms()
+ * time; 0: none) has passed.  The deadline is the goroutine's
+ * (gr_set_deadline), scoped to this read so that the writes after it are
+ * not bound by it; with none the read costs nothing extra. */
+ssize_t greenrt_read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms);
 
 #endif

@@ -6,7 +6,8 @@
  * readlink calls io_uring cannot make) and opening the file run on the
  * offload pool through gr_blocking, so they never block a worker.
  *
- *   http_greenrt [--host ADDR] [--port N] [--max-conns N] [--root DIR]
+ *   http_greenrt [--host ADDR] [--port N] [--max-conns N] [--grace S]
+ *                [--read-timeout MS] [--idle-timeout MS] [--root DIR]
  */
 #include "greenrt_server.h"
 #include "http_serve.h"
@@ -14,12 +15,6 @@
 #include <errno.h>
 
 #include "greenrt.h"
-
-static void set_read_timeout(int fd, int ms)
-{
-    (void)fd;
-    gr_set_deadline(ms > 0 ? gr_now() + (int64_t)ms * 1000000 : 0);
-}
 
 struct open_call {
     const char *root, *path;
@@ -45,20 +40,26 @@ static int open_file(const char *root, const char *path, int64_t *size)
 
 static const http_io greenrt_io = {
     .read = gr_read,
+    .read_deadline = greenrt_read_deadline,
     .write_all = gr_write_all,
-    .set_read_timeout = set_read_timeout,
     .open_file = open_file,
     .close = greenrt_close,
 };
 
-static void serve_http(int fd, void *ctx)
+static void serve_http(server_conn *c, void *ctx)
 {
-    http_serve_conn(&greenrt_io, ctx, fd);
+    http_serve_conn(&greenrt_io, ctx, c);
 }
 
 int main(int argc, char **argv)
 {
     server_opts o;
-    server_parse_args(&o, argc, argv, "http_greenrt", 1);
-    return greenrt_server_run(&o, "http_greenrt", serve_http, (void *)o.root);
+    server_flags fl = {.want_root = 1, .want_timeouts = 1,
+                       .read_timeout_ms = HTTP_READ_TIMEOUT_MS,
+                       .idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS};
+    server_parse_args(&o, argc, argv, "http_greenrt", &fl);
+    http_conf conf = {.root = o.root, .read_timeout_ms = o.read_timeout_ms,
+                      .idle_timeout_ms = o.idle_timeout_ms};
+    server_app app = {.prog = "http_greenrt", .serve = serve_http, .ctx = &conf};
+    return greenrt_server_run(&o, &app);
 }

@@ -18,6 +18,15 @@
  * not answer the unread bytes with a RST that destroys the response before
  * the client reads it.
  *
+ * Timeouts: waiting for a request's first byte, the connection gives up
+ * after the idle timeout; once a request has begun, its head and body
+ * must arrive within the read timeout - whatever the client trickles -
+ * so a slow or silent client costs a goroutine or thread for a bounded
+ * time.  The deadline is absolute (io->read_deadline), not per read.
+ * Between two requests the connection is idle for the drain
+ * (server_conn_idle): a shutdown closes it there, and a request already
+ * received (pipelined ones included) is answered first.
+ *
  * Each response head goes out in the same write as its body (or the
  * body's first chunk): a separate small write would meet Nagle's algorithm
  * and the client's delayed ACK.  Files are copied through a 16 KiB buffer
@@ -199,19 +208,20 @@ static int respond(const http_io *io, const char *root, int fd, const char *buf,
 static void lingering_close(const http_io *io, int fd, char *buf)
 {
     shutdown(fd, SHUT_WR);
-    io->set_read_timeout(fd, LINGER_MS);
+    int64_t deadline = server_now_ms() + LINGER_MS;
     size_t total = 0;
     while (total < LINGER_MAX) {
-        ssize_t n = io->read(fd, buf, HTTP_MAX_HEAD);
+        ssize_t n = io->read_deadline(fd, buf, HTTP_MAX_HEAD, deadline);
         if (n <= 0)
             break;
         total += (size_t)n;
     }
-    io->set_read_timeout(fd, 0);
 }
 
-void http_serve_conn(const http_io *io, const char *root, int fd)
+void http_serve_conn(const http_io *io, const http_conf *conf, server_conn *c)
 {
+    int fd = c->fd;
+    const char *root = conf->root;
     /* A file's last partial chunk must not wait for the ACK of the one
      * before (Nagle); small responses are one write anyway. */
     int one = 1;
@@ -222,14 +232,26 @@ void http_serve_conn(const http_io *io, const char *root, int fd)
         return;
     }
     size_t len = 0;
+    int64_t deadline = 0; /* of the request in progress; 0: none, or not begun */
     http_parser p;
     http_parser_init(&p);
     for (;;) {
         int r = http_parser_feed(&p, buf, len);
         if (r == 0) {
-            ssize_t n = io->read(fd, buf + len, HTTP_MAX_HEAD - len);
+            int64_t dl;
+            if (len == 0) { /* between requests: idle */
+                if (server_conn_idle(c))
+                    break;
+                dl = conf->idle_timeout_ms ? server_now_ms() + conf->idle_timeout_ms : 0;
+            } else {        /* a request has begun */
+                if (!deadline && conf->read_timeout_ms)
+                    deadline = server_now_ms() + conf->read_timeout_ms;
+                dl = deadline;
+            }
+            ssize_t n = io->read_deadline(fd, buf + len, HTTP_MAX_HEAD - len, dl);
+            server_conn_busy(c);
             if (n <= 0)
-                break; /* EOF, reset, or shutdown by the server */
+                break; /* EOF, reset, timeout, or shutdown by the server */
             len += (size_t)n;
             continue;
         }
@@ -251,8 +273,12 @@ void http_serve_conn(const http_io *io, const char *root, int fd)
         } else {
             int64_t body = req.content_length - (int64_t)inbuf;
             len = 0;
+            if (!deadline && conf->read_timeout_ms)
+                deadline = server_now_ms() + conf->read_timeout_ms;
             while (body > 0) {
-                ssize_t n = io->read(fd, buf, body < HTTP_MAX_HEAD ? (size_t)body : HTTP_MAX_HEAD);
+                ssize_t n = io->read_deadline(fd, buf, body < HTTP_MAX_HEAD ? (size_t)body
+                                                                            : HTTP_MAX_HEAD,
+                                              deadline);
                 if (n <= 0)
                     goto out;
                 body -= n;
@@ -260,6 +286,7 @@ void http_serve_conn(const http_io *io, const char *root, int fd)
         }
         if (!req.keep_alive)
             break;
+        deadline = 0;
         http_parser_init(&p);
     }
 out:

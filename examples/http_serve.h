@@ -12,26 +12,41 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "server_common.h"
+
 /* The fixed body served at HTTP_HELLO_PATH. */
 #define HTTP_HELLO_PATH "/hello"
 #define HTTP_HELLO_BODY "Hello, world!\n"
 
 /* The I/O a connection needs; every function returns -errno on failure. */
 typedef struct http_io {
-    ssize_t (*read)(int fd, void *buf, size_t n);            /* count, 0 at EOF */
+    ssize_t (*read)(int fd, void *buf, size_t n);            /* files: count, 0 at EOF */
+    /* The connection's reads: as read, or -ETIMEDOUT once deadline_ms
+     * (server_now_ms() time; 0: none) has passed. */
+    ssize_t (*read_deadline)(int fd, void *buf, size_t n, int64_t deadline_ms);
     ssize_t (*write_all)(int fd, const void *buf, size_t n); /* n */
-    /* Give up on reads that wait longer than ms milliseconds (ms 0:
-     * never); used only for the lingering close after an error. */
-    void (*set_read_timeout)(int fd, int ms);
     /* Open root/path for reading: an fd and *size, or -403 / -404. */
     int (*open_file)(const char *root, const char *path, int64_t *size);
     int (*close)(int fd);
 } http_io;
 
-/* Serves requests on fd until the client closes, asks to close, or sends
- * something invalid; then closes fd.  root is the realpath() of the
- * document directory, or NULL to serve only HTTP_HELLO_PATH. */
-void http_serve_conn(const http_io *io, const char *root, int fd);
+/* What a connection needs to know of the server's configuration. */
+typedef struct http_conf {
+    const char *root;        /* realpath() of the document directory, or NULL
+                                to serve only HTTP_HELLO_PATH */
+    int64_t read_timeout_ms; /* a request, once begun, must arrive within it (0: no limit) */
+    int64_t idle_timeout_ms; /* between requests (0: wait forever) */
+} http_conf;
+
+/* The timeouts' defaults (nginx: client_header_timeout 60 s,
+ * keepalive_timeout 75 s). */
+#define HTTP_READ_TIMEOUT_MS 10000
+#define HTTP_IDLE_TIMEOUT_MS 60000
+
+/* Serves requests on c->fd until the client closes, asks to close, sends
+ * something invalid, is too slow (conf's timeouts), or the server drains
+ * (server_common.h) between two requests; then closes the fd. */
+void http_serve_conn(const http_io *io, const http_conf *conf, server_conn *c);
 
 /* The blocking file resolver both models use (http_greenrt runs it on the
  * offload pool): realpath(root + path) must lie inside root (so ".." and

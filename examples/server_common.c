@@ -17,21 +17,63 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-static void usage(FILE *f, const char *prog, int want_root)
+static atomic_int draining;
+
+int server_draining(void)
+{
+    return atomic_load(&draining);
+}
+
+void server_drain_begin(void)
+{
+    atomic_store(&draining, 1);
+}
+
+int server_conn_idle(server_conn *c)
+{
+    /* Both seq_cst: with server_drain_begin's store and the drain's load
+     * of c->idle (conn_set_shutdown_idle), either this load sees the flag
+     * or the drain sees idle == 1. */
+    atomic_store(&c->idle, 1);
+    return atomic_load(&draining);
+}
+
+static void usage(FILE *f, const char *prog, const server_flags *fl)
 {
     fprintf(f,
-            "usage: %s [--host ADDR] [--port N] [--max-conns N]%s\n"
+            "usage: %s [--host ADDR] [--port N] [--max-conns N] [--grace S]%s%s\n"
             "  --host ADDR      address to listen on (default 127.0.0.1)\n"
             "  --port N         TCP port (default 8080; 0 picks a free one)\n"
             "  --max-conns N    serve at most N connections at once; more wait\n"
             "                   in the listen backlog (default 0: no limit)\n"
-            "%s"
-            "Prints \"listening on HOST:PORT\" when ready; SIGINT/SIGTERM close\n"
-            "the listener, shut down the connections and exit 0.\n",
-            prog, want_root ? " [--root DIR]" : "",
-            want_root ? "  --root DIR       serve the files under DIR (GET /hello is\n"
-                        "                   always a fixed body)\n"
-                      : "");
+            "  --grace S        on SIGINT/SIGTERM, give requests in progress S\n"
+            "                   seconds to finish (default %d)\n",
+            prog, fl->want_timeouts ? " [--read-timeout MS] [--idle-timeout MS]" : "",
+            fl->want_root ? " [--root DIR]" : "", SERVER_GRACE_MS_DEFAULT / 1000);
+    if (fl->want_timeouts)
+        fprintf(f,
+                "  --read-timeout MS  a request must arrive in full within MS once its\n"
+                "                   first byte has (default %lld; 0: no limit)\n"
+                "  --idle-timeout MS  close a connection that has no request in\n"
+                "                   progress for MS (default %lld; 0: never)\n",
+                (long long)fl->read_timeout_ms, (long long)fl->idle_timeout_ms);
+    if (fl->want_root)
+        fprintf(f, "  --root DIR       serve the files under DIR (GET /hello is\n"
+                   "                   always a fixed body)\n");
+    fprintf(f, "Prints \"listening on HOST:PORT\" when ready.  SIGINT/SIGTERM: stop\n"
+               "accepting, close idle connections, let requests in progress finish\n"
+               "(for --grace at most), then exit 0.\n");
+}
+
+static int parse_i64(const char *s, long long lo, long long hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int parse_int(const char *s, long lo, long hi, int *out)
@@ -46,22 +88,29 @@ static int parse_int(const char *s, long lo, long hi, int *out)
 }
 
 void server_parse_args(server_opts *o, int argc, char **argv, const char *prog,
-                       int want_root)
+                       const server_flags *fl)
 {
     static const struct option longopts[] = {
         {"host", required_argument, 0, 'H'},
         {"port", required_argument, 0, 'p'},
         {"max-conns", required_argument, 0, 'm'},
         {"root", required_argument, 0, 'r'},
+        {"grace", required_argument, 0, 'g'},
+        {"read-timeout", required_argument, 0, 'R'},
+        {"idle-timeout", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
     o->port = 8080;
+    o->grace_ms = SERVER_GRACE_MS_DEFAULT;
+    o->read_timeout_ms = fl->read_timeout_ms;
+    o->idle_timeout_ms = fl->idle_timeout_ms;
     int c;
+    int64_t v;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "H:p:m:r:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "H:p:m:r:g:R:I:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'H':
             o->host = optarg;
@@ -79,9 +128,31 @@ void server_parse_args(server_opts *o, int argc, char **argv, const char *prog,
                 exit(2);
             }
             break;
+        case 'g':
+            if (parse_i64(optarg, 0, 86400, &v) < 0) {
+                fprintf(stderr, "%s: bad --grace '%s': expected whole seconds, 0..86400\n",
+                        prog, optarg);
+                exit(2);
+            }
+            o->grace_ms = v * 1000;
+            break;
+        case 'R':
+        case 'I':
+            if (!fl->want_timeouts)
+                goto bad;
+            if (parse_i64(optarg, 0, 86400000, &v) < 0) {
+                fprintf(stderr, "%s: bad --%s '%s': expected milliseconds, 0..86400000\n",
+                        prog, c == 'R' ? "read-timeout" : "idle-timeout", optarg);
+                exit(2);
+            }
+            if (c == 'R')
+                o->read_timeout_ms = v;
+            else
+                o->idle_timeout_ms = v;
+            break;
         case 'r': {
             struct stat st;
-            if (!want_root)
+            if (!fl->want_root)
                 goto bad;
             if (!realpath(optarg, o->root_buf) || stat(o->root_buf, &st) < 0 ||
                 !S_ISDIR(st.st_mode)) {
@@ -93,19 +164,19 @@ void server_parse_args(server_opts *o, int argc, char **argv, const char *prog,
             break;
         }
         case 'h':
-            usage(stdout, prog, want_root);
+            usage(stdout, prog, fl);
             exit(0);
         default:
         bad:
             fprintf(stderr, "%s: unknown or incomplete option '%s'\n", prog,
                     argv[optind - 1]);
-            usage(stderr, prog, want_root);
+            usage(stderr, prog, fl);
             exit(2);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
-        usage(stderr, prog, want_root);
+        usage(stderr, prog, fl);
         exit(2);
     }
 }
@@ -150,16 +221,16 @@ int server_announce(int lfd)
 
 int conn_set_init(conn_set *s, int cap)
 {
-    s->live = calloc((size_t)cap, 1);
+    s->live = calloc((size_t)cap, sizeof(*s->live));
     s->cap = cap;
     s->count = 0;
     return s->live ? 0 : -ENOMEM;
 }
 
-void conn_set_add(conn_set *s, int fd)
+void conn_set_add(conn_set *s, server_conn *c)
 {
-    if (fd >= 0 && fd < s->cap && !s->live[fd]) {
-        s->live[fd] = 1;
+    if (c->fd >= 0 && c->fd < s->cap && !s->live[c->fd]) {
+        s->live[c->fd] = c;
         s->count++;
     }
 }
@@ -167,9 +238,21 @@ void conn_set_add(conn_set *s, int fd)
 void conn_set_del(conn_set *s, int fd)
 {
     if (fd >= 0 && fd < s->cap && s->live[fd]) {
-        s->live[fd] = 0;
+        s->live[fd] = NULL;
         s->count--;
     }
+}
+
+int conn_set_shutdown_idle(conn_set *s)
+{
+    int n = 0;
+    for (int fd = 0; fd < s->cap; fd++) {
+        if (s->live[fd] && atomic_load(&s->live[fd]->idle)) {
+            shutdown(fd, SHUT_RD);
+            n++;
+        }
+    }
+    return n;
 }
 
 void conn_set_shutdown_all(conn_set *s)

@@ -12,9 +12,11 @@
  * before any thread starts and inherited) and a dedicated thread waits for
  * them in sigwait(2).  It sets `stopping` and shuts the listening socket
  * down, which makes the pending accept(2) fail with EINVAL.  The main
- * thread then shuts down every live connection (their reads return 0, so
- * each thread finishes its loop and closes its fd), waits until the live
- * count is zero, and returns 0.  No handler runs in signal context and no
+ * thread then drains (server_common.h): idle connections are shut down for
+ * reading (their reads return 0, each thread finishes its loop and closes
+ * its fd); connections in the middle of a request finish it; after the
+ * grace period the rest are shut down both ways.  It waits until the live
+ * count is zero and returns 0.  No handler runs in signal context and no
  * thread is cancelled, so nothing is left half-done.
  *
  * --max-conns N: the accept loop waits on a condition variable while N
@@ -39,15 +41,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* threads_read_deadline: a set timeout this much longer than wanted is
+ * kept (saves a system call per request; a deadline may be late by it). */
+#define RCVTIMEO_SLACK_MS 50
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER; /* a connection ended */
-static conn_set conns;                                /* guarded by mu */
+static pthread_cond_t cv; /* a connection ended (CLOCK_MONOTONIC) */
+static conn_set conns;    /* guarded by mu */
 static atomic_int stopping;
 static int listen_fd = -1;
 
 struct conn_arg {
-    int fd;
-    void (*serve)(int fd, void *ctx);
+    server_conn conn; /* registered in conns while served */
+    void (*serve)(server_conn *c, void *ctx);
     void *ctx;
 };
 
@@ -60,6 +66,30 @@ ssize_t threads_read(int fd, void *buf, size_t n)
         if (errno != EINTR)
             return -errno;
     }
+}
+
+/* The SO_RCVTIMEO this thread last set on its connection (ms; -1: never). */
+static __thread int64_t rcvtimeo_ms = -1;
+
+ssize_t threads_read_deadline(int fd, void *buf, size_t n, int64_t deadline_ms)
+{
+    int64_t want = 0;
+    if (deadline_ms) {
+        want = deadline_ms - server_now_ms();
+        if (want <= 0)
+            return -ETIMEDOUT;
+    }
+    /* idle waits repeat the same timeout: skip the call when it is within
+     * a few ms of what is set (the deadline is a bound, not a tick) */
+    if (rcvtimeo_ms < 0 || want > rcvtimeo_ms || want < rcvtimeo_ms - RCVTIMEO_SLACK_MS ||
+        (want == 0) != (rcvtimeo_ms == 0)) {
+        struct timeval tv = {.tv_sec = want / 1000, .tv_usec = (want % 1000) * 1000};
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+            return -errno;
+        rcvtimeo_ms = want;
+    }
+    ssize_t r = threads_read(fd, buf, n);
+    return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
 ssize_t threads_write_all(int fd, const void *buf, size_t n)
@@ -87,9 +117,9 @@ ssize_t threads_write_all(int fd, const void *buf, size_t n)
 
 static void *conn_main(void *p)
 {
-    struct conn_arg a = *(struct conn_arg *)p;
-    free(p);
-    a.serve(a.fd, a.ctx); /* ends with threads_close(fd) */
+    struct conn_arg *a = p;
+    a->serve(&a->conn, a->ctx); /* ends with threads_close(fd): unregistered */
+    free(a);
     return NULL;
 }
 
@@ -151,10 +181,40 @@ static int listen_tcp(const char *prog, const char *host, int port)
     return fd;
 }
 
-int threads_server_run(const server_opts *o, const char *prog,
-                       void (*serve)(int fd, void *ctx), void *ctx)
+/* The drain (server_common.h).  Called with mu held. */
+static void drain(const char *prog, int64_t grace_ms)
 {
+    server_drain_begin();
+    int idle = conn_set_shutdown_idle(&conns), busy = conns.count - idle;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += grace_ms / 1000;
+    end.tv_nsec += (grace_ms % 1000) * 1000000;
+    if (end.tv_nsec >= 1000000000) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000;
+    }
+    while (conns.count > 0 && pthread_cond_timedwait(&cv, &mu, &end) != ETIMEDOUT)
+        ;
+    int cut = conns.count;
+    if (cut > 0)
+        conn_set_shutdown_all(&conns);
+    while (conns.count > 0)
+        pthread_cond_wait(&cv, &mu);
+    fprintf(stderr, "%s: shut down: %d idle connections closed, %d finished their requests, "
+            "%d cut off after the %lld ms grace period\n", prog, idle, busy - cut, cut,
+            (long long)grace_ms);
+}
+
+int threads_server_run(const server_opts *o, const server_app *app)
+{
+    const char *prog = app->prog;
     static sigset_t set; /* read by the signal thread */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (server_prepare(prog, &set, &conns))
         return 1;
     listen_fd = listen_tcp(prog, o->host, o->port);
@@ -166,6 +226,10 @@ int threads_server_run(const server_opts *o, const char *prog,
         return 1;
     }
     pthread_detach(sig_thread);
+    if (app->start && app->start(app->ctx, listen_fd) != 0) {
+        close(listen_fd);
+        return 1;
+    }
     server_announce(listen_fd);
 
     pthread_attr_t attr;
@@ -198,19 +262,20 @@ int threads_server_run(const server_opts *o, const char *prog,
         }
         struct conn_arg *a = malloc(sizeof(*a));
         pthread_t t;
-        pthread_mutex_lock(&mu);
-        conn_set_add(&conns, fd);
-        pthread_mutex_unlock(&mu);
         int e = ENOMEM;
         if (a) {
-            a->fd = fd;
-            a->serve = serve;
-            a->ctx = ctx;
+            a->conn.fd = fd;
+            atomic_init(&a->conn.idle, 0);
+            a->serve = app->serve;
+            a->ctx = app->ctx;
+            pthread_mutex_lock(&mu);
+            conn_set_add(&conns, &a->conn);
+            pthread_mutex_unlock(&mu);
             e = pthread_create(&t, &attr, conn_main, a);
         }
         if (!a || e != 0) {
-            free(a);
             threads_close(fd);
+            free(a);
             time_t now = time(NULL);
             if (now != last_warn) {
                 fprintf(stderr, "%s: cannot start a thread for a connection: %s "
@@ -222,13 +287,12 @@ int threads_server_run(const server_opts *o, const char *prog,
     }
     pthread_attr_destroy(&attr);
 
-    /* drain: every live connection's read returns 0, its thread closes it */
     pthread_mutex_lock(&mu);
-    conn_set_shutdown_all(&conns);
-    while (conns.count > 0)
-        pthread_cond_wait(&cv, &mu);
+    drain(prog, o->grace_ms);
     pthread_mutex_unlock(&mu);
     close(listen_fd);
     conn_set_free(&conns);
+    if (app->stop)
+        app->stop(app->ctx);
     return atomic_load(&stopping) ? 0 : 1;
 }

@@ -1,10 +1,19 @@
 # bench/compare: greenrt vs thread-per-connection (and Go, State Threads)
-# under the same echo load, every server traced by gtrace.
+# under the same echo load, and greenrt's kv and HTTP servers against
+# redis-server and nginx; every server traced by gtrace.
 #
 #   make bench-compare   C = 100, 1,000, 10,000; 3 interleaved repeats of
 #                        1 s warm-up + 5 s (about 10 minutes with Go and ST);
 #                        COMPARE_ARGS="--pin -r 1" adds/overrides options
 #                        (bench/compare/compare.sh --help)
+#   make bench-compare-kv    kv_greenrt vs redis-server vs kv_threads,
+#                        redis-benchmark -t set,get at -c 50 and 1,000,
+#                        -P 1 and 16, pinned, 3 interleaved repeats
+#                        (about 8 minutes); output in $(BUILD)/compare-kv
+#   make bench-compare-http  http_greenrt vs nginx vs http_threads, wrk -t1
+#                        -c 100 and 1,000 on GET /hello, pinned, 3 repeats
+#                        of 1 s + 5 s (about 3 minutes); $(BUILD)/compare-http
+#   make bench-compare-services  both
 #   make demo            a short run (echo at C=1,000, greenrt and threads,
 #                        traced, 2 interleaved repeats of 1 s + 5 s) with one
 #                        sentence per row saying what it shows
@@ -51,8 +60,22 @@ BENCH_RUNS += bench-compare
 bench-compare: $(COMPARE_NEEDS) $(COMPARE_PEERS) compare-peers-note
 	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh $(COMPARE_ARGS)
 
+COMPARE_KV_NEEDS := $(BUILD)/gtrace $(BUILD)/kv_greenrt $(BUILD)/kv_threads
+COMPARE_HTTP_NEEDS := $(BUILD)/gtrace $(BUILD)/http_greenrt $(BUILD)/http_threads
+
+.PHONY: bench-compare-kv bench-compare-http bench-compare-services
+BENCH_RUNS += bench-compare-kv bench-compare-http
+bench-compare-kv: $(COMPARE_KV_NEEDS)
+	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --workload kv --pin $(COMPARE_ARGS)
+
+bench-compare-http: $(COMPARE_HTTP_NEEDS)
+	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --workload http --pin $(COMPARE_ARGS)
+
+bench-compare-services: bench-compare-kv bench-compare-http
+
 demo-run: $(COMPARE_NEEDS)
 	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo -m greenrt,threads \
 	    -c 1000 -r 2 -w 1 -d 5 $(COMPARE_ARGS)
 
-TESTS_INTEGRATION += tests/integration/compare/test_compare.sh
+TESTS_INTEGRATION += tests/integration/compare/test_compare.sh \
+	tests/integration/compare/test_compare_services.sh

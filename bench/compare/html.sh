@@ -12,7 +12,13 @@ command -v gnuplot >/dev/null || {
   exit 1
 }
 
+workload=$(sed -n 's/.*"config": {.*"workload": "\([a-z]*\)".*/\1/p' "$out/results.json")
+workload=${workload:-echo}
 declare -A title=(
+  [set_rps]="SET ops/s (higher is better)"
+  [get_rps]="GET ops/s (higher is better)"
+  [set_p99_ms]="SET p99 latency, ms (lower is better)"
+  [get_p99_ms]="GET p99 latency, ms (lower is better)"
   [rps]="requests/s (higher is better)"
   [p99_ms]="p99 latency, ms (lower is better)"
   [rss_per_conn_kb]="server RSS per connection, KB"
@@ -22,7 +28,30 @@ declare -A title=(
   [syscalls_per_req]="syscalls per request"
   [cpu_us_per_req]="server CPU time per request, us (user+sys)"
 )
-charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req rss_per_conn_kb threads)
+case $workload in
+  kv) charts=(set_rps get_rps set_p99_ms get_p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req)
+      title[cpu_us_per_req]="server CPU time per op, us (user+sys)"
+      title[syscalls_per_req]="syscalls per op"
+      title[vcsw_per_req]="voluntary OS context switches per op"
+      title[ivcsw_per_req]="involuntary OS context switches per op"
+      heading="greenrt's kv against redis-server, measured by the kernel"
+      intro="<p><code>redis-benchmark -t set,get</code> against kv_greenrt (a goroutine per connection),
+redis-server (its event loop, no persistence) and kv_threads (a thread per connection), one
+connection count and pipeline depth per level; every server ran under <code>gtrace run</code>, so
+OS context switches, syscalls and io_uring enters are the kernel's own counts. Medians over
+interleaved repeats.</p>" ;;
+  http) charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req)
+      heading="greenrt's HTTP server against nginx, measured by the kernel"
+      intro="<p><code>wrk -t1</code> on GET /hello (a 14-byte body) against http_greenrt (a goroutine per
+connection), nginx (one process, access log off, the same body) and http_threads (a thread per
+connection); every server ran under <code>gtrace run</code>, so OS context switches, syscalls and
+io_uring enters are the kernel's own counts. Medians over interleaved repeats.</p>" ;;
+  *) charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req rss_per_conn_kb threads)
+      heading="greenrt: goroutines vs threads, measured by the kernel"
+      intro="<p>Closed-loop echo load from <code>loadgen</code> (every reply verified) against each server model;
+every server ran under <code>gtrace run</code>, so OS context switches, syscalls and io_uring
+enters are the kernel's own counts. Medians over interleaved repeats.</p>" ;;
+esac
 
 svgs=()
 for ch in "${charts[@]}"; do
@@ -42,7 +71,7 @@ set style histogram clustered gap 1
 set style fill solid 0.9 border -1
 set boxwidth 0.9
 set yrange [0:*]
-set xlabel "connections"
+set xlabel "$([[ $workload == kv ]] && echo 'connections / pipeline' || echo connections)"
 set grid ytics
 set key top left horizontal
 set linetype 1 lc rgb "#2a9d4b"
@@ -56,10 +85,10 @@ EOF
 done
 
 {
-  cat <<'EOF'
+  cat <<EOF
 <!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>greenrt: goroutines vs threads, measured by the kernel</title>
+<title>$heading</title>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 1120px; margin: 2em auto; padding: 0 1em; color: #222 }
 table { border-collapse: collapse; margin: 1em 0 }
@@ -72,12 +101,10 @@ td.bad { color: #a33; font-style: italic }
 pre { background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; font-size: 12px }
 .notes li { color: #a33 }
 </style></head><body>
-<h1>greenrt: goroutines vs threads, measured by the kernel</h1>
+<h1>$heading</h1>
 EOF
   cfg=$(sed -n 's/.*"config": {\(.*\)},$/\1/p' "$out/results.json" | sed 's/"//g')
-  echo "<p>Closed-loop echo load from <code>loadgen</code> (every reply verified) against each server model;"
-  echo "every server ran under <code>gtrace run</code>, so OS context switches, syscalls and io_uring"
-  echo "enters are the kernel's own counts. Medians over interleaved repeats.</p>"
+  echo "$intro"
   echo "<p><small>Configuration: $cfg. Generated $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -r), $(nproc) CPUs.</small></p>"
   echo "<h2>Table</h2>"
   cat "$out/table.html"
@@ -85,7 +112,10 @@ EOF
   echo "and closing the connections is included. OS switches include the server's io_uring workers. RSS per"
   echo "connection = (VmHWM &minus; RSS when idle) / C. OS threads = the most seen in /proc/PID/status during the run."
   echo "Server CPU = utime + stime from /proc/PID/stat.</small></p>"
-  if [[ -s $out/sentences.html ]]; then echo "<h2>What it shows</h2>"; cat "$out/sentences.html"; fi
+  if [[ -s $out/sentences.html ]]; then
+    [[ $workload == echo ]] && echo "<h2>What it shows</h2>" || echo "<h2>Against the reference server</h2>"
+    cat "$out/sentences.html"
+  fi
   echo "<h2>Charts</h2><div class=\"charts\">"
   for s in "${svgs[@]+"${svgs[@]}"}"; do
     # inline: drop the XML prolog and DOCTYPE, keep the <svg> element

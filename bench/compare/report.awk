@@ -1,12 +1,16 @@
 # report.awk - turns compare.sh's runs.tsv (one line per run, tab-separated
 # key=value pairs) into the comparison: the medians per model and level,
 # printed as one table with the models side by side (and, with demo=1, one
-# sentence per row computed from the figures, first model vs second), and
+# sentence per row computed from the figures, first model vs second; for
+# kv and http, greenrt against the reference server and the targets), and
 # written as results.json, table.html / sentences.html fragments and one
 # gnuplot data file per charted figure, all in outdir.
 #
 #   awk -v outdir=DIR -v demo=0|1 -v config="k=v ..." -v models=a,b \
-#       -v levels=100,1000 -f report.awk runs.tsv
+#       -v levels=100,1000 [-v workload=echo|kv|http] -f report.awk runs.tsv
+#
+# A level is a connection count, or for kv "CpP" (C connections,
+# redis-benchmark -P P).
 #
 # A (model, level) cell is the median of the runs that succeeded; if none
 # did, it says "not run" or "failed", and the reason is printed under the
@@ -14,24 +18,67 @@
 
 BEGIN {
     FS = "\t"
+    if (workload == "") workload = "echo"
     nm = split(models, M, ",")
     nl = split(levels, L, ",")
-    # the rows: id, label, kind (how to print), what "better" means
+    # the rows: id, label, kind (how to print)
     nr = 0
-    row("rps",                  "requests/s",                    "int")
-    row("p50_ms",               "p50 latency (ms)",              "ms")
-    row("p99_ms",               "p99 latency (ms)",              "ms")
-    row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
-    row("rss_per_conn_kb",      "RSS per connection (KB)",       "kb")
-    row("threads",              "OS threads",                    "int")
-    row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
-    row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
-    row("syscalls_per_req",     "syscalls/req",                  "per")
-    row("uring_enters_per_req", "io_uring enters/req",           "per")
-    row("gsw_per_req",          "goroutine switches/req",        "per")
-    row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
-    row("lg_cpu_pct",           "loadgen CPU (% of one CPU)",    "pct")
+    if (workload == "kv") {
+        row("set_rps",              "SET ops/s",                     "int")
+        row("get_rps",              "GET ops/s",                     "int")
+        row("set_p99_ms",           "SET p99 latency (ms)",          "ms")
+        row("get_p99_ms",           "GET p99 latency (ms)",          "ms")
+        row("cpu_us_per_req",       "server CPU us/op (user+sys)",   "us")
+        row("syscalls_per_req",     "syscalls/op",                   "per")
+        row("vcsw_per_req",         "OS switches/op, voluntary",     "per")
+        row("ivcsw_per_req",        "OS switches/op, involuntary",   "per")
+        row("uring_enters_per_req", "io_uring enters/op",            "per")
+        row("gsw_per_req",          "goroutine switches/op",         "per")
+        row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
+        row("threads",              "OS threads",                    "int")
+        row("lg_cpu_pct",           "redis-benchmark CPU (% of one)", "pct")
+        split("set_rps get_rps set_p99_ms get_p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req", CH, " ")
+        REF = "redis"; UNIT = "op"
+    } else if (workload == "http") {
+        row("rps",                  "requests/s",                    "int")
+        row("p50_ms",               "p50 latency (ms)",              "ms")
+        row("p99_ms",               "p99 latency (ms)",              "ms")
+        row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
+        row("syscalls_per_req",     "syscalls/req",                  "per")
+        row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
+        row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
+        row("uring_enters_per_req", "io_uring enters/req",           "per")
+        row("gsw_per_req",          "goroutine switches/req",        "per")
+        row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
+        row("threads",              "OS threads",                    "int")
+        row("lg_cpu_pct",           "wrk CPU (% of one CPU)",        "pct")
+        split("rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req", CH, " ")
+        REF = "nginx"; UNIT = "req"
+    } else {
+        row("rps",                  "requests/s",                    "int")
+        row("p50_ms",               "p50 latency (ms)",              "ms")
+        row("p99_ms",               "p99 latency (ms)",              "ms")
+        row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
+        row("rss_per_conn_kb",      "RSS per connection (KB)",       "kb")
+        row("threads",              "OS threads",                    "int")
+        row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
+        row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
+        row("syscalls_per_req",     "syscalls/req",                  "per")
+        row("uring_enters_per_req", "io_uring enters/req",           "per")
+        row("gsw_per_req",          "goroutine switches/req",        "per")
+        row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
+        row("lg_cpu_pct",           "loadgen CPU (% of one CPU)",    "pct")
+        split("rps p99_ms rss_per_conn_kb threads vcsw_per_req ivcsw_per_req syscalls_per_req cpu_us_per_req", CH, " ")
+    }
 }
+
+# "C = 1,000 connections" or, for kv, "C = 1,000 connections, -P 16"
+function level_label(c,    a) {
+    if (index(c, "p")) { split(c, a, "p"); return "C = " commas(a[1]) " connections, -P " a[2] }
+    return "C = " commas(c) " connections"
+}
+function level_conns(c,    a) { split(c, a, "p"); return a[1] + 0 }
+function level_pipe(c,    a) { if (!index(c, "p")) return 1; split(c, a, "p"); return a[2] + 0 }
 
 function row(id, label, kind) { nr++; RID[nr] = id; RLABEL[nr] = label; RKIND[nr] = kind }
 
@@ -176,25 +223,64 @@ function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus) {
     return s
 }
 
+# kv and http: greenrt against the reference server (redis-server, nginx)
+# at level c, and the issue's targets: kv at least the reference's ops/s
+# with at most 0.8x its server CPU per op at -P 1; http at least nginx's
+# requests/s with no more CPU per request.
+function versus(c,    g, r, s, id, a, b, cpu_a, cpu_b, ok_rate, ok_cpu, lim, i) {
+    g = "greenrt"; r = REF
+    if (state(g, c) != "ok" || state(r, c) != "ok") return ""
+    s = level_label(c) ": greenrt vs " r ":"
+    ok_rate = 1
+    if (workload == "kv") {
+        split("set_rps get_rps", id, " ")
+        for (i = 1; i <= 2; i++) {
+            a = median(g, c, id[i]); b = median(r, c, id[i])
+            s = s sprintf(" %s %.2fx", (i == 1 ? "SET" : "GET"), ratio(a, b))
+            if (a < b) ok_rate = 0
+        }
+        s = s " the ops/s,"
+        lim = 0.8
+    } else {
+        a = median(g, c, "rps"); b = median(r, c, "rps")
+        s = s sprintf(" %.2fx the requests/s,", ratio(a, b))
+        if (a < b) ok_rate = 0
+        lim = 1.0
+    }
+    cpu_a = median(g, c, "cpu_us_per_req"); cpu_b = median(r, c, "cpu_us_per_req")
+    ok_cpu = (cpu_b > 0 && cpu_a <= lim * cpu_b)
+    s = s sprintf(" %.2fx the server CPU per %s (%s vs %s us)", ratio(cpu_a, cpu_b), UNIT, fmt("us", cpu_a), fmt("us", cpu_b))
+    if (workload == "kv" && level_pipe(c) != 1) return s
+    return s sprintf("; target (>= 1x the %s/s at <= %.1fx the CPU per %s): %s", UNIT, lim, UNIT,
+                     (ok_rate && ok_cpu) ? "met" : "not met" (ok_rate ? "" : " (rate)") (ok_cpu ? "" : " (CPU)"))
+}
+
 END {
     nc = split(config, CF, " ")
     for (i = 1; i <= nc; i++) { eq = index(CF[i], "="); CONF[substr(CF[i], 1, eq - 1)] = substr(CF[i], eq + 1) }
 
     # --- the text table ----------------------------------------------------
     w = 30; cw = 14
-    printf "\n%s\n", "greenrt vs the other models: " CONF["size"] "-byte echo, closed loop, " CONF["warmup"] " s warm-up + " CONF["duration"] " s per run, median of " CONF["repeats"] " (interleaved)" (CONF["pin"] == 1 ? ", server pinned to CPU 0 and loadgen to CPU 1" : ", server and loadgen sharing " CONF["cpus"] " CPUs") (CONF["trace"] == 1 ? ", servers traced by gtrace" : ", untraced")
+    if (workload == "kv")
+        what = "kv: redis-benchmark -t set,get, " CONF["requests"] " requests per test (x10 with -P > 1) after a tenth as warm-up" (CONF["keyspace"] > 0 ? ", " CONF["keyspace"] " random keys" : ", one key")
+    else if (workload == "http")
+        what = "http: wrk -t1, GET /hello (14-byte body), " CONF["warmup"] " s warm-up + " CONF["duration"] " s per run"
+    else
+        what = CONF["size"] "-byte echo, closed loop, " CONF["warmup"] " s warm-up + " CONF["duration"] " s per run"
+    lgname = (workload == "kv") ? "redis-benchmark" : (workload == "http") ? "wrk" : "loadgen"
+    printf "\n%s\n", "greenrt vs the other models: " what ", median of " CONF["repeats"] " (interleaved)" (CONF["pin"] == 1 ? ", server pinned to CPU 0 and " lgname " to CPU 1" : ", server and " lgname " sharing " CONF["cpus"] " CPUs") (CONF["trace"] == 1 ? ", servers traced by gtrace" : ", untraced")
     th = "<table>\n<tr><th>C</th><th>figure</th>"
     for (j = 1; j <= nm; j++) th = th "<th>" html(M[j]) "</th>"
     th = th "</tr>\n"
     notes = ""
     for (li = 1; li <= nl; li++) {
         c = L[li]
-        printf "\n%-*s", w, "C = " commas(c) " connections"
+        printf "\n%-*s", w, level_label(c)
         for (j = 1; j <= nm; j++) printf "%*s", cw, M[j]
         printf "\n"
         for (r = 1; r <= nr; r++) {
             printf "  %-*s", w - 2, RLABEL[r]
-            th = th "<tr>" (r == 1 ? "<td rowspan=\"" nr "\" class=\"lvl\">" commas(c) "</td>" : "") "<td>" html(RLABEL[r]) "</td>"
+            th = th "<tr>" (r == 1 ? "<td rowspan=\"" nr "\" class=\"lvl\">" html(substr(level_label(c), 5)) "</td>" : "") "<td>" html(RLABEL[r]) "</td>"
             for (j = 1; j <= nm; j++) {
                 s = state(M[j], c)
                 cell = (s == "ok") ? fmt(RKIND[r], median(M[j], c, RID[r])) : (s == "absent" ? "-" : s "*")
@@ -207,30 +293,47 @@ END {
         for (j = 1; j <= nm; j++) {
             m = M[j]; s = state(m, c)
             if (s == "not run" || s == "failed") {
-                n = sprintf("  * %s at C=%s: %s: %s", m, commas(c), s, why[m, c, s == "failed" ? "failed" : "notrun"])
+                n = sprintf("  * %s at %s: %s: %s", m, substr(level_label(c), 5), s, why[m, c, s == "failed" ? "failed" : "notrun"])
                 print n; notes = notes "<li>" html(substr(n, 5)) "</li>\n"
             } else if (s == "ok" && ok[m, c] < total[m, c]) {
                 k = (nbad[m, c, "failed"] > 0) ? "failed" : "notrun"
-                n = sprintf("  ! %s at C=%s: median of %d runs; %d %s: %s", m, commas(c), ok[m, c], total[m, c] - ok[m, c], k == "failed" ? "failed" : "not run", why[m, c, k])
+                n = sprintf("  ! %s at %s: median of %d runs; %d %s: %s", m, substr(level_label(c), 5), ok[m, c], total[m, c] - ok[m, c], k == "failed" ? "failed" : "not run", why[m, c, k])
                 print n; notes = notes "<li>" html(substr(n, 5)) "</li>\n"
             }
         }
     }
-    printf "\n  per request = divided by every request served while traced (warm-up + measured), so\n"
+    printf "\n  per %s = divided by every %s served while traced (warm-up + measured), so\n", (UNIT == "" ? "request" : UNIT == "op" ? "op" : "request"), (UNIT == "op" ? "operation" : "request")
     printf "  accepting and closing the connections is included; OS switches include io_uring workers;\n"
-    printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+    if (workload == "echo")
+        printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+    else
+        printf "  OS threads = most seen in /proc during the run.\n"
     th = th "</table>\n"
     if (notes != "") th = th "<ul class=\"notes\">\n" notes "</ul>\n"
     print th > (outdir "/table.html")
 
+    # --- kv, http: greenrt against the reference server ---------------------
+    if (workload == "kv" || workload == "http") {
+        printf "" > (outdir "/sentences.html")
+        hdr = 0
+        for (li = 1; li <= nl; li++) {
+            v = versus(L[li])
+            if (v == "") continue
+            if (!hdr++) { printf "\nAgainst %s:\n", REF; print "<ul>" > (outdir "/sentences.html") }
+            printf "  %s\n", v
+            print "<li>" html(v) "</li>" > (outdir "/sentences.html")
+        }
+        if (hdr) print "</ul>" > (outdir "/sentences.html")
+    }
+
     # --- one sentence per row (demo) --------------------------------------
-    if (nm >= 2) {
+    if (nm >= 2 && workload == "echo") {
         printf "" > (outdir "/sentences.html")
         if (demo == 1) printf "\nWhat the figures show (%s vs %s):\n", M[1], M[2]
         for (li = 1; li <= nl; li++) {
             c = L[li]
             if (state(M[1], c) != "ok" || state(M[2], c) != "ok") continue
-            print "<h3>C = " commas(c) ": " html(M[1]) " vs " html(M[2]) "</h3>\n<ul>" > (outdir "/sentences.html")
+            print "<h3>" level_label(c) ": " html(M[1]) " vs " html(M[2]) "</h3>\n<ul>" > (outdir "/sentences.html")
             for (r = 1; r <= nr; r++) {
                 s = sentence(r, c, M[1], M[2])
                 if (demo == 1) printf "  %s%s.\n", (nl > 1 ? "C=" commas(c) ": " : ""), s
@@ -250,7 +353,7 @@ END {
     first = 1
     for (li = 1; li <= nl; li++) for (j = 1; j <= nm; j++) {
         m = M[j]; c = L[li]; s = state(m, c)
-        printf "%s    {\"model\": %s, \"connections\": %d, \"status\": %s, \"runs\": %d, \"runs_ok\": %d", (first ? "" : ",\n"), jstr(m), c, jstr(s), total[m, c], ok[m, c] > J
+        printf "%s    {\"model\": %s, \"connections\": %d, %s\"status\": %s, \"runs\": %d, \"runs_ok\": %d", (first ? "" : ",\n"), jstr(m), level_conns(c), (workload == "kv" ? "\"pipeline\": " level_pipe(c) ", " : ""), jstr(s), total[m, c], ok[m, c] > J
         first = 0
         if (s == "not run" || s == "failed") printf ", \"reason\": %s", jstr(why[m, c, s == "failed" ? "failed" : "notrun"]) > J
         printf ", \"median\": {" > J
@@ -274,14 +377,13 @@ END {
     printf "\n  ]\n}\n" > J
 
     # --- gnuplot data: one file per charted figure, a row per level ---------
-    split("rps p99_ms rss_per_conn_kb threads vcsw_per_req ivcsw_per_req syscalls_per_req cpu_us_per_req", CH, " ")
     for (q = 1; q in CH; q++) {
         D = outdir "/plot-" CH[q] ".dat"
         printf "level" > D
         for (j = 1; j <= nm; j++) printf "\t%s", M[j] > D
         printf "\n" > D
         for (li = 1; li <= nl; li++) {
-            printf "%s", commas(L[li]) > D
+            printf "%s", (index(L[li], "p") ? commas(level_conns(L[li])) "/P" level_pipe(L[li]) : commas(L[li])) > D
             for (j = 1; j <= nm; j++) { x = median(M[j], L[li], CH[q]); printf "\t%s", (x == "" ? "?" : x) > D }
             printf "\n" > D
         }

@@ -4,12 +4,21 @@
  *
  *   http_probe PORT
  *
- * Expects the document root laid out by http_test.sh: hello.txt
+ *   http_probe load PORT CONNS SECONDS PIPELINE
+ *
+ * The first form expects the document root laid out by http_test.sh: hello.txt
  * ("hello file\n"), big.bin (at least 64 KiB), sub/inner.txt, inside (a
  * symlink to hello.txt), escape (a symlink to a directory outside the
  * root holding secret.txt), secretlink (a symlink to that secret.txt),
  * and ../secret.txt next to the root.  Each check prints "ok NAME" or
  * "FAIL NAME: why"; the exit status is the number of failures (capped).
+ *
+ * The load form (shutdown_test.sh) keeps CONNS keep-alive connections
+ * busy with batches of PIPELINE GET /hello for SECONDS or until the
+ * server closes them, checks every response (status 200, the exact
+ * body), and prints "responses=N torn=N wrong=N closed=N": torn counts
+ * connections the server closed in the middle of a response.  Exit 0 if
+ * none was torn or wrong.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +32,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "probe_load.h"
 
 static int port;
 static int failures;
@@ -381,10 +392,56 @@ static void check_resets(void)
     close_rd(r);
 }
 
+/* --- load mode: GET /hello, pipelined --------------------------------------- */
+
+/* One response at the front of c->buf: its length, 0 if incomplete, -1 if
+ * it is not the /hello response. */
+static long hello_parse(probe_conn *c, int index)
+{
+    (void)index;
+    c->buf[c->len] = '\0';
+    char *end = strstr(c->buf, "\r\n\r\n");
+    if (!end)
+        return c->len >= sizeof(c->buf) - 1 ? -1 : 0;
+    if (strncmp(c->buf, "HTTP/1.1 200 ", 13) != 0)
+        return -1;
+    char *cl = strcasestr(c->buf, "\r\nContent-Length:");
+    if (!cl || cl > end)
+        return -1;
+    long blen = strtol(cl + 17, NULL, 10);
+    size_t total = (size_t)(end + 4 - c->buf) + (size_t)blen;
+    if (c->len < total)
+        return 0;
+    if (blen != 14 || memcmp(end + 4, "Hello, world!\n", 14) != 0)
+        return -1;
+    return (long)total;
+}
+
+static int hello_send_batch(probe_conn *c, int pipeline)
+{
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: probe\r\n\r\n";
+    char out[64 * (sizeof(req) - 1)];
+    size_t n = 0;
+    for (int i = 0; i < pipeline; i++) {
+        memcpy(out + n, req, sizeof(req) - 1);
+        n += sizeof(req) - 1;
+    }
+    c->pending = pipeline;
+    return send(c->fd, out, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+}
+
+static const probe_proto hello_proto = {"responses", hello_send_batch, hello_parse};
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "load") && (port = atoi(argv[2])) > 0) {
+        int pipeline = atoi(argv[5]);
+        return probe_load(port, atoi(argv[3]), atoi(argv[4]),
+                          pipeline >= 1 && pipeline <= 64 ? pipeline : 1, &hello_proto);
+    }
     if (argc != 2 || (port = atoi(argv[1])) <= 0) {
-        fprintf(stderr, "usage: http_probe PORT\n");
+        fprintf(stderr, "usage: http_probe PORT\n"
+                        "       http_probe load PORT CONNS SECONDS PIPELINE\n");
         return 100;
     }
     check_basic();

@@ -29,11 +29,12 @@ need_bin() {   # need_bin NAME [skip-if-missing]
 # start_server BIN ARGS...: sets SRV_PID and SRV_PORT
 start_server() {
   local bin=$1; shift
+  rm -f "$TMP/srv.out" "$TMP/srv.err"   # a test may start several: no stale port
   "$BUILD/$bin" --host 127.0.0.1 --port 0 "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
   SRV_PID=$!
   local i
   for ((i = 0; i < 100; i++)); do
-    SRV_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/srv.out")
+    SRV_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/srv.out" 2>/dev/null)
     [[ -n $SRV_PORT ]] && { echo "$bin listening on port $SRV_PORT (pid $SRV_PID)"; return 0; }
     kill -0 "$SRV_PID" 2>/dev/null || { cat "$TMP/srv.err"; die "$bin exited at start"; }
     sleep 0.1
@@ -70,18 +71,60 @@ run_loadgen() {
   ((requests > 0)) || die "loadgen completed no requests"
 }
 
-# stop_server: SIGTERM, the server must exit 0 within 10 s
+# stop_server [SECONDS]: SIGTERM; the server must exit 0 within SECONDS
+# (default 10)
 stop_server() {
+  local limit=${1:-10} i
   kill -TERM "$SRV_PID"
-  local i
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < limit * 10; i++)); do
     kill -0 "$SRV_PID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 "$SRV_PID" 2>/dev/null && die "server still running 10 s after SIGTERM"
+  kill -0 "$SRV_PID" 2>/dev/null && die "server still running $limit s after SIGTERM"
   local rc=0
   wait "$SRV_PID" || rc=$?
   SRV_PID=
   [[ $rc == 0 ]] || { cat "$TMP/srv.err"; die "server exited $rc after SIGTERM, want 0"; }
   echo "server exited 0 after SIGTERM"
+}
+
+# --- real servers: redis-server, nginx -----------------------------------
+# They take a port number, not port 0: pick one outside the ephemeral range
+# (so no port-0 bind of another test can hold it) at random, and retry on
+# another if the server cannot bind it.
+
+# need_cmd CMD PACKAGE: exit 77 (skip) with the reason if CMD is missing
+need_cmd() {
+  command -v "$1" >/dev/null && return 0
+  echo "SKIP: $1 is not installed (Debian package $2; make deps installs it)"
+  exit 77
+}
+
+random_port() { echo $((20000 + RANDOM % 12000)); }
+
+# start_redis: a redis-server with no persistence on a free port; sets
+# REDIS_PID and REDIS_PORT.  Stopped by cleanup.
+REDIS_PID=
+start_redis() {
+  local try p i
+  mkdir -p "$TMP/redis"
+  for ((try = 0; try < 20; try++)); do
+    p=$(random_port)
+    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TMP/redis" --logfile "$TMP/redis/redis.log" --daemonize no &
+    REDIS_PID=$!
+    BG_PIDS+=("$REDIS_PID")
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      if grep -q 'Ready to accept connections' "$TMP/redis/redis.log" 2>/dev/null; then
+        REDIS_PORT=$p
+        echo "redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') listening on port $p (pid $REDIS_PID)"
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null
+    : > "$TMP/redis/redis.log"
+  done
+  die "redis-server did not start on any of 20 ports; last log: $(tail -n 3 "$TMP/redis/redis.log")"
 }

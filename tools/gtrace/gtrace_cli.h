@@ -137,6 +137,8 @@ void gt_session_release(struct gt_session *s);
 /* The ids of the BPF programs and maps gtrace loaded (for tests: what
  * must be gone once it exits), as "prog 12 13 ... map 4 5 ...". */
 void gt_session_ids(const struct gt_session *s, char *buf, size_t len);
+/* How system calls would be counted on this kernel, and why (--version). */
+void gt_sys_way(char *buf, size_t len);
 /* The kernel's id of BPF program or map fd, 0 if unknown. */
 __u32 gt_obj_id(int fd);
 /* Attach the tracepoints (0 or -errno, message printed). */

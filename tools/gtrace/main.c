@@ -88,7 +88,8 @@ static const struct opt table[] = {
 	  C_ALL },
 	{ { "help", 'h', NULL, 0, "Give this help (gtrace COMMAND --help: that command's)", -1 }, C_ALL },
 	{ { "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 }, C_ALL },
-	{ { "version", 'V', NULL, 0, "Print the version", -1 }, C_ALL },
+	{ { "version", 'V', NULL, 0, "Print the version, and how system calls are counted on this "
+	    "kernel (fentry or the tracepoints)", -1 }, C_ALL },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
@@ -413,9 +414,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_USAGE:
 		argp_help(&cmd_argp, stdout, ARGP_HELP_USAGE, (char *)cmds[c].name);
 		exit(0);
-	case 'V':
-		printf("%s\n", GT_VERSION);
+	case 'V': {
+		char way[256];
+		gt_sys_way(way, sizeof(way));
+		printf("%s\nsystem calls on this kernel: counted by %s\n", GT_VERSION, way);
 		exit(0);
+	}
 	case ARGP_KEY_ARG:
 		if (c == GT_CMD_RUN) {
 			/* the program and all its arguments */

@@ -249,6 +249,31 @@ static int fentry_probe(const struct btf *vmlinux, const char *fn)
 	return 0;
 }
 
+/* Can system calls be counted with fentry here?  If not, why not, in why. */
+static bool sys_fentry_ok(const struct btf *vmlinux, char *why, size_t len)
+{
+	int err = fentry_probe(vmlinux, "x64_sys_call");
+	if (err == -ENOENT)
+		snprintf(why, len, "the kernel's BTF has no x64_sys_call");
+	else if (err)
+		snprintf(why, len, "the kernel refused a fentry program (%s)", strerror(-err));
+	return !err;
+}
+
+void gt_sys_way(char *buf, size_t len)
+{
+	char why[128];
+	libbpf_set_print(print_libbpf);
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		snprintf(buf, len, "unknown (cannot read the kernel's BTF: %s)", strerror(errno));
+	else if (sys_fentry_ok(vmlinux, why, sizeof(why)))
+		snprintf(buf, len, "fentry/fexit on x64_sys_call");
+	else
+		snprintf(buf, len, "the sys_enter/sys_exit tracepoints, as %s", why);
+	btf__free(vmlinux);
+}
+
 int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 {
 	struct btf *vmlinux = NULL;
@@ -278,13 +303,8 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 	bool fentry = s->syscalls && !o->sys_tracepoints;
 	if (s->syscalls && o->sys_tracepoints) {
 		snprintf(s->sys_why, sizeof(s->sys_why), "--sys-tracepoints asked");
-	} else if (fentry && (err = fentry_probe(vmlinux, "x64_sys_call"))) {
+	} else if (fentry && !sys_fentry_ok(vmlinux, s->sys_why, sizeof(s->sys_why))) {
 		fentry = false;
-		if (err == -ENOENT)
-			snprintf(s->sys_why, sizeof(s->sys_why), "the kernel's BTF has no x64_sys_call");
-		else
-			snprintf(s->sys_why, sizeof(s->sys_why),
-				 "the kernel refused a fentry program (%s)", strerror(-err));
 	}
 
 	err = open_skel(s, o, vmlinux, fentry);

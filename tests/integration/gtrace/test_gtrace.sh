@@ -41,6 +41,9 @@ case $via in
   *) false ;;
 esac && ok "syscalls counted via $via: $(grep -o 'system calls counted by [^;]*' "$TMP/g.txt")" ||
   fail "syscalls_via '$via' not in the report's cost line"
+"$GTRACE" --version | grep -q "^system calls on this kernel: counted by .*$([[ $via == fentry ]] && echo fentry || echo tracepoints)" &&
+  ok "--version says system calls are counted by the $via way here" ||
+  fail "--version: '$("$GTRACE" --version | tail -1)', runs use $via"
 no_leftovers "getppid" "$(ids_json "$TMP/g.json")"
 # --sys-tracepoints: the fallback counts exactly as well
 "$GTRACE" run --sys-tracepoints --json "$TMP/t.json" -- "$H/getppid_n" $N 2>"$TMP/t.txt"

@@ -21,6 +21,10 @@
  * switched out (park's `after`), so a waker can never see a half-parked
  * goroutine.  Peers are readied after the lock is dropped, keeping the
  * critical section free of system calls (a ready may wake a worker).
+ *
+ * A member of a group (group.c) waits interruptibly: its waiter races
+ * for the goroutine's wake token like a select case, so a value is either
+ * transferred or the wait cancelled (-ECANCELED), never both.
  */
 #include "chan.h"
 
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 
 #include "greenrt.h"
+#include "intr.h"
 #include "preempt.h"
 #include "sched.h"
 
@@ -109,6 +114,17 @@ void gr_chan_free(gr_chan *c)
     free(c);
 }
 
+/* A wait that cancellation won (intr.h): off the queue if nobody took it
+ * off (a waker that lost the token drops it), and no value moved. */
+static int chan_withdraw(gr_chan *c, waitq *q, waiter *me)
+{
+    lock(&c->lock);
+    if (me->queued)
+        waitq_remove(q, me);
+    unlock(&c->lock);
+    return -ECANCELED;
+}
+
 static int chan_send(gr_chan *c, const void *elem, bool block)
 {
     if (!c)
@@ -132,13 +148,15 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
         unlock(&c->lock);
         return 0;
     }
-    if (!block) {
+    if (!block || intr_prepare(gp)) {
         unlock(&c->lock);
-        return -EAGAIN;
+        return block ? -ECANCELED : -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = (void *)elem, .res = -EPIPE};
+    waiter me = {.gp = gp, .elem = (void *)elem, .res = -EPIPE, .is_select = gp->group != NULL};
     waitq_push(&c->sendq, &me);
-    park(GR_WAIT_CHAN_SEND, after_unlock, &c->lock);
+    park_intr(GR_WAIT_CHAN_SEND, after_unlock, &c->lock, intr_wake);
+    if (intr_woken_by_cancel(gp))
+        return chan_withdraw(c, &c->sendq, &me);
     return me.success ? 0 : me.res;
 }
 
@@ -166,13 +184,15 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
         elem_copy(c, elem, NULL);
         return -EPIPE;
     }
-    if (!block) {
+    if (!block || intr_prepare(gp)) {
         unlock(&c->lock);
-        return -EAGAIN;
+        return block ? -ECANCELED : -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE};
+    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE, .is_select = gp->group != NULL};
     waitq_push(&c->recvq, &me);
-    park(GR_WAIT_CHAN_RECV, after_unlock, &c->lock);
+    park_intr(GR_WAIT_CHAN_RECV, after_unlock, &c->lock, intr_wake);
+    if (intr_woken_by_cancel(gp))
+        return chan_withdraw(c, &c->recvq, &me);
     return me.success ? 0 : me.res;
 }
 

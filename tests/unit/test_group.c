@@ -17,6 +17,7 @@
 #include "t_util.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #define LONG_NS (60 * T_SEC) /* a wait only cancellation can end in time */
 #define LIVE_NS (30 * T_SEC) /* liveness bound for gr_group_wait */
@@ -818,8 +819,8 @@ static void race_peer(void *arg)
 static void races_main(void *arg)
 {
     uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)t_mono_ns();
-    long moved = 0, cancelled = 0;
-    for (long round = 0; round < RACES && !t_failed(); round++) {
+    long moved = 0, cancelled = 0, round;
+    for (round = 0; round < RACES && !t_failed(); round++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         struct race r = {.c = gr_chan_make(sizeof(int), 0), .stop = gr_chan_make(0, 0),
                          .dir = (int)(x & 1), .member_res = 1, .peer_res = 1,
@@ -857,7 +858,7 @@ static void races_main(void *arg)
         gr_chan_free(r.c);
         gr_chan_free(r.stop);
     }
-    print_message("%ld races: %ld transfers, %ld cancellations%s\n", (long)RACES, moved,
+    print_message("%ld races: %ld transfers, %ld cancellations%s\n", round, moved,
                   cancelled,
                   RACES < 100000 ? " (fewer rounds under TSan, where each costs ~50x more)" : "");
     /* Both outcomes happen: otherwise the race was not run. */
@@ -868,6 +869,108 @@ static void races_main(void *arg)
 static void test_group_cancel_races_channel_transfer(void **state)
 {
     t_run(races_main, NULL);
+}
+
+/* ---------------------------- races: cancellation vs a goroutine parking */
+
+/* Members park and are woken over and over (a feeder outside the group
+ * sends to each in turn) while the group is cancelled at a random moment,
+ * from main or from a thread outside the runtime: a member that was about
+ * to park when the flag went up must still be interrupted (the feeder
+ * stops as soon as the done channel closes, so nothing else would wake
+ * it).  This is intr.c's race (1). */
+#define PARK_RACES T_BIG(3000)
+#define PARK_MEMBERS 4
+
+struct park_race {
+    gr_group g;
+    gr_chan *c[PARK_MEMBERS];
+    gr_chan *done;
+    atomic_long fed;
+    gr_wg feeder_done;
+    unsigned spin;
+};
+
+static void park_member(void *arg)
+{
+    gr_chan *c = arg;
+    int r;
+    while ((r = gr_chan_recv(c, NULL)) == 0) {
+    }
+    t_check_eq(r, -ECANCELED);
+}
+
+static void park_feeder(void *arg)
+{
+    struct park_race *pr = arg;
+    for (int i = 0;; i = (i + 1) % PARK_MEMBERS) {
+        if (gr_chan_try_recv(pr->done, NULL) == -EPIPE)
+            break;
+        gr_case cs[2] = {{pr->c[i], GR_SEND, NULL, 0}, {pr->done, GR_RECV, NULL, 0}};
+        if (gr_select(cs, 2, -1) == 1)
+            break;
+        atomic_fetch_add(&pr->fed, 1);
+    }
+    gr_wg_done(&pr->feeder_done);
+}
+
+static void *park_race_canceller(void *arg)
+{
+    struct park_race *pr = arg;
+    spin(pr->spin);
+    gr_group_cancel(&pr->g);
+    return NULL;
+}
+
+static void park_races_main(void *arg)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull ^ (uint64_t)t_mono_ns();
+    long foreign = 0, round;
+    for (round = 0; round < PARK_RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        static struct park_race pr;
+        memset(&pr, 0, sizeof pr);
+        pr.spin = (unsigned)(x >> 8) & 4095;
+        for (int i = 0; i < PARK_MEMBERS; i++) {
+            pr.c[i] = gr_chan_make(0, 0);
+            t_check(gr_group_go(&pr.g, park_member, pr.c[i]) > 0);
+        }
+        pr.done = gr_group_done(&pr.g);
+        gr_wg_add(&pr.feeder_done, 1);
+        t_check(gr_go(park_feeder, &pr) > 0);
+        /* Until the members are cycling.  A sleep, not a yield: the
+         * feeder and a member hand the worker to each other through its
+         * runnext slot, and a yielder queued behind them waits long. */
+        while (atomic_load(&pr.fed) < 8)
+            gr_sleep(20000);
+        pthread_t t;
+        bool from_thread = x & 1;
+        if (from_thread && pthread_create(&t, NULL, park_race_canceller, &pr) == 0) {
+            foreign++;
+        } else {
+            from_thread = false;
+            park_race_canceller(&pr);
+        }
+        /* With a timeout: its timer keeps the deadlock detector from
+         * firing while only the outside thread can wake anybody (it
+         * cannot see such threads: issue 11). */
+        int r = gr_group_wait(&pr.g, LIVE_NS);
+        t_check_msg(r == 0, "round %ld: a member slept through its group's cancellation", round);
+        if (from_thread)
+            pthread_join(t, NULL);
+        gr_wg_wait(&pr.feeder_done);
+        if (r == 0)
+            gr_group_destroy(&pr.g);
+        for (int i = 0; i < PARK_MEMBERS; i++)
+            gr_chan_free(pr.c[i]);
+    }
+    print_message("%ld cancellations of members parking and waking (%ld from another thread)\n",
+                  round, foreign);
+}
+
+static void test_group_cancel_races_parking(void **state)
+{
+    t_run(park_races_main, NULL);
 }
 
 /* ------------------------------- 10,000 parked members: cancel latency */
@@ -933,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_group_cancel_from_foreign_thread),
         cmocka_unit_test(test_group_survives_gr_run),
         cmocka_unit_test(test_group_cancel_races_channel_transfer),
+        cmocka_unit_test(test_group_cancel_races_parking),
         cmocka_unit_test(test_group_cancel_10k_parked_receivers),
     };
     return cmocka_run_group_tests_name("group", tests, NULL, NULL);

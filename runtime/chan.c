@@ -154,7 +154,7 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
     }
     waiter me = {.gp = gp, .elem = (void *)elem, .res = -EPIPE, .is_select = gp->group != NULL};
     waitq_push(&c->sendq, &me);
-    park_intr(GR_WAIT_CHAN_SEND, after_unlock, &c->lock, intr_wake);
+    park_intr(gp, GR_WAIT_CHAN_SEND, after_unlock, &c->lock, intr_wake);
     if (intr_woken_by_cancel(gp))
         return chan_withdraw(c, &c->sendq, &me);
     return me.success ? 0 : me.res;
@@ -190,7 +190,7 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
     }
     waiter me = {.gp = gp, .elem = elem, .res = -EPIPE, .is_select = gp->group != NULL};
     waitq_push(&c->recvq, &me);
-    park_intr(GR_WAIT_CHAN_RECV, after_unlock, &c->lock, intr_wake);
+    park_intr(gp, GR_WAIT_CHAN_RECV, after_unlock, &c->lock, intr_wake);
     if (intr_woken_by_cancel(gp))
         return chan_withdraw(c, &c->recvq, &me);
     return me.success ? 0 : me.res;

@@ -192,7 +192,7 @@ int park_until(uint16_t reason, int64_t when)
     struct sleep_arm sa = {gp, when, gp->group ? timer_fire_wake : sleep_fire};
     /* Armed after the switch: the timer must not fire (and ready us)
      * before we have stopped running. */
-    park_intr(reason, after_arm_sleep, &sa, intr_wake);
+    park_intr(gp, reason, after_arm_sleep, &sa, intr_wake);
     if (!intr_woken_by_cancel(gp))
         return 0;
     timer_cancel(&gp->tm);

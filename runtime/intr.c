@@ -195,13 +195,9 @@ static bool intr_disarm(g *gp, uint64_t parking)
     }
 }
 
-bool park_intr(uint16_t reason, void (*after)(worker *, void *), void *arg, intr_fn fn)
+bool park_intr_member(g *gp, uint16_t reason, void (*after)(worker *, void *), void *arg,
+                      intr_fn fn)
 {
-    g *gp = current_worker()->cur;
-    if (!gp->group) {
-        park(reason, after, arg);
-        return false;
-    }
     uint64_t parking = intr_seq(load_relaxed(&gp->intr)) + INTR_SEQ_ONE + INTR_PARKING;
     gp->intr_fn = fn;
     /* Nobody claims PARKING, and the arming `after` runs on this thread

@@ -54,10 +54,23 @@ static inline int intr_prepare(g *gp)
     return gp->group ? intr_prepare_member(gp) : 0;
 }
 
-/* park(), interruptible by gp's group: a member's wait can be withdrawn by
- * fn from the moment `after` has run.  Returns true if fn ran (for a
- * wake-token wait, intr_woken_by_cancel says whether it won). */
-bool park_intr(uint16_t reason, void (*after)(worker *, void *), void *arg, intr_fn fn);
+/* Out of line: park_intr for a member. */
+bool park_intr_member(g *gp, uint16_t reason, void (*after)(worker *, void *), void *arg,
+                      intr_fn fn);
+
+/* park() for gp, the running goroutine, interruptible by its group: a
+ * member's wait can be withdrawn by fn from the moment `after` has run.
+ * Returns true if fn ran (for a wake-token wait, intr_woken_by_cancel
+ * says whether it won).  Outside any group: park(), after one branch. */
+static inline bool park_intr(g *gp, uint16_t reason, void (*after)(worker *, void *), void *arg,
+                             intr_fn fn)
+{
+    if (__builtin_expect(!gp->group, 1)) {
+        park(reason, after, arg);
+        return false;
+    }
+    return park_intr_member(gp, reason, after, arg, fn);
+}
 
 /* After park_intr: true if cancellation won the wait's wake token. */
 static inline bool intr_woken_by_cancel(g *gp)

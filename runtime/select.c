@@ -131,7 +131,7 @@ static int select_no_cases(int64_t timeout_ns)
     if (timeout_ns < 0) {
         if (intr_prepare(gp))
             return -ECANCELED;
-        park_intr(GR_WAIT_SELECT_NO_CASES, NULL, NULL, intr_wake);
+        park_intr(gp, GR_WAIT_SELECT_NO_CASES, NULL, NULL, intr_wake);
         return -ECANCELED; /* only cancellation wakes it */
     }
     return park_until(GR_WAIT_SELECT, gr_now() + timeout_ns) ?: -ETIMEDOUT;
@@ -227,7 +227,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
         waitq_push(cases[i].op == GR_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq, wt);
     }
     s.when = timeout_ns > 0 ? gr_now() + timeout_ns : 0;
-    park_intr(GR_WAIT_SELECT, after_select_park, &s, intr_wake);
+    park_intr(gp, GR_WAIT_SELECT, after_select_park, &s, intr_wake);
 
     /* Step 4. */
     if (s.when)

@@ -331,7 +331,7 @@ static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, bool interrupt
      * finds us in the queue. */
     gr_mutex_unlock(m);
     if (interruptible)
-        park_intr(GR_WAIT_COND, after_cond_park, &cw, intr_wake);
+        park_intr(gp, GR_WAIT_COND, after_cond_park, &cw, intr_wake);
     else
         park(GR_WAIT_COND, after_cond_park, &cw);
     int ret = 0;
@@ -435,7 +435,7 @@ int gr_wg_wait(gr_wg *wg)
     }
     waiter me = {.gp = gp, .is_select = gp->group != NULL};
     waitq_push(q_of(wg->_waitq), &me);
-    park_intr(GR_WAIT_WG, after_unlock, &wg->_lock, intr_wake);
+    park_intr(gp, GR_WAIT_WG, after_unlock, &wg->_lock, intr_wake);
     if (intr_woken_by_cancel(gp)) {
         lock(&wg->_lock);
         if (me.queued)

@@ -59,7 +59,7 @@ typedef struct g {
     uint32_t stack_size;   /* requested size (bytes) */
     int32_t preempt_off;   /* gr_preempt_disable() nesting */
     uint32_t preempt;      /* set by the monitor: yield at the next safe point */
-    uint32_t wake_token;   /* select/timeout race: first CAS 0->1 wins */
+    uint32_t wake_token;   /* select/timeout/cancel race: first CAS 0->1 wins */
     void *wake_param;      /* set by the winning waker (e.g. the select case) */
     struct group *group;   /* the group it is a member of (gr_group_go), or
                             * NULL; set at spawn, fixed until it exits */
@@ -72,7 +72,7 @@ typedef struct g {
     char name[32];
     /* --- group members only (group.c, intr.c) --- */
     struct g *group_next, *group_prev; /* member list (its group's lock) */
-    void (*intr_fn)(struct g *); /* withdraws the current interruptible wait */
+    _Bool (*intr_fn)(struct g *); /* withdraws the current interruptible wait */
     uint64_t intr;         /* atomic: interruptible-wait state and sequence
                             * (intr.c); never reset, so that it only grows
                             * while the control block is reused */

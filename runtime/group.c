@@ -61,6 +61,11 @@
  *   3. set `interrupting` (seq-cst): from now on every interruptible call
  *      of a member fails at once instead of waiting;
  *   4. interrupt every member's armed wait (intr.c: intr_interrupt).
+ *      The members it takes out of their waits are readied only once
+ *      every lock is dropped: readied under the group's lock, ten
+ *      thousand of them would run on the other workers and queue on that
+ *      lock to leave the group (measured: the cancel call of 10,000
+ *      parked members went from ~4 ms to ~0.2 ms at GR_PROCS=2).
  * The order is Go's where Go has one (ctx.Err() is set before Done is
  * closed: whoever sees the close and asks why gets the answer) and the
  * issue's where it does not: a member waiting in a select on the done
@@ -212,8 +217,10 @@ static void unlink_child(group *child)
 
 /* Cancels one group (steps 1-4 at the top of this file).  False if it
  * was cancelled already.  origin: the group whose cancellation or
- * deadline started it (probes). */
-static bool cancel_one(group *x, uint32_t cause, int64_t origin)
+ * deadline started it (probes).  The members it took out of their waits
+ * are pushed on *wake (through g.schedlink, unused while they are
+ * parked), to be readied once the caller holds no lock. */
+static bool cancel_one(group *x, uint32_t cause, int64_t origin, g **wake)
 {
     lock(&x->lock);
     if (x->cancelled != GROUP_LIVE) {
@@ -227,8 +234,12 @@ static bool cancel_one(group *x, uint32_t cause, int64_t origin)
     /* Seq-cst: the canceller's half of intr.c's Dekker pair - the flag is
      * visible before the members' wait states are read. */
     __atomic_store_n(&x->interrupting, 1, __ATOMIC_SEQ_CST);
-    for (g *m = x->members; m; m = m->group_next)
-        intr_interrupt(m);
+    for (g *m = x->members; m; m = m->group_next) {
+        if (intr_interrupt(m)) {
+            m->schedlink = *wake;
+            *wake = m;
+        }
+    }
     PROBE4(group_cancel, x->id, cause, origin, x->nmembers);
     if (x->nmembers == 0)
         PROBE2(group_drained, x->id, 0);
@@ -236,15 +247,16 @@ static bool cancel_one(group *x, uint32_t cause, int64_t origin)
     return true;
 }
 
-/* Cancels root and every group below it, top down. */
-static void cancel_tree_locked(group *root, uint32_t cause)
+/* Cancels root and every group below it, top down; *wake as for
+ * cancel_one. */
+static void cancel_tree_locked(group *root, uint32_t cause, g **wake)
 {
     root->cancel_next = NULL;
     group *todo = root;
     while (todo) {
         group *x = todo;
         todo = x->cancel_next;
-        if (!cancel_one(x, cause, root->id))
+        if (!cancel_one(x, cause, root->id, wake))
             continue; /* cancelled before: linked to nothing */
         unlink_child(x);
         group *c = x->children;
@@ -259,11 +271,24 @@ static void cancel_tree_locked(group *root, uint32_t cause)
     }
 }
 
+/* Readies the goroutines a cancellation took out of their waits. */
+static void ready_interrupted(g *wake)
+{
+    while (wake) {
+        g *gp = wake;
+        wake = gp->schedlink; /* before ready: it reuses the link */
+        gp->schedlink = NULL;
+        ready(gp);
+    }
+}
+
 static void group_cancel(group *st, uint32_t cause)
 {
+    g *wake = NULL;
     lock(&groups.lock);
-    cancel_tree_locked(st, cause);
+    cancel_tree_locked(st, cause, &wake);
     unlock(&groups.lock);
+    ready_interrupted(wake);
 }
 
 /* st's first gr_group_go, by a goroutine whose group is `parent`. */
@@ -273,8 +298,9 @@ static void decide_parent(group *st, group *parent)
     if (!st->parent_decided) {
         if (parent && !group_is_cancelled(st)) {
             uint32_t pc = __atomic_load_n(&parent->cancelled, __ATOMIC_ACQUIRE);
+            g *none = NULL; /* st has no members yet */
             if (pc != GROUP_LIVE)
-                cancel_one(st, pc, parent->id); /* starts cancelled */
+                cancel_one(st, pc, parent->id, &none); /* starts cancelled */
             else
                 link_child(parent, st);
         }

@@ -83,13 +83,13 @@
 
 char intr_cancelled_marker;
 
-void intr_wake(g *gp)
+bool intr_wake(g *gp)
 {
     uint32_t zero = 0;
     if (!cas_acq_rel(&gp->wake_token, &zero, 1))
-        return; /* the normal waker won: the wait ends as usual */
+        return false; /* the normal waker won: the wait ends as usual */
     __atomic_store_n(&gp->wake_param, WAKE_CANCELLED, __ATOMIC_RELEASE);
-    ready(gp);
+    return true;
 }
 
 int intr_prepare_member(g *gp)
@@ -114,20 +114,22 @@ void timer_fire_wake(timer *t)
 }
 
 /* Claims gp's wait, in state `from` (ARMED, or ARMING for the arming
- * side itself), and runs its intr_fn. */
-static void intr_claim(g *gp, uint64_t from)
+ * side itself), and runs its intr_fn; true if gp is ours to ready. */
+static bool intr_claim(g *gp, uint64_t from)
 {
     uint64_t seq = intr_seq(from);
     if (!__atomic_compare_exchange_n(&gp->intr, &from, seq | INTR_CLAIMED, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        return; /* the goroutine is back already, or another canceller won */
-    gp->intr_fn(gp);
+        return false; /* the goroutine is back already, or another canceller won */
+    bool ours = gp->intr_fn(gp);
     /* Release: what intr_fn wrote is visible to the goroutine that sees
-     * FIRED and goes on. */
+     * FIRED and goes on.  Before any ready: the goroutine it readies finds
+     * FIRED at once. */
     __atomic_store_n(&gp->intr, seq | INTR_FIRED, __ATOMIC_RELEASE);
+    return ours;
 }
 
-void intr_interrupt(g *gp)
+bool intr_interrupt(g *gp)
 {
     /* Seq-cst: pairs with the arming CAS (see the top of this file); the
      * caller stored the group's `interrupting` flag seq-cst before. */
@@ -136,8 +138,7 @@ void intr_interrupt(g *gp)
         cpu_relax();
         v = __atomic_load_n(&gp->intr, __ATOMIC_ACQUIRE);
     }
-    if (intr_state(v) == INTR_ARMED)
-        intr_claim(gp, v);
+    return intr_state(v) == INTR_ARMED && intr_claim(gp, v);
 }
 
 struct intr_park {
@@ -166,10 +167,12 @@ static void after_intr_arm(worker *w, void *p)
                                      __ATOMIC_RELAXED))
         return; /* woken already and back from park: this wait is over */
     /* gp is held in park_intr until ARMING ends: gp->group is alive. */
-    if (group_interrupts_seq_cst(gp->group))
-        intr_claim(gp, arming);
-    else
+    if (group_interrupts_seq_cst(gp->group)) {
+        if (intr_claim(gp, arming))
+            ready(gp);
+    } else {
         __atomic_store_n(&gp->intr, seq | INTR_ARMED, __ATOMIC_RELEASE);
+    }
 }
 
 /* The goroutine, back from park: ends its wait's interruptibility.  True

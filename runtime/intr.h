@@ -35,13 +35,15 @@ extern char intr_cancelled_marker;
 /* How a canceller withdraws a goroutine's wait.  Runs at most once per
  * wait, on the canceller's thread, while the goroutine is parked (switched
  * out, its park's `after` done); the goroutine does not get past
- * park_intr until it has returned. */
-typedef void (*intr_fn)(g *gp);
+ * park_intr until it has returned.  True if gp is now the canceller's to
+ * ready (once it has dropped its locks); false if something else will
+ * (the normal waker that won the race, an I/O completion). */
+typedef bool (*intr_fn)(g *gp);
 
 /* The intr_fn of every wait a wake token decides (channels, select, sleep,
  * cond and wait-group waits): wins gp's wake token, if the normal waker
- * has not, sets wake_param to WAKE_CANCELLED and readies gp. */
-void intr_wake(g *gp);
+ * has not, and sets wake_param to WAKE_CANCELLED. */
+bool intr_wake(g *gp);
 
 /* Out of line: intr_prepare for a member. */
 int intr_prepare_member(g *gp);
@@ -79,8 +81,9 @@ static inline bool intr_woken_by_cancel(g *gp)
 }
 
 /* The canceller's side (group.c), gp's group marked cancelled: if gp's
- * current wait is armed, claims it and runs its intr_fn. */
-void intr_interrupt(g *gp);
+ * current wait is armed, claims it and runs its intr_fn.  True if the
+ * caller must ready gp (after dropping its locks). */
+bool intr_interrupt(g *gp);
 
 /* A timer fire() that races for its goroutine's wake token (timeouts of
  * waits a cancellation may also end): the winner sets wake_param NULL and

@@ -779,7 +779,7 @@ struct race {
     int member_val, peer_val;
     unsigned spin_member, spin_peer;
     atomic_int announced, go;
-    gr_wg peer_done;
+    gr_group peer; /* the peer's own group, never cancelled: a join */
 };
 
 static void spin(unsigned n)
@@ -813,7 +813,6 @@ static void race_peer(void *arg)
                      {r->stop, GR_RECV, NULL, 0}};
     int i = gr_select(cs, 2, -1);
     r->peer_res = i == 0 ? 0 : -ECANCELED;
-    gr_wg_done(&r->peer_done);
 }
 
 static void races_main(void *arg)
@@ -828,9 +827,8 @@ static void races_main(void *arg)
                          .spin_peer = (unsigned)(x >> 16) & 255};
         unsigned spin_main = (unsigned)(x >> 24) & 511;
         gr_group g = GR_GROUP_INIT;
-        gr_wg_add(&r.peer_done, 1);
         t_check(gr_group_go(&g, race_member, &r) > 0);
-        t_check(gr_go(race_peer, &r) > 0);
+        t_check(gr_group_go(&r.peer, race_peer, &r) > 0);
         while (atomic_load(&r.announced) < 2)
             gr_yield();
         atomic_store(&r.go, 1);
@@ -840,7 +838,11 @@ static void races_main(void *arg)
         gr_group_cancel(&g);
         t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
         gr_chan_close(r.stop);    /* the peer stops waiting, if it still is */
-        gr_wg_wait(&r.peer_done); /* the peer is outside the group */
+        /* The peer, outside g, is joined through a group of its own: a
+         * gr_wg on this stack would not do, since gr_wg_done may still
+         * touch the wg after gr_wg_wait has returned (reported). */
+        t_check_eq(gr_group_wait(&r.peer, LIVE_NS), 0);
+        gr_group_destroy(&r.peer);
         if (r.member_res == 0) {
             moved++;
             t_check_msg(r.peer_res == 0, "round %ld: the member moved a value, the peer did not",
@@ -887,7 +889,7 @@ struct park_race {
     gr_chan *c[PARK_MEMBERS];
     gr_chan *done;
     atomic_long fed;
-    gr_wg feeder_done;
+    gr_group feeder; /* the feeder's own group, never cancelled: a join */
     unsigned spin;
 };
 
@@ -911,7 +913,6 @@ static void park_feeder(void *arg)
             break;
         atomic_fetch_add(&pr->fed, 1);
     }
-    gr_wg_done(&pr->feeder_done);
 }
 
 static void *park_race_canceller(void *arg)
@@ -936,8 +937,7 @@ static void park_races_main(void *arg)
             t_check(gr_group_go(&pr.g, park_member, pr.c[i]) > 0);
         }
         pr.done = gr_group_done(&pr.g);
-        gr_wg_add(&pr.feeder_done, 1);
-        t_check(gr_go(park_feeder, &pr) > 0);
+        t_check(gr_group_go(&pr.feeder, park_feeder, &pr) > 0);
         /* Until the members are cycling.  A sleep, not a yield: the
          * feeder and a member hand the worker to each other through its
          * runnext slot, and a yielder queued behind them waits long. */
@@ -958,7 +958,8 @@ static void park_races_main(void *arg)
         t_check_msg(r == 0, "round %ld: a member slept through its group's cancellation", round);
         if (from_thread)
             pthread_join(t, NULL);
-        gr_wg_wait(&pr.feeder_done);
+        t_check_eq(gr_group_wait(&pr.feeder, LIVE_NS), 0);
+        gr_group_destroy(&pr.feeder);
         if (r == 0)
             gr_group_destroy(&pr.g);
         for (int i = 0; i < PARK_MEMBERS; i++)

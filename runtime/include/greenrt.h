@@ -129,7 +129,7 @@ int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
  * yields to the queued goroutines first (backpressure: a loop spawning a
  * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
  * it calls gr_exit().  The stack is allocated when the goroutine first
- * runs, so a spawned-but-not-started goroutine costs ~200 bytes.
+ * runs, so a spawned-but-not-started goroutine costs ~250 bytes.
  *
  * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else
  * GR_MIN_STACK_SIZE..GR_MAX_STACK_SIZE, rounded up to the page size.

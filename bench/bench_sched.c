@@ -83,6 +83,20 @@ static void bench_spawn_join(void *unused)
 
 /* ------------------------------------------------------------ parked_rss */
 
+/* n goroutines each bump *arrived just before they block: waits until all
+ * have, then gives the workers a moment to finish the last few parks. */
+static void wait_all_parked(atomic_long *arrived, long n, const char *fig)
+{
+    int64_t give_up = gr_now() + 60000000000LL;
+    while (atomic_load_explicit(arrived, memory_order_relaxed) < n) {
+        if (gr_now() > give_up)
+            bench_fail("%s: only %ld of %ld goroutines ran within 60 s", fig,
+                       atomic_load(arrived), n);
+        gr_sleep(1000000);
+    }
+    gr_sleep(20000000);
+}
+
 static gr_chan *park_ch;
 static gr_wg park_wg;
 static atomic_long park_arrived, park_released;
@@ -109,16 +123,7 @@ static void bench_parked_rss(void *unused)
         if (id < 0)
             bench_fail("parked_rss: gr_go #%ld failed: %s", i, strerror((int)-id));
     }
-    /* Every parker bumps park_arrived just before it blocks.  Once all
-     * have, give the workers a moment to finish the last few parks. */
-    int64_t give_up = gr_now() + 60000000000LL;
-    while (atomic_load_explicit(&park_arrived, memory_order_relaxed) < n) {
-        if (gr_now() > give_up)
-            bench_fail("parked_rss: only %ld of %ld goroutines ran within 60 s",
-                       atomic_load(&park_arrived), n);
-        gr_sleep(1000000);
-    }
-    gr_sleep(20000000);
+    wait_all_parked(&park_arrived, n, "parked_rss");
     long after = bench_rss_bytes();
     bench_note_stats("all parked");
     bench_report("parked_rss", "B", (double)(after - before) / n, n);
@@ -308,14 +313,7 @@ static void bench_group_cancel(void *unused)
         if (id < 0)
             bench_fail("group_cancel: gr_group_go #%ld failed: %s", i, strerror((int)-id));
     }
-    int64_t give_up = gr_now() + 60000000000LL;
-    while (atomic_load(&gc_arrived) < n) {
-        if (gr_now() > give_up)
-            bench_fail("group_cancel: only %ld of %ld members ran within 60 s",
-                       atomic_load(&gc_arrived), n);
-        gr_sleep(1000000);
-    }
-    gr_sleep(20000000); /* the last ones park */
+    wait_all_parked(&gc_arrived, n, "group_cancel");
     int64_t t0 = gr_now();
     gr_group_cancel(&g);
     int64_t t1 = gr_now();

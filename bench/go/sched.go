@@ -32,6 +32,20 @@ func noteStats(when string) {
 		runtime.NumGoroutine(), ms.NumGC, ms.StackInuse, ms.HeapInuse)
 }
 
+// waitAllParked: n goroutines each bump *arrived just before they block;
+// waits until all have, then gives the scheduler a moment to finish the
+// last few parks (bench_sched.c's wait_all_parked).
+func waitAllParked(arrived *int64, n int, fig string) {
+	giveUp := time.Now().Add(60 * time.Second)
+	for atomic.LoadInt64(arrived) < int64(n) {
+		if time.Now().After(giveUp) {
+			fail("%s: only %d of %d goroutines ran within 60 s", fig, atomic.LoadInt64(arrived), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+}
+
 func benchSpawnJoin() {
 	n := scaled(spawnN)
 	var wg sync.WaitGroup
@@ -63,14 +77,7 @@ func benchParkedRSS() {
 			wg.Done()
 		}()
 	}
-	giveUp := time.Now().Add(60 * time.Second)
-	for atomic.LoadInt64(&arrived) < int64(n) {
-		if time.Now().After(giveUp) {
-			fail("parked_rss: only %d of %d goroutines ran within 60 s", atomic.LoadInt64(&arrived), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	waitAllParked(&arrived, n, "parked_rss")
 	after := rssBytes()
 	noteStats("all parked")
 	report("parked_rss", "B", float64(after-before)/float64(n), n)
@@ -233,14 +240,7 @@ func benchGroupCancel() {
 			wg.Done()
 		}()
 	}
-	giveUp := time.Now().Add(60 * time.Second)
-	for atomic.LoadInt64(&arrived) < int64(n) {
-		if time.Now().After(giveUp) {
-			fail("group_cancel: only %d of %d goroutines ran within 60 s", atomic.LoadInt64(&arrived), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	waitAllParked(&arrived, n, "group_cancel")
 	t0 := time.Now()
 	cancel()
 	t1 := time.Now()

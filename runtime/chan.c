@@ -114,13 +114,31 @@ void gr_chan_free(gr_chan *c)
     free(c);
 }
 
-/* A wait that cancellation won (intr.h): off the queue if nobody took it
- * off (a waker that lost the token drops it), and no value moved. */
-static int chan_withdraw(gr_chan *c, waitq *q, waiter *me)
+/* Parks gp on q, the channel locked (it is released after the switch),
+ * until a peer or a close ends the wait: 0, or -EPIPE.  A member of a
+ * group waits interruptibly (intr.h): -ECANCELED, with no value moved,
+ * when its group is cancelled first; one branch for everyone else. */
+static int chan_wait(gr_chan *c, waitq *q, void *elem, g *gp, uint16_t reason)
 {
+    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE};
+    if (__builtin_expect(gp->group == NULL, 1)) {
+        waitq_push(q, &me);
+        park(reason, after_unlock, &c->lock);
+        return me.success ? 0 : me.res;
+    }
+    if (intr_prepare(gp)) {
+        unlock(&c->lock);
+        return -ECANCELED;
+    }
+    me.is_select = 1; /* wakers race the canceller for gp's token */
+    waitq_push(q, &me);
+    park_intr(gp, reason, after_unlock, &c->lock, intr_wake);
+    if (!intr_woken_by_cancel(gp))
+        return me.success ? 0 : me.res;
+    /* Off the queue, unless a waker that lost the token dropped it. */
     lock(&c->lock);
-    if (me->queued)
-        waitq_remove(q, me);
+    if (me.queued)
+        waitq_remove(q, &me);
     unlock(&c->lock);
     return -ECANCELED;
 }
@@ -148,16 +166,11 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
         unlock(&c->lock);
         return 0;
     }
-    if (!block || intr_prepare(gp)) {
+    if (!block) {
         unlock(&c->lock);
-        return block ? -ECANCELED : -EAGAIN;
+        return -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = (void *)elem, .res = -EPIPE, .is_select = gp->group != NULL};
-    waitq_push(&c->sendq, &me);
-    park_intr(gp, GR_WAIT_CHAN_SEND, after_unlock, &c->lock, intr_wake);
-    if (intr_woken_by_cancel(gp))
-        return chan_withdraw(c, &c->sendq, &me);
-    return me.success ? 0 : me.res;
+    return chan_wait(c, &c->sendq, (void *)elem, gp, GR_WAIT_CHAN_SEND);
 }
 
 static int chan_recv(gr_chan *c, void *elem, bool block)
@@ -184,16 +197,11 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
         elem_copy(c, elem, NULL);
         return -EPIPE;
     }
-    if (!block || intr_prepare(gp)) {
+    if (!block) {
         unlock(&c->lock);
-        return block ? -ECANCELED : -EAGAIN;
+        return -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE, .is_select = gp->group != NULL};
-    waitq_push(&c->recvq, &me);
-    park_intr(gp, GR_WAIT_CHAN_RECV, after_unlock, &c->lock, intr_wake);
-    if (intr_woken_by_cancel(gp))
-        return chan_withdraw(c, &c->recvq, &me);
-    return me.success ? 0 : me.res;
+    return chan_wait(c, &c->recvq, elem, gp, GR_WAIT_CHAN_RECV);
 }
 
 int gr_chan_send(gr_chan *c, const void *elem)

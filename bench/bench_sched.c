@@ -20,6 +20,11 @@
  *                   wall time / (lock+unlock pairs of all four)        ns/pair
  *                   + mutex_handoff_frac: share of acquisitions that
  *                   went to a different goroutine than the last owner
+ *   group_cancel    10,000 goroutines of one group parked receiving
+ *                   from a channel nobody sends on; gr_group_cancel;
+ *                   time until the last of them has returned
+ *                   (Go: select on the channel and ctx.Done(), cancel()) ns
+ *                   + group_cancel_call: the cancel call alone           ns
  *
  * The loops of the last three stop after a fixed count or after the time
  * cap (-t, 0.5 s by default), whichever comes first, so that a slow
@@ -43,6 +48,7 @@
 #define YIELD_N 10000000L  /* per goroutine */
 #define MUTEX_N 5000000L   /* per goroutine */
 #define MUTEX_G 4
+#define GROUP_N 10000L
 #define CHECK_EVERY 1024   /* loop iterations between looks at the clock */
 
 static int64_t deadline_after_cap(void)
@@ -77,6 +83,20 @@ static void bench_spawn_join(void *unused)
 
 /* ------------------------------------------------------------ parked_rss */
 
+/* n goroutines each bump *arrived just before they block: waits until all
+ * have, then gives the workers a moment to finish the last few parks. */
+static void wait_all_parked(atomic_long *arrived, long n, const char *fig)
+{
+    int64_t give_up = gr_now() + 60000000000LL;
+    while (atomic_load_explicit(arrived, memory_order_relaxed) < n) {
+        if (gr_now() > give_up)
+            bench_fail("%s: only %ld of %ld goroutines ran within 60 s", fig,
+                       atomic_load(arrived), n);
+        gr_sleep(1000000);
+    }
+    gr_sleep(20000000);
+}
+
 static gr_chan *park_ch;
 static gr_wg park_wg;
 static atomic_long park_arrived, park_released;
@@ -103,16 +123,7 @@ static void bench_parked_rss(void *unused)
         if (id < 0)
             bench_fail("parked_rss: gr_go #%ld failed: %s", i, strerror((int)-id));
     }
-    /* Every parker bumps park_arrived just before it blocks.  Once all
-     * have, give the workers a moment to finish the last few parks. */
-    int64_t give_up = gr_now() + 60000000000LL;
-    while (atomic_load_explicit(&park_arrived, memory_order_relaxed) < n) {
-        if (gr_now() > give_up)
-            bench_fail("parked_rss: only %ld of %ld goroutines ran within 60 s",
-                       atomic_load(&park_arrived), n);
-        gr_sleep(1000000);
-    }
-    gr_sleep(20000000);
+    wait_all_parked(&park_arrived, n, "parked_rss");
     long after = bench_rss_bytes();
     bench_note_stats("all parked");
     bench_report("parked_rss", "B", (double)(after - before) / n, n);
@@ -273,6 +284,48 @@ static void bench_mutex_contended(void *unused)
 
 /* ------------------------------------------------------------------ main */
 
+/* ---------------------------------------------------------- group_cancel */
+
+static gr_chan *gc_never;
+static atomic_long gc_arrived;
+static _Atomic int64_t gc_last; /* gr_now() when the last member returned */
+
+static void gc_member(void *unused)
+{
+    atomic_fetch_add(&gc_arrived, 1);
+    int r = gr_chan_recv(gc_never, NULL);
+    if (r != -ECANCELED)
+        bench_fail("group_cancel: a member's gr_chan_recv returned %d, not -ECANCELED", r);
+    int64_t now = gr_now(), last = atomic_load(&gc_last);
+    while (now > last && !atomic_compare_exchange_weak(&gc_last, &last, now)) {
+    }
+}
+
+static void bench_group_cancel(void *unused)
+{
+    long n = bench_scaled(GROUP_N);
+    gr_group g = GR_GROUP_INIT;
+    gc_never = gr_chan_make(0, 0);
+    if (!gc_never)
+        bench_fail("group_cancel: gr_chan_make: %s", strerror(errno));
+    for (long i = 0; i < n; i++) {
+        int64_t id = gr_group_go(&g, gc_member, NULL);
+        if (id < 0)
+            bench_fail("group_cancel: gr_group_go #%ld failed: %s", i, strerror((int)-id));
+    }
+    wait_all_parked(&gc_arrived, n, "group_cancel");
+    int64_t t0 = gr_now();
+    gr_group_cancel(&g);
+    int64_t t1 = gr_now();
+    int r = gr_group_wait(&g, 60000000000LL);
+    if (r != 0)
+        bench_fail("group_cancel: members still alive 60 s after the cancel (%d)", r);
+    bench_report("group_cancel", "ns", (double)(atomic_load(&gc_last) - t0), n);
+    bench_report("group_cancel_call", "ns", (double)(t1 - t0), n);
+    gr_group_destroy(&g);
+    gr_chan_free(gc_never);
+}
+
 static const struct bench_fig figs[] = {
     {"spawn_join", "spawn+join 1,000,000 goroutines through a gr_wg (ns each, peak RSS)",
      bench_spawn_join},
@@ -283,6 +336,9 @@ static const struct bench_fig figs[] = {
     {"yield", "gr_yield between two goroutines (ns per yield)", bench_yield},
     {"mutex_contended", "4 goroutines contending a gr_mutex (ns per lock/unlock, hand-off share)",
      bench_mutex_contended},
+    {"group_cancel", "cancel a group of 10,000 goroutines parked on a channel (ns until all "
+                     "returned)",
+     bench_group_cancel},
 };
 
 int main(int argc, char **argv)

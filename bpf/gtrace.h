@@ -174,8 +174,8 @@ struct gt_g_stats {
  * version GR_TRACE_STATS_VERSION) with the counters as one array so the
  * BPF side can add snapshots in a loop.  tools/gtrace/greenrt.c checks
  * with static asserts that the layout is the header's. */
-#define GT_RT_VERSION 1
-#define GT_RT_REASONS 14        /* GR_WAIT_REASON_COUNT */
+#define GT_RT_VERSION 2
+#define GT_RT_REASONS 15        /* GR_WAIT_REASON_COUNT */
 enum gt_rt_counter {
 	GT_RT_SPAWNED = 0,
 	GT_RT_EXITED,

@@ -9,6 +9,8 @@ RUNTIME_SRCS := \
 	runtime/fatal.c \
 	runtime/galloc.c \
 	runtime/goroutine.c \
+	runtime/group.c \
+	runtime/intr.c \
 	runtime/io.c \
 	runtime/lock.c \
 	runtime/offload.c \

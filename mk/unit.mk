@@ -16,6 +16,7 @@ UNIT_NAMES := \
 	chan \
 	deadline \
 	fatal \
+	group \
 	net \
 	preempt \
 	sched \

@@ -21,6 +21,10 @@
  * switched out (park's `after`), so a waker can never see a half-parked
  * goroutine.  Peers are readied after the lock is dropped, keeping the
  * critical section free of system calls (a ready may wake a worker).
+ *
+ * A member of a group (group.c) waits interruptibly: its waiter races
+ * for the goroutine's wake token like a select case, so a value is either
+ * transferred or the wait cancelled (-ECANCELED), never both.
  */
 #include "chan.h"
 
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 
 #include "greenrt.h"
+#include "intr.h"
 #include "preempt.h"
 #include "sched.h"
 
@@ -109,6 +114,35 @@ void gr_chan_free(gr_chan *c)
     free(c);
 }
 
+/* Parks gp on q, the channel locked (it is released after the switch),
+ * until a peer or a close ends the wait: 0, or -EPIPE.  A member of a
+ * group waits interruptibly (intr.h): -ECANCELED, with no value moved,
+ * when its group is cancelled first; one branch for everyone else. */
+static int chan_wait(gr_chan *c, waitq *q, void *elem, g *gp, uint16_t reason)
+{
+    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE};
+    if (__builtin_expect(gp->group == NULL, 1)) {
+        waitq_push(q, &me);
+        park(reason, after_unlock, &c->lock);
+        return me.success ? 0 : me.res;
+    }
+    if (intr_prepare(gp)) {
+        unlock(&c->lock);
+        return -ECANCELED;
+    }
+    me.is_select = 1; /* wakers race the canceller for gp's token */
+    waitq_push(q, &me);
+    park_intr(gp, reason, after_unlock, &c->lock, intr_wake);
+    if (!intr_woken_by_cancel(gp))
+        return me.success ? 0 : me.res;
+    /* Off the queue, unless a waker that lost the token dropped it. */
+    lock(&c->lock);
+    if (me.queued)
+        waitq_remove(q, &me);
+    unlock(&c->lock);
+    return -ECANCELED;
+}
+
 static int chan_send(gr_chan *c, const void *elem, bool block)
 {
     if (!c)
@@ -136,10 +170,7 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
         unlock(&c->lock);
         return -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = (void *)elem, .res = -EPIPE};
-    waitq_push(&c->sendq, &me);
-    park(GR_WAIT_CHAN_SEND, after_unlock, &c->lock);
-    return me.success ? 0 : me.res;
+    return chan_wait(c, &c->sendq, (void *)elem, gp, GR_WAIT_CHAN_SEND);
 }
 
 static int chan_recv(gr_chan *c, void *elem, bool block)
@@ -170,10 +201,7 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
         unlock(&c->lock);
         return -EAGAIN;
     }
-    waiter me = {.gp = gp, .elem = elem, .res = -EPIPE};
-    waitq_push(&c->recvq, &me);
-    park(GR_WAIT_CHAN_RECV, after_unlock, &c->lock);
-    return me.success ? 0 : me.res;
+    return chan_wait(c, &c->recvq, elem, gp, GR_WAIT_CHAN_RECV);
 }
 
 int gr_chan_send(gr_chan *c, const void *elem)

@@ -30,6 +30,7 @@ static const char *const reasons[GR_WAIT_REASON_COUNT] = {
     [GR_WAIT_ONCE] = "sync.Once",
     [GR_WAIT_IO] = "IO wait",
     [GR_WAIT_BLOCKING] = "blocking call",
+    [GR_WAIT_GROUP] = "group wait",
 };
 
 const char *wait_reason_str(int reason)
@@ -50,20 +51,57 @@ static void put(const char *s, size_t n)
     }
 }
 
-_Noreturn void fatal(const char *fmt, ...)
+static void vheadline(const char *fmt, va_list ap)
 {
     char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(buf + 7, sizeof buf - 8, fmt, ap);
-    va_end(ap);
     memcpy(buf, "fatal: ", 7);
     if (n < 0)
         n = 0;
     size_t len = 7 + ((size_t)n < sizeof buf - 9 ? (size_t)n : sizeof buf - 9);
     buf[len++] = '\n';
     put(buf, len);
+}
+
+_Noreturn void fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vheadline(fmt, ap);
+    va_end(ap);
     _exit(2);
+}
+
+void fatal_headline(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vheadline(fmt, ap);
+    va_end(ap);
+}
+
+_Noreturn void fatal_exit(void)
+{
+    _exit(2);
+}
+
+void fatal_goroutine(g *gp)
+{
+    char line[160];
+    uint32_t st = load_relaxed(&gp->status);
+    const char *what = st == G_WAITING    ? wait_reason_str(gp->wait_reason)
+                       : st == G_RUNNABLE ? "runnable"
+                                          : "running";
+    int n = snprintf(line, sizeof line, "goroutine %lld (%s) [%s]\n", (long long)gp->id,
+                     g_name(gp), what);
+    put(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void fatal_more(long more)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "... and %ld more goroutines\n", more);
+    put(line, (size_t)n);
 }
 
 /* Every goroutine that is parked or runnable, one line each. */
@@ -71,23 +109,18 @@ _Noreturn void fatal_deadlock(void)
 {
     static const char head[] = "fatal: all goroutines are asleep - deadlock!\n\n";
     put(head, sizeof head - 1);
-    char line[160];
     long shown = 0, total = 0;
     for (g *gp = sched.allg; gp; gp = gp->allnext) {
         uint32_t st = load_relaxed(&gp->status);
         if (st != G_WAITING && st != G_RUNNABLE)
             continue;
         total++;
-        if (shown >= 1000)
+        if (shown >= FATAL_REPORT_MAX)
             continue;
         shown++;
-        int n = snprintf(line, sizeof line, "goroutine %lld (%s) [%s]\n", (long long)gp->id,
-                         g_name(gp), st == G_WAITING ? wait_reason_str(gp->wait_reason) : "runnable");
-        put(line, (size_t)n);
+        fatal_goroutine(gp);
     }
-    if (total > shown) {
-        int n = snprintf(line, sizeof line, "... and %ld more goroutines\n", total - shown);
-        put(line, (size_t)n);
-    }
+    if (total > shown)
+        fatal_more(total - shown);
     _exit(2);
 }

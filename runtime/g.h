@@ -59,8 +59,10 @@ typedef struct g {
     uint32_t stack_size;   /* requested size (bytes) */
     int32_t preempt_off;   /* gr_preempt_disable() nesting */
     uint32_t preempt;      /* set by the monitor: yield at the next safe point */
-    uint32_t wake_token;   /* select/timeout race: first CAS 0->1 wins */
+    uint32_t wake_token;   /* select/timeout/cancel race: first CAS 0->1 wins */
     void *wake_param;      /* set by the winning waker (e.g. the select case) */
+    struct group *group;   /* the group it is a member of (gr_group_go), or
+                            * NULL; set at spawn, fixed until it exits */
     int64_t run_start;     /* gr_now() when last switched in (monitor) */
     int64_t deadline;      /* gr_set_deadline(), 0 if none */
     timer tm;              /* sleep / timeout timer */
@@ -68,6 +70,12 @@ typedef struct g {
     void *san_fake_stack;  /* ASan fiber bookkeeping */
     void *san_fiber;       /* TSan fiber */
     char name[32];
+    /* --- group members only (group.c, intr.c) --- */
+    struct g *group_next, *group_prev; /* member list (its group's lock) */
+    _Bool (*intr_fn)(struct g *); /* withdraws the current interruptible wait */
+    uint64_t intr;         /* atomic: interruptible-wait state and sequence
+                            * (intr.c); never reset, so that it only grows
+                            * while the control block is reused */
 } g;
 
 /* A goroutine parked on a wait queue.  It lives on the parked goroutine's

@@ -14,6 +14,8 @@
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
+#include "group.h"
+#include "intr.h"
 #include "preempt.h"
 #include "probes.h"
 #include "runq.h"
@@ -37,7 +39,7 @@ static size_t page_round(size_t n)
 }
 
 static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *opts,
-                     bool is_main)
+                     bool is_main, group *grp)
 {
     size_t ssize = sched.default_stack;
     if (opts && opts->stack_size) {
@@ -67,6 +69,14 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     else if (is_main)
         strcpy(gp->name, "main");
     gp->status = G_RUNNABLE;
+    gp->group = NULL;
+    if (grp) {
+        int err = group_join(grp, gp); /* before it can run, and exit */
+        if (err) {
+            g_release(w, gp);
+            return err;
+        }
+    }
     stat_inc(w, spawned);
     g *parent = w->cur;
     PROBE3(spawn, gp->id, parent ? parent->id : 0, (uintptr_t)fn);
@@ -76,18 +86,29 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
 
 int spawn_main(worker *w, void (*fn)(void *), void *arg)
 {
-    int64_t id = spawn(w, fn, arg, NULL, true);
+    int64_t id = spawn(w, fn, arg, NULL, true, NULL);
     return id < 0 ? (int)id : 0;
+}
+
+int64_t spawn_member(worker *w, void (*fn)(void *), void *arg, const gr_opts *opts, group *grp)
+{
+    return spawn(w, fn, arg, opts, false, grp);
+}
+
+worker *spawner(void)
+{
+    worker *w = current_worker();
+    return w && load_acquire(&sched.running) ? w : NULL;
 }
 
 int64_t gr_go_opts(void (*fn)(void *), void *arg, const gr_opts *opts)
 {
     if (!fn)
         return -EINVAL;
-    worker *w = current_worker();
-    if (!w || !load_acquire(&sched.running))
+    worker *w = spawner();
+    if (!w)
         return -EPERM;
-    return spawn(w, fn, arg, opts, false);
+    return spawn(w, fn, arg, opts, false, NULL);
 }
 
 int64_t gr_go(void (*fn)(void *), void *arg)
@@ -152,22 +173,30 @@ static void sleep_fire(timer *t)
 struct sleep_arm {
     g *gp;
     int64_t when;
+    void (*fire)(timer *); /* a member's races cancellation for its token */
 };
 
 static void after_arm_sleep(worker *w, void *arg)
 {
     struct sleep_arm *sa = arg;
-    sa->gp->tm.fire = sleep_fire;
+    sa->gp->tm.fire = sa->fire;
     if (timer_arm(w, &sa->gp->tm, sa->when) < 0)
-        ready(sa->gp); /* no memory for the heap: wake at once */
+        sa->fire(&sa->gp->tm); /* no memory for the heap: wake at once */
 }
 
-void park_until(uint16_t reason, int64_t when)
+int park_until(uint16_t reason, int64_t when)
 {
-    struct sleep_arm sa = {current_worker()->cur, when};
+    g *gp = current_worker()->cur;
+    if (intr_prepare(gp))
+        return -ECANCELED;
+    struct sleep_arm sa = {gp, when, gp->group ? timer_fire_wake : sleep_fire};
     /* Armed after the switch: the timer must not fire (and ready us)
      * before we have stopped running. */
-    park(reason, after_arm_sleep, &sa);
+    park_intr(gp, reason, after_arm_sleep, &sa, intr_wake);
+    if (!intr_woken_by_cancel(gp))
+        return 0;
+    timer_cancel(&gp->tm);
+    return -ECANCELED;
 }
 
 int gr_sleep(int64_t ns)
@@ -177,8 +206,7 @@ int gr_sleep(int64_t ns)
         sched_yield_g(false);
         return 0;
     }
-    park_until(GR_WAIT_SLEEP, gr_now() + ns);
-    return 0;
+    return park_until(GR_WAIT_SLEEP, gr_now() + ns);
 }
 
 /* ---------------------------------------------------------------------

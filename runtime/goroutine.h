@@ -17,6 +17,16 @@ void g_release(struct worker *w, g *gp);
 /* The runtime stopped: frees every control block ever made. */
 void g_free_all(void);
 
+struct group;
+struct gr_opts;
+
+/* The calling thread's worker if it may spawn (a worker of a running
+ * runtime), else NULL (gr_go's -EPERM). */
+struct worker *spawner(void);
+/* gr_group_go: as gr_go_opts on w (from spawner()), the goroutine a
+ * member of grp; -ECANCELED if grp is cancelled. */
+int64_t spawn_member(struct worker *w, void (*fn)(void *), void *arg, const struct gr_opts *opts,
+                     struct group *grp);
 /* gr_run's main goroutine, named "main", queued on w.  0 or -errno. */
 int spawn_main(struct worker *w, void (*fn)(void *), void *arg);
 /* gp's name: given at spawn, else its entry point's symbol. */

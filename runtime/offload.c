@@ -8,6 +8,10 @@
  * exits, so a quiet program holds no extra threads.  The job is queued
  * after the goroutine has parked (park's `after`), so it cannot finish
  * and ready a goroutine that is still running.
+ *
+ * A member of a group that is cancelled while fn runs waits for fn all
+ * the same (it cannot be stopped, and arg often lives on the goroutine's
+ * stack), then gets -ECANCELED; group.c has the reasons.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +19,7 @@
 #include <time.h>
 
 #include "greenrt.h"
+#include "group.h"
 #include "offload.h"
 #include "sched.h"
 
@@ -122,9 +127,15 @@ int gr_blocking(void (*fn)(void *), void *arg)
     if (!fn)
         return -EINVAL;
     g *gp = require_g("gr_blocking");
+    if (g_interrupted(gp))
+        return -ECANCELED; /* fn not run */
     job j = {.fn = fn, .arg = arg, .gp = gp};
     __atomic_fetch_add(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
     park(GR_WAIT_BLOCKING, after_queue_job, &j);
+    /* fn cannot be stopped, and arg may live on this stack: a member's
+     * cancellation is reported once fn has returned (group.c). */
+    if (!j.err && g_interrupted(gp))
+        return -ECANCELED;
     return j.err;
 }
 

@@ -21,6 +21,7 @@
 #include "bufring.h"
 #include "goroutine.h"
 #include "greenrt.h"
+#include "group.h"
 #include "offload.h"
 #include "preempt.h"
 #include "probes.h"
@@ -247,6 +248,7 @@ static void runtime_stop(int started)
         ring_teardown(&sched.workers[i]);
     }
     worker_teardown(&sched.workers[0]);
+    groups_runtime_stopped(); /* before their members' control blocks go */
     g_free_all();
 }
 

@@ -85,6 +85,7 @@
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
+#include "group.h"
 #include "preempt.h"
 #include "probes.h"
 #include "runq.h"
@@ -344,6 +345,8 @@ _Noreturn void sched_goexit(void)
 {
     worker *w = current_worker();
     g *gp = w->cur;
+    if (gp->group)
+        group_leave(gp);
     PROBE1(exit, gp->id);
     stat_inc(w, exited);
     store_relaxed(&gp->status, (uint32_t)G_DEAD);

@@ -14,12 +14,18 @@
  *      wins and performs its transfer; the losers' waiters are skipped.
  *   4. Woken: stop the timer, lock every channel again and take the
  *      remaining waiters off their queues.
+ * A member of a group (group.c) whose group is cancelled races the cases
+ * for the token too (intr.h): it returns -ECANCELED only when no case was
+ * ready, so a select on the group's done channel, closed first, returns
+ * that case.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "chan.h"
 #include "greenrt.h"
+#include "group.h"
+#include "intr.h"
 #include "sched.h"
 
 #define SELECT_INLINE 8 /* cases handled without malloc */
@@ -103,47 +109,32 @@ static int poll_cases(selstate *s, g **wake)
     return -1;
 }
 
-static void timeout_fire(timer *t)
-{
-    g *gp = (g *)((char *)t - offsetof(g, tm));
-    uint32_t zero = 0;
-    bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
-    if (won)
-        gp->wake_param = NULL;
-    timer_fired(t);
-    if (won)
-        ready(gp);
-}
-
 static void after_select_park(worker *w, void *arg)
 {
     selstate *s = arg;
     g *gp = s->waiters[0].gp;
     if (s->when) {
-        gp->tm.fire = timeout_fire;
+        gp->tm.fire = timer_fire_wake;
         if (timer_arm(w, &gp->tm, s->when) < 0)
             s->when = 0; /* no memory: behave as an infinite wait */
     }
     unlock_all(s);
 }
 
-static void after_park_forever(worker *w, void *arg)
-{
-    (void)w, (void)arg;
-}
-
-/* select with no cases: block forever, or for the timeout. */
+/* select with no cases: block forever, or for the timeout (a member of
+ * a group until its cancellation, if that comes first). */
 static int select_no_cases(int64_t timeout_ns)
 {
     if (timeout_ns == 0)
         return -EAGAIN;
-    require_g("gr_select");
+    g *gp = require_g("gr_select");
     if (timeout_ns < 0) {
-        park(GR_WAIT_SELECT_NO_CASES, after_park_forever, NULL);
-        return -ETIMEDOUT; /* not reached: nothing can wake it */
+        if (intr_prepare(gp))
+            return -ECANCELED;
+        park_intr(gp, GR_WAIT_SELECT_NO_CASES, NULL, NULL, intr_wake);
+        return -ECANCELED; /* only cancellation wakes it */
     }
-    park_until(GR_WAIT_SELECT, gr_now() + timeout_ns);
-    return -ETIMEDOUT;
+    return park_until(GR_WAIT_SELECT, gr_now() + timeout_ns) ?: -ETIMEDOUT;
 }
 
 int gr_select(gr_case *cases, int n, int64_t timeout_ns)
@@ -218,7 +209,13 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
         return chosen >= 0 ? chosen : -EAGAIN;
     }
 
-    /* Step 3. */
+    /* Step 3.  (A member of a cancelled group does not wait: nothing is
+     * ready, and its done channel, if among the cases, would be.) */
+    if (g_interrupted(gp)) {
+        unlock_all(&s);
+        free(heap);
+        return -ECANCELED;
+    }
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     gp->wake_param = NULL;
     for (int i = 0; i < n; i++) {
@@ -230,7 +227,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
         waitq_push(cases[i].op == GR_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq, wt);
     }
     s.when = timeout_ns > 0 ? gr_now() + timeout_ns : 0;
-    park(GR_WAIT_SELECT, after_select_park, &s);
+    park_intr(gp, GR_WAIT_SELECT, after_select_park, &s, intr_wake);
 
     /* Step 4. */
     if (s.when)
@@ -245,7 +242,9 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
     }
     unlock_all(&s);
     int ret;
-    if (won) {
+    if (won == WAKE_CANCELLED) {
+        ret = -ECANCELED;
+    } else if (won) {
         ret = won->case_index;
         cases[ret].res = won->success ? 0 : won->res;
     } else {

@@ -4,7 +4,10 @@
  * All are usable zero-initialised and park the goroutine, never the
  * worker.  Each body holds an internal lock word (lock.h) that guards its
  * wait queue; a goroutine queues itself under it and parks with "unlock
- * after the switch", so wake-ups are never lost.
+ * after the switch", so wake-ups are never lost.  A member of a group
+ * waits interruptibly in gr_cond_wait_timeout and gr_wg_wait (intr.h);
+ * the mutexes, gr_cond_wait and gr_once_do are not interrupted (group.c
+ * says why).
  *
  * gr_mutex follows Go's sync.Mutex in spirit.  Normal mode: unlock wakes
  * the first waiter, which competes with newly arriving goroutines (those
@@ -22,6 +25,8 @@
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
+#include "group.h"
+#include "intr.h"
 #include "preempt.h"
 #include "sched.h"
 
@@ -296,64 +301,65 @@ typedef struct cond_waiter {
     int64_t when;
 } cond_waiter;
 
-static void cond_timeout_fire(timer *t)
-{
-    g *gp = (g *)((char *)t - offsetof(g, tm));
-    uint32_t zero = 0;
-    bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
-    timer_fired(t);
-    if (won)
-        ready(gp);
-}
-
 static void after_cond_park(worker *w, void *arg)
 {
     cond_waiter *cw = arg;
     if (cw->when) {
-        cw->w.gp->tm.fire = cond_timeout_fire;
+        cw->w.gp->tm.fire = timer_fire_wake;
         if (timer_arm(w, &cw->w.gp->tm, cw->when) < 0)
             cw->when = 0;
     }
     unlock(&cw->c->_lock);
 }
 
-static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, const char *call)
+/* interruptible: gr_cond_wait_timeout, which a group's cancellation ends
+ * with -ECANCELED (gr_cond_wait cannot report it: group.c). */
+static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, bool interruptible,
+                     const char *call)
 {
     g *gp = require_g(call);
+    if (interruptible && g_interrupted(gp))
+        return -ECANCELED; /* m still held, as on every return */
     cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
     if (timeout_ns >= 0)
         cw.when = gr_now() + timeout_ns;
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
+    gp->wake_param = NULL;
     lock(&c->_lock);
     waitq_push(q_of(c->_waitq), &cw.w);
     /* Queued before the mutex is released: a signal sent after our unlock
      * finds us in the queue. */
     gr_mutex_unlock(m);
-    park(GR_WAIT_COND, after_cond_park, &cw);
+    if (interruptible)
+        park_intr(gp, GR_WAIT_COND, after_cond_park, &cw, intr_wake);
+    else
+        park(GR_WAIT_COND, after_cond_park, &cw);
     int ret = 0;
     if (cw.when) {
         timer_cancel(&gp->tm);
         lock(&c->_lock);
-        if (cw.w.queued) { /* the timer won: we are still queued */
+        if (cw.w.queued) { /* the timer or cancellation won: still queued */
             waitq_remove(q_of(c->_waitq), &cw.w);
             ret = -ETIMEDOUT;
         }
         unlock(&c->_lock);
     }
+    if (intr_woken_by_cancel(gp))
+        ret = -ECANCELED;
     gr_mutex_lock(m);
     return ret;
 }
 
 void gr_cond_wait(gr_cond *c, gr_mutex *m)
 {
-    cond_wait(c, m, -1, "gr_cond_wait");
+    cond_wait(c, m, -1, false, "gr_cond_wait");
 }
 
 int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns)
 {
     if (timeout_ns < 0)
         timeout_ns = 0;
-    return cond_wait(c, m, timeout_ns, "gr_cond_wait_timeout");
+    return cond_wait(c, m, timeout_ns, true, "gr_cond_wait_timeout");
 }
 
 static void cond_wake(gr_cond *c, bool all)
@@ -386,8 +392,13 @@ void gr_cond_broadcast(gr_cond *c)
 
 static void wg_release(gr_wg *wg)
 {
+    waiter *wake = NULL, *w;
     lock(&wg->_lock);
-    waiter *wake = take_all(q_of(wg->_waitq));
+    /* A member's waiter races its cancellation for its wake token. */
+    while ((w = chan_take_waiter(q_of(wg->_waitq)))) {
+        w->next = wake;
+        wake = w;
+    }
     unlock(&wg->_lock);
     ready_list(wake);
 }
@@ -418,9 +429,20 @@ int gr_wg_wait(gr_wg *wg)
         unlock(&wg->_lock);
         return 0;
     }
-    waiter me = {.gp = gp};
+    if (intr_prepare(gp)) {
+        unlock(&wg->_lock);
+        return -ECANCELED;
+    }
+    waiter me = {.gp = gp, .is_select = gp->group != NULL};
     waitq_push(q_of(wg->_waitq), &me);
-    park(GR_WAIT_WG, after_unlock, &wg->_lock);
+    park_intr(gp, GR_WAIT_WG, after_unlock, &wg->_lock, intr_wake);
+    if (intr_woken_by_cancel(gp)) {
+        lock(&wg->_lock);
+        if (me.queued)
+            waitq_remove(q_of(wg->_waitq), &me);
+        unlock(&wg->_lock);
+        return -ECANCELED;
+    }
     return 0;
 }
 

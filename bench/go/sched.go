@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,6 +21,7 @@ const (
 	yieldN     = 10000000 // per goroutine
 	mutexN     = 5000000  // per goroutine
 	mutexG     = 4
+	groupN     = 10000
 	checkEvery = 1024 // loop iterations between looks at the clock
 )
 
@@ -28,6 +30,20 @@ func noteStats(when string) {
 	runtime.ReadMemStats(&ms)
 	note("%s: goroutines=%d gc=%d stack_inuse=%d heap_inuse=%d", when,
 		runtime.NumGoroutine(), ms.NumGC, ms.StackInuse, ms.HeapInuse)
+}
+
+// waitAllParked: n goroutines each bump *arrived just before they block;
+// waits until all have, then gives the scheduler a moment to finish the
+// last few parks (bench_sched.c's wait_all_parked).
+func waitAllParked(arrived *int64, n int, fig string) {
+	giveUp := time.Now().Add(60 * time.Second)
+	for atomic.LoadInt64(arrived) < int64(n) {
+		if time.Now().After(giveUp) {
+			fail("%s: only %d of %d goroutines ran within 60 s", fig, atomic.LoadInt64(arrived), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
 }
 
 func benchSpawnJoin() {
@@ -61,14 +77,7 @@ func benchParkedRSS() {
 			wg.Done()
 		}()
 	}
-	giveUp := time.Now().Add(60 * time.Second)
-	for atomic.LoadInt64(&arrived) < int64(n) {
-		if time.Now().After(giveUp) {
-			fail("parked_rss: only %d of %d goroutines ran within 60 s", atomic.LoadInt64(&arrived), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	waitAllParked(&arrived, n, "parked_rss")
 	after := rssBytes()
 	noteStats("all parked")
 	report("parked_rss", "B", float64(after-before)/float64(n), n)
@@ -201,4 +210,41 @@ func benchMutexContended() {
 	report("mutex_contended", "ns", float64(el.Nanoseconds())/float64(total), total)
 	report("mutex_handoff_frac", "ratio", float64(h)/float64(total), total)
 	note("pairs per goroutine: %s", fmt.Sprint(count))
+}
+
+// benchGroupCancel: the twin of group_cancel.  A greenrt group member
+// parked on a channel is interrupted by the cancellation; a Go goroutine
+// must select on ctx.Done() for the same effect.
+func benchGroupCancel() {
+	n := scaled(groupN)
+	ctx, cancel := context.WithCancel(context.Background())
+	never := make(chan struct{})
+	var wg sync.WaitGroup
+	var arrived, last int64
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			atomic.AddInt64(&arrived, 1)
+			select {
+			case <-never:
+				fail("group_cancel: a receive from a channel nobody sends on returned")
+			case <-ctx.Done():
+			}
+			now := time.Now().UnixNano()
+			for {
+				l := atomic.LoadInt64(&last)
+				if now <= l || atomic.CompareAndSwapInt64(&last, l, now) {
+					break
+				}
+			}
+			wg.Done()
+		}()
+	}
+	waitAllParked(&arrived, n, "group_cancel")
+	t0 := time.Now()
+	cancel()
+	t1 := time.Now()
+	wg.Wait()
+	report("group_cancel", "ns", float64(atomic.LoadInt64(&last)-t0.UnixNano()), n)
+	report("group_cancel_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
 }

@@ -2,7 +2,7 @@
  * greenrt.h - Go-style goroutines for C on Linux: the whole public API.
  * The manual says the same at more length: greenrt(3), and a page per
  * group below (gr_run(3), gr_go(3), gr_chan(3), gr_select(3), gr_sync(3),
- * gr_io(3), gr_net(3), gr_blocking(3), gr_stats(3)).
+ * gr_io(3), gr_net(3), gr_blocking(3), gr_group(3), gr_stats(3)).
  *
  * greenrt multiplexes goroutines (green threads with their own stacks) M:N
  * onto a few OS threads called workers.  A goroutine that blocks - on a
@@ -129,7 +129,7 @@ int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
  * yields to the queued goroutines first (backpressure: a loop spawning a
  * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
  * it calls gr_exit().  The stack is allocated when the goroutine first
- * runs, so a spawned-but-not-started goroutine costs ~200 bytes.
+ * runs, so a spawned-but-not-started goroutine costs ~250 bytes.
  *
  * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else
  * GR_MIN_STACK_SIZE..GR_MAX_STACK_SIZE, rounded up to the page size.
@@ -147,7 +147,8 @@ void gr_yield(void);            /* let other runnable goroutines run */
 _Noreturn void gr_exit(void);   /* end the calling goroutine */
 int64_t gr_self(void);          /* current goroutine id, 0 outside one */
 const char *gr_self_name(void); /* current goroutine's name, "" outside */
-int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
+int gr_sleep(int64_t ns);       /* 0, or -ECANCELED (its group: see Groups);
+                                   ns <= 0 just yields */
 
 /* ======================================================================
  * Channels
@@ -162,6 +163,8 @@ int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
  * gr_chan_send: 0, or -EPIPE if the channel is (or becomes) closed.
  * gr_chan_recv: 0, or -EPIPE once closed and drained (elem is zeroed).
  *               elem may be NULL to discard the value.
+ * Both: -ECANCELED instead of waiting, for a member of a cancelled group
+ *               (see Groups); no value was then sent or received.
  * try variants: as above, or -EAGAIN if the call would block; they never
  *               park and may be called from any thread.
  * gr_chan_close: 0, or -EPIPE if already closed.  Wakes every receiver
@@ -190,11 +193,13 @@ void gr_chan_free(gr_chan *c);
  * among the ready ones; its res is 0, or -EPIPE (a send on, or a receive
  * from a drained, closed channel).  A case with a NULL chan is never
  * ready.  timeout_ns < 0 blocks forever; 0 polls (-EAGAIN if none is
- * ready); > 0 returns -ETIMEDOUT when it expires.  -EINVAL for a bad op
- * (even in a case whose chan is NULL), n < 0, n > GR_SELECT_MAX, or NULL
- * cases with n > 0; -ENOMEM when n > 8 and its working arrays cannot be
- * allocated.  With no non-NULL chan (n == 0 too) and timeout_ns < 0 the
- * goroutine blocks forever (it shows in deadlock reports as "select (no
+ * ready); > 0 returns -ETIMEDOUT when it expires.  -ECANCELED when the
+ * caller is a member of a cancelled group and no case is ready (see
+ * Groups).  -EINVAL for a bad op (even in a case whose chan is NULL),
+ * n < 0, n > GR_SELECT_MAX, or NULL cases with n > 0; -ENOMEM when n > 8
+ * and its working arrays cannot be allocated.  With no non-NULL chan
+ * (n == 0 too) and timeout_ns < 0 the goroutine blocks forever, or until
+ * its group is cancelled (it shows in deadlock reports as "select (no
  * cases)").
  * ==================================================================== */
 enum { GR_SEND = 1, GR_RECV = 2 };
@@ -273,14 +278,15 @@ void gr_rwmutex_lock(gr_rwmutex *rw);
 int gr_rwmutex_trylock(gr_rwmutex *rw);  /* 0, or -EBUSY */
 void gr_rwmutex_unlock(gr_rwmutex *rw);
 void gr_cond_wait(gr_cond *c, gr_mutex *m);
-/* 0 when signalled, -ETIMEDOUT after timeout_ns (relative); m is held
- * again on return either way. */
+/* 0 when signalled, -ETIMEDOUT after timeout_ns (relative), -ECANCELED
+ * for a member of a cancelled group (see Groups); m is held again on
+ * return in every case.  gr_cond_wait is not interrupted by groups. */
 int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns);
 void gr_cond_signal(gr_cond *c);
 void gr_cond_broadcast(gr_cond *c);
 void gr_wg_add(gr_wg *wg, int n);
 void gr_wg_done(gr_wg *wg);
-int gr_wg_wait(gr_wg *wg);              /* 0 */
+int gr_wg_wait(gr_wg *wg);              /* 0, or -ECANCELED (see Groups) */
 /* Runs fn exactly once across all callers of this gr_once; every caller
  * returns only after fn has returned (as Go's Once.Do, pthread_once). */
 void gr_once_do(gr_once *o, void (*fn)(void));
@@ -354,7 +360,9 @@ int gr_dial_tcp(const char *host, int port);
 /* Runs fn(arg) on the offload thread pool (for calls io_uring cannot do:
  * getaddrinfo, a library that blocks) and parks until it returns.
  * 0, or -EINVAL (NULL fn), or -EAGAIN when no offload thread can be
- * started and none runs (fn was not called). */
+ * started and none runs (fn was not called), or -ECANCELED for a member
+ * of a cancelled group: fn was not called if it was cancelled before, and
+ * ran to completion if it was cancelled during the call (see Groups). */
 int gr_blocking(void (*fn)(void *), void *arg);
 
 /* Provided buffers: a receive that holds no buffer while it waits.  The
@@ -378,6 +386,97 @@ typedef struct gr_buf {
 } gr_buf;
 ssize_t gr_recv_buf(int fd, gr_buf **out);
 void gr_buf_release(gr_buf *buf);
+
+/* ======================================================================
+ * Groups: structured cancellation
+ *
+ * A group is a set of goroutines that are cancelled, given a deadline and
+ * waited for together: Go's context tree, libdill's bundles.  A gr_group
+ * is ready when zero-initialised (GR_GROUP_INIT); its state is allocated
+ * on first use and freed by gr_group_destroy.
+ *
+ * Members.  gr_group_go starts a goroutine as gr_go does, a member of g
+ * until it exits.  gr_go never makes a member, not even when a member
+ * calls it: a goroutine does not inherit a group.  Groups nest: a group's
+ * parent is the group of the goroutine that first calls gr_group_go on it
+ * (none when that goroutine is in no group).  Cancelling a group cancels
+ * its subtree and nothing else; a group whose parent is already cancelled
+ * starts cancelled.  Destroying a group hands its child groups to its
+ * parent (or leaves them without one).
+ *
+ * Cancellation (gr_group_cancel, the deadline, or an ancestor's
+ * cancellation) first closes the group's done channel (gr_group_done);
+ * then every call of a member that waits returns -ECANCELED promptly -
+ * those waiting already, and those made later at once, without waiting:
+ *   gr_sleep (ns > 0), gr_chan_send and gr_chan_recv, gr_select (only when
+ *   no case is ready: a select with a ready case, the done channel's
+ *   included, performs it, so a select on the done channel sees the close,
+ *   never -ECANCELED), gr_cond_wait_timeout (m is held again on return),
+ *   gr_wg_wait, and gr_blocking, whose offloaded call cannot be stopped:
+ *   the goroutine waits for fn to return and then gets -ECANCELED (fn ran:
+ *   what it left in arg is valid and still the caller's to release); made
+ *   after cancellation, it does not run fn.
+ * I/O calls are not interrupted yet: they return when the kernel
+ *   completes them (gr_shutdown of a socket ends its waits).
+ * Not interrupted, by design: gr_mutex_lock and the rwmutex locks (as in
+ * Go), gr_once_do, gr_yield, gr_cond_wait (it cannot report it: use
+ * gr_cond_wait_timeout), and gr_group_wait (a cancelled member waiting for
+ * a group it started still sees it drain).  Calls that need not wait
+ * behave as usual: the try_ variants, a channel operation that can
+ * proceed at once, gr_wg_wait on a zero counter, gr_sleep(0).
+ *
+ * gr_group_go, gr_group_go_opts: the new goroutine's id (> 0), or
+ *     -ECANCELED (g is cancelled: nothing is started), -ENOMEM, -EINVAL
+ *     (NULL g or fn, bad stack size), -EPERM (not called from a goroutine
+ *     of a running runtime).  opts as for gr_go_opts.
+ * gr_group_cancel: cancels g and its subtree; idempotent (a group whose
+ *     members have all exited is only marked: gr_group_go then fails).
+ *     May be called from any thread.  NULL is ignored.
+ * gr_group_wait: 0 once every member of g has exited (at once if it has
+ *     none; members of its child groups are not waited for), -ETIMEDOUT
+ *     after timeout_ns (relative; < 0 waits forever, 0 polls), -EDEADLK if
+ *     the caller is a member of g (it would wait for itself), -ENOMEM (no
+ *     memory for the timeout), -EINVAL (NULL g).
+ * gr_group_set_deadline: g is cancelled when gr_now() reaches
+ *     deadline_ns (absolute; one already past cancels at once; 0 clears
+ *     it), and gr_group_err then says -ETIMEDOUT.  Set while no runtime
+ *     runs, it is armed at g's next gr_group_go.  If no memory can be had
+ *     to keep it, g is cancelled at once rather than left without its
+ *     deadline.  May be called from any thread.  NULL is ignored.
+ * gr_group_done: a channel (element size 0) that is closed when g is
+ *     cancelled, to select on; NULL with errno ENOMEM, or EINVAL (NULL g).
+ *     It belongs to g: do not close or free it; gr_group_destroy frees it.
+ * gr_group_err: 0 while g is not cancelled; -ECANCELED once it is;
+ *     -ETIMEDOUT if that was its deadline's or an ancestor's doing (Go's
+ *     ctx.Err()); -EINVAL for a NULL g.
+ * gr_cancelled: 1 if the calling goroutine is a member of a cancelled
+ *     group, else 0 (in no group, or not a goroutine).
+ * gr_group_destroy: frees g's state; g is zero again and may be reused.
+ *     Call it once gr_group_wait has returned 0 and nobody else uses g:
+ *     destroying a group with live members is a fatal error that names
+ *     each of them, as Go's deadlock report does.  NULL is ignored.
+ *
+ * A group outlives gr_run: the goroutines gr_run abandoned when it
+ * returned are no longer members, and a deadline not yet reached is armed
+ * again at the group's next gr_group_go.
+ * ==================================================================== */
+typedef struct gr_group {
+    uint32_t _lock;  /* guards the creation of _state */
+    uint32_t _flags; /* cancelled before it had a state */
+    void *_state;    /* the group, allocated on first use */
+} gr_group;
+
+#define GR_GROUP_INIT {0}
+
+int64_t gr_group_go(gr_group *g, void (*fn)(void *), void *arg);
+int64_t gr_group_go_opts(gr_group *g, void (*fn)(void *), void *arg, const gr_opts *opts);
+void gr_group_cancel(gr_group *g);
+int gr_group_wait(gr_group *g, int64_t timeout_ns);
+void gr_group_set_deadline(gr_group *g, int64_t deadline_ns);
+gr_chan *gr_group_done(gr_group *g);
+int gr_group_err(gr_group *g);
+int gr_cancelled(void);
+void gr_group_destroy(gr_group *g);
 
 /* ======================================================================
  * Preemption
@@ -421,6 +520,18 @@ void gr_stats_get(gr_stats *out);
  *   workers      (workers now active): a worker was parked or unparked,
  *                by the CPU governor (GR_ADAPTIVE; GR_DEBUG says why) or
  *                for a stuck worker's queue
+ *   group_new    (group id, address of the gr_group): its state was made
+ *                (ids are > 0 and name the group in the probes below)
+ *   group_parent (group id, parent group id or 0): its first gr_group_go
+ *                decided it
+ *   group_join   (group id, goroutine id, members now): a member started
+ *   group_leave  (group id, goroutine id, members now): a member exited
+ *   group_cancel (group id, cause, origin group id, members now): cause 1
+ *                gr_group_cancel, 2 a deadline; origin: the group whose
+ *                cancellation or deadline started it (itself or an ancestor)
+ *   group_drained (group id, ns from its cancellation to its last
+ *                member's exit; 0 if it had none then)
+ *   group_free   (group id): gr_group_destroy
  *
  * The per-event probes on hot paths (switch, park, ready, io_*) cost a
  * uprobe trap (~1 us) each when a tracer attaches to them.  `stats` is the
@@ -443,10 +554,11 @@ enum gr_wait_reason {
     GR_WAIT_ONCE,
     GR_WAIT_IO,
     GR_WAIT_BLOCKING,
+    GR_WAIT_GROUP,
     GR_WAIT_REASON_COUNT
 };
 
-#define GR_TRACE_STATS_VERSION 1
+#define GR_TRACE_STATS_VERSION 2 /* 2: GR_WAIT_GROUP added */
 typedef struct gr_trace_stats {
     uint32_t version; /* GR_TRACE_STATS_VERSION */
     uint32_t nprocs;

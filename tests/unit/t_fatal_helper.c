@@ -4,7 +4,7 @@
  *   t_fatal_helper MODE
  *
  * Each mode provokes one fatal path of the runtime (deadlock, stack
- * overflow, misuse of a primitive).  Before it does, it prints on stdout
+ * overflow, misuse of a primitive, a group destroyed with live members).  Before it does, it prints on stdout
  * the facts the test needs to check the runtime's message ("id NAME N"
  * lines for goroutines whose ids are known; the names contain no
  * wait-reason word, so a reason found in a report line is the runtime's),
@@ -103,6 +103,46 @@ static void deadlock_parked_main(void *arg)
     gr_chan *c = gr_chan_make(sizeof(int), 0);
     int v;
     gr_chan_recv(c, &v);
+}
+
+/* ---------------------------------------------- group destroyed too soon */
+
+/* Three members, each blocked on something different, and their group
+ * destroyed under them by main (which is not a member). */
+static gr_group live_group;
+static gr_mutex held;
+
+static void member_recv(void *arg)
+{
+    gr_chan_recv(never, NULL);
+}
+
+static void member_lock(void *arg)
+{
+    gr_mutex_lock(&held);
+}
+
+static void member_sleep(void *arg)
+{
+    gr_sleep(10LL * 1000000000);
+}
+
+static void group_destroy_live_main(void *arg)
+{
+    never = gr_chan_make(0, 0);
+    gr_mutex_lock(&held);
+    static const struct {
+        const char *name;
+        void (*fn)(void *);
+    } members[] = {
+        {"m-alpha", member_recv}, {"m-bravo", member_lock}, {"m-charlie", member_sleep}};
+    for (int i = 0; i < 3; i++) {
+        gr_opts o = {0, members[i].name};
+        say_id(members[i].name, gr_group_go_opts(&live_group, members[i].fn, NULL, &o));
+    }
+    say_id("main", gr_self());
+    gr_sleep(20000000); /* they park */
+    gr_group_destroy(&live_group);
 }
 
 /* ---------------------------------------------------------- stack overflow */
@@ -259,6 +299,8 @@ int main(int argc, char **argv)
         printf("survived: gr_sleep returned %d\n", r);
         return 3;
     }
+    if (!strcmp(m, "group-destroy-live"))
+        return run(group_destroy_live_main, NULL);
     if (!strcmp(m, "recv-foreign-thread"))
         return run(foreign_main, NULL);
     fprintf(stderr, "t_fatal_helper: unknown mode %s\n", m);

@@ -18,6 +18,9 @@
  *     process exits (WIFEXITED) non-zero - it is not killed by SIGSEGV.
  *   misuse and calls outside a goroutine: a message naming the goroutine
  *     (where there is one) and the call; exit non-zero.
+ *   gr_group_destroy with live members (issue 15): "fatal: gr_group_destroy
+ *     ..." naming the destroying goroutine, then a line per member as in
+ *     the deadlock report; exit status 2.
  */
 #include "t_util.h"
 
@@ -149,6 +152,24 @@ static void expect_goroutine_line(const struct t_child *c, const char *after,
              "(%s...): %.*s", id, reasons[0], (int)(e - b), b);
 }
 
+/* A goroutine the helper named ("id NAME N"), and the words of which
+ * its report line must hold one. */
+struct named_wait {
+    const char *name;
+    const char *const *why;
+};
+
+/* A report line, after `after`, for each of the n named goroutines. */
+static void expect_named_lines(const struct t_child *c, const char *after,
+                               const struct named_wait *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long long id = helper_id(c, g[i].name);
+        assert_true(id > 0);
+        expect_goroutine_line(c, after, g[i].name, id, g[i].why);
+    }
+}
+
 static void test_fatal_deadlock_report(void **state)
 {
     struct t_child c;
@@ -165,15 +186,11 @@ static void test_fatal_deadlock_report(void **state)
     static const char *const mutex[] = {"mutex", "lock", NULL};
     static const char *const wg[] = {"wg", "waitgroup", "wait group", NULL};
     static const char *const sel[] = {"select", NULL};
-    struct { const char *name; const char *const *why; } g[] = {
+    static const struct named_wait g[] = {
         {"g-alpha", send}, {"g-bravo", mutex},
         {"g-charlie", wg}, {"g-delta", sel},
     };
-    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
-        long long id = helper_id(&c, g[i].name);
-        assert_true(id > 0);
-        expect_goroutine_line(&c, after, g[i].name, id, g[i].why);
-    }
+    expect_named_lines(&c, after, g, sizeof g / sizeof g[0]);
     long long main_id = helper_id(&c, "main");
     assert_true(main_id > 0);
     expect_goroutine_line(&c, after, NULL, main_id, recv);
@@ -315,6 +332,37 @@ static void test_fatal_recv_on_foreign_thread(void **state)
     expect_misuse("recv-foreign-thread", calls, NULL);
 }
 
+/* A group destroyed with live members: the call, the count, and a line
+ * per member with its id, name and wait reason (as the deadlock report). */
+static void test_fatal_group_destroyed_with_live_members(void **state)
+{
+    struct t_child c;
+    run_helper("group-destroy-live", &c);
+    expect_exit(&c, "group-destroy-live", 2);
+    const char *hdr = strstr(c.err, "fatal: gr_group_destroy");
+    if (!hdr || !strstr(hdr, "3 live members")) {
+        t_child_dump(&c);
+        fail_msg("no \"fatal: gr_group_destroy: ... 3 live members\" on stderr");
+    }
+    static const char *const recv[] = {"recv", "receive", NULL};
+    static const char *const mutex[] = {"mutex", "lock", NULL};
+    static const char *const sleep_[] = {"sleep", NULL};
+    static const struct named_wait m[] = {
+        {"m-alpha", recv}, {"m-bravo", mutex}, {"m-charlie", sleep_},
+    };
+    expect_named_lines(&c, hdr, m, sizeof m / sizeof m[0]);
+    /* Who destroyed it is named too; main is not listed as a member. */
+    long long main_id = helper_id(&c, "main");
+    assert_true(main_id > 0);
+    const char *e;
+    const char *line = find_line(hdr, "main", main_id, &e);
+    if (!line || line != hdr) {
+        t_child_dump(&c);
+        fail_msg("the report does not name the destroying goroutine %lld (main) in its first line",
+                 main_id);
+    }
+}
+
 int main(void)
 {
     t_init();
@@ -328,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_fatal_mutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_rwmutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_wg_negative),
+        cmocka_unit_test(test_fatal_group_destroyed_with_live_members),
         cmocka_unit_test(test_fatal_recv_outside_goroutine),
         cmocka_unit_test(test_fatal_sleep_outside_goroutine),
         cmocka_unit_test(test_fatal_recv_on_foreign_thread),

@@ -45,13 +45,13 @@ RT_AT(GT_RT_PARK_REASON, parks_by_reason);
 static const char *const reasons[] = {
 	"none", "chan send", "chan recv", "select", "select (no cases)", "sleep",
 	"mutex", "rwmutex read", "rwmutex write", "cond", "waitgroup", "once",
-	"io", "blocking call",
+	"io", "blocking call", "group wait",
 };
 static const char *const reason_keys[] = {
 	"g.park.none", "g.park.chan_send", "g.park.chan_recv", "g.park.select",
 	"g.park.select_no_cases", "g.park.sleep", "g.park.mutex", "g.park.rwmutex_r",
 	"g.park.rwmutex_w", "g.park.cond", "g.park.wg", "g.park.once", "g.park.io",
-	"g.park.blocking",
+	"g.park.blocking", "g.park.group",
 };
 #define NREASONS (int)(sizeof(reasons) / sizeof(reasons[0]))
 _Static_assert(NREASONS == GT_RT_REASONS, "reason names");

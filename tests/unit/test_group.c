@@ -1,0 +1,1044 @@
+/*
+ * test_group.c - goroutine groups (gr_group_*): membership and waiting,
+ * cancellation of every interruptible call, the tree, deadlines, the
+ * done channel, and the races between cancellation and the normal wake-up
+ * of a wait (no value may be lost or duplicated).
+ *
+ * The fatal report of gr_group_destroy with live members is checked in
+ * test_fatal.c, with the other paths that end the process.
+ *
+ * "X is parked" is never assumed from timing alone: a member announces
+ * that it is about to block, and the test then gives it time to get
+ * there; the outcome checked (-ECANCELED) is the same whether the
+ * cancellation found the member parked or made its call fail at once, so
+ * no check depends on the machine's speed.  Liveness bounds are generous
+ * (30 s); latencies are printed, never asserted.
+ */
+#include "t_util.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#define LONG_NS (60 * T_SEC) /* a wait only cancellation can end in time */
+#define LIVE_NS (30 * T_SEC) /* liveness bound for gr_group_wait */
+
+/* Waits (yielding) until *n reaches want, then lets the goroutines that
+ * announced themselves reach their blocking call. */
+static void settle(atomic_long *n, long want)
+{
+    t_wait_for(n, want);
+    gr_sleep(2 * T_MS);
+}
+
+/* ------------------------------------------------- members and waiting */
+
+static atomic_long ran;
+
+static void short_member(void *arg)
+{
+    gr_sleep((int64_t)(intptr_t)arg);
+    atomic_fetch_add(&ran, 1);
+}
+
+static void members_main(void *arg)
+{
+    gr_group g = GR_GROUP_INIT;
+    atomic_store(&ran, 0);
+    t_check_eq(gr_group_wait(&g, -1), 0);   /* no members: at once */
+    t_check_eq(gr_group_wait(&g, 0), 0);
+    t_check_eq(gr_group_err(&g), 0);
+    for (int i = 0; i < 100; i++)
+        t_check(gr_group_go(&g, short_member, (void *)(intptr_t)(i % 7 * T_MS)) > 0);
+    t_check_eq(gr_group_wait(&g, 0), -ETIMEDOUT); /* a poll: they sleep */
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(atomic_load(&ran), 100);     /* wait returned after all */
+    t_check_eq(gr_cancelled(), 0);          /* main is in no group */
+    gr_group_destroy(&g);
+    /* Zero again: usable anew. */
+    t_check(gr_group_go(&g, short_member, 0) > 0);
+    t_check_eq(gr_group_wait(&g, -1), 0);
+    t_check_eq(atomic_load(&ran), 101);
+    gr_group_destroy(&g);
+    gr_group_destroy(&g); /* destroying a zero group does nothing */
+}
+
+static void test_group_members_and_wait(void **state)
+{
+    t_run(members_main, NULL);
+}
+
+static gr_group self_g;
+
+static void self_waiter(void *arg)
+{
+    t_check_eq(gr_group_wait(&self_g, -1), -EDEADLK);
+    t_check_eq(gr_group_wait(&self_g, T_MS), -EDEADLK);
+}
+
+static void nop_fn(void *arg)
+{
+}
+
+static void misuse_main(void *arg)
+{
+    t_check_eq(gr_group_go(NULL, nop_fn, NULL), -EINVAL);
+    t_check_eq(gr_group_go(&self_g, NULL, NULL), -EINVAL);
+    gr_opts bad = {.stack_size = 1}; /* below GR_MIN_STACK_SIZE */
+    t_check_eq(gr_group_go_opts(&self_g, nop_fn, NULL, &bad), -EINVAL);
+    t_check_eq(gr_group_wait(NULL, -1), -EINVAL);
+    t_check_eq(gr_group_err(NULL), -EINVAL);
+    errno = 0;
+    t_check(gr_group_done(NULL) == NULL && errno == EINVAL);
+    gr_group_cancel(NULL);
+    gr_group_set_deadline(NULL, 1);
+    gr_group_destroy(NULL);
+    t_check(gr_group_go(&self_g, self_waiter, NULL) > 0);
+    t_check_eq(gr_group_wait(&self_g, LIVE_NS), 0);
+    gr_group_destroy(&self_g);
+}
+
+static void test_group_misuse(void **state)
+{
+    gr_group g = GR_GROUP_INIT;
+    /* Outside a runtime: no goroutine can start. */
+    assert_int_equal(gr_group_go(&g, nop_fn, NULL), -EPERM);
+    gr_group_destroy(&g);
+    t_run(misuse_main, NULL);
+}
+
+/* --------------------------------- every interruptible call: -ECANCELED */
+
+struct blocker {
+    gr_chan *never[5]; /* unbuffered, nobody on the other side: one per
+                        * call, so that no two members pair up */
+    gr_mutex m;
+    gr_cond cond;
+    gr_wg wg;         /* count 1, never done */
+    atomic_long announced;
+    atomic_long blocking_started, blocking_done; /* the offloaded fn */
+};
+
+static struct blocker bk;
+
+static int call_sleep(void) { return gr_sleep(LONG_NS); }
+
+static int call_recv(void)
+{
+    int v = 7;
+    int r = gr_chan_recv(bk.never[0], &v);
+    if (r == -ECANCELED && v != 7)
+        t_fail_at(__FILE__, __LINE__, "a cancelled receive wrote its buffer");
+    return r;
+}
+
+static int call_send(void)
+{
+    int v = 1;
+    return gr_chan_send(bk.never[1], &v);
+}
+
+static int call_select(void)
+{
+    int v;
+    gr_case cs[2] = {{bk.never[2], GR_RECV, &v, 99}, {bk.never[3], GR_SEND, &v, 99}};
+    int r = gr_select(cs, 2, -1);
+    if (r == -ECANCELED && (cs[0].res != 99 || cs[1].res != 99))
+        t_fail_at(__FILE__, __LINE__, "a cancelled select set a case's res");
+    return r;
+}
+
+static int call_select_timeout(void)
+{
+    int v;
+    gr_case cs[1] = {{bk.never[4], GR_RECV, &v, 0}};
+    return gr_select(cs, 1, LONG_NS);
+}
+
+static int call_select_no_cases(void) { return gr_select(NULL, 0, -1); }
+
+static int call_select_no_cases_timeout(void) { return gr_select(NULL, 0, LONG_NS); }
+
+static int call_cond_wait_timeout(void)
+{
+    gr_mutex_lock(&bk.m);
+    int r = gr_cond_wait_timeout(&bk.cond, &bk.m, LONG_NS);
+    /* m is held again, whatever the result. */
+    if (gr_mutex_trylock(&bk.m) != -EBUSY)
+        t_fail_at(__FILE__, __LINE__, "gr_cond_wait_timeout returned %d without m", r);
+    gr_mutex_unlock(&bk.m);
+    return r;
+}
+
+static int call_wg_wait(void) { return gr_wg_wait(&bk.wg); }
+
+static void slow_fn(void *arg)
+{
+    atomic_store(&bk.blocking_started, 1);
+    usleep(30000);
+    atomic_store(&bk.blocking_done, 1);
+}
+
+static int call_blocking(void)
+{
+    atomic_store(&bk.blocking_started, 0);
+    atomic_store(&bk.blocking_done, 0);
+    int r = gr_blocking(slow_fn, NULL);
+    /* The offloaded call cannot be stopped: once started, it ran to the
+     * end before gr_blocking returned. */
+    if (atomic_load(&bk.blocking_started) && !atomic_load(&bk.blocking_done))
+        t_fail_at(__FILE__, __LINE__, "gr_blocking returned while fn ran");
+    return r;
+}
+
+static const struct call {
+    const char *name;
+    int (*fn)(void);
+} calls[] = {
+    {"gr_sleep", call_sleep},
+    {"gr_chan_recv", call_recv},
+    {"gr_chan_send", call_send},
+    {"gr_select", call_select},
+    {"gr_select with a timeout", call_select_timeout},
+    {"gr_select with no cases", call_select_no_cases},
+    {"gr_select with no cases and a timeout", call_select_no_cases_timeout},
+    {"gr_cond_wait_timeout", call_cond_wait_timeout},
+    {"gr_wg_wait", call_wg_wait},
+    {"gr_blocking", call_blocking},
+};
+#define NCALLS (int)(sizeof calls / sizeof calls[0])
+
+static int results[NCALLS];
+
+static void call_member(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    atomic_fetch_add(&bk.announced, 1);
+    results[i] = calls[i].fn();
+    t_check_msg(gr_cancelled() == 1, "%s returned %d before the cancellation", calls[i].name,
+                results[i]);
+}
+
+static void blocker_init(void)
+{
+    memset(&bk, 0, sizeof bk);
+    for (int i = 0; i < 5; i++)
+        bk.never[i] = gr_chan_make(sizeof(int), 0);
+    gr_wg_add(&bk.wg, 1);
+}
+
+static void blocker_fini(void)
+{
+    gr_wg_done(&bk.wg);
+    for (int i = 0; i < 5; i++)
+        gr_chan_free(bk.never[i]);
+}
+
+static void interrupts_main(void *arg)
+{
+    blocker_init();
+    gr_group g = GR_GROUP_INIT;
+    for (int i = 0; i < NCALLS; i++) {
+        results[i] = 1;
+        t_check(gr_group_go(&g, call_member, (void *)(intptr_t)i) > 0);
+    }
+    settle(&bk.announced, NCALLS);
+    t_check_eq(gr_group_wait(&g, 0), -ETIMEDOUT); /* all still blocked */
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    for (int i = 0; i < NCALLS; i++)
+        t_check_msg(results[i] == -ECANCELED, "%s returned %d, want -ECANCELED",
+                    calls[i].name, results[i]);
+    t_check_eq(gr_group_err(&g), -ECANCELED);
+    gr_group_destroy(&g);
+    blocker_fini();
+}
+
+static void test_group_cancel_interrupts_each_call(void **state)
+{
+    t_run(interrupts_main, NULL);
+}
+
+/* Made after the cancellation, the same calls fail at once; calls that
+ * need not wait behave as usual. */
+static void after_cancel_member(void *arg)
+{
+    gr_group *self = arg;
+    while (!gr_cancelled())
+        gr_yield();
+    for (int i = 0; i < NCALLS; i++) {
+        int r = calls[i].fn();
+        t_check_msg(r == -ECANCELED, "%s after cancellation returned %d", calls[i].name, r);
+    }
+    t_check_msg(!atomic_load(&bk.blocking_started), "gr_blocking ran fn after cancellation");
+    t_check_eq(gr_group_go(self, nop_fn, NULL), -ECANCELED);
+
+    /* What does not wait still works. */
+    gr_chan *c = gr_chan_make(sizeof(int), 2);
+    int v = 5, got = 0;
+    t_check_eq(gr_chan_send(c, &v), 0);                   /* room: no wait */
+    t_check_eq(gr_chan_try_recv(c, &got), 0);
+    t_check_eq(got, 5);
+    t_check_eq(gr_chan_try_recv(c, &got), -EAGAIN);
+    t_check_eq(gr_chan_send(c, &v), 0);
+    t_check_eq(gr_chan_recv(c, &got), 0);                 /* a value: no wait */
+    gr_case cs[2] = {{bk.never[0], GR_RECV, &got, 0}, {c, GR_SEND, &v, 1}};
+    t_check_eq(gr_select(cs, 2, -1), 1);                  /* a ready case wins */
+    t_check_eq(cs[1].res, 0);
+    t_check_eq(gr_select(cs, 1, 0), -EAGAIN);             /* a poll stays a poll */
+    gr_wg zero = GR_WG_INIT;
+    t_check_eq(gr_wg_wait(&zero), 0);
+    t_check_eq(gr_sleep(0), 0);
+    gr_mutex_lock(&bk.m);                                 /* not interruptible */
+    gr_mutex_unlock(&bk.m);
+    gr_chan_free(c);
+}
+
+static void after_cancel_main(void *arg)
+{
+    blocker_init();
+    gr_group g = GR_GROUP_INIT;
+    t_check(gr_group_go(&g, after_cancel_member, &g) > 0);
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(gr_group_go(&g, nop_fn, NULL), -ECANCELED);
+    gr_group_destroy(&g);
+    blocker_fini();
+}
+
+static void test_group_calls_after_cancel_fail_at_once(void **state)
+{
+    t_run(after_cancel_main, NULL);
+}
+
+/* ------------------------------------------------------ not interrupted */
+
+static atomic_long locked_after;
+
+static void locker(void *arg)
+{
+    atomic_fetch_add(&bk.announced, 1);
+    gr_mutex_lock(&bk.m);
+    atomic_store(&locked_after, gr_cancelled() ? 2 : 1);
+    gr_mutex_unlock(&bk.m);
+}
+
+static void cond_waiter(void *arg)
+{
+    atomic_long *signalled = arg;
+    gr_mutex_lock(&bk.m);
+    atomic_fetch_add(&bk.announced, 1);
+    while (!atomic_load(signalled))
+        gr_cond_wait(&bk.cond, &bk.m);
+    gr_mutex_unlock(&bk.m);
+}
+
+static void not_interrupted_main(void *arg)
+{
+    blocker_init();
+    gr_group g = GR_GROUP_INIT;
+    /* gr_mutex_lock, as in Go. */
+    gr_mutex_lock(&bk.m);
+    t_check(gr_group_go(&g, locker, NULL) > 0);
+    settle(&bk.announced, 1);
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_wait(&g, 20 * T_MS), -ETIMEDOUT); /* it holds on */
+    t_check_eq(atomic_load(&locked_after), 0);
+    gr_mutex_unlock(&bk.m);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(atomic_load(&locked_after), 2);  /* got it, then saw the cancel */
+    gr_group_destroy(&g);
+
+    /* gr_cond_wait (void: it could not report the cancellation). */
+    static atomic_long signalled;
+    atomic_store(&signalled, 0);
+    atomic_store(&bk.announced, 0);
+    t_check(gr_group_go(&g, cond_waiter, &signalled) > 0);
+    settle(&bk.announced, 1);
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_wait(&g, 20 * T_MS), -ETIMEDOUT);
+    gr_mutex_lock(&bk.m);
+    atomic_store(&signalled, 1);
+    gr_cond_signal(&bk.cond);
+    gr_mutex_unlock(&bk.m);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    gr_group_destroy(&g);
+    blocker_fini();
+}
+
+static void test_group_mutex_and_cond_wait_not_interrupted(void **state)
+{
+    t_run(not_interrupted_main, NULL);
+}
+
+/* ------------------------------------------------------ the done channel */
+
+static void done_selector(void *arg)
+{
+    gr_group *g = arg;
+    gr_chan *done = gr_group_done(g);
+    t_check(done != NULL);
+    atomic_fetch_add(&bk.announced, 1);
+    int v;
+    gr_case cs[2] = {{bk.never[0], GR_RECV, &v, 0}, {done, GR_RECV, NULL, 0}};
+    for (int round = 0; round < 3; round++) {
+        /* The close comes first: the done case, never -ECANCELED, and
+         * again once the group is known to be cancelled. */
+        int r = gr_select(cs, 2, -1);
+        t_check_eq(r, 1);
+        t_check_eq(cs[1].res, -EPIPE);
+    }
+    t_check_eq(gr_cancelled(), 1);
+}
+
+static void done_main(void *arg)
+{
+    blocker_init();
+    gr_group g = GR_GROUP_INIT;
+    gr_chan *done = gr_group_done(&g);
+    t_check(done != NULL);
+    t_check(gr_group_done(&g) == done); /* one per group */
+    t_check_eq(gr_chan_try_recv(done, NULL), -EAGAIN);
+    for (int i = 0; i < 4; i++)
+        t_check(gr_group_go(&g, done_selector, &g) > 0);
+    settle(&bk.announced, 4);
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(gr_chan_try_recv(done, NULL), -EPIPE); /* closed */
+    gr_group_destroy(&g);
+
+    /* Asked for after the cancellation: closed already. */
+    gr_group_cancel(&g);
+    done = gr_group_done(&g);
+    t_check(done != NULL);
+    t_check_eq(gr_chan_recv(done, NULL), -EPIPE);
+    gr_group_destroy(&g);
+    blocker_fini();
+}
+
+static void test_group_select_on_done(void **state)
+{
+    t_run(done_main, NULL);
+}
+
+/* ------------------------------------------------------------- the tree */
+
+/* Groups A > B > C and A > D, and a separate root E: every member sleeps
+ * until cancelled and records its result. */
+enum { GA, GB, GC, GD, GE, NGROUPS };
+static gr_group tree[NGROUPS];
+static atomic_int tree_result[NGROUPS];
+static atomic_long tree_started;
+
+static void tree_sleeper(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    atomic_fetch_add(&tree_started, 1);
+    atomic_store(&tree_result[i], gr_sleep(LONG_NS));
+}
+
+/* A member of `parent` that makes `child` its child by spawning into it
+ * first, then sleeps in its own group. */
+struct spawn_child {
+    int parent, child, grandchild;
+};
+
+static void tree_spawner(void *arg)
+{
+    struct spawn_child *s = arg;
+    t_check(gr_group_go(&tree[s->child], tree_sleeper, (void *)(intptr_t)s->child) > 0);
+    if (s->grandchild >= 0) {
+        static struct spawn_child next;
+        next = (struct spawn_child){s->child, s->grandchild, -1};
+        t_check(gr_group_go(&tree[s->child], tree_spawner, &next) > 0);
+    }
+    tree_sleeper((void *)(intptr_t)s->parent);
+}
+
+static void expect_live(int i)
+{
+    t_check_msg(gr_group_err(&tree[i]) == 0, "group %d cancelled", i);
+    t_check_msg(atomic_load(&tree_result[i]) == 1, "a member of group %d woke: %d", i,
+                atomic_load(&tree_result[i]));
+}
+
+static void expect_cancelled(int i)
+{
+    t_check_msg(gr_group_err(&tree[i]) == -ECANCELED, "group %d: err %d", i,
+                gr_group_err(&tree[i]));
+    t_check_eq(gr_group_wait(&tree[i], LIVE_NS), 0);
+    t_check_msg(atomic_load(&tree_result[i]) == -ECANCELED, "group %d's member got %d", i,
+                atomic_load(&tree_result[i]));
+}
+
+static void tree_main(void *arg)
+{
+    memset(tree, 0, sizeof tree);
+    for (int i = 0; i < NGROUPS; i++)
+        atomic_store(&tree_result[i], 1);
+    atomic_store(&tree_started, 0);
+    static struct spawn_child ab = {GA, GB, GC}, ad = {GA, GD, -1};
+    t_check(gr_group_go(&tree[GA], tree_spawner, &ab) > 0); /* A > B > C */
+    t_check(gr_group_go(&tree[GA], tree_spawner, &ad) > 0); /* A > D */
+    t_check(gr_group_go(&tree[GE], tree_sleeper, (void *)(intptr_t)GE) > 0);
+    /* Sleepers: A's two spawners, B's spawner, and one each in B, C, D, E. */
+    settle(&tree_started, 7);
+
+    gr_group_cancel(&tree[GB]); /* B and C, nothing else */
+    expect_cancelled(GB);
+    expect_cancelled(GC);
+    for (int i = GA; i < NGROUPS; i++)
+        if (i == GA || i == GD || i == GE)
+            expect_live(i);
+
+    gr_group_cancel(&tree[GA]); /* now A and D; E stays */
+    expect_cancelled(GA);
+    expect_cancelled(GD);
+    expect_live(GE);
+    gr_group_cancel(&tree[GE]);
+    expect_cancelled(GE);
+    for (int i = 0; i < NGROUPS; i++)
+        gr_group_destroy(&tree[i]);
+}
+
+static void test_group_nested_cancel_subtree(void **state)
+{
+    t_run(tree_main, NULL);
+}
+
+/* A group whose parent is cancelled starts cancelled; a deadline's cause
+ * reaches the children. */
+static gr_group parent_g, child_g, late_g;
+
+static void late_spawner(void *arg)
+{
+    atomic_fetch_add(&bk.announced, 1);
+    /* Child first, while the parent is live; then wait for the parent's
+     * cancellation and try a group that has no parent yet. */
+    t_check(gr_group_go(&child_g, tree_sleeper, (void *)(intptr_t)GB) > 0);
+    while (!gr_cancelled())
+        gr_yield();
+    t_check_eq(gr_group_go(&late_g, nop_fn, NULL), -ECANCELED);
+    t_check_eq(gr_group_err(&late_g), -ETIMEDOUT);
+    gr_chan *done = gr_group_done(&late_g);
+    t_check(done && gr_chan_try_recv(done, NULL) == -EPIPE);
+}
+
+static void inherit_main(void *arg)
+{
+    blocker_init();
+    atomic_store(&tree_result[GB], 1);
+    atomic_store(&tree_started, 0);
+    t_check(gr_group_go(&parent_g, late_spawner, NULL) > 0);
+    settle(&tree_started, 1);
+    gr_group_set_deadline(&parent_g, gr_now() + 5 * T_MS);
+    t_check_eq(gr_group_wait(&parent_g, LIVE_NS), 0);
+    t_check_eq(gr_group_wait(&child_g, LIVE_NS), 0);
+    t_check_eq(gr_group_err(&parent_g), -ETIMEDOUT);
+    t_check_eq(gr_group_err(&child_g), -ETIMEDOUT);
+    t_check_eq(atomic_load(&tree_result[GB]), -ECANCELED);
+    gr_group_destroy(&late_g);
+    gr_group_destroy(&child_g);
+    gr_group_destroy(&parent_g);
+    blocker_fini();
+}
+
+static void test_group_child_of_cancelled_starts_cancelled(void **state)
+{
+    t_run(inherit_main, NULL);
+}
+
+/* Destroying a middle group hands its children to its parent: the
+ * grandparent's cancellation still reaches them.  A's member makes B (a
+ * member that starts C's sleeper, then exits), so B empties while C
+ * lives; B is destroyed; cancelling A must still reach C. */
+static void b_member(void *arg)
+{
+    t_check(gr_group_go(&tree[GC], tree_sleeper, (void *)(intptr_t)GC) > 0);
+}
+
+static void a_member(void *arg)
+{
+    t_check(gr_group_go(&tree[GB], b_member, NULL) > 0);
+    tree_sleeper((void *)(intptr_t)GA);
+}
+
+static void splice_main(void *arg)
+{
+    memset(tree, 0, sizeof tree);
+    for (int i = 0; i < NGROUPS; i++)
+        atomic_store(&tree_result[i], 1);
+    atomic_store(&tree_started, 0);
+    t_check(gr_group_go(&tree[GA], a_member, NULL) > 0);
+    settle(&tree_started, 2); /* A's and C's sleepers */
+    t_check_eq(gr_group_wait(&tree[GB], LIVE_NS), 0);
+    gr_group_destroy(&tree[GB]); /* C becomes A's child */
+    expect_live(GC);
+    gr_group_cancel(&tree[GA]);
+    expect_cancelled(GA);
+    expect_cancelled(GC);
+    for (int i = 0; i < NGROUPS; i++)
+        gr_group_destroy(&tree[i]);
+}
+
+static void test_group_destroy_hands_children_to_parent(void **state)
+{
+    t_run(splice_main, NULL);
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+static void deadline_main(void *arg)
+{
+    gr_group g = GR_GROUP_INIT;
+    atomic_store(&tree_started, 0);
+    atomic_store(&tree_result[GA], 1);
+    t_check(gr_group_go(&g, tree_sleeper, (void *)(intptr_t)GA) > 0);
+    settle(&tree_started, 1);
+    int64_t t0 = gr_now();
+    gr_group_set_deadline(&g, t0 + 10 * T_MS);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    int64_t took = gr_now() - t0;
+    t_check_eq(gr_group_err(&g), -ETIMEDOUT);
+    t_check_eq(atomic_load(&tree_result[GA]), -ECANCELED);
+    t_check_msg(took >= 10 * T_MS, "the deadline fired %lld ns early",
+                (long long)(10 * T_MS - took));
+    print_message("group deadline of 10 ms: members gone after %.3f ms\n", took / 1e6);
+    gr_group_destroy(&g);
+
+    /* A deadline in the past cancels at once. */
+    gr_group_set_deadline(&g, gr_now() - 1);
+    t_check_eq(gr_group_err(&g), -ETIMEDOUT);
+    t_check_eq(gr_group_go(&g, nop_fn, NULL), -ECANCELED);
+    gr_group_destroy(&g);
+
+    /* Cleared before it is due (no scheduling round can run it: this
+     * worker keeps running us), it never fires. */
+    t_check(gr_group_go(&g, short_member, (void *)(intptr_t)(50 * T_MS)) > 0);
+    gr_preempt_disable();
+    gr_group_set_deadline(&g, gr_now() + T_MS);
+    int64_t until = gr_now() + 2 * T_MS;
+    while (gr_now() < until) {
+    }
+    gr_group_set_deadline(&g, 0);
+    gr_preempt_enable();
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(gr_group_err(&g), 0);
+    /* Moved later, then earlier. */
+    t_check(gr_group_go(&g, tree_sleeper, (void *)(intptr_t)GA) > 0);
+    gr_group_set_deadline(&g, gr_now() + LONG_NS);
+    gr_group_set_deadline(&g, gr_now() + T_MS);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    t_check_eq(gr_group_err(&g), -ETIMEDOUT);
+    gr_group_destroy(&g);
+}
+
+static void test_group_deadline_fires(void **state)
+{
+    t_run(deadline_main, NULL);
+}
+
+/* Set before gr_run: armed at the group's first gr_group_go. */
+static gr_group early_g;
+
+static void early_main(void *arg)
+{
+    /* Started before the deadline (the usual case), the member is
+     * cancelled by it; on a machine so busy that gr_run took longer than
+     * the deadline, the group is cancelled already.  Either way by the
+     * deadline, not by anything else. */
+    int64_t id = gr_group_go(&early_g, tree_sleeper, (void *)(intptr_t)GA);
+    t_check(id > 0 || id == -ECANCELED);
+    t_check_eq(gr_group_wait(&early_g, LIVE_NS), 0);
+    t_check_eq(gr_group_err(&early_g), -ETIMEDOUT);
+}
+
+static void test_group_deadline_set_before_run(void **state)
+{
+    gr_group_set_deadline(&early_g, t_mono_ns() + 200 * T_MS);
+    assert_int_equal(gr_group_err(&early_g), 0);
+    t_run(early_main, NULL);
+    gr_group_destroy(&early_g);
+}
+
+/* ----------------------------------------------------- cancel: idempotent */
+
+static void finished_main(void *arg)
+{
+    gr_group g = GR_GROUP_INIT;
+    atomic_store(&ran, 0);
+    for (int i = 0; i < 10; i++)
+        t_check(gr_group_go(&g, short_member, 0) > 0);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    gr_group_cancel(&g); /* nobody left: only marks it */
+    gr_group_cancel(&g);
+    t_check_eq(atomic_load(&ran), 10);
+    t_check_eq(gr_group_err(&g), -ECANCELED);
+    t_check_eq(gr_group_wait(&g, 0), 0);
+    t_check_eq(gr_group_go(&g, nop_fn, NULL), -ECANCELED);
+    gr_group_destroy(&g);
+
+    /* Cancelled before it was ever used (no state yet). */
+    gr_group_cancel(&g);
+    t_check_eq(gr_group_err(&g), -ECANCELED);
+    t_check_eq(gr_group_go(&g, nop_fn, NULL), -ECANCELED);
+    gr_group_destroy(&g);
+    t_check_eq(gr_group_err(&g), 0);
+}
+
+static void test_group_cancel_finished_is_noop(void **state)
+{
+    t_run(finished_main, NULL);
+}
+
+/* --------------------------------------- cancellation from another thread */
+
+static void *canceller_thread(void *arg)
+{
+    usleep(2000);
+    gr_group_cancel(arg);
+    return NULL;
+}
+
+static void foreign_main(void *arg)
+{
+    blocker_init();
+    gr_group g = GR_GROUP_INIT;
+    for (int i = 0; i < NCALLS; i++)
+        results[i] = 1;
+    for (int i = 0; i < NCALLS; i++)
+        t_check(gr_group_go(&g, call_member, (void *)(intptr_t)i) > 0);
+    settle(&bk.announced, NCALLS);
+    pthread_t t;
+    t_check_eq(pthread_create(&t, NULL, canceller_thread, &g), 0);
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    for (int i = 0; i < NCALLS; i++)
+        t_check_msg(results[i] == -ECANCELED, "%s returned %d", calls[i].name, results[i]);
+    /* Joining blocks this worker for the thread's last instructions. */
+    pthread_join(t, NULL);
+    gr_group_destroy(&g);
+    blocker_fini();
+}
+
+static void test_group_cancel_from_foreign_thread(void **state)
+{
+    t_run(foreign_main, NULL);
+}
+
+/* ------------------------------------------------------- across gr_run */
+
+static gr_group static_g;
+
+static void abandoned_member(void *arg)
+{
+    gr_chan_recv((gr_chan *)arg, NULL); /* forever: gr_run abandons it */
+}
+
+static gr_chan *abandon_ch;
+
+static void first_run_main(void *arg)
+{
+    abandon_ch = gr_chan_make(0, 0);
+    t_check(gr_group_go(&static_g, abandoned_member, abandon_ch) > 0);
+    t_check(gr_group_done(&static_g) != NULL);
+    gr_sleep(T_MS);
+}
+
+static void second_run_main(void *arg)
+{
+    t_check_eq(gr_group_wait(&static_g, 0), 0); /* no member left */
+    atomic_store(&ran, 0);
+    t_check(gr_group_go(&static_g, short_member, 0) > 0);
+    t_check_eq(gr_group_wait(&static_g, LIVE_NS), 0);
+    t_check_eq(atomic_load(&ran), 1);
+    gr_group_cancel(&static_g);
+    gr_group_destroy(&static_g);
+}
+
+static void test_group_survives_gr_run(void **state)
+{
+    t_run(first_run_main, NULL);
+    t_run(second_run_main, NULL);
+    gr_chan_free(abandon_ch);
+}
+
+/* ------------------------------------ races: cancellation vs a transfer */
+
+/* A member receives (or sends) on an unbuffered channel while a goroutine
+ * outside the group sends (or receives) with a select that also watches
+ * a stop channel, and main cancels the group at a random moment.  Either
+ * the value moved - both sides say so - or it did not: never one side
+ * only.  The peer starts its select when main says go, then main spins a
+ * random while before it cancels; with two workers the peer runs beside
+ * main, with one the random yields interleave them. */
+#define RACES T_BIG(100000)
+
+struct race {
+    gr_chan *c, *stop;
+    int dir;          /* 0: the member receives; 1: it sends */
+    int member_res, peer_res;
+    int member_val, peer_val;
+    unsigned spin_member, spin_peer;
+    atomic_int announced, go;
+    gr_group peer; /* the peer's own group, never cancelled: a join */
+};
+
+static void spin(unsigned n)
+{
+    for (volatile unsigned i = 0; i < n; i++) {
+    }
+}
+
+static void race_member(void *arg)
+{
+    struct race *r = arg;
+    atomic_fetch_add(&r->announced, 1);
+    spin(r->spin_member);
+    if (r->dir == 0) {
+        r->member_res = gr_chan_recv(r->c, &r->member_val);
+    } else {
+        r->member_val = 42;
+        r->member_res = gr_chan_send(r->c, &r->member_val);
+    }
+}
+
+static void race_peer(void *arg)
+{
+    struct race *r = arg;
+    atomic_fetch_add(&r->announced, 1);
+    while (!atomic_load(&r->go))
+        gr_yield();
+    spin(r->spin_peer);
+    r->peer_val = 42;
+    gr_case cs[2] = {{r->c, r->dir == 0 ? GR_SEND : GR_RECV, &r->peer_val, 0},
+                     {r->stop, GR_RECV, NULL, 0}};
+    int i = gr_select(cs, 2, -1);
+    r->peer_res = i == 0 ? 0 : -ECANCELED;
+}
+
+static void races_main(void *arg)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)t_mono_ns();
+    long moved = 0, cancelled = 0, round;
+    for (round = 0; round < RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        struct race r = {.c = gr_chan_make(sizeof(int), 0), .stop = gr_chan_make(0, 0),
+                         .dir = (int)(x & 1), .member_res = 1, .peer_res = 1,
+                         .spin_member = (unsigned)(x >> 8) & 255,
+                         .spin_peer = (unsigned)(x >> 16) & 255};
+        unsigned spin_main = (unsigned)(x >> 24) & 511;
+        gr_group g = GR_GROUP_INIT;
+        t_check(gr_group_go(&g, race_member, &r) > 0);
+        t_check(gr_group_go(&r.peer, race_peer, &r) > 0);
+        while (atomic_load(&r.announced) < 2)
+            gr_yield();
+        atomic_store(&r.go, 1);
+        spin(spin_main);
+        if (x & (1ull << 40))
+            gr_yield();
+        gr_group_cancel(&g);
+        t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+        gr_chan_close(r.stop);    /* the peer stops waiting, if it still is */
+        /* The peer, outside g, is joined through a group of its own: a
+         * gr_wg on this stack would not do, since gr_wg_done may still
+         * touch the wg after gr_wg_wait has returned (reported). */
+        t_check_eq(gr_group_wait(&r.peer, LIVE_NS), 0);
+        gr_group_destroy(&r.peer);
+        if (r.member_res == 0) {
+            moved++;
+            t_check_msg(r.peer_res == 0, "round %ld: the member moved a value, the peer did not",
+                        round);
+            t_check_eq(r.dir == 0 ? r.member_val : r.peer_val, 42);
+        } else {
+            cancelled++;
+            t_check_msg(r.member_res == -ECANCELED, "round %ld: member returned %d", round,
+                        r.member_res);
+            t_check_msg(r.peer_res == -ECANCELED,
+                        "round %ld: the member was cancelled, but the peer's %s happened", round,
+                        r.dir == 0 ? "send" : "receive");
+        }
+        gr_group_destroy(&g);
+        gr_chan_free(r.c);
+        gr_chan_free(r.stop);
+    }
+    print_message("%ld races: %ld transfers, %ld cancellations%s\n", round, moved,
+                  cancelled,
+                  RACES < 100000 ? " (fewer rounds under TSan, where each costs ~50x more)" : "");
+    /* Both outcomes happen: otherwise the race was not run. */
+    t_check(moved > 0);
+    t_check(cancelled > 0);
+}
+
+static void test_group_cancel_races_channel_transfer(void **state)
+{
+    t_run(races_main, NULL);
+}
+
+/* ---------------------------- races: cancellation vs a goroutine parking */
+
+/* Members park and are woken over and over (a feeder outside the group
+ * sends to each in turn) while the group is cancelled at a random moment,
+ * from main or from a thread outside the runtime: a member that was about
+ * to park when the flag went up must still be interrupted (the feeder
+ * stops as soon as the done channel closes, so nothing else would wake
+ * it).  This is intr.c's race (1). */
+#define PARK_RACES T_BIG(3000)
+#define PARK_MEMBERS 4
+
+struct park_race {
+    gr_group g;
+    gr_chan *c[PARK_MEMBERS];
+    gr_chan *done;
+    atomic_long fed;
+    gr_group feeder; /* the feeder's own group, never cancelled: a join */
+    unsigned spin;
+};
+
+static void park_member(void *arg)
+{
+    gr_chan *c = arg;
+    int r;
+    while ((r = gr_chan_recv(c, NULL)) == 0) {
+    }
+    t_check_eq(r, -ECANCELED);
+}
+
+static void park_feeder(void *arg)
+{
+    struct park_race *pr = arg;
+    for (int i = 0;; i = (i + 1) % PARK_MEMBERS) {
+        if (gr_chan_try_recv(pr->done, NULL) == -EPIPE)
+            break;
+        gr_case cs[2] = {{pr->c[i], GR_SEND, NULL, 0}, {pr->done, GR_RECV, NULL, 0}};
+        if (gr_select(cs, 2, -1) == 1)
+            break;
+        atomic_fetch_add(&pr->fed, 1);
+    }
+}
+
+static void *park_race_canceller(void *arg)
+{
+    struct park_race *pr = arg;
+    spin(pr->spin);
+    gr_group_cancel(&pr->g);
+    return NULL;
+}
+
+static void park_races_main(void *arg)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull ^ (uint64_t)t_mono_ns();
+    long foreign = 0, round;
+    for (round = 0; round < PARK_RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        static struct park_race pr;
+        memset(&pr, 0, sizeof pr);
+        pr.spin = (unsigned)(x >> 8) & 4095;
+        for (int i = 0; i < PARK_MEMBERS; i++) {
+            pr.c[i] = gr_chan_make(0, 0);
+            t_check(gr_group_go(&pr.g, park_member, pr.c[i]) > 0);
+        }
+        pr.done = gr_group_done(&pr.g);
+        t_check(gr_group_go(&pr.feeder, park_feeder, &pr) > 0);
+        /* Until the members are cycling.  A sleep, not a yield: the
+         * feeder and a member hand the worker to each other through its
+         * runnext slot, and a yielder queued behind them waits long. */
+        while (atomic_load(&pr.fed) < 8)
+            gr_sleep(20000);
+        pthread_t t;
+        bool from_thread = x & 1;
+        if (from_thread && pthread_create(&t, NULL, park_race_canceller, &pr) == 0) {
+            foreign++;
+        } else {
+            from_thread = false;
+            park_race_canceller(&pr);
+        }
+        /* With a timeout: its timer keeps the deadlock detector from
+         * firing while only the outside thread can wake anybody (it
+         * cannot see such threads: issue 11). */
+        int r = gr_group_wait(&pr.g, LIVE_NS);
+        t_check_msg(r == 0, "round %ld: a member slept through its group's cancellation", round);
+        if (from_thread)
+            pthread_join(t, NULL);
+        t_check_eq(gr_group_wait(&pr.feeder, LIVE_NS), 0);
+        gr_group_destroy(&pr.feeder);
+        if (r == 0)
+            gr_group_destroy(&pr.g);
+        for (int i = 0; i < PARK_MEMBERS; i++)
+            gr_chan_free(pr.c[i]);
+    }
+    print_message("%ld cancellations of members parking and waking (%ld from another thread)\n",
+                  round, foreign);
+}
+
+static void test_group_cancel_races_parking(void **state)
+{
+    t_run(park_races_main, NULL);
+}
+
+/* ------------------------------- 10,000 parked members: cancel latency */
+
+#define NPARKED T_LIVE(10000)
+
+static atomic_long parked_announced;
+static atomic_llong last_return_ns;
+
+static void parked_receiver(void *arg)
+{
+    atomic_fetch_add(&parked_announced, 1);
+    int r = gr_chan_recv(arg, NULL);
+    if (r != -ECANCELED)
+        t_fail_at(__FILE__, __LINE__, "parked receiver returned %d", r);
+    int64_t now = gr_now();
+    long long prev = atomic_load(&last_return_ns);
+    while (now > prev && !atomic_compare_exchange_weak(&last_return_ns, &prev, now)) {
+    }
+}
+
+static void many_main(void *arg)
+{
+    gr_chan *never = gr_chan_make(0, 0);
+    gr_group g = GR_GROUP_INIT;
+    atomic_store(&parked_announced, 0);
+    atomic_store(&last_return_ns, 0);
+    for (int i = 0; i < NPARKED; i++)
+        t_check(gr_group_go(&g, parked_receiver, never) > 0);
+    settle(&parked_announced, NPARKED);
+    int64_t t0 = gr_now();
+    gr_group_cancel(&g);
+    int64_t t1 = gr_now();
+    t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+    print_message("cancel of %d members parked in gr_chan_recv: gr_group_cancel took %.3f ms, "
+                  "last member returned %.3f ms after the call\n",
+                  NPARKED, (t1 - t0) / 1e6, (atomic_load(&last_return_ns) - t0) / 1e6);
+    gr_group_destroy(&g);
+    gr_chan_free(never);
+}
+
+static void test_group_cancel_10k_parked_receivers(void **state)
+{
+    t_run(many_main, NULL);
+}
+
+int main(void)
+{
+    t_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_group_members_and_wait),
+        cmocka_unit_test(test_group_misuse),
+        cmocka_unit_test(test_group_cancel_interrupts_each_call),
+        cmocka_unit_test(test_group_calls_after_cancel_fail_at_once),
+        cmocka_unit_test(test_group_mutex_and_cond_wait_not_interrupted),
+        cmocka_unit_test(test_group_select_on_done),
+        cmocka_unit_test(test_group_nested_cancel_subtree),
+        cmocka_unit_test(test_group_child_of_cancelled_starts_cancelled),
+        cmocka_unit_test(test_group_destroy_hands_children_to_parent),
+        cmocka_unit_test(test_group_deadline_fires),
+        cmocka_unit_test(test_group_deadline_set_before_run),
+        cmocka_unit_test(test_group_cancel_finished_is_noop),
+        cmocka_unit_test(test_group_cancel_from_foreign_thread),
+        cmocka_unit_test(test_group_survives_gr_run),
+        cmocka_unit_test(test_group_cancel_races_channel_transfer),
+        cmocka_unit_test(test_group_cancel_races_parking),
+        cmocka_unit_test(test_group_cancel_10k_parked_receivers),
+    };
+    return cmocka_run_group_tests_name("group", tests, NULL, NULL);
+}

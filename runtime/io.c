@@ -2,9 +2,10 @@
  * io.c - the I/O API: goroutines park on io_uring completions.
  *
  * Every blocking call follows one pattern (io_start / io_finish):
- *   1. take an SQE on the current worker's ring, point its user_data at
- *      an `ioreq` on the goroutine's stack, and - if the goroutine has a
- *      deadline - link an absolute IORING_OP_LINK_TIMEOUT behind it;
+ *   1. take an SQE on the current worker's ring, give it a unique
+ *      user_data that leads back to an `ioreq` on the goroutine's stack
+ *      (uring.c), and - if the goroutine has a deadline - link an
+ *      absolute IORING_OP_LINK_TIMEOUT behind it;
  *   2. park (reason "IO wait").  Nothing is submitted yet: the worker
  *      submits every SQE of its scheduling round with one io_uring_enter
  *      (uring.c), so a thousand goroutines starting reads cost one call;
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "fatal.h"
 #include "greenrt.h"
 #include "preempt.h"
 #include "probes.h"
@@ -69,12 +71,17 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
         io_uring_submit(&w->ring.ring);
         w->ring.unsubmitted = 0;
     }
-    struct io_uring_sqe *sqe = wring_sqe(w);
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.buf = NULL;
     iw->deadline = deadline;
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
+    /* Unique (uring.c): a late cancel of an earlier request of ours
+     * cannot hit this one. */
+    uint64_t ud = wring_ud_alloc(w, &iw->req);
+    if (!ud)
+        fatal("out of memory for an I/O request slot"); /* as Go */
+    struct io_uring_sqe *sqe = wring_sqe(w);
+    io_uring_sqe_set_data64(sqe, ud);
     stat_inc(w, io_submitted);
     store_relaxed(&w->io_pending, w->io_pending + 1);
     __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);

@@ -20,6 +20,22 @@
  * (the offload pool, gr_run's caller during shutdown) cannot submit on a
  * SINGLE_ISSUER ring, so each ring also keeps a read pending on an
  * eventfd, which any thread may write.
+ *
+ * User data.  The kernel cancels *by user_data*: IORING_OP_ASYNC_CANCEL
+ * does, and so does a linked timeout that fires while its request
+ * completes - it takes the request's user_data then and cancels later, in
+ * a batch of completion work that may run after the goroutine got its
+ * result and submitted its next request.  So a request's user_data must
+ * never be reused while a cancel could still name it.  It is a slot of
+ * the worker's request table and that slot's generation (bumped at each
+ * use), with the worker's index on top (uring.h): unique on its ring for
+ * 2^32 uses of a slot, it leads dispatch back to the request in two loads
+ * and tells a cancel whether the request it names is still in flight.
+ * Rejected: the address of the request on the goroutine's stack (what
+ * greenrt used), which the goroutine's next request has again - a late
+ * cancel hit it and it returned an -ECANCELED nobody asked for; the
+ * address with a generation in its spare top bits (16 of them: not
+ * unique enough to promise "never").
  */
 #include "uring.h"
 
@@ -37,6 +53,9 @@
 
 #define RING_ENTRIES 1024
 #define CQ_ENTRIES 16384
+#define SLOTS_MIN 64 /* request slots a ring starts with */
+
+_Static_assert(MAX_WORKERS <= 1u << (64 - UD_WORKER_SHIFT), "a worker index must fit user_data");
 
 static void arm_eventfd(worker *w)
 {
@@ -111,6 +130,9 @@ void wring_fini(worker *w)
         io_uring_queue_exit(&r->ring);
     if (r->wake_efd >= 0)
         close(r->wake_efd);
+    free(r->slots);
+    r->slots = NULL;
+    r->nslots = r->free_slot = 0;
     r->up = false;
     r->wake_efd = -1;
 }
@@ -139,6 +161,70 @@ struct io_uring_sqe *wring_sqe(worker *w)
     return sqe;
 }
 
+/* ---------------------------------------------------------------------
+ * Request slots: unique user_data
+ * ------------------------------------------------------------------- */
+
+static bool slots_grow(wring *r)
+{
+    uint32_t n = r->nslots ? r->nslots * 2 : SLOTS_MIN;
+    if (n > 1u << UD_SLOT_BITS)
+        n = 1u << UD_SLOT_BITS;
+    if (n <= r->nslots)
+        return false;
+    ioslot *s = realloc(r->slots, sizeof *s * n);
+    if (!s)
+        return false;
+    /* Slot 0 is never used (user_data >= UD_REQ_MIN); the new ones go on
+     * the free list in order. */
+    uint32_t first = r->nslots ? r->nslots : 1;
+    for (uint32_t i = first; i < n; i++)
+        s[i] = (ioslot){.next_free = i + 1 < n ? i + 1 : 0};
+    if (!r->nslots)
+        s[0] = (ioslot){0};
+    r->slots = s;
+    r->free_slot = first;
+    r->nslots = n;
+    return true;
+}
+
+uint64_t wring_ud_alloc(worker *w, ioreq *req)
+{
+    wring *r = &w->ring;
+    if (!r->free_slot && !slots_grow(r))
+        return 0;
+    uint32_t i = r->free_slot;
+    ioslot *s = &r->slots[i];
+    r->free_slot = s->next_free;
+    s->req = req;
+    return (uint64_t)w->index << UD_WORKER_SHIFT | (uint64_t)i << UD_SLOT_SHIFT | ++s->gen;
+}
+
+/* The slot of a live user_data of w's ring, or NULL (completed). */
+static ioslot *ud_slot(worker *w, uint64_t ud)
+{
+    wring *r = &w->ring;
+    uint32_t i = (uint32_t)(ud >> UD_SLOT_SHIFT) & ((1u << UD_SLOT_BITS) - 1);
+    if (ud_worker(ud) != (uint32_t)w->index || i == 0 || i >= r->nslots)
+        return NULL;
+    ioslot *s = &r->slots[i];
+    return s->req && s->gen == (uint32_t)ud ? s : NULL;
+}
+
+static void slot_free(wring *r, ioslot *s)
+{
+    s->req = NULL;
+    s->next_free = r->free_slot;
+    r->free_slot = (uint32_t)(s - r->slots);
+}
+
+void wring_ud_release(worker *w, uint64_t ud)
+{
+    ioslot *s = ud_slot(w, ud);
+    if (s)
+        slot_free(&w->ring, s);
+}
+
 /* Handles every CQE in the ring.  All of them: a completion left in the
  * CQ keeps its provided buffer, and holding them back is how a pool runs
  * dry under ten thousand connections.  Goroutines past a full run queue
@@ -162,7 +248,11 @@ static int dispatch(worker *w)
             store_relaxed(&w->ring.wake_pending, 0);
             continue;
         }
-        ioreq *req = (ioreq *)(uintptr_t)ud;
+        ioslot *s = ud_slot(w, ud);
+        if (!s)
+            continue; /* cannot happen: each request completes once */
+        ioreq *req = s->req;
+        slot_free(&w->ring, s);
         req->res = cqe->res;
         if (cqe->flags & IORING_CQE_F_BUFFER)
             req->buf = bufring_complete(w, cqe->res, cqe->flags);

@@ -12,9 +12,21 @@
 struct worker;
 struct g;
 
-/* user_data tags.  Anything else is an ioreq pointer (8-aligned). */
+/* user_data.  A request's is unique (see "User data" in uring.c):
+ *     worker index << UD_WORKER_SHIFT | slot << UD_SLOT_SHIFT | generation
+ * and never below UD_REQ_MIN (slot 0 is never used).  Smaller values tag
+ * the runtime's own SQEs: */
 #define UD_IGNORE 0ull /* linked timeouts, cancels, msg_ring's own CQE */
 #define UD_WAKE 1ull   /* a wake-up message (MSG_RING or eventfd read) */
+#define UD_SLOT_SHIFT 32
+#define UD_SLOT_BITS 22
+#define UD_WORKER_SHIFT (UD_SLOT_SHIFT + UD_SLOT_BITS)
+#define UD_REQ_MIN (1ull << UD_SLOT_SHIFT)
+
+static inline uint32_t ud_worker(uint64_t ud)
+{
+    return (uint32_t)(ud >> UD_WORKER_SHIFT);
+}
 
 /* An I/O request a goroutine waits for; lives on that goroutine's stack. */
 typedef struct ioreq {
@@ -23,6 +35,13 @@ typedef struct ioreq {
     bool input;       /* delivers data to a reader: see "Fresh input", runq.c */
     struct gr_buf *buf; /* provided-buffer receives: the slice (bufring.c) */
 } ioreq;
+
+/* A request slot: what a user_data leads back to (owner only). */
+typedef struct ioslot {
+    ioreq *req;         /* NULL while free */
+    uint32_t gen;       /* bumped at each use: the user_data's low half */
+    uint32_t next_free; /* free list (slot index; 0 ends it) */
+} ioslot;
 
 typedef struct wring {
     struct io_uring ring;
@@ -36,6 +55,10 @@ typedef struct wring {
     uint64_t efd_buf;     /* target of the pending eventfd read */
     uint32_t wake_pending;/* atomic: a wake-up is on its way (dedupe) */
     bool efd_rearm;       /* the eventfd read completed: queue another */
+
+    /* request slots (owner only) */
+    ioslot *slots;
+    uint32_t nslots, free_slot;
 } wring;
 
 /* Creates w's ring; must run on w's own thread (SINGLE_ISSUER). */
@@ -44,6 +67,12 @@ void wring_fini(struct worker *w);
 
 /* An SQE on the current worker's ring; submits to make room if full. */
 struct io_uring_sqe *wring_sqe(struct worker *w);
+
+/* The user_data for a request of w's ring that completes into req (owner
+ * only), 0 when out of memory; _release frees one that was never
+ * submitted.  Dispatch frees the others. */
+uint64_t wring_ud_alloc(struct worker *w, ioreq *req);
+void wring_ud_release(struct worker *w, uint64_t ud);
 
 /* Submits what is pending, then waits up to timeout_ns (<0: forever,
  * 0: do not wait) for completions, and dispatches them (readying the

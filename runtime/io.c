@@ -47,6 +47,8 @@
 #include "probes.h"
 #include "sched.h"
 
+#define SQ_RETRY_NS 1000000 /* a goroutine that finds the SQ full and unsubmittable waits */
+
 /* The goroutine doing I/O, or NULL for the blocking fallback. */
 static g *io_g(void)
 {
@@ -63,14 +65,29 @@ typedef struct iowait {
     bool poll_timeout;           /* ts is gr_poll's own timeout */
 } iowait;
 
-static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadline)
+/* Takes an SQE on the current worker's ring for a request of gp (with
+ * room for its linked timeout if it has a deadline): 0 with *wp that
+ * worker and *sqep the SQE, or -errno.  before(w), if given, runs on that
+ * worker first. */
+static int io_start(worker **wp, g *gp, iowait *iw, int64_t deadline, int (*before)(worker *w),
+                    struct io_uring_sqe **sqep)
 {
     /* A request and its linked timeout must go in one submission. */
-    if (deadline && io_uring_sq_space_left(&w->ring.ring) < 2) {
-        stat_inc(w, ring_enters);
-        io_uring_submit(&w->ring.ring);
-        w->ring.unsubmitted = 0;
+    worker *w;
+    while (!wring_reserve(w = current_worker(), deadline ? 2 : 1)) {
+        /* The SQ is full and the kernel refused to take it: the
+         * scheduling round (uring.c) retries; wait for it. */
+        if (w->ring.submit_failing)
+            gr_sleep(SQ_RETRY_NS);
+        else
+            sched_yield_g(false);
     }
+    if (before) {
+        int e = before(w);
+        if (e < 0)
+            return e;
+    }
+    *wp = w;
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.buf = NULL;
@@ -80,12 +97,13 @@ static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadl
     uint64_t ud = wring_ud_alloc(w, &iw->req);
     if (!ud)
         fatal("out of memory for an I/O request slot"); /* as Go */
-    struct io_uring_sqe *sqe = wring_sqe(w);
+    struct io_uring_sqe *sqe = wring_sqe(w); /* reserved: never NULL */
     io_uring_sqe_set_data64(sqe, ud);
     stat_inc(w, io_submitted);
     store_relaxed(&w->io_pending, w->io_pending + 1);
     __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
-    return sqe;
+    *sqep = sqe;
+    return 0;
 }
 
 /* Links the deadline behind sqe (if any) and parks until completion. */
@@ -99,7 +117,7 @@ static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
         sqe->flags |= IOSQE_IO_LINK;
         iw->ts.tv_sec = iw->deadline / 1000000000;
         iw->ts.tv_nsec = iw->deadline % 1000000000;
-        struct io_uring_sqe *t = wring_sqe(w);
+        struct io_uring_sqe *t = wring_sqe(w); /* reserved by io_start */
         io_uring_prep_link_timeout(t, &iw->ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data64(t, UD_IGNORE);
         t->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -121,14 +139,17 @@ void gr_set_deadline(int64_t deadline_ns)
 /* Waits until fd is ready for `events` (used after -EAGAIN). */
 static int wait_ready(g *gp, int fd, short events)
 {
-    worker *w = current_worker();
+    worker *w;
     iowait iw = {0};
     int64_t dl = gp->deadline;
     if (dl && gr_now() >= dl)
         return -ETIMEDOUT;
-    struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+    struct io_uring_sqe *sqe;
+    int r = io_start(&w, gp, &iw, dl, NULL, &sqe);
+    if (r)
+        return r;
     io_uring_prep_poll_add(sqe, fd, (unsigned)events);
-    int r = io_finish(w, gp, &iw, sqe);
+    r = io_finish(w, gp, &iw, sqe);
     return r < 0 ? r : 0;
 }
 
@@ -158,19 +179,17 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
 {
     for (;;) {
         preempt_point();
-        worker *w = current_worker();
-        if (ctx->before) {
-            int e = ctx->before(w);
-            if (e < 0)
-                return e;
-        }
         int64_t dl = gp->deadline;
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;
         iowait iw = {0};
-        struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+        worker *w;
+        struct io_uring_sqe *sqe;
+        int r = io_start(&w, gp, &iw, dl, ctx->before, &sqe);
+        if (r)
+            return r;
         prep(sqe, ctx);
-        int r = io_finish(w, gp, &iw, sqe);
+        r = io_finish(w, gp, &iw, sqe);
         if (r == -EINTR)
             continue;
         if (r == -EAGAIN && ready_events) {
@@ -528,7 +547,6 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
     }
     for (;;) {
         preempt_point();
-        worker *w = current_worker();
         int64_t now = gr_now();
         int64_t dl = gp->deadline;
         if (dl && now >= dl)
@@ -537,9 +555,13 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
         bool own = until && (!dl || until < dl);
         iowait iw = {0};
         iw.poll_timeout = own;
-        struct io_uring_sqe *sqe = io_start(w, gp, &iw, own ? until : dl);
+        worker *w;
+        struct io_uring_sqe *sqe;
+        int r = io_start(&w, gp, &iw, own ? until : dl, NULL, &sqe);
+        if (r)
+            return r;
         io_uring_prep_poll_add(sqe, fd, (unsigned)events);
-        int r = io_finish(w, gp, &iw, sqe);
+        r = io_finish(w, gp, &iw, sqe);
         if (r == -EINTR)
             continue;
         return r;

@@ -115,9 +115,11 @@ static void main_goroutine(void *p)
     ma->fn(ma->arg);
     /* As Go's main: returning ends the program's goroutines. */
     store_release(&sched.stopping, 1);
+    /* By eventfd: a wake-up by MSG_RING that failed would come back to
+     * a worker that is about to stop reaping its ring (uring.c). */
     for (int i = 0; i < sched.nprocs; i++)
         if (&sched.workers[i] != current_worker())
-            wring_wake(&sched.workers[i]);
+            wring_kick(&sched.workers[i]);
 }
 
 static void sched_reset(void)
@@ -233,7 +235,7 @@ static void runtime_stop(int started)
 {
     store_release(&sched.stopping, 1);
     for (int i = 1; i < started; i++)
-        wring_wake(&sched.workers[i]);
+        wring_kick(&sched.workers[i]); /* as main_goroutine does */
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();

@@ -1,6 +1,7 @@
 /*
  * uring.h - one io_uring per worker: I/O submission and completion,
  * the idle wait (I/O and timers in one io_uring_enter), and wake-ups.
+ * uring.c explains them.
  */
 #ifndef GR_URING_H
 #define GR_URING_H
@@ -16,8 +17,9 @@ struct g;
  *     worker index << UD_WORKER_SHIFT | slot << UD_SLOT_SHIFT | generation
  * and never below UD_REQ_MIN (slot 0 is never used).  Smaller values tag
  * the runtime's own SQEs: */
-#define UD_IGNORE 0ull /* linked timeouts, cancels, msg_ring's own CQE */
-#define UD_WAKE 1ull   /* a wake-up message (MSG_RING or eventfd read) */
+#define UD_IGNORE 0ull   /* linked timeouts, cancels: their CQEs are dropped */
+#define UD_WAKE 1ull     /* a wake-up message (MSG_RING or eventfd read) */
+#define UD_MSG_RING 2ull /* + target index: our MSG_RING to that worker */
 #define UD_SLOT_SHIFT 32
 #define UD_SLOT_BITS 22
 #define UD_WORKER_SHIFT (UD_SLOT_SHIFT + UD_SLOT_BITS)
@@ -50,11 +52,14 @@ typedef struct wring {
     bool defer_taskrun;   /* IORING_SETUP_DEFER_TASKRUN in effect */
     bool coop_taskrun;    /* IORING_SETUP_COOP_TASKRUN in effect */
     bool has_msg_ring;    /* IORING_OP_MSG_RING supported */
-    uint32_t unsubmitted; /* SQEs prepared since the last enter */
+    bool efd_rearm;       /* the eventfd read must be queued again */
+    uint32_t unsubmitted; /* SQEs in the SQ the kernel has not consumed */
     int wake_efd;         /* eventfd: wakes from threads that are not workers */
     uint64_t efd_buf;     /* target of the pending eventfd read */
     uint32_t wake_pending;/* atomic: a wake-up is on its way (dedupe) */
-    bool efd_rearm;       /* the eventfd read completed: queue another */
+    int64_t submit_failing; /* now_ns() of the first of the submissions
+                               failing in a row, 0 when the last one worked */
+    int submit_err;       /* the last failure's -errno */
 
     /* request slots (owner only) */
     ioslot *slots;
@@ -65,8 +70,14 @@ typedef struct wring {
 int wring_init(struct worker *w);
 void wring_fini(struct worker *w);
 
-/* An SQE on the current worker's ring; submits to make room if full. */
+/* An SQE on the current worker's ring; submits to make room if the SQ is
+ * full.  NULL only if that submission failed (the SQ is still full): the
+ * caller tries again later. */
 struct io_uring_sqe *wring_sqe(struct worker *w);
+/* True once n SQEs can be had from wring_sqe without a submission in
+ * between (a request and its linked timeout must go in one); false if the
+ * submission that would make room failed. */
+bool wring_reserve(struct worker *w, unsigned n);
 
 /* The user_data for a request of w's ring that completes into req (owner
  * only), 0 when out of memory; _release frees one that was never
@@ -81,6 +92,10 @@ int wring_wait(struct worker *w, int64_t timeout_ns);
 
 /* Wakes `target` if it is asleep in wring_wait.  Callable from any thread. */
 void wring_wake(struct worker *target);
+/* Wakes target through its eventfd, whatever wake_pending says: for the
+ * last wake-ups of a stopping runtime, which must not depend on a
+ * completion the waker will not be there to reap. */
+void wring_kick(struct worker *target);
 
 /* Describes the ring setup for debug output: "single_issuer defer_taskrun..." */
 const char *wring_describe(struct worker *w);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "fd.h"
 #include "goroutine.h"
 #include "greenrt.h"
 #include "offload.h"
@@ -250,6 +251,7 @@ static void runtime_stop(int started)
     }
     worker_teardown(&sched.workers[0]);
     g_free_all();
+    fd_table_free();
 }
 
 int gr_run(void (*main_fn)(void *), void *arg)

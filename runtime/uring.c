@@ -37,6 +37,18 @@
  * address with a generation in its spare top bits (16 of them: not
  * unique enough to promise "never").
  *
+ * Cancelling.  A ring is SINGLE_ISSUER: only its worker may submit on it.
+ * wring_cancel(ud), from any thread, queues ud on the owning worker's
+ * cancel queue and wakes it; the worker turns the queue into
+ * IORING_OP_ASYNC_CANCEL SQEs at the start of its next wring_wait -
+ * behind every SQE of its round, so a request prepared but not yet
+ * submitted is found - skipping the requests that have completed
+ * meanwhile (their slot moved on).  A worker cancels on its own ring at
+ * once.  A worker stuck in a system call (a goroutine's raw blocking
+ * call) submits the cancels of its ring when it is back, as it reaps its
+ * completions only then.  gr_close (fd.c) and io_cancel_g (io.c) are
+ * built on it.
+ *
  * When the kernel says no.  A wake-up by MSG_RING can fail (the target
  * ring is gone or full, no memory); its failure comes back as a CQE to
  * the sender, tagged with the target, and the sender wakes the target
@@ -71,6 +83,7 @@
 #define CQ_ENTRIES 16384
 #define SUBMIT_RETRY_NS 1000000 /* an idle worker whose submissions fail retries this often */
 #define SLOTS_MIN 64             /* request slots a ring starts with */
+#define CANCELS_MIN 16
 
 _Static_assert(MAX_WORKERS <= 1u << (64 - UD_WORKER_SHIFT), "a worker index must fit user_data");
 _Static_assert(UD_MSG_RING + MAX_WORKERS <= UD_REQ_MIN, "tags must stay below requests");
@@ -153,8 +166,10 @@ void wring_fini(worker *w)
     if (r->wake_efd >= 0)
         close(r->wake_efd);
     free(r->slots);
+    free(r->cancels);
     r->slots = NULL;
-    r->nslots = r->free_slot = 0;
+    r->cancels = NULL;
+    r->nslots = r->free_slot = r->ncancel = r->cancel_cap = 0;
     r->up = false;
     r->wake_efd = -1;
 }
@@ -291,6 +306,64 @@ void wring_ud_release(worker *w, uint64_t ud)
 }
 
 /* ---------------------------------------------------------------------
+ * Cancellation
+ * ------------------------------------------------------------------- */
+
+static bool prep_cancel(worker *w, uint64_t ud)
+{
+    if (!ud_slot(w, ud))
+        return true; /* completed: nothing to cancel */
+    struct io_uring_sqe *sqe = wring_sqe(w);
+    if (!sqe)
+        return false;
+    io_uring_prep_cancel64(sqe, ud, 0);
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    return true;
+}
+
+/* Turns w's cancel queue into cancel SQEs (owner; wring_wait). */
+static void cancels_drain(worker *w)
+{
+    wring *r = &w->ring;
+    lock(&r->cancel_lock);
+    uint32_t done = 0;
+    while (done < r->ncancel && prep_cancel(w, r->cancels[done]))
+        done++;
+    /* What found the SQ full and unsubmittable waits for the next round. */
+    memmove(r->cancels, r->cancels + done, (r->ncancel - done) * sizeof r->cancels[0]);
+    store_relaxed(&r->ncancel, r->ncancel - done);
+    unlock(&r->cancel_lock);
+}
+
+void wring_cancel(uint64_t ud)
+{
+    if (ud < UD_REQ_MIN || ud_worker(ud) >= (uint32_t)sched.nprocs)
+        return;
+    worker *t = &sched.workers[ud_worker(ud)];
+    worker *self = current_worker();
+    if (self == t && prep_cancel(t, ud))
+        return; /* our own ring: behind the request, submitted this round */
+    wring *r = &t->ring;
+    lock(&r->cancel_lock);
+    if (r->ncancel == r->cancel_cap) {
+        uint32_t cap = r->cancel_cap ? r->cancel_cap * 2 : CANCELS_MIN;
+        uint64_t *c = realloc(r->cancels, sizeof *c * cap);
+        if (!c) {
+            unlock(&r->cancel_lock);
+            fatal("out of memory queueing an I/O cancellation"); /* as Go */
+        }
+        r->cancels = c;
+        r->cancel_cap = cap;
+    }
+    r->cancels[r->ncancel] = ud;
+    store_relaxed(&r->ncancel, r->ncancel + 1);
+    unlock(&r->cancel_lock);
+    if (self != t)
+        wring_wake(t);
+}
+
+/* ---------------------------------------------------------------------
  * Completion
  * ------------------------------------------------------------------- */
 
@@ -346,6 +419,8 @@ static int dispatch(worker *w)
 int wring_wait(worker *w, int64_t timeout_ns)
 {
     wring *r = &w->ring;
+    if (load_relaxed(&r->ncancel))
+        cancels_drain(w);
     if (r->efd_rearm) {
         r->efd_rearm = false;
         arm_eventfd(w);

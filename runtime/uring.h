@@ -1,7 +1,7 @@
 /*
  * uring.h - one io_uring per worker: I/O submission and completion,
- * the idle wait (I/O and timers in one io_uring_enter), and wake-ups.
- * uring.c explains them.
+ * the idle wait (I/O and timers in one io_uring_enter), wake-ups, and
+ * cancellation of a request by its user_data.  uring.c explains them.
  */
 #ifndef GR_URING_H
 #define GR_URING_H
@@ -64,6 +64,12 @@ typedef struct wring {
     /* request slots (owner only) */
     ioslot *slots;
     uint32_t nslots, free_slot;
+
+    /* cancellations other threads ask this worker to submit */
+    uint32_t cancel_lock;
+    uint32_t ncancel;     /* atomic reads allowed without the lock */
+    uint32_t cancel_cap;
+    uint64_t *cancels;    /* user_data of the requests to cancel */
 } wring;
 
 /* Creates w's ring; must run on w's own thread (SINGLE_ISSUER). */
@@ -84,6 +90,13 @@ bool wring_reserve(struct worker *w, unsigned n);
  * submitted.  Dispatch frees the others. */
 uint64_t wring_ud_alloc(struct worker *w, ioreq *req);
 void wring_ud_release(struct worker *w, uint64_t ud);
+
+/* Cancels the request with this user_data if it is still in flight (it
+ * completes with -ECANCELED, or with its result if that came first); a
+ * no-op for one that completed.  Any thread: a ring is SINGLE_ISSUER, so
+ * the cancel is submitted by the owning worker, asked through its cancel
+ * queue and woken. */
+void wring_cancel(uint64_t ud);
 
 /* Submits what is pending, then waits up to timeout_ns (<0: forever,
  * 0: do not wait) for completions, and dispatches them (readying the

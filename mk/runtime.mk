@@ -7,6 +7,7 @@ RUNTIME_SRCS := \
 	runtime/dormant.c \
 	runtime/env.c \
 	runtime/fatal.c \
+	runtime/fd.c \
 	runtime/galloc.c \
 	runtime/goroutine.c \
 	runtime/group.c \

@@ -16,7 +16,10 @@ UNIT_NAMES := \
 	chan \
 	deadline \
 	fatal \
+	faults_io \
+	fd \
 	group \
+	iocancel \
 	net \
 	preempt \
 	sched \
@@ -34,7 +37,13 @@ TESTS_UNIT += $(UNIT_BINS)
 $(UNIT_BINS): $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(UNIT_DEPS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(UNIT_WRAP) -o $@ $< $(GREENRT_LINK) -lcmocka
+
+# test_faults_io sits between the runtime and liburing: its wrappers of
+# liburing's submission calls inject the kernel's failures.
+FAULTS_IO_WRAPPED := io_uring_submit io_uring_submit_and_wait \
+	io_uring_submit_and_wait_timeout io_uring_submit_and_get_events
+$(BUILD)/tests/unit/test_faults_io: private UNIT_WRAP = $(FAULTS_IO_WRAPPED:%=-Wl,--wrap=%)
 
 $(UNIT_HELPERS): $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_DEPS)
 	$(call msg,CCLD,$@)
@@ -50,6 +59,7 @@ unit: $(UNIT_BINS) $(UNIT_HELPERS)
 
 # Tests that drive runtime internals (tests/unit/t_internal.h) link the
 # runtime's objects: in libgreenrt.a the internals are local.
-UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/t_fatal_helper
+UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/test_iocancel \
+	$(BUILD)/tests/unit/t_fatal_helper
 $(UNIT_INTERNAL): private GREENRT_LINK = $(GREENRT_INTERNAL)
 $(UNIT_INTERNAL): $(LIBGREENRT_INTERNAL_A) tests/unit/t_internal.h

@@ -61,7 +61,9 @@
 
 #include "bufring.h"
 #include "fatal.h"
+#include "fd.h"
 #include "greenrt.h"
+#include "io.h"
 #include "sched.h"
 
 /* Debian 12's liburing (2.3) predates incremental buffers: the kernel ABI
@@ -263,10 +265,11 @@ static int pool_ensure(worker *w)
     return pool_get(w) ? 0 : -ENOMEM;
 }
 
-/* The pool was empty: wait until fd is readable, then read into a spare. */
-static ssize_t recv_spare(int fd, gr_buf **out)
+/* The pool was empty: wait until fd is readable, then read into a spare
+ * (h: the read hold of fd). */
+static ssize_t recv_spare(fdhold *h, int fd, gr_buf **out)
 {
-    int pr = gr_poll(fd, POLLIN, -1);
+    int pr = io_wait_readable(h, fd);
     if (pr < 0)
         return pr;
     worker *w = current_worker(); /* maybe another one after the park */
@@ -281,7 +284,7 @@ static ssize_t recv_spare(int fd, gr_buf **out)
     sp->desc.data = sp->data;
     sp->desc._pool = SPARE_POOL;
     sp->desc._bid = 0;
-    ssize_t r = gr_recv(fd, sp->data, RECV_MAX, 0);
+    ssize_t r = io_recv(h, fd, sp->data, RECV_MAX, 0);
     if (r <= 0) {
         gr_buf_release(&sp->desc);
         return r;
@@ -304,16 +307,11 @@ static void spare_release(spare *sp)
     p->nspares++;
 }
 
-ssize_t gr_recv_buf(int fd, gr_buf **out)
+/* gr_recv_buf under the read hold h of fd. */
+static ssize_t recv_buf(fdhold *h, int fd, gr_buf **out)
 {
-    if (!out)
-        return -EINVAL;
-    *out = NULL;
-    worker *w = current_worker();
-    if (!w || !w->cur || w->cur->is_g0)
-        return -EOPNOTSUPP; /* needs a worker's ring */
     gr_buf *b = NULL;
-    int r = io_recv_select(fd, BUF_GROUP, RECV_MAX, pool_ensure, &b);
+    int r = io_recv_select(h, fd, BUF_GROUP, RECV_MAX, pool_ensure, &b);
     if (r == -ENOBUFS) {
         /* The ring was empty: grow it for the receives to come (this one
          * has lost its turn; it waits for data, then takes a spare). */
@@ -323,7 +321,7 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
             pool_provision(p, GROW_ON_EMPTY);
             unlock(&p->lock);
         }
-        return recv_spare(fd, out);
+        return recv_spare(h, fd, out);
     }
     if (r <= 0)
         return r; /* end of stream or error: no slice was made */
@@ -331,6 +329,24 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
         return -EIO; /* bytes without a slice: not a provided buffer */
     *out = b;
     return r;
+}
+
+ssize_t gr_recv_buf(int fd, gr_buf **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    worker *w = current_worker();
+    if (!w || !w->cur || w->cur->is_g0)
+        return -EOPNOTSUPP; /* needs a worker's ring */
+    /* A receive like the others: the fd's read lock, for the whole call. */
+    fdhold h;
+    int r = fd_acquire(w->cur, fd, FD_USE_READ, &h);
+    if (r)
+        return r;
+    ssize_t n = recv_buf(&h, fd, out);
+    fd_release(&h);
+    return n;
 }
 
 void gr_buf_release(gr_buf *b)

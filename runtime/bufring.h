@@ -1,6 +1,7 @@
 /*
  * bufring.h - provided buffers (bufring.c): a per-worker pool the kernel
- * picks receive buffers from, behind gr_recv_buf.
+ * picks receive buffers from, behind gr_recv_buf (the receive itself is
+ * io.c's: io.h).
  */
 #ifndef GR_BUFRING_H
 #define GR_BUFRING_H
@@ -16,11 +17,5 @@ struct gr_buf;
 struct gr_buf *bufring_complete(struct worker *w, int32_t res, uint32_t cflags);
 /* Frees w's pool (the runtime stopped, its ring is gone). */
 void bufpool_free(struct worker *w);
-
-/* The receive itself (io.c): up to len bytes into a buffer the kernel
- * picks from group bgid; ensure_pool(w) first makes the pool of the
- * worker whose ring gets the request. */
-int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(struct worker *w),
-                   struct gr_buf **buf);
 
 #endif

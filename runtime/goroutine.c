@@ -58,6 +58,9 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     store_relaxed(&gp->preempt, 0);
     gp->preempt_off = 0;
     gp->deadline = 0;
+    store_relaxed(&gp->io_ud, 0);
+    store_relaxed(&gp->io_wait_fd, NULL);
+    store_relaxed(&gp->io_cancel, 0);
     gp->wake_token = 0;
     gp->hot_streak = 0;
     gp->wait_reason = GR_WAIT_NONE;

@@ -1,30 +1,47 @@
 /*
  * io.c - the I/O API: goroutines park on io_uring completions.
  *
- * Every blocking call follows one pattern (io_start / io_finish):
- *   1. take an SQE on the current worker's ring, point its user_data at
- *      an `ioreq` on the goroutine's stack, and - if the goroutine has a
- *      deadline - link an absolute IORING_OP_LINK_TIMEOUT behind it;
+ * Every blocking call follows one pattern:
+ *   0. take what the call needs of its fd for its whole duration
+ *      (fd_acquire: the read lock, the write lock, or a reference - fd.c
+ *      explains why and which);
+ *   1. io_start: take an SQE on the current worker's ring, give the
+ *      request a unique user_data that leads back to an `ioreq` on the
+ *      goroutine's stack (uring.c), publish it where gr_close and
+ *      io_cancel_g look, and - if the goroutine has a deadline - link an
+ *      absolute IORING_OP_LINK_TIMEOUT behind it;
  *   2. park (reason "IO wait").  Nothing is submitted yet: the worker
  *      submits every SQE of its scheduling round with one io_uring_enter
  *      (uring.c), so a thousand goroutines starting reads cost one call;
  *   3. the CQE readies the goroutine with the result in its ioreq.
- * A request cancelled by its linked timeout reports -ECANCELED, which is
- * turned into -ETIMEDOUT; the fd itself is untouched and stays usable.
- * -EINTR is retried, never returned.  An fd the caller made O_NONBLOCK
- * makes io_uring answer -EAGAIN at once; the call then waits for
- * readiness (IORING_OP_POLL_ADD) and retries, so blocking semantics hold
- * whatever the fd's flags.
+ * A request is cancelled (-ECANCELED) by three things, and the call
+ * reports which: gr_close of its fd (-EBADF, the fd is gone), io_cancel_g
+ * (-ECANCELED, the fd stays usable) and its linked timeout (-ETIMEDOUT,
+ * the fd stays usable).  -EINTR is retried, never returned.  An fd the
+ * caller made O_NONBLOCK makes io_uring answer -EAGAIN at once; the call
+ * then waits for readiness (IORING_OP_POLL_ADD) and retries, so blocking
+ * semantics hold whatever the fd's flags.
+ *
+ * Publish, then check.  A request must either be found by the gr_close
+ * (or io_cancel_g) that races with it, or not be submitted at all.  So
+ * io_start publishes the request's user_data (on the fd entry, in the
+ * goroutine) and only then, after a full barrier, checks FD_CLOSING and
+ * io_cancel; the canceller sets its flag and then reads what is
+ * published.  The barrier is the atomic add to sched.io_inflight that
+ * every request makes anyway (fence_after_rmw: free on x86).
  *
  * Outside a goroutine (a plain thread, or before gr_run) the calls fall
  * back to the ordinary blocking system calls, with the same return
- * conventions.
+ * conventions; gr_close from such a thread still wakes the goroutines
+ * blocked on the fd.
  *
  * SIGPIPE: a write(2)-style request on a socket whose peer has gone would
  * raise SIGPIPE in the submitting worker; gr_run ignores SIGPIPE while it
  * runs if its disposition was the default (as Go's runtime does), and
  * gr_send adds MSG_NOSIGNAL.
  */
+#include "io.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +56,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bufring.h"
+#include "fd.h"
 #include "greenrt.h"
 #include "preempt.h"
 #include "probes.h"
 #include "sched.h"
+
+#define SQ_RETRY_NS 1000000 /* a goroutine that finds the SQ full and unsubmittable waits */
 
 /* The goroutine doing I/O, or NULL for the blocking fallback. */
 static g *io_g(void)
@@ -56,33 +75,81 @@ static g *io_g(void)
 
 typedef struct iowait {
     ioreq req;
+    fdreq pub;                   /* the request as published on its fd */
     struct __kernel_timespec ts; /* linked timeout; must outlive submission */
     int64_t deadline;            /* absolute; 0: none */
     bool poll_timeout;           /* ts is gr_poll's own timeout */
 } iowait;
 
-static struct io_uring_sqe *io_start(worker *w, g *gp, iowait *iw, int64_t deadline)
+/* io_start's flags */
+#define IO_UNCANCELLABLE 1 /* gr_close's own request: io_cancel_g leaves it */
+
+/* Why a request of gp on h was or would be cancelled: the error its call
+ * returns, or 0. */
+static int io_interrupted(g *gp, const fdhold *h, int flags)
+{
+    if (fd_closing(h))
+        return -EBADF;
+    if (!(flags & IO_UNCANCELLABLE) && __atomic_load_n(&gp->io_cancel, __ATOMIC_SEQ_CST))
+        return -ECANCELED;
+    return 0;
+}
+
+/* Prepares a request of gp on the fd h holds: 0 with *wp the worker
+ * whose ring got it and *sqep its SQE (to be filled, then io_finish), or
+ * the call's error.  before(w), if given, runs on that worker first. */
+static int io_start(g *gp, fdhold *h, iowait *iw, int64_t deadline, int flags,
+                    int (*before)(worker *w), worker **wp, struct io_uring_sqe **sqep)
 {
     /* A request and its linked timeout must go in one submission. */
-    if (deadline && io_uring_sq_space_left(&w->ring.ring) < 2) {
-        stat_inc(w, ring_enters);
-        io_uring_submit(&w->ring.ring);
-        w->ring.unsubmitted = 0;
+    worker *w;
+    while (!wring_reserve(w = current_worker(), deadline ? 2 : 1)) {
+        /* The SQ is full and the kernel refused to take it: the
+         * scheduling round (uring.c) retries; wait for it. */
+        if (w->ring.submit_failing)
+            gr_sleep(SQ_RETRY_NS);
+        else
+            sched_yield_g(false);
     }
-    struct io_uring_sqe *sqe = wring_sqe(w);
+    if (before) {
+        int e = before(w);
+        if (e < 0)
+            return e;
+    }
     iw->req.gp = gp;
     iw->req.res = 0;
     iw->req.buf = NULL;
     iw->deadline = deadline;
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&iw->req);
-    stat_inc(w, io_submitted);
+    uint64_t ud = wring_ud_alloc(w, &iw->req);
+    if (!ud)
+        return -ENOMEM;
+    iw->pub.ud = ud;
+    store_relaxed(&gp->io_ud, ud);
+    fd_publish(h, &iw->pub);
     store_relaxed(&w->io_pending, w->io_pending + 1);
-    __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
-    return sqe;
+    __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_SEQ_CST);
+    fence_after_rmw(); /* publish, then check: see above */
+    int e = io_interrupted(gp, h, flags);
+    if (e) {
+        store_relaxed(&w->io_pending, w->io_pending - 1);
+        __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
+        fd_unpublish(h, &iw->pub);
+        store_relaxed(&gp->io_ud, 0);
+        wring_ud_release(w, ud);
+        return e;
+    }
+    struct io_uring_sqe *sqe = wring_sqe(w); /* reserved: never NULL */
+    io_uring_sqe_set_data64(sqe, ud);
+    stat_inc(w, io_submitted);
+    *wp = w;
+    *sqep = sqe;
+    return 0;
 }
 
-/* Links the deadline behind sqe (if any) and parks until completion. */
-static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
+/* Links the deadline behind sqe (if any), parks until completion, and
+ * says what the result means. */
+static int io_finish(worker *w, g *gp, fdhold *h, iowait *iw, struct io_uring_sqe *sqe,
+                     int flags)
 {
     PROBE3(io_submit, gp->id, sqe->opcode, sqe->fd);
     iw->req.input = sqe->opcode == IORING_OP_RECV || sqe->opcode == IORING_OP_RECVMSG ||
@@ -92,15 +159,24 @@ static int io_finish(worker *w, g *gp, iowait *iw, struct io_uring_sqe *sqe)
         sqe->flags |= IOSQE_IO_LINK;
         iw->ts.tv_sec = iw->deadline / 1000000000;
         iw->ts.tv_nsec = iw->deadline % 1000000000;
-        struct io_uring_sqe *t = wring_sqe(w);
+        struct io_uring_sqe *t = wring_sqe(w); /* reserved by io_start */
         io_uring_prep_link_timeout(t, &iw->ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data64(t, UD_IGNORE);
         t->flags |= IOSQE_CQE_SKIP_SUCCESS;
     }
     park(GR_WAIT_IO, NULL, NULL);
+    store_relaxed(&gp->io_ud, 0);
+    fd_unpublish(h, &iw->pub);
     int res = iw->req.res;
-    if (res == -ECANCELED && iw->deadline && gr_now() >= iw->deadline)
-        res = iw->poll_timeout ? 0 : -ETIMEDOUT;
+    if (res == -ECANCELED || res == -EINTR) {
+        /* Cancelled, or interrupted by the cancel of work the kernel ran
+         * in a thread: by whom? */
+        int why = io_interrupted(gp, h, flags);
+        if (why)
+            res = why;
+        else if (res == -ECANCELED && iw->deadline && gr_now() >= iw->deadline)
+            res = iw->poll_timeout ? 0 : -ETIMEDOUT;
+    }
     return res;
 }
 
@@ -112,16 +188,19 @@ void gr_set_deadline(int64_t deadline_ns)
 }
 
 /* Waits until fd is ready for `events` (used after -EAGAIN). */
-static int wait_ready(g *gp, int fd, short events)
+static int wait_ready(g *gp, fdhold *h, int fd, short events)
 {
-    worker *w = current_worker();
     iowait iw = {0};
     int64_t dl = gp->deadline;
     if (dl && gr_now() >= dl)
         return -ETIMEDOUT;
-    struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+    worker *w;
+    struct io_uring_sqe *sqe;
+    int r = io_start(gp, h, &iw, dl, 0, NULL, &w, &sqe);
+    if (r)
+        return r;
     io_uring_prep_poll_add(sqe, fd, (unsigned)events);
-    int r = io_finish(w, gp, &iw, sqe);
+    r = io_finish(w, gp, h, &iw, sqe, 0);
     return r < 0 ? r : 0;
 }
 
@@ -141,33 +220,32 @@ typedef struct opctx {
     int bgid;                    /* provided-buffer group (recv_select) */
     int (*before)(worker *w);    /* optional: runs on the worker whose ring
                                     the request goes to; 0 or -errno */
+    int io_flags;                /* IO_UNCANCELLABLE... */
     struct gr_buf *slice;        /* out: a provided-buffer receive's slice */
 } opctx;
 
 /* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits. */
 typedef void (*prep_fn)(struct io_uring_sqe *sqe, opctx *ctx);
 
-static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
+static int io_do(g *gp, fdhold *h, prep_fn prep, opctx *ctx, short ready_events)
 {
     for (;;) {
         preempt_point();
-        worker *w = current_worker();
-        if (ctx->before) {
-            int e = ctx->before(w);
-            if (e < 0)
-                return e;
-        }
         int64_t dl = gp->deadline;
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;
         iowait iw = {0};
-        struct io_uring_sqe *sqe = io_start(w, gp, &iw, dl);
+        worker *w;
+        struct io_uring_sqe *sqe;
+        int r = io_start(gp, h, &iw, dl, ctx->io_flags, ctx->before, &w, &sqe);
+        if (r)
+            return r;
         prep(sqe, ctx);
-        int r = io_finish(w, gp, &iw, sqe);
+        r = io_finish(w, gp, h, &iw, sqe, ctx->io_flags);
         if (r == -EINTR)
             continue;
         if (r == -EAGAIN && ready_events) {
-            int e = wait_ready(gp, ctx->fd, ready_events);
+            int e = wait_ready(gp, h, ctx->fd, ready_events);
             if (e < 0)
                 return e;
             continue;
@@ -175,6 +253,41 @@ static int io_do(g *gp, prep_fn prep, opctx *ctx, short ready_events)
         ctx->slice = iw.req.buf;
         return r;
     }
+}
+
+/* io_do under what `use` needs of ctx->fd. */
+static int io_do_fd(g *gp, enum fd_use use, prep_fn prep, opctx *ctx, short ready_events)
+{
+    fdhold h;
+    int r = fd_acquire(gp, ctx->fd, use, &h);
+    if (r)
+        return r;
+    r = io_do(gp, &h, prep, ctx, ready_events);
+    fd_release(&h);
+    return r;
+}
+
+/* ---------------------------------------------------------------------
+ * Cancelling a goroutine's I/O (io.h)
+ * ------------------------------------------------------------------- */
+
+void io_cancel_g(g *gp)
+{
+    /* Set, then read what gp published: see "Publish, then check". */
+    (void)__atomic_exchange_n(&gp->io_cancel, 1, __ATOMIC_SEQ_CST);
+    uint64_t ud = __atomic_load_n(&gp->io_ud, __ATOMIC_SEQ_CST);
+    if (ud)
+        wring_cancel(ud); /* a request completed meanwhile is left alone */
+    fdent *f = __atomic_load_n(&gp->io_wait_fd, __ATOMIC_SEQ_CST);
+    if (f)
+        fd_lockwait_cancel(f, gp);
+}
+
+void io_cancel_clear(void)
+{
+    g *gp = io_g();
+    if (gp)
+        store_relaxed(&gp->io_cancel, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -263,6 +376,11 @@ static void prep_fsync(struct io_uring_sqe *sqe, opctx *c)
     io_uring_prep_fsync(sqe, c->fd, 0);
 }
 
+static void prep_poll(struct io_uring_sqe *sqe, opctx *c)
+{
+    io_uring_prep_poll_add(sqe, c->fd, (unsigned)c->flags);
+}
+
 /* gr_write's and gr_read's socket form: exactly write(2) and read(2) on a
  * socket (no MSG_NOSIGNAL: a broken pipe raises SIGPIPE as write would). */
 static void prep_send_plain(struct io_uring_sqe *sqe, opctx *c)
@@ -271,48 +389,45 @@ static void prep_send_plain(struct io_uring_sqe *sqe, opctx *c)
 }
 
 /* ---------------------------------------------------------------------
- * What kind of file a descriptor was last seen to be, so that gr_read and
- * gr_write on a socket become IORING_OP_RECV / IORING_OP_SEND: the socket
- * operations skip the VFS read/write path (iov_iter set-up, the
- * rw_verify_area and fsnotify calls of kiocb completion), which cost ~4% of
- * the CPU of a 64-byte echo at 10,000 connections.  It is a guess, never
- * trusted: descriptors are reused behind our back (close(2), dup2), so a
- * receive or send on what is not a socket (-ENOTSOCK, before it does
- * anything) is retried as a read or write and the guess corrected; a
- * socket guessed "other" just takes the read/write path.
+ * What kind of file a descriptor was last seen to be (fdent.kind), so
+ * that gr_read and gr_write on a socket become IORING_OP_RECV /
+ * IORING_OP_SEND: the socket operations skip the VFS read/write path
+ * (iov_iter set-up, the rw_verify_area and fsnotify calls of kiocb
+ * completion), which cost ~4% of the CPU of a 64-byte echo at 10,000
+ * connections.  It is a guess, never trusted: descriptors are reused
+ * behind our back (close(2), dup2), so a receive or send on what is not a
+ * socket (-ENOTSOCK, before it does anything) is retried as a read or
+ * write and the guess corrected; a socket guessed "other" just takes the
+ * read/write path.  gr_close forgets it.
  * ------------------------------------------------------------------- */
-enum { FD_UNKNOWN, FD_SOCKET, FD_OTHER };
-#define FD_KIND_MAX 65536
-static uint8_t fd_kind[FD_KIND_MAX];
 
-static int fd_kind_get(int fd)
+static int fd_kind_get(const fdhold *h)
 {
-    return fd >= 0 && fd < FD_KIND_MAX ? __atomic_load_n(&fd_kind[fd], __ATOMIC_RELAXED)
-                                       : FD_OTHER;
+    return h->f ? load_relaxed(&h->f->kind) : FD_OTHER;
 }
 
-static void fd_kind_set(int fd, int kind)
+static void fd_kind_set(fdent *f, int kind)
 {
-    if (fd >= 0 && fd < FD_KIND_MAX && __atomic_load_n(&fd_kind[fd], __ATOMIC_RELAXED) != kind)
-        __atomic_store_n(&fd_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
+    if (f && load_relaxed(&f->kind) != kind)
+        store_relaxed(&f->kind, (uint8_t)kind);
 }
 
-/* read/write, as recv/send when fd is (or may be) a socket. */
-static ssize_t io_rw(g *gp, int fd, void *buf, size_t n, bool out)
+/* read/write, as recv/send when fd is (or may be) a socket; h holds fd. */
+static ssize_t io_rw(g *gp, fdhold *h, int fd, void *buf, size_t n, bool out)
 {
-    int kind = fd_kind_get(fd);
+    int kind = fd_kind_get(h);
     opctx c = {.fd = fd, .buf = buf, .len = n};
     if (kind != FD_OTHER) {
-        ssize_t r = io_do(gp, out ? prep_send_plain : prep_recv, &c, out ? POLLOUT : POLLIN);
+        ssize_t r = io_do(gp, h, out ? prep_send_plain : prep_recv, &c, out ? POLLOUT : POLLIN);
         if (r != -ENOTSOCK) {
             if (kind == FD_UNKNOWN && r != -EBADF)
-                fd_kind_set(fd, FD_SOCKET);
+                fd_kind_set(h->f, FD_SOCKET);
             return r;
         }
-        fd_kind_set(fd, FD_OTHER);
+        fd_kind_set(h->f, FD_OTHER);
         c = (opctx){.fd = fd, .buf = buf, .len = n};
     }
-    return io_do(gp, out ? prep_write : prep_read, &c, out ? POLLOUT : POLLIN);
+    return io_do(gp, h, out ? prep_write : prep_read, &c, out ? POLLOUT : POLLIN);
 }
 
 static size_t clamp_len(size_t n)
@@ -321,22 +436,77 @@ static size_t clamp_len(size_t n)
     return n > 0x7ffff000u ? 0x7ffff000u : n;
 }
 
+/* gr_read / gr_write, and their loops gr_read_full / gr_write_all, which
+ * hold the fd's lock across every request (atomic against the other calls
+ * of their kind on fd).  full: loop until n bytes moved (or end of file). */
+static ssize_t io_rw_call(g *gp, int fd, void *buf, size_t n, bool out, bool full)
+{
+    fdhold h;
+    int e = fd_acquire(gp, fd, out ? FD_USE_WRITE : FD_USE_READ, &h);
+    if (e)
+        return e;
+    size_t done = 0;
+    ssize_t r = 0;
+    do {
+        r = io_rw(gp, &h, fd, (char *)buf + done, clamp_len(n - done), out);
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    } while (full && done < n);
+    fd_release(&h);
+    if (r < 0)
+        return r;
+    return full ? (ssize_t)done : r;
+}
+
 ssize_t gr_read(int fd, void *buf, size_t n)
 {
     g *gp = io_g();
-    n = clamp_len(n);
     if (!gp)
-        RETRY_SYSCALL(read(fd, buf, n));
-    return io_rw(gp, fd, buf, n, false);
+        RETRY_SYSCALL(read(fd, buf, clamp_len(n)));
+    return io_rw_call(gp, fd, buf, n, false, false);
 }
 
 ssize_t gr_write(int fd, const void *buf, size_t n)
 {
     g *gp = io_g();
-    n = clamp_len(n);
     if (!gp)
-        RETRY_SYSCALL(write(fd, buf, n));
-    return io_rw(gp, fd, (void *)buf, n, true);
+        RETRY_SYSCALL(write(fd, buf, clamp_len(n)));
+    return io_rw_call(gp, fd, (void *)buf, n, true, false);
+}
+
+ssize_t gr_read_full(int fd, void *buf, size_t n)
+{
+    g *gp = io_g();
+    if (!gp || n == 0) {
+        size_t done = 0;
+        while (done < n) {
+            ssize_t r = gr_read(fd, (char *)buf + done, n - done);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                break;
+            done += (size_t)r;
+        }
+        return (ssize_t)done;
+    }
+    return io_rw_call(gp, fd, buf, n, false, true);
+}
+
+ssize_t gr_write_all(int fd, const void *buf, size_t n)
+{
+    g *gp = io_g();
+    if (!gp || n == 0) {
+        size_t done = 0;
+        while (done < n) {
+            ssize_t r = gr_write(fd, (const char *)buf + done, n - done);
+            if (r < 0)
+                return r;
+            done += (size_t)r;
+        }
+        return (ssize_t)done;
+    }
+    return io_rw_call(gp, fd, (void *)buf, n, true, true);
 }
 
 ssize_t gr_readv(int fd, const struct iovec *iov, int iovcnt)
@@ -345,7 +515,7 @@ ssize_t gr_readv(int fd, const struct iovec *iov, int iovcnt)
     if (!gp)
         RETRY_SYSCALL(readv(fd, iov, iovcnt));
     opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
-    return io_do(gp, prep_readv, &c, POLLIN);
+    return io_do_fd(gp, FD_USE_READ, prep_readv, &c, POLLIN);
 }
 
 ssize_t gr_writev(int fd, const struct iovec *iov, int iovcnt)
@@ -354,7 +524,13 @@ ssize_t gr_writev(int fd, const struct iovec *iov, int iovcnt)
     if (!gp)
         RETRY_SYSCALL(writev(fd, iov, iovcnt));
     opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
-    return io_do(gp, prep_writev, &c, POLLOUT);
+    return io_do_fd(gp, FD_USE_WRITE, prep_writev, &c, POLLOUT);
+}
+
+ssize_t io_recv(fdhold *h, int fd, void *buf, size_t n, int flags)
+{
+    opctx c = {.fd = fd, .buf = buf, .len = clamp_len(n), .flags = flags};
+    return io_do(current_g(), h, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
 }
 
 ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
@@ -364,7 +540,7 @@ ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
     if (!gp)
         RETRY_SYSCALL(recv(fd, buf, n, flags));
     opctx c = {.fd = fd, .buf = buf, .len = n, .flags = flags};
-    return io_do(gp, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
+    return io_do_fd(gp, FD_USE_READ, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
 }
 
 ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
@@ -374,48 +550,23 @@ ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
     if (!gp)
         RETRY_SYSCALL(send(fd, buf, n, flags | MSG_NOSIGNAL));
     opctx c = {.fd = fd, .buf = (void *)buf, .len = n, .flags = flags};
-    return io_do(gp, prep_send, &c, (flags & MSG_DONTWAIT) ? 0 : POLLOUT);
+    return io_do_fd(gp, FD_USE_WRITE, prep_send, &c, (flags & MSG_DONTWAIT) ? 0 : POLLOUT);
 }
 
-/* A receive of up to len bytes into a buffer the kernel picks from group
- * bgid of the ring the request goes to (bufring.c).  That is the ring of
- * the worker we are on when the SQE is filled - not necessarily where we
- * started (preemption, or the EAGAIN wait, may move us) - and
- * ensure_pool(w) makes that worker's pool exist first.  *buf: the slice
- * dispatch carved for the bytes, if any.  Goroutine context only. */
-int io_recv_select(int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
+int io_recv_select(fdhold *h, int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
                    struct gr_buf **buf)
 {
     opctx c = {.fd = fd, .len = len, .bgid = bgid, .before = ensure_pool};
-    int r = io_do(current_g(), prep_recv_select, &c, POLLIN);
+    int r = io_do(current_g(), h, prep_recv_select, &c, POLLIN);
     *buf = c.slice;
     return r;
 }
 
-ssize_t gr_read_full(int fd, void *buf, size_t n)
+int io_wait_readable(fdhold *h, int fd)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = gr_read(fd, (char *)buf + done, n - done);
-        if (r < 0)
-            return r;
-        if (r == 0)
-            break;
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
-}
-
-ssize_t gr_write_all(int fd, const void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = gr_write(fd, (const char *)buf + done, n - done);
-        if (r < 0)
-            return r;
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
+    opctx c = {.fd = fd, .flags = POLLIN};
+    int r = io_do(current_g(), h, prep_poll, &c, 0);
+    return r < 0 ? r : 0;
 }
 
 int gr_accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -424,8 +575,9 @@ int gr_accept(int fd, struct sockaddr *addr, socklen_t *len)
     if (!gp)
         RETRY_SYSCALL(accept4(fd, addr, len, SOCK_CLOEXEC));
     opctx c = {.fd = fd, .addr = addr, .addrlen = len};
-    int r = io_do(gp, prep_accept, &c, POLLIN);
-    fd_kind_set(r, FD_SOCKET);
+    int r = io_do_fd(gp, FD_USE_READ, prep_accept, &c, POLLIN);
+    if (r >= 0)
+        fd_kind_set(fd_entry(r), FD_SOCKET);
     return r;
 }
 
@@ -446,11 +598,15 @@ int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
         return -err;
     }
+    fdhold h;
+    int r = fd_acquire(gp, fd, FD_USE_REF, &h);
+    if (r)
+        return r;
     opctx c = {.fd = fd, .addr = (struct sockaddr *)addr, .alen = len};
-    int r = io_do(gp, prep_connect, &c, 0);
+    r = io_do(gp, &h, prep_connect, &c, 0);
     if (r == -EINPROGRESS || r == -EALREADY || r == -EAGAIN) {
         /* A non-blocking socket: wait for the outcome. */
-        r = wait_ready(gp, fd, POLLOUT);
+        r = wait_ready(gp, &h, fd, POLLOUT);
         if (r == 0) {
             int err = 0;
             socklen_t el = sizeof err;
@@ -458,20 +614,27 @@ int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
             r = -err;
         }
     }
+    fd_release(&h);
     return r;
 }
 
 int gr_close(int fd)
 {
     g *gp = io_g();
+    /* Wakes the calls blocked on fd, and waits until they have returned;
+     * from a thread that is not a goroutine too (gp NULL). */
+    int r = fd_close_prepare(gp, fd);
+    if (r)
+        return r;
     if (!gp)
         return close(fd) == 0 || errno == EINTR ? 0 : -errno;
-    opctx c = {.fd = fd};
-    /* No deadline on close: it must not be abandoned halfway. */
+    /* No deadline on close, and no cancellation: it must not be
+     * abandoned halfway. */
     int64_t dl = gp->deadline;
     gp->deadline = 0;
-    fd_kind_set(fd, FD_UNKNOWN);
-    int r = io_do(gp, prep_close, &c, 0);
+    fdhold none = {0}; /* the entry is fd's next file's already */
+    opctx c = {.fd = fd, .io_flags = IO_UNCANCELLABLE};
+    r = io_do(gp, &none, prep_close, &c, 0);
     gp->deadline = dl;
     return r == -EINTR ? 0 : r;
 }
@@ -482,7 +645,7 @@ int gr_shutdown(int fd, int how)
     if (!gp)
         return shutdown(fd, how) == 0 ? 0 : -errno;
     opctx c = {.fd = fd, .flags = how};
-    return io_do(gp, prep_shutdown, &c, 0);
+    return io_do_fd(gp, FD_USE_REF, prep_shutdown, &c, 0);
 }
 
 int gr_open(const char *path, int flags, mode_t mode)
@@ -490,8 +653,9 @@ int gr_open(const char *path, int flags, mode_t mode)
     g *gp = io_g();
     if (!gp)
         RETRY_SYSCALL(open(path, flags, mode));
+    fdhold none = {0};
     opctx c = {.path = path, .flags = flags, .mode = mode, .fd = -1};
-    return io_do(gp, prep_open, &c, 0);
+    return io_do(gp, &none, prep_open, &c, 0);
 }
 
 int gr_fsync(int fd)
@@ -500,7 +664,7 @@ int gr_fsync(int fd)
     if (!gp)
         RETRY_SYSCALL(fsync(fd));
     opctx c = {.fd = fd};
-    return io_do(gp, prep_fsync, &c, 0);
+    return io_do_fd(gp, FD_USE_REF, prep_fsync, &c, 0);
 }
 
 int gr_poll(int fd, short events, int64_t timeout_ns)
@@ -519,24 +683,34 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
                 return -errno;
         }
     }
+    fdhold h;
+    int r = fd_acquire(gp, fd, FD_USE_REF, &h);
+    if (r)
+        return r;
     for (;;) {
         preempt_point();
-        worker *w = current_worker();
         int64_t now = gr_now();
         int64_t dl = gp->deadline;
-        if (dl && now >= dl)
-            return -ETIMEDOUT;
+        if (dl && now >= dl) {
+            r = -ETIMEDOUT;
+            break;
+        }
         int64_t until = timeout_ns >= 0 ? now + timeout_ns : 0;
         bool own = until && (!dl || until < dl);
         iowait iw = {0};
         iw.poll_timeout = own;
-        struct io_uring_sqe *sqe = io_start(w, gp, &iw, own ? until : dl);
+        worker *w;
+        struct io_uring_sqe *sqe;
+        r = io_start(gp, &h, &iw, own ? until : dl, 0, NULL, &w, &sqe);
+        if (r)
+            break;
         io_uring_prep_poll_add(sqe, fd, (unsigned)events);
-        int r = io_finish(w, gp, &iw, sqe);
-        if (r == -EINTR)
-            continue;
-        return r;
+        r = io_finish(w, gp, &h, &iw, sqe, 0);
+        if (r != -EINTR)
+            break;
     }
+    fd_release(&h);
+    return r;
 }
 
 /* ---------------------------------------------------------------------

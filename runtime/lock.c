@@ -7,12 +7,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static void futex_wait(uint32_t *addr, uint32_t val)
+void futex_wait(uint32_t *addr, uint32_t val)
 {
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-static void futex_wake_one(uint32_t *addr)
+void futex_wake_one(uint32_t *addr)
 {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

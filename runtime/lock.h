@@ -40,6 +40,25 @@ static inline void full_fence(void)
 #endif
 }
 
+/* After an atomic read-modify-write: makes the stores before it visible
+ * before the loads after it, as full_fence() would (the StoreLoad order a
+ * "publish, then check the other side's flag" handshake needs).  On x86
+ * the locked instruction of the RMW is already a full barrier, so this is
+ * only a compiler barrier (Linux's smp_mb__after_atomic). */
+static inline void fence_after_rmw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("" ::: "memory");
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* Sleeps while *addr == val (a futex; spurious returns happen), and wakes
+ * one such sleeper.  For threads that are not goroutines. */
+void futex_wait(uint32_t *addr, uint32_t val);
+void futex_wake_one(uint32_t *addr);
+
 void lock_slow(uint32_t *l);
 void unlock_slow(uint32_t *l);
 

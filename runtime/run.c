@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "fd.h"
 #include "goroutine.h"
 #include "greenrt.h"
 #include "group.h"
@@ -116,9 +117,11 @@ static void main_goroutine(void *p)
     ma->fn(ma->arg);
     /* As Go's main: returning ends the program's goroutines. */
     store_release(&sched.stopping, 1);
+    /* By eventfd: a wake-up by MSG_RING that failed would come back to
+     * a worker that is about to stop reaping its ring (uring.c). */
     for (int i = 0; i < sched.nprocs; i++)
         if (&sched.workers[i] != current_worker())
-            wring_wake(&sched.workers[i]);
+            wring_kick(&sched.workers[i]);
 }
 
 static void sched_reset(void)
@@ -234,7 +237,7 @@ static void runtime_stop(int started)
 {
     store_release(&sched.stopping, 1);
     for (int i = 1; i < started; i++)
-        wring_wake(&sched.workers[i]);
+        wring_kick(&sched.workers[i]); /* as main_goroutine does */
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
@@ -250,6 +253,7 @@ static void runtime_stop(int started)
     worker_teardown(&sched.workers[0]);
     groups_runtime_stopped(); /* before their members' control blocks go */
     g_free_all();
+    fd_table_free();
 }
 
 int gr_run(void (*main_fn)(void *), void *arg)

@@ -20,6 +20,49 @@
  * (the offload pool, gr_run's caller during shutdown) cannot submit on a
  * SINGLE_ISSUER ring, so each ring also keeps a read pending on an
  * eventfd, which any thread may write.
+ *
+ * User data.  The kernel cancels *by user_data*: IORING_OP_ASYNC_CANCEL
+ * does, and so does a linked timeout that fires while its request
+ * completes - it takes the request's user_data then and cancels later, in
+ * a batch of completion work that may run after the goroutine got its
+ * result and submitted its next request.  So a request's user_data must
+ * never be reused while a cancel could still name it.  It is a slot of
+ * the worker's request table and that slot's generation (bumped at each
+ * use), with the worker's index on top (uring.h): unique on its ring for
+ * 2^32 uses of a slot, it leads dispatch back to the request in two loads
+ * and tells a cancel whether the request it names is still in flight.
+ * Rejected: the address of the request on the goroutine's stack (what
+ * greenrt used), which the goroutine's next request has again - a late
+ * cancel hit it and it returned an -ECANCELED nobody asked for; the
+ * address with a generation in its spare top bits (16 of them: not
+ * unique enough to promise "never").
+ *
+ * Cancelling.  A ring is SINGLE_ISSUER: only its worker may submit on it.
+ * wring_cancel(ud), from any thread, queues ud on the owning worker's
+ * cancel queue and wakes it; the worker turns the queue into
+ * IORING_OP_ASYNC_CANCEL SQEs at the start of its next wring_wait -
+ * behind every SQE of its round, so a request prepared but not yet
+ * submitted is found - skipping the requests that have completed
+ * meanwhile (their slot moved on).  A worker cancels on its own ring at
+ * once.  A worker stuck in a system call (a goroutine's raw blocking
+ * call) submits the cancels of its ring when it is back, as it reaps its
+ * completions only then.  gr_close (fd.c) and io_cancel_g (io.c) are
+ * built on it.
+ *
+ * When the kernel says no.  A wake-up by MSG_RING can fail (the target
+ * ring is gone or full, no memory); its failure comes back as a CQE to
+ * the sender, tagged with the target, and the sender wakes the target
+ * through its eventfd instead, whose completion clears wake_pending as any
+ * wake-up does.  (Ignored, that CQE left wake_pending set, and no other
+ * worker could wake the target again.)  The sender looks for the failure
+ * right after its submission too, where the kernel posts the failures it
+ * finds at once: it may not reap its ring for a while (a goroutine of its
+ * own about to block in a system call).  An io_uring_enter that fails
+ * to submit (-EAGAIN, -ENOMEM, -EBUSY) leaves its SQEs in the SQ:
+ * `unsubmitted` is read back from the ring after every enter, so every
+ * scheduling round tries again, and an idle worker waits at most
+ * SUBMIT_RETRY_NS for a completion before it does; any other error means
+ * the ring is unusable, and is fatal.
  */
 #include "uring.h"
 
@@ -31,16 +74,27 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "fatal.h"
 #include "greenrt.h"
 #include "probes.h"
 #include "sched.h"
 
 #define RING_ENTRIES 1024
 #define CQ_ENTRIES 16384
+#define SUBMIT_RETRY_NS 1000000 /* an idle worker whose submissions fail retries this often */
+#define SLOTS_MIN 64             /* request slots a ring starts with */
+#define CANCELS_MIN 16
+
+_Static_assert(MAX_WORKERS <= 1u << (64 - UD_WORKER_SHIFT), "a worker index must fit user_data");
+_Static_assert(UD_MSG_RING + MAX_WORKERS <= UD_REQ_MIN, "tags must stay below requests");
 
 static void arm_eventfd(worker *w)
 {
     struct io_uring_sqe *sqe = wring_sqe(w);
+    if (!sqe) {
+        w->ring.efd_rearm = true; /* the next round tries again */
+        return;
+    }
     io_uring_prep_read(sqe, w->ring.wake_efd, &w->ring.efd_buf, sizeof w->ring.efd_buf, 0);
     io_uring_sqe_set_data64(sqe, UD_WAKE);
 }
@@ -111,6 +165,11 @@ void wring_fini(worker *w)
         io_uring_queue_exit(&r->ring);
     if (r->wake_efd >= 0)
         close(r->wake_efd);
+    free(r->slots);
+    free(r->cancels);
+    r->slots = NULL;
+    r->cancels = NULL;
+    r->nslots = r->free_slot = r->ncancel = r->cancel_cap = 0;
     r->up = false;
     r->wake_efd = -1;
 }
@@ -125,19 +184,188 @@ const char *wring_describe(worker *w)
     return buf;
 }
 
+/* ---------------------------------------------------------------------
+ * Submission
+ * ------------------------------------------------------------------- */
+
+static bool submit_error_transient(int err)
+{
+    return err == -EAGAIN || err == -ENOMEM || err == -EBUSY || err == -EINTR || err == -ETIME;
+}
+
+/* After an io_uring_enter that was to submit (ret: what it returned):
+ * what the kernel did not consume is still in the SQ, and counts. */
+static void submit_done(worker *w, int ret)
+{
+    wring *r = &w->ring;
+    r->unsubmitted = io_uring_sq_ready(&r->ring);
+    if (!r->unsubmitted) {
+        r->submit_failing = 0;
+        return;
+    }
+    if (ret < 0 && !submit_error_transient(ret))
+        fatal("io_uring_enter failed on worker %d: %s (the ring is unusable)", w->index,
+              strerror(-ret));
+    r->submit_err = ret < 0 ? ret : -EAGAIN; /* a short submission: out of requests */
+    if (!r->submit_failing)
+        r->submit_failing = now_ns();
+}
+
+static int wring_submit(worker *w)
+{
+    stat_inc(w, ring_enters);
+    int ret = io_uring_submit(&w->ring.ring);
+    submit_done(w, ret);
+    return ret;
+}
+
 struct io_uring_sqe *wring_sqe(worker *w)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring.ring);
-    while (!sqe) {
-        /* SQ full: submit what we have (rare: 1024 entries per round). */
-        stat_inc(w, ring_enters);
-        io_uring_submit(&w->ring.ring);
-        w->ring.unsubmitted = 0;
+    if (!sqe) {
+        /* SQ full: submit what we have (rare: RING_ENTRIES per round). */
+        wring_submit(w);
         sqe = io_uring_get_sqe(&w->ring.ring);
+        if (!sqe)
+            return NULL;
     }
     w->ring.unsubmitted++;
     return sqe;
 }
+
+bool wring_reserve(worker *w, unsigned n)
+{
+    if (io_uring_sq_space_left(&w->ring.ring) >= n)
+        return true;
+    wring_submit(w);
+    return io_uring_sq_space_left(&w->ring.ring) >= n;
+}
+
+/* ---------------------------------------------------------------------
+ * Request slots: unique user_data
+ * ------------------------------------------------------------------- */
+
+static bool slots_grow(wring *r)
+{
+    uint32_t n = r->nslots ? r->nslots * 2 : SLOTS_MIN;
+    if (n > 1u << UD_SLOT_BITS)
+        n = 1u << UD_SLOT_BITS;
+    if (n <= r->nslots)
+        return false;
+    ioslot *s = realloc(r->slots, sizeof *s * n);
+    if (!s)
+        return false;
+    /* Slot 0 is never used (user_data >= UD_REQ_MIN); the new ones go on
+     * the free list in order. */
+    uint32_t first = r->nslots ? r->nslots : 1;
+    for (uint32_t i = first; i < n; i++)
+        s[i] = (ioslot){.next_free = i + 1 < n ? i + 1 : 0};
+    if (!r->nslots)
+        s[0] = (ioslot){0};
+    r->slots = s;
+    r->free_slot = first;
+    r->nslots = n;
+    return true;
+}
+
+uint64_t wring_ud_alloc(worker *w, ioreq *req)
+{
+    wring *r = &w->ring;
+    if (!r->free_slot && !slots_grow(r))
+        return 0;
+    uint32_t i = r->free_slot;
+    ioslot *s = &r->slots[i];
+    r->free_slot = s->next_free;
+    s->req = req;
+    return (uint64_t)w->index << UD_WORKER_SHIFT | (uint64_t)i << UD_SLOT_SHIFT | ++s->gen;
+}
+
+/* The slot of a live user_data of w's ring, or NULL (completed). */
+static ioslot *ud_slot(worker *w, uint64_t ud)
+{
+    wring *r = &w->ring;
+    uint32_t i = (uint32_t)(ud >> UD_SLOT_SHIFT) & ((1u << UD_SLOT_BITS) - 1);
+    if (ud_worker(ud) != (uint32_t)w->index || i == 0 || i >= r->nslots)
+        return NULL;
+    ioslot *s = &r->slots[i];
+    return s->req && s->gen == (uint32_t)ud ? s : NULL;
+}
+
+static void slot_free(wring *r, ioslot *s)
+{
+    s->req = NULL;
+    s->next_free = r->free_slot;
+    r->free_slot = (uint32_t)(s - r->slots);
+}
+
+void wring_ud_release(worker *w, uint64_t ud)
+{
+    ioslot *s = ud_slot(w, ud);
+    if (s)
+        slot_free(&w->ring, s);
+}
+
+/* ---------------------------------------------------------------------
+ * Cancellation
+ * ------------------------------------------------------------------- */
+
+static bool prep_cancel(worker *w, uint64_t ud)
+{
+    if (!ud_slot(w, ud))
+        return true; /* completed: nothing to cancel */
+    struct io_uring_sqe *sqe = wring_sqe(w);
+    if (!sqe)
+        return false;
+    io_uring_prep_cancel64(sqe, ud, 0);
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    return true;
+}
+
+/* Turns w's cancel queue into cancel SQEs (owner; wring_wait). */
+static void cancels_drain(worker *w)
+{
+    wring *r = &w->ring;
+    lock(&r->cancel_lock);
+    uint32_t done = 0;
+    while (done < r->ncancel && prep_cancel(w, r->cancels[done]))
+        done++;
+    /* What found the SQ full and unsubmittable waits for the next round. */
+    memmove(r->cancels, r->cancels + done, (r->ncancel - done) * sizeof r->cancels[0]);
+    store_relaxed(&r->ncancel, r->ncancel - done);
+    unlock(&r->cancel_lock);
+}
+
+void wring_cancel(uint64_t ud)
+{
+    if (ud < UD_REQ_MIN || ud_worker(ud) >= (uint32_t)sched.nprocs)
+        return;
+    worker *t = &sched.workers[ud_worker(ud)];
+    worker *self = current_worker();
+    if (self == t && prep_cancel(t, ud))
+        return; /* our own ring: behind the request, submitted this round */
+    wring *r = &t->ring;
+    lock(&r->cancel_lock);
+    if (r->ncancel == r->cancel_cap) {
+        uint32_t cap = r->cancel_cap ? r->cancel_cap * 2 : CANCELS_MIN;
+        uint64_t *c = realloc(r->cancels, sizeof *c * cap);
+        if (!c) {
+            unlock(&r->cancel_lock);
+            fatal("out of memory queueing an I/O cancellation"); /* as Go */
+        }
+        r->cancels = c;
+        r->cancel_cap = cap;
+    }
+    r->cancels[r->ncancel] = ud;
+    store_relaxed(&r->ncancel, r->ncancel + 1);
+    unlock(&r->cancel_lock);
+    if (self != t)
+        wring_wake(t);
+}
+
+/* ---------------------------------------------------------------------
+ * Completion
+ * ------------------------------------------------------------------- */
 
 /* Handles every CQE in the ring.  All of them: a completion left in the
  * CQ keeps its provided buffer, and holding them back is how a pool runs
@@ -152,17 +380,25 @@ static int dispatch(worker *w)
     {
         n++;
         uint64_t ud = io_uring_cqe_get_data64(cqe);
-        if (ud == UD_IGNORE)
-            continue;
-        if (ud == UD_WAKE) {
-            /* res 8: our eventfd read completed (a MSG_RING wake-up has
-             * res 0 and leaves the read pending). */
-            if (cqe->res == (int)sizeof(uint64_t) || (cqe->res < 0 && cqe->res != -ECANCELED))
-                rearm = true;
-            store_relaxed(&w->ring.wake_pending, 0);
+        if (ud < UD_REQ_MIN) {
+            if (ud == UD_WAKE) {
+                /* res 8: our eventfd read completed (a MSG_RING wake-up
+                 * has res 0 and leaves the read pending). */
+                if (cqe->res == (int)sizeof(uint64_t) || (cqe->res < 0 && cqe->res != -ECANCELED))
+                    rearm = true;
+                store_relaxed(&w->ring.wake_pending, 0);
+            } else if (ud >= UD_MSG_RING && ud - UD_MSG_RING < (uint64_t)sched.nprocs) {
+                /* Only failures come back (CQE_SKIP_SUCCESS): the target
+                 * was not woken.  Its eventfd will. */
+                wring_kick(&sched.workers[ud - UD_MSG_RING]);
+            }
             continue;
         }
-        ioreq *req = (ioreq *)(uintptr_t)ud;
+        ioslot *s = ud_slot(w, ud);
+        if (!s)
+            continue; /* cannot happen: each request completes once */
+        ioreq *req = s->req;
+        slot_free(&w->ring, s);
         req->res = cqe->res;
         if (cqe->flags & IORING_CQE_F_BUFFER)
             req->buf = bufring_complete(w, cqe->res, cqe->flags);
@@ -183,6 +419,8 @@ static int dispatch(worker *w)
 int wring_wait(worker *w, int64_t timeout_ns)
 {
     wring *r = &w->ring;
+    if (load_relaxed(&r->ncancel))
+        cancels_drain(w);
     if (r->efd_rearm) {
         r->efd_rearm = false;
         arm_eventfd(w);
@@ -198,6 +436,14 @@ int wring_wait(worker *w, int64_t timeout_ns)
     struct io_uring_cqe *cqe = NULL;
     int ret;
     stat_inc(w, ring_enters);
+    if (r->submit_failing && timeout_ns != 0) {
+        /* Submissions fail: wait a little without submitting (a
+         * completion or a wake-up still ends the wait), then try again. */
+        int64_t t = timeout_ns < 0 || timeout_ns > SUBMIT_RETRY_NS ? SUBMIT_RETRY_NS : timeout_ns;
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = t};
+        io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
+        timeout_ns = 0;
+    }
     if (timeout_ns == 0) {
         if (r->unsubmitted)
             ret = io_uring_submit_and_get_events(&r->ring);
@@ -210,9 +456,25 @@ int wring_wait(worker *w, int64_t timeout_ns)
                                        .tv_nsec = timeout_ns % 1000000000};
         ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
     }
-    (void)ret;
-    r->unsubmitted = 0;
+    submit_done(w, ret);
     return dispatch(w);
+}
+
+/* Whether the MSG_RING tagged `tag` that we just submitted failed at
+ * once (its CQE is in our CQ already: see "When the kernel says no");
+ * the CQE is neutralised for dispatch. */
+static bool msg_ring_failed(worker *self, uint64_t tag)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head;
+    io_uring_for_each_cqe(&self->ring.ring, head, cqe)
+    {
+        if (cqe->user_data == tag) {
+            cqe->user_data = UD_IGNORE; /* the CQ ring is ours to write */
+            return true;
+        }
+    }
+    return false;
 }
 
 void wring_wake(worker *target)
@@ -227,15 +489,29 @@ void wring_wake(worker *target)
     worker *self = current_worker();
     if (self && self != target && self->ring.up && self->ring.has_msg_ring) {
         struct io_uring_sqe *sqe = wring_sqe(self);
-        io_uring_prep_msg_ring(sqe, tr->ring.ring_fd, 0, UD_WAKE, 0);
-        io_uring_sqe_set_data64(sqe, UD_IGNORE);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        /* Submit now: the sleeper must not wait for our next round. */
-        stat_inc(self, ring_enters);
-        io_uring_submit(&self->ring.ring);
-        self->ring.unsubmitted = 0;
-        return;
+        if (sqe) {
+            uint64_t tag = UD_MSG_RING + (uint64_t)target->index;
+            io_uring_prep_msg_ring(sqe, tr->ring.ring_fd, 0, UD_WAKE, 0);
+            /* Its CQE comes back only if it failed. */
+            io_uring_sqe_set_data64(sqe, tag);
+            sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+            /* Submit now: the sleeper must not wait for our next round. */
+            wring_submit(self);
+            if (!self->ring.unsubmitted && !msg_ring_failed(self, tag))
+                return;
+            /* Failed, or not submitted (it goes with our next enter: a
+             * late, harmless second wake-up): the eventfd wakes the
+             * target now. */
+        }
     }
+    wring_kick(target);
+}
+
+void wring_kick(worker *target)
+{
+    wring *tr = &target->ring;
+    if (!load_acquire(&tr->up))
+        return;
     uint64_t one = 1;
     if (write(tr->wake_efd, &one, sizeof one) < 0) {
         /* EAGAIN: the counter is saturated, a wake-up is pending anyway */

@@ -305,7 +305,36 @@ void gr_once_do(gr_once *o, void (*fn)(void));
  * SIGPIPE handler gets its handler called on such writes.  Past the goroutine's deadline
  * (gr_set_deadline) a blocking call returns -ETIMEDOUT and the fd stays
  * usable.  Called outside a goroutine they fall back to the plain
- * blocking syscall.
+ * blocking syscall.  -ENOMEM: no memory for the state greenrt keeps per
+ * descriptor (made at the first call on a descriptor number), or for the
+ * timer that bounds a wait for the descriptor's lock by the deadline.
+ *
+ * Descriptors shared by goroutines (Go's rules for a net.Conn or an
+ * os.File).  The reads of one fd are serialised, and so are its writes:
+ * gr_read, gr_readv, gr_recv, gr_recv_buf and gr_accept hold the fd's
+ * read lock for their whole duration, gr_write, gr_writev and gr_send its
+ * write lock, and gr_read_full and gr_write_all hold theirs across their
+ * whole loop - so each of those is atomic against the other reads (or
+ * writes) of the fd: two goroutines' gr_write_all on one socket never
+ * interleave, and reads and writes at the file position of a regular file
+ * behave as read(2) and write(2) from threads do (nothing lost, nothing
+ * read twice).  A read and a write of one fd run at the same time, and
+ * gr_poll, gr_connect, gr_shutdown and gr_fsync take neither lock.  A
+ * call waiting for its turn is parked like any other; its deadline
+ * applies.
+ *
+ * gr_close(fd) marks fd closed: a call that starts on it from then on
+ * fails with -EBADF, every call blocked on it (in the kernel, or waiting
+ * for its turn) is woken and returns -EBADF, and once they have all
+ * returned the descriptor is closed - so the peer of a socket sees end of
+ * file and a closed listener refuses connections.  -EBADF rather than
+ * -ECANCELED: it is what the same call returns when it starts just after
+ * the close, one error for "the fd was closed" (Go's ErrClosed).  This
+ * holds for a gr_close called from any thread.  A descriptor closed with
+ * close(2) behind greenrt's back is not woken so: calls blocked on it
+ * stay blocked until the kernel completes them (as a thread blocked in
+ * read(2) does), and calls on a new file that gets the same number wait
+ * for their turn behind them.
  *
  * EMFILE/ENFILE from gr_accept: the pending connection stays queued.  A
  * server loop should back off before retrying (gr_sleep of a few ms) so
@@ -326,14 +355,17 @@ ssize_t gr_recv(int fd, void *buf, size_t n, int flags);
 ssize_t gr_send(int fd, const void *buf, size_t n, int flags);
 /* Loop until all n bytes moved: n, or -errno (bytes already moved are
  * lost to the caller only on error), or for gr_read_full a short count
- * at end of file. */
+ * at end of file.  Atomic against the other reads (writes) of fd: no
+ * other goroutine's bytes get in between. */
 ssize_t gr_read_full(int fd, void *buf, size_t n);
 ssize_t gr_write_all(int fd, const void *buf, size_t n);
 int gr_accept(int fd, struct sockaddr *addr, socklen_t *len); /* CLOEXEC fd */
 int gr_connect(int fd, const struct sockaddr *addr, socklen_t len);
-/* Never cut short by a deadline.  It does not yet cancel requests other
- * goroutines have in flight on fd: they stay parked until the kernel
- * completes them (for a socket, gr_shutdown(fd, SHUT_RDWR) wakes them). */
+/* Wakes the calls blocked on fd (they return -EBADF), waits until they
+ * have returned, then closes fd (see "Descriptors shared by goroutines"
+ * above).  0, or -EBADF (fd is not open, or another gr_close of it is
+ * under way), or the errors of close(2).  Never cut short by a deadline;
+ * an interrupted close counts as done. */
 int gr_close(int fd);
 /* shutdown(2) through the ring: many goroutines shutting connections down
  * at once (a server draining) share one system call. */

@@ -146,7 +146,7 @@ static void sleep_fire(timer *t)
 {
     g *gp = (g *)((char *)t - offsetof(g, tm));
     timer_fired(t);
-    ready(gp);
+    ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 struct sleep_arm {
@@ -159,7 +159,7 @@ static void after_arm_sleep(worker *w, void *arg)
     struct sleep_arm *sa = arg;
     sa->gp->tm.fire = sleep_fire;
     if (timer_arm(w, &sa->gp->tm, sa->when) < 0)
-        ready(sa->gp); /* no memory for the heap: wake at once */
+        ready_from(sa->gp, GR_WAKE_TIMER, NULL); /* no memory for the heap: wake at once */
 }
 
 void park_until(uint16_t reason, int64_t when)

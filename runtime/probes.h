@@ -20,10 +20,12 @@
 #define PROBE1(name, a) DTRACE_PROBE1(greenrt, name, a)
 #define PROBE2(name, a, b) DTRACE_PROBE2(greenrt, name, a, b)
 #define PROBE3(name, a, b, c) DTRACE_PROBE3(greenrt, name, a, b, c)
+#define PROBE4(name, a, b, c, d) DTRACE_PROBE4(greenrt, name, a, b, c, d)
 #else
 #define PROBE1(name, a) ((void)(a))
 #define PROBE2(name, a, b) ((void)(a), (void)(b))
 #define PROBE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
+#define PROBE4(name, a, b, c, d) ((void)(a), (void)(b), (void)(c), (void)(d))
 #endif
 
 #endif

@@ -112,7 +112,7 @@ static void timeout_fire(timer *t)
         gp->wake_param = NULL;
     timer_fired(t);
     if (won)
-        ready(gp);
+        ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 static void after_select_park(worker *w, void *arg)
@@ -213,7 +213,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
     if (chosen >= 0 || timeout_ns == 0) {
         unlock_all(&s);
         if (wake)
-            ready(wake);
+            ready_from(wake, GR_WAKE_CHAN, cases[chosen].chan);
         free(heap);
         return chosen >= 0 ? chosen : -EAGAIN;
     }

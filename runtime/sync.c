@@ -303,7 +303,7 @@ static void cond_timeout_fire(timer *t)
     bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
     timer_fired(t);
     if (won)
-        ready(gp);
+        ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 static void after_cond_park(worker *w, void *arg)

@@ -12,6 +12,7 @@ required=(
   systemtap-sdt-dev                    # USDT probes (<sys/sdt.h>)
   libjansson-dev                       # gtrace reads JSON back (diff)
   gnuplot-nox                          # bench: SVG charts in the report
+  libxml2-utils                        # xmllint: gtrace --flamegraph tests (well-formed SVG)
   curl wrk                             # HTTP examples: clients in tests
   redis-server redis-tools             # kv example: the reference server, redis-cli,
                                        # redis-benchmark (tests, comparison)

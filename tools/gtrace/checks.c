@@ -106,6 +106,24 @@ static int env_size(const char *name, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* A file written at the end (--folded, --flamegraph) can be: created
+ * now, so that a wrong path fails before the run rather than after it. */
+static int writable(const char *path, const char *opt)
+{
+	if (!path)
+		return 0;
+	FILE *f = fopen(path, "we");
+	if (!f || fputc('\n', f) == EOF || fflush(f)) {
+		gt_err("cannot write the %s file %s: %s (check the directory exists and is writable, "
+		       "and the disk has room)", opt, path, strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 int gt_check_inputs(struct gt_opts *o)
 {
 	if (env_size("GTRACE_MAX_THREADS", 1u << 24, &o->max_threads) ||
@@ -137,6 +155,8 @@ int gt_check_inputs(struct gt_opts *o)
 		}
 	}
 	if (o->trace_path && !(o->tracer = gt_trace_create(o->trace_path, o->trace_max_mb)))
+		return -1;
+	if (writable(o->folded_path, "--folded") || writable(o->flame_path, "--flamegraph"))
 		return -1;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #ifndef GTRACE_TOOL_H
 #define GTRACE_TOOL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +49,10 @@ struct gt_opts {
 	bool per_thread;        /* -T */
 	bool hist;              /* --hist */
 	bool goroutines;        /* --goroutines: per-event greenrt probes */
+	bool offcpu;            /* --offcpu (or --folded, --flamegraph): stacks, wakers,
+				 * distributions */
+	const char *folded_path;        /* --folded: the off-CPU stacks, folded */
+	const char *flame_path;         /* --flamegraph: ... as an SVG flame graph */
 	bool no_syscalls;       /* --no-syscalls: do not count system calls */
 	bool sys_tracepoints;   /* --sys-tracepoints: sys_enter/sys_exit, not fentry */
 	bool verbose;           /* -v */
@@ -102,6 +107,11 @@ struct gt_session {
 	struct bpf_program *sys_fe[2];  /* fentry, fexit on x64_sys_call */
 	struct bpf_program *sys_tp[2];  /* sys_enter, sys_exit (tp_btf or raw_tp) */
 	bool g_events;          /* per-event greenrt probes (switch, park...) attached */
+	bool offcpu;            /* --offcpu: its programs loaded and attached */
+	bool g_offcpu;          /* ... and the goroutine ones on some process */
+	struct gt_syms *syms;   /* --offcpu: names for the stacks (symbols.c) */
+	struct gt_stack_cache *stack_cache;     /* ... stacks named so far (offcpu.c) */
+	int64_t maps_read_at;   /* when the traced processes' maps were last read */
 	bool g_stats;           /* greenrt's `stats` probe attached */
 	bool from_start;        /* traced from the first instruction (run) */
 	char usdt_where[512];   /* files the greenrt probes were attached in */
@@ -276,6 +286,12 @@ struct gt_snapshot {
 	uint64_t io_ops[GT_MAX_IO_OPS];
 	struct gt_goroutine gtop[GT_TOP_GOROUTINES]; /* most OS switches */
 	int ngtop;
+	struct gt_goroutine gwait_top[GT_TOP_GOROUTINES]; /* --offcpu: longest run-queue time */
+	int ngwait_top;
+	bool offcpu;            /* --offcpu figures below */
+	bool g_offcpu;          /* ... with goroutines */
+	struct gt_offcpu *off;  /* the stacks and wakers (offcpu.c), NULL without */
+	struct gt_dist dists[GT_DIST_COUNT];
 	uint64_t ngoroutines;   /* entries in gstats */
 	struct gt_prog_cost cost[GT_MAX_PROGS];
 	int ncost;
@@ -283,6 +299,89 @@ struct gt_snapshot {
 	uint64_t cost_sampled_ns, cost_sampled_runs; /* bpf_stats, while on */
 	double cost_sampled_s;  /* seconds bpf_stats was on */
 };
+
+/* ---- --offcpu: stacks, wakers, distributions (offcpu.c) ---- */
+/* One off-CPU entry: a stack and a kind, with the time spent there. */
+struct gt_off_entry {
+	uint32_t tgid;
+	uint16_t kind;          /* enum gt_off_kind */
+	uint16_t reason;        /* goroutines: enum gr_wait_reason */
+	char comm[GT_COMM_LEN]; /* threads: the thread's name */
+	uint64_t ns, count;     /* including the spans still open at the snapshot */
+	char *stack;            /* frames, outermost first, ';'-separated (folded) */
+};
+
+/* Who woke a thread. */
+struct gt_off_waker {
+	uint32_t waker_tgid, waker_tid, wakee_tgid, wakee_tid;
+	char waker_comm[GT_COMM_LEN], wakee_comm[GT_COMM_LEN];
+	uint64_t ns, count;     /* the wakee's off-CPU time, spans */
+	char *stack;            /* the waker's kernel stack, folded */
+	const char *context;    /* "task", or "hardirq"/"softirq": the waker
+				 * only happened to be interrupted */
+};
+
+/* What made goroutines runnable. */
+struct gt_off_gwaker {
+	uint32_t tgid;
+	uint16_t source;        /* enum gr_wake_source */
+	uint16_t reason;        /* the wakee's wait reason */
+	uint64_t obj;           /* the channel, for GR_WAKE_CHAN */
+	uint64_t ns, count;     /* park time ended, wakes */
+	char *waker_stack, *park_stack;
+};
+
+struct gt_offcpu {
+	struct gt_off_entry *e;
+	int n;
+	struct gt_off_waker *w;
+	int nw;
+	struct gt_off_gwaker *gw;
+	int ngw;
+	uint64_t open_spans;    /* spans still open at the snapshot, counted in */
+};
+
+struct gt_session;
+struct gt_figures;
+/* Read the off-CPU maps into snap->off (symbolising the stacks). */
+int gt_offcpu_collect(struct gt_session *s, struct gt_snapshot *snap);
+void gt_offcpu_free(struct gt_offcpu *off);
+/* Free a session's stack names (gt_session_close). */
+void gt_stack_cache_free(struct gt_stack_cache *c);
+void gt_offcpu_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_offcpu_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* The distributions section (dist.c). */
+void gt_dist_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_dist_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* p (0..1) of a distribution, in ns; 0 for an empty one */
+double gt_dist_pct(const struct gt_dist *d, double p);
+/* The frames of an entry as the folded format has them, root first:
+ * "process;thread;frames...[;leaf]" (goroutines: "process;[goroutines];
+ * frames...;[reason]"). */
+const char *gt_off_folded(const struct gt_snapshot *s, const struct gt_off_entry *e,
+			  char *buf, size_t len);
+/* Write the folded stacks (0, or -errno having said why). */
+int gt_folded_write(const char *path, const struct gt_snapshot *s);
+/* Write the SVG flame graph (flame.c; 0, or -errno having said why). */
+int gt_flame_write(const char *path, const struct gt_snapshot *s);
+/* The name of enum gr_wake_source v. */
+const char *gt_wake_source_name(unsigned v);
+
+/* ---- symbols (symbols.c) ---- */
+struct bpf_stack_build_id;
+struct gt_syms *gt_syms_new(void);
+void gt_syms_free(struct gt_syms *y);
+/* Index the build-ids of an executable and the libraries it needs. */
+void gt_syms_add_file(struct gt_syms *y, const char *path);
+/* Index the files pid maps, and remember its code mappings. */
+void gt_syms_add_pid(struct gt_syms *y, pid_t pid);
+const char *gt_syms_kernel(struct gt_syms *y, uint64_t ip, char *buf, size_t len);
+const char *gt_syms_user(struct gt_syms *y, pid_t pid, const struct bpf_stack_build_id *fr,
+			 char *buf, size_t len);
+/* The DT_NEEDED libraries of an ELF file, resolved as ld.so would (the
+ * common cases: RPATH/RUNPATH with $ORIGIN, LD_LIBRARY_PATH, the system
+ * directories); how many were found (usdt.c). */
+int gt_elf_needed(const char *exe, char (*out)[PATH_MAX], int max);
 
 /* Read every map into *snap (allocates snap->threads).  goroutines: also
  * walk the per-goroutine map (slow with many goroutines; top skips it). */
@@ -324,6 +423,8 @@ void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs);
 const char *gt_greenrt_source(const struct gt_snapshot *s, char *buf, size_t len);
 void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_wait_reason_name(unsigned reason);
+/* "chan_recv": the reason as a key (the g.park.* summary keys) */
+const char *gt_wait_reason_key(unsigned reason);
 
 /* The process list (procs.c): "pid 123 and 3 children", a line each. */
 const char *gt_procs_scope(const struct gt_snapshot *s, char *buf, size_t len);

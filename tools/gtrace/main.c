@@ -40,7 +40,7 @@
 
 enum {
 	OPT_JSON = 1000, OPT_TRACE, OPT_TRACE_MAX, OPT_PER, OPT_HIST, OPT_GOROUTINES,
-	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE,
+	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE, OPT_OFFCPU, OPT_FOLDED, OPT_FLAME,
 };
 
 /* Which commands an option applies to. */
@@ -74,6 +74,16 @@ static const struct opt table[] = {
 	{ { "goroutines", OPT_GOROUTINES, NULL, 0,
 	    "Count every goroutine event with per-event probes: per-thread and per-goroutine "
 	    "figures, at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
+	{ { "offcpu", OPT_OFFCPU, NULL, 0,
+	    "Where the threads and goroutines waited: off-CPU time by kernel and user stack, "
+	    "goroutine park time by reason and park-site stack, run-queue time, who woke whom, "
+	    "and the waits as distributions (p50/p90/p99/max); see COST", 0 }, C_RUN | C_ATTACH },
+	{ { "folded", OPT_FOLDED, "FILE", 0,
+	    "Write every --offcpu stack to FILE in the folded format flame graph tools read "
+	    "(implies --offcpu)", 0 }, C_RUN | C_ATTACH },
+	{ { "flamegraph", OPT_FLAME, "FILE.svg", 0,
+	    "Draw the --offcpu stacks as a flame graph: one self-contained SVG file "
+	    "(implies --offcpu)", 0 }, C_RUN | C_ATTACH },
 	{ { "no-syscalls", OPT_NOSYSCALLS, NULL, 0,
 	    "Do not count system calls (the cheap mode: see COST in gtrace --help)", 0 }, C_TRACE },
 	{ { "sys-tracepoints", OPT_SYSTP, NULL, 0,
@@ -103,10 +113,14 @@ static const char cost_doc[] =
 "Goroutine figures come, by default, from greenrt's own counters (its\n"
 "`stats` probe, about once a second); --goroutines (implied by --trace)\n"
 "adds a uprobe on each goroutine switch, park, ready and I/O, a trap of\n"
-"~1 us of the target's time each.  The report's last lines give what\n"
-"tracing cost: the time in gtrace's BPF programs and, measured on this\n"
-"machine at start, what the uprobe traps and the slower system calls\n"
-"cost the target on top of it.\n";
+"~1 us of the target's time each.  --offcpu adds two scheduler\n"
+"programs that walk the kernel and user stacks of every switch-out and\n"
+"wakeup of the target's threads, and, for greenrt programs, uprobes on\n"
+"every goroutine park, ready, switch and exit (a trap each, and a stack\n"
+"walk at each park and ready).  The report's last lines give what\n"
+"tracing cost: the time in gtrace's BPF programs (and the part --offcpu's\n"
+"took) and, measured on this machine at start, what the uprobe traps and\n"
+"the slower system calls cost the target on top of it.\n";
 
 static const char top_doc[] =
 "gtrace - what a process costs the kernel, and what greenrt does above it.\n"
@@ -398,6 +412,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NOSYSCALLS:
 		o->no_syscalls = true;
+		break;
+	case OPT_OFFCPU:
+		o->offcpu = true;
+		break;
+	case OPT_FOLDED:
+		o->folded_path = arg;
+		o->offcpu = true;
+		break;
+	case OPT_FLAME:
+		o->flame_path = arg;
+		o->offcpu = true;
 		break;
 	case OPT_SYSTP:
 		o->sys_tracepoints = true;

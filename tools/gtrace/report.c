@@ -113,6 +113,19 @@ static double target_syscalls(const struct gt_snapshot *s)
 	return (double)(s->totals[0].syscalls + s->totals[1].syscalls);
 }
 
+/* The share of the BPF time that --offcpu's programs took (their
+ * sampled run time over every program's), 0..1; -1 without --offcpu. */
+static double offcpu_share(const struct gt_snapshot *s)
+{
+	double off = 0;
+	if (!s->offcpu || !s->cost_sampled_ns)
+		return -1;
+	for (int i = 0; i < s->ncost; i++)
+		if (!strncmp(s->cost[i].name, "gt_off_", 7) || !strncmp(s->cost[i].name, "gt_o_", 5))
+			off += (double)s->cost[i].run_ns;
+	return off / (double)s->cost_sampled_ns;
+}
+
 static struct overhead overhead(const struct gt_snapshot *s)
 {
 	struct overhead v = { .uprobe_ns = -1, .uprobe_bpf_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1 };
@@ -126,7 +139,7 @@ static struct overhead overhead(const struct gt_snapshot *s)
 	 * its pid): their BPF time, per run as bpf_stats sampled it, is the
 	 * target's too. */
 	for (int i = 0; i < s->ncost; i++)
-		if (!strncmp(s->cost[i].name, "gt_g_", 5)) {
+		if (!strncmp(s->cost[i].name, "gt_g_", 5) || !strncmp(s->cost[i].name, "gt_o_", 5)) {
 			run_ns += (double)s->cost[i].run_ns;
 			runs += (double)s->cost[i].run_cnt;
 		}
@@ -153,9 +166,13 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_syscalls_figures(s, fs);
 	gt_iouring_figures(s, fs);
 	gt_greenrt_figures(s, fs);
+	gt_offcpu_figures(s, fs);
+	gt_dist_figures(s, fs);
 	gt_fig_add(fs, "cost.bpf_runs", "BPF program runs", (double)s->cost_runs, GT_U_COUNT, true);
 	gt_fig_add(fs, "cost.bpf_ns", "time in BPF programs", (double)s->cost_ns, GT_U_NS, true);
 	gt_fig_add(fs, "cost.stats_s", NULL, s->cost_sampled_s, GT_U_COUNT, false);
+	if (offcpu_share(s) >= 0)
+		gt_fig_add(fs, "cost.offcpu_bpf_ns", NULL, offcpu_share(s) * (double)s->cost_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.uprobe_hits", NULL, v.uprobe_hits, GT_U_COUNT, false);
 	if (s->uprobe_hit_ns > 0)
 		gt_fig_add(fs, "cost.uprobe_hit_ns", NULL, s->uprobe_hit_ns, GT_U_NS, false);
@@ -197,6 +214,9 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 			gt_fmt_num((double)s->cost_runs, a), gt_fmt_ns((double)s->cost_ns, b),
 			gt_fmt_ns(s->cost_runs ? (double)s->cost_ns / (double)s->cost_runs : 0, c),
 			s->elapsed_s > 0 ? (double)s->cost_ns / (s->elapsed_s * 1e7) : 0);
+	if (offcpu_share(s) >= 0)
+		fprintf(f, "  of which --offcpu's programs (stack walks, wakers, goroutine waits): ~%s (%.0f%%)\n",
+			gt_fmt_ns(offcpu_share(s) * (double)s->cost_ns, a), 100 * offcpu_share(s));
 	/* what the BPF time leaves out, for the target */
 	if (v.uprobe_hits > 0) {
 		if (v.uprobe_ns >= 0)
@@ -314,6 +334,12 @@ void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts 
 	fputc('\n', f);
 	gt_greenrt_print(f, s, o);
 	fputc('\n', f);
+	if (s->offcpu) {
+		gt_offcpu_print(f, s, o);
+		fputc('\n', f);
+		gt_dist_print(f, s, o);
+		fputc('\n', f);
+	}
 	if (s->traced_events) {
 		print_trace(f, s, o);
 		fputc('\n', f);

@@ -117,6 +117,10 @@ static int finish(struct gt_session *s, struct gt_opts *o, const struct gt_exit 
 		: WIFSIGNALED(ex->status) ? 128 + WTERMSIG(ex->status) : -1;
 	main_comm(snap, name);
 	gt_session_close(s);
+	if (o->folded_path && gt_folded_write(o->folded_path, snap))
+		err = -EIO;
+	if (o->flame_path && gt_flame_write(o->flame_path, snap))
+		err = -EIO;
 	if (o->json_file) {
 		if (gt_json_write(o->json_file, o->json_path, snap, o))
 			err = -EIO;
@@ -244,6 +248,7 @@ int gt_run_main(struct gt_opts *o)
 	if (gt_session_load(&s, pid, o) || gt_session_attach(&s))
 		goto fail;
 	s.from_start = true;    /* the runtime's counters all happen while traced */
+	gt_syms_add_file(s.syms, o->exe);
 	no_probes_in(&s, o->exe);
 	if (o->tracer && gt_trace_start(o->tracer, &s))
 		goto fail;

@@ -22,14 +22,17 @@ GTRACE_SRCS := \
 	tools/gtrace/calib.c \
 	tools/gtrace/checks.c \
 	tools/gtrace/collect.c \
+	tools/gtrace/counters.c \
 	tools/gtrace/diff.c \
 	tools/gtrace/dist.c \
 	tools/gtrace/flame.c \
 	tools/gtrace/greenrt.c \
+	tools/gtrace/interval.c \
 	tools/gtrace/hist.c \
 	tools/gtrace/iouring.c \
 	tools/gtrace/json.c \
 	tools/gtrace/main.c \
+	tools/gtrace/mem.c \
 	tools/gtrace/offcpu.c \
 	tools/gtrace/procs.c \
 	tools/gtrace/report.c \
@@ -119,6 +122,7 @@ GTRACE_TEST_HELPERS := \
 	$(BUILD)/tests/gtrace/spinners \
 	$(BUILD)/tests/gtrace/stubborn \
 	$(BUILD)/tests/gtrace/threads_n \
+	$(BUILD)/tests/gtrace/touch_pages \
 	$(BUILD)/tests/gtrace/uring_churn \
 	$(BUILD)/tests/gtrace/uring_nops
 
@@ -145,6 +149,7 @@ $(BUILD)/tests/gtrace/chan_park: tests/integration/gtrace/chan_park.c $(LIBGREEN
 GTRACE_TEST_SCRIPTS := \
 	$(BUILD)/tests/gtrace/test_gtrace.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_cli.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_counters.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_offcpu.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_procs.sh
@@ -162,6 +167,7 @@ $(GTRACE_TEST_SCRIPTS): $(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
 # checks exist)
 $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: $(BUILD)/tests/gtrace/goroutines
 $(BUILD)/tests/gtrace/test_gtrace_offcpu.sh: $(BUILD)/tests/gtrace/chan_park
+$(BUILD)/tests/gtrace/test_gtrace_counters.sh: $(BUILD)/tests/gtrace/chan_park
 $(BUILD)/tests/gtrace/test_gtrace_cli.sh: $(BUILD)/tests/gtrace/goroutines $(BUILD)/echo_greenrt
 
 TESTS_INTEGRATION += $(GTRACE_TEST_SCRIPTS)

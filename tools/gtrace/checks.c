@@ -145,10 +145,16 @@ int gt_check_inputs(struct gt_opts *o)
 	    check_pid(o->pid, o->cmd == GT_CMD_TOP ? "gtrace top" : "gtrace attach"))
 		return -1;
 	if (o->json_path) {
-		/* the report's first byte now: a file that opens but cannot be
-		 * written (/dev/full, /proc/version) fails here too */
+		/* the report's first byte now (with -i, the JSON lines' header
+		 * line): a file that opens but cannot be written (/dev/full,
+		 * /proc/version) fails here too */
 		o->json_file = fopen(o->json_path, "we");
-		if (!o->json_file || fputc('{', o->json_file) == EOF || fflush(o->json_file)) {
+		if (!o->json_file ||
+		    (o->interval > 0 ? fprintf(o->json_file, "{\"type\":\"header\",\"tool\":\"gtrace\","
+					       "\"version\":%d,\"interval_s\":%g}\n", GT_JSON_VERSION,
+					       o->interval) < 0
+				     : fputc('{', o->json_file) == EOF) ||
+		    fflush(o->json_file)) {
 			gt_err("cannot write the --json file %s: %s (check the directory exists and is "
 			       "writable, and the disk has room)", o->json_path, strerror(errno));
 			return -1;

@@ -359,6 +359,9 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 
 	collect_rt(s, snap);
 	err = gt_offcpu_collect(s, snap) ?: err;
+	gt_pmu_read(s->pmu, snap);
+	gt_mem_sample(&s->mem);
+	snap->mem = s->mem;
 
 	/* goroutines: keep the ones with most OS switches, and (--offcpu)
 	 * those that waited longest for a worker */

@@ -143,3 +143,18 @@ void gt_dist_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o
 		print_log2(f, &s->dists[r[i].id]);
 	}
 }
+
+void gt_dist_delta(struct gt_dist *out, const struct gt_dist *cur, const struct gt_dist *prev)
+{
+	int top = -1;
+	out->count = cur->count - prev->count;
+	out->sum = cur->sum - prev->sum;
+	for (int i = 0; i < GT_DIST_SLOTS; i++)
+		if ((out->slots[i] = cur->slots[i] - prev->slots[i]))
+			top = i;
+	/* the interval's own maximum is not kept: the top bucket's bound,
+	 * and never above the whole run's maximum */
+	out->max = top < 0 ? 0 : (uint64_t)slot_hi(top);
+	if (out->max > cur->max)
+		out->max = cur->max;
+}

@@ -27,7 +27,7 @@
 #include <linux/types.h>
 #include "gtrace.h"        /* bpf/gtrace.h: types shared with the BPF side */
 
-#define GT_JSON_VERSION 3       /* SCHEMA.md; diff reads 1 to 3 */
+#define GT_JSON_VERSION 4       /* SCHEMA.md; diff reads 1 to 4 */
 
 /* ---- command line (main.c) ---- */
 enum gt_cmd { GT_CMD_NONE, GT_CMD_RUN, GT_CMD_ATTACH, GT_CMD_TOP, GT_CMD_DIFF };
@@ -53,6 +53,8 @@ struct gt_opts {
 				 * distributions */
 	const char *folded_path;        /* --folded: the off-CPU stacks, folded */
 	const char *flame_path;         /* --flamegraph: ... as an SVG flame graph */
+	bool counters;          /* --counters: perf_event_open counters */
+	double interval;        /* -i SECONDS, 0 = off */
 	bool no_syscalls;       /* --no-syscalls: do not count system calls */
 	bool sys_tracepoints;   /* --sys-tracepoints: sys_enter/sys_exit, not fentry */
 	bool verbose;           /* -v */
@@ -75,6 +77,53 @@ struct gtrace_bpf;
 struct bpf_link;
 struct bpf_program;
 struct ring_buffer;
+
+/* ---- memory (mem.c) ---- */
+enum { GT_MEMINFO_KSTACK, GT_MEMINFO_SLAB, GT_MEMINFO_PTE, GT_MEMINFO_COUNT };
+
+/* The target's memory, sampled while traced (peaks; bytes). */
+struct gt_mem {
+	bool on;
+	bool idle_baseline;     /* base taken before the command started (run) */
+	pid_t pid;
+	uint64_t samples;
+	uint64_t vm_peak;       /* VmPeak: address space reserved */
+	uint64_t rss_peak;      /* VmHWM */
+	uint64_t pte_peak;      /* VmPTE, the largest sample */
+	uint64_t threads_peak;  /* Threads, the largest sample */
+	uint64_t kstack_bytes;  /* one kernel stack (measured), 0 unknown */
+	uint64_t task_bytes;    /* one task_struct (slab object size), 0 unknown */
+	int64_t base[GT_MEMINFO_COUNT]; /* /proc/meminfo kB at the start (-1 missing) */
+	int64_t peak[GT_MEMINFO_COUNT]; /* ... at the largest sum of the three */
+};
+/* Start: the baseline (idle_baseline: the command has not started). */
+void gt_mem_start(struct gt_mem *m, pid_t pid, bool idle_baseline);
+void gt_mem_sample(struct gt_mem *m);
+
+/* ---- counters (counters.c) ---- */
+enum gt_pmu_event {
+	GT_PMU_CYCLES, GT_PMU_INSTRUCTIONS, GT_PMU_CACHE_REFS, GT_PMU_CACHE_MISSES,
+	GT_PMU_BRANCH_MISSES, GT_PMU_L1D_MISSES, GT_PMU_DTLB_MISSES, GT_PMU_ITLB_MISSES,
+	GT_PMU_TASK_CLOCK, GT_PMU_CSW, GT_PMU_MIGRATIONS, GT_PMU_FAULTS, GT_PMU_MINFLT,
+	GT_PMU_MAJFLT, GT_PMU_COUNT
+};
+
+/* The counters as read (sums over the descriptors; ns for the times). */
+struct gt_pmu {
+	uint64_t raw[GT_PMU_COUNT];
+	uint64_t enabled[GT_PMU_COUNT];         /* time enabled ... */
+	uint64_t running[GT_PMU_COUNT];         /* ... and counting (multiplexing) */
+	bool have[GT_PMU_COUNT];
+	char hw_why[160];       /* why no hardware counters ("" if there are) */
+	char why[160];          /* why no counters at all */
+	double switch_ns;       /* a context switch's counter switch, calibrated; -1 unknown */
+};
+struct gt_pmu_set;
+/* Open the counters on pid: run (the command before its exec, enabled
+ * by it) or attach (every thread now).  Never NULL but for memory; what
+ * could not be opened is said in the snapshot. */
+struct gt_pmu_set *gt_pmu_open(pid_t pid, bool run);
+void gt_pmu_close(struct gt_pmu_set *p);
 
 /* A traced process whose greenrt probes are attached (usdt.c). */
 struct gt_uproc {
@@ -111,6 +160,8 @@ struct gt_session {
 	bool g_offcpu;          /* ... and the goroutine ones on some process */
 	struct gt_syms *syms;   /* --offcpu: names for the stacks (symbols.c) */
 	struct gt_stack_cache *stack_cache;     /* ... stacks named so far (offcpu.c) */
+	struct gt_pmu_set *pmu; /* --counters, NULL without */
+	struct gt_mem mem;      /* the target's memory, sampled at each tick */
 	int64_t maps_read_at;   /* when the traced processes' maps were last read */
 	bool g_stats;           /* greenrt's `stats` probe attached */
 	bool from_start;        /* traced from the first instruction (run) */
@@ -292,6 +343,9 @@ struct gt_snapshot {
 	bool g_offcpu;          /* ... with goroutines */
 	struct gt_offcpu *off;  /* the stacks and wakers (offcpu.c), NULL without */
 	struct gt_dist dists[GT_DIST_COUNT];
+	bool pmu_on;            /* --counters */
+	struct gt_pmu pmu;
+	struct gt_mem mem;
 	uint64_t ngoroutines;   /* entries in gstats */
 	struct gt_prog_cost cost[GT_MAX_PROGS];
 	int ncost;
@@ -364,6 +418,35 @@ const char *gt_off_folded(const struct gt_snapshot *s, const struct gt_off_entry
 int gt_folded_write(const char *path, const struct gt_snapshot *s);
 /* Write the SVG flame graph (flame.c; 0, or -errno having said why). */
 int gt_flame_write(const char *path, const struct gt_snapshot *s);
+/* cur - prev of the off-CPU entries, into out->off (interval.c). */
+int gt_offcpu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur,
+		    const struct gt_snapshot *prev);
+/* A distribution of the events between two snapshots. */
+void gt_dist_delta(struct gt_dist *out, const struct gt_dist *cur, const struct gt_dist *prev);
+/* The counters (counters.c) and the memory (mem.c) sections. */
+void gt_pmu_read(const struct gt_pmu_set *p, struct gt_snapshot *snap);
+void gt_pmu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur, const struct gt_snapshot *prev);
+void gt_pmu_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_pmu_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* What switching the counters cost the target (ns), -1 unknown. */
+double gt_pmu_cost_ns(const struct gt_snapshot *s);
+void gt_mem_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_mem_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+
+/* ---- over time (interval.c): the delta of two snapshots, -i ---- */
+/* out = what happened from prev to cur (see interval.c); free it with
+ * gt_snapshot_free.  0 or -ENOMEM. */
+int gt_snapshot_delta(const struct gt_snapshot *cur, const struct gt_snapshot *prev,
+		      struct gt_snapshot *out);
+struct gt_interval;
+/* -i: intervals from t_start, printed on out (and o->json_file). */
+struct gt_interval *gt_interval_new(const struct gt_opts *o, FILE *out, int64_t t_start);
+/* Print the interval that has ended, if one has (call while waiting). */
+int gt_interval_poll(struct gt_interval *iv, struct gt_session *s);
+/* The last interval, ending at the final snapshot (iv may be NULL). */
+int gt_interval_last(struct gt_interval *iv, struct gt_snapshot *final);
+void gt_interval_free(struct gt_interval *iv);
+
 /* The name of enum gr_wake_source v. */
 const char *gt_wake_source_name(unsigned v);
 

@@ -231,6 +231,8 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 	struct gt_figures fs;
 	json_t *root = json_object(), *sum = json_object(), *arr;
 
+	if (o->interval > 0)
+		json_object_set_new(root, "type", json_string("report"));
 	json_object_set_new(root, "version", json_integer(GT_JSON_VERSION));
 	json_object_set_new(root, "tool", json_string("gtrace"));
 	json_t *tg = json_object();
@@ -353,10 +355,13 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 		json_array_append_new(arr, json_integer(s->map_ids[i]));
 	json_object_set_new(root, "bpf_map_ids", arr);
 
-	/* checks.c wrote the opening brace before the run */
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* checks.c wrote the opening brace before the run; with -i, the
+	 * header line, and the report is the last of the JSON lines */
+	bool lines = o->interval > 0;
+	char *text = json_dumps(root, lines ? JSON_COMPACT | JSON_PRESERVE_ORDER
+					    : JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	int err = !text || text[0] != '{' || fputs(text + 1, f) == EOF || fputc('\n', f) == EOF ||
+	int err = !text || text[0] != '{' || fputs(text + !lines, f) == EOF || fputc('\n', f) == EOF ||
 		  fflush(f) ? -1 : 0;
 	free(text);
 	if (err) {

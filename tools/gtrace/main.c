@@ -37,10 +37,12 @@
 	GT_XSTR(GREENRT_VERSION_MINOR) "." GT_XSTR(GREENRT_VERSION_PATCH)
 #define GT_MAX_DURATION_S (366.0 * 24 * 3600)   /* -d: a year at most */
 #define GT_MAX_TRACE_MB 1e6                     /* --trace-max-mb: a terabyte */
+#define GT_MIN_INTERVAL_S 0.1                   /* -i: the drivers wake every 100 ms */
 
 enum {
 	OPT_JSON = 1000, OPT_TRACE, OPT_TRACE_MAX, OPT_PER, OPT_HIST, OPT_GOROUTINES,
 	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE, OPT_OFFCPU, OPT_FOLDED, OPT_FLAME,
+	OPT_COUNTERS,
 };
 
 /* Which commands an option applies to. */
@@ -84,6 +86,14 @@ static const struct opt table[] = {
 	{ { "flamegraph", OPT_FLAME, "FILE.svg", 0,
 	    "Draw the --offcpu stacks as a flame graph: one self-contained SVG file "
 	    "(implies --offcpu)", 0 }, C_RUN | C_ATTACH },
+	{ { "counters", OPT_COUNTERS, NULL, 0,
+	    "CPU counters of the target (perf_event_open, as perf stat): cycles, instructions "
+	    "(IPC), cache, TLB and branch misses where the machine has a PMU; task clock, "
+	    "context switches, migrations, page faults always", 0 }, C_RUN | C_ATTACH },
+	{ { "interval", 'i', "SECONDS", 0,
+	    "Also print the figures of each SECONDS as one line (with --json: one JSON object "
+	    "per interval, JSON lines), so warm-up and steady state can be told apart; the "
+	    "intervals add up to the report's totals", 0 }, C_RUN | C_ATTACH },
 	{ { "no-syscalls", OPT_NOSYSCALLS, NULL, 0,
 	    "Do not count system calls (the cheap mode: see COST in gtrace --help)", 0 }, C_TRACE },
 	{ { "sys-tracepoints", OPT_SYSTP, NULL, 0,
@@ -176,7 +186,11 @@ static const char run_doc[] =
 "  gtrace run --per 100000 --goroutines -- build/tests/gtrace/goroutines 1000 100000\n"
 "                              # every goroutine event, figures per request\n"
 "  gtrace run --trace t.json --trace-max-mb 200 -- build/echo_greenrt --port 0\n"
-"                              # a timeline for ui.perfetto.dev, at most 200 MB\n";
+"                              # a timeline for ui.perfetto.dev, at most 200 MB\n"
+"  gtrace run --offcpu --flamegraph off.svg -- build/echo_threads --port 0\n"
+"                              # where 1,000 threads wait: stacks, wakers, a flame graph\n"
+"  gtrace run --counters --per 100000 -i 1 -- build/echo_greenrt --port 0\n"
+"                              # cycles, IPC, faults per request; a line a second\n";
 
 static const char attach_doc[] =
 "gtrace attach - trace a running process for a while.\n"
@@ -190,7 +204,9 @@ static const char attach_doc[] =
 "  gtrace attach -p 1234 -d 10 --json a.json\n"
 "                              # 10 s of pid 1234, saved as JSON\n"
 "  gtrace attach -p $(pidof echo_greenrt) --goroutines -T\n"
-"                              # per-worker goroutine figures\n";
+"                              # per-worker goroutine figures\n"
+"  gtrace attach -p $(pidof echo_greenrt) -d 5 --offcpu --folded off.txt\n"
+"                              # where goroutines park, by reason and park site\n";
 
 static const char toplive_doc[] =
 "gtrace top - live per-thread rates of a running process, each second.\n"
@@ -415,6 +431,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_OFFCPU:
 		o->offcpu = true;
+		break;
+	case OPT_COUNTERS:
+		o->counters = true;
+		break;
+	case 'i':
+		o->interval = parse_num(c, arg, "interval", GT_MAX_DURATION_S);
+		if (o->interval < GT_MIN_INTERVAL_S)
+			usage_error(c, "interval '%s' is too short: at least %g s", arg, GT_MIN_INTERVAL_S);
 		break;
 	case OPT_FOLDED:
 		o->folded_path = arg;

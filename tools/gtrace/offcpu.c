@@ -464,6 +464,47 @@ int gt_offcpu_collect(struct gt_session *s, struct gt_snapshot *snap)
 	return err;
 }
 
+/* ---- over time ---- */
+
+int gt_offcpu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur, const struct gt_snapshot *prev)
+{
+	const struct gt_offcpu *c = cur->off, *p = prev->off;
+	struct gt_off_entry *sorted = NULL;
+	out->off = NULL;
+	if (!c)
+		return 0;
+	out->off = calloc(1, sizeof(*out->off));
+	if (!out->off || !(out->off->e = calloc((size_t)c->n + 1, sizeof(*out->off->e))))
+		return -ENOMEM;
+	if (p && p->n) {
+		sorted = malloc((size_t)p->n * sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		memcpy(sorted, p->e, (size_t)p->n * sizeof(*sorted));
+		qsort(sorted, (size_t)p->n, sizeof(*sorted), cmp_entry);
+	}
+	for (int i = 0; i < c->n; i++) {
+		const struct gt_off_entry *e = &c->e[i];
+		const struct gt_off_entry *q = sorted ? bsearch(e, sorted, (size_t)p->n, sizeof(*sorted),
+								cmp_entry) : NULL;
+		uint64_t ns = e->ns - (q ? q->ns : 0), n = e->count - (q ? q->count : 0);
+		if (!ns && !n)
+			continue;
+		struct gt_off_entry *d = &out->off->e[out->off->n];
+		*d = *e;
+		d->ns = ns;
+		d->count = n;
+		if (!(d->stack = strdup(e->stack))) {
+			free(sorted);
+			return -ENOMEM;
+		}
+		out->off->n++;
+	}
+	free(sorted);
+	/* wakers are whole-run tables: not split by interval */
+	return 0;
+}
+
 /* ---- figures ---- */
 
 static const char *const wake_sources[] = { "goroutine", "channel", "timer", "io", "blocking" };

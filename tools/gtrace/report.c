@@ -102,6 +102,7 @@ struct overhead {
 	double uprobe_hits, uprobe_ns;          /* greenrt probe hits, their traps' cost */
 	double uprobe_bpf_ns;                   /* ... their BPF programs' time, -1 unknown */
 	double sys_extra_per_call, sys_ns;      /* the syscall path's extra, per call and in all */
+	double counters_ns;                     /* --counters: switched with the target's threads */
 	double target_ns;                       /* the sum of the known parts: at least this */
 	double target_max_ns;                   /* ... with the probes' BPF time as bpf_stats
 						 * times it (its clock reads inflate it) */
@@ -128,7 +129,8 @@ static double offcpu_share(const struct gt_snapshot *s)
 
 static struct overhead overhead(const struct gt_snapshot *s)
 {
-	struct overhead v = { .uprobe_ns = -1, .uprobe_bpf_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1 };
+	struct overhead v = { .uprobe_ns = -1, .uprobe_bpf_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1,
+			      .counters_ns = -1 };
 	double run_ns = 0, runs = 0;
 	v.uprobe_hits = (double)s->counters[GT_UPROBE_HITS];
 	if (s->uprobe_hit_ns > 0)
@@ -151,7 +153,9 @@ static struct overhead overhead(const struct gt_snapshot *s)
 		v.sys_extra_per_call = s->sys_traced_ns > s->sys_plain_ns ? s->sys_traced_ns - s->sys_plain_ns : 0;
 		v.sys_ns = v.sys_extra_per_call * target_syscalls(s);
 	}
-	v.target_ns = (v.uprobe_ns > 0 ? v.uprobe_ns : 0) + (v.sys_ns > 0 ? v.sys_ns : 0);
+	v.counters_ns = gt_pmu_cost_ns(s);
+	v.target_ns = (v.uprobe_ns > 0 ? v.uprobe_ns : 0) + (v.sys_ns > 0 ? v.sys_ns : 0) +
+		      (v.counters_ns > 0 ? v.counters_ns : 0);
 	v.target_max_ns = v.target_ns + (v.uprobe_bpf_ns > 0 ? v.uprobe_bpf_ns : 0);
 	v.oncpu_ns = (double)(s->totals[0].oncpu_ns + s->totals[1].oncpu_ns);
 	return v;
@@ -166,6 +170,8 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_syscalls_figures(s, fs);
 	gt_iouring_figures(s, fs);
 	gt_greenrt_figures(s, fs);
+	gt_pmu_figures(s, fs);
+	gt_mem_figures(s, fs);
 	gt_offcpu_figures(s, fs);
 	gt_dist_figures(s, fs);
 	gt_fig_add(fs, "cost.bpf_runs", "BPF program runs", (double)s->cost_runs, GT_U_COUNT, true);
@@ -185,6 +191,8 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 		gt_fig_add(fs, "cost.syscall_traced_ns", NULL, s->sys_traced_ns, GT_U_NS, false);
 		gt_fig_add(fs, "cost.syscall_extra_ns", NULL, v.sys_ns, GT_U_NS, false);
 	}
+	if (v.counters_ns >= 0)
+		gt_fig_add(fs, "cost.counters_ns", NULL, v.counters_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.target_ns", NULL, v.target_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.target_max_ns", NULL, v.target_max_ns, GT_U_NS, false);
 	if (s->traced_events) {
@@ -250,6 +258,14 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 				gt_fmt_num(target_syscalls(s), e));
 		fputc('\n', f);
 	}
+	if (s->pmu_on && v.counters_ns >= 0)
+		fprintf(f, "  + --counters: switched with the target's threads at each of their %s context "
+			"switches, %s each (calibrated here) = ~%s\n",
+			gt_fmt_num((double)(s->totals[0].vol + s->totals[0].invol), a),
+			gt_fmt_ns(s->pmu.switch_ns, b), gt_fmt_ns(v.counters_ns, c));
+	else if (s->pmu_on && !s->pmu.why[0])
+		fprintf(f, "  + --counters: switched with the target's threads at each of their context "
+			"switches (cost per switch not measured)\n");
 	if (v.oncpu_ns > 0 && v.target_max_ns > v.target_ns * 1.01)
 		fprintf(f, "  = %s to %s of the target's %s on-CPU time is gtrace's (%.0f%% to %.0f%%): the "
 			"traps and slower system calls, then with the probes' BPF time, which bpf_stats' "
@@ -334,6 +350,14 @@ void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts 
 	fputc('\n', f);
 	gt_greenrt_print(f, s, o);
 	fputc('\n', f);
+	if (s->pmu_on) {
+		gt_pmu_print(f, s, o);
+		fputc('\n', f);
+	}
+	if (s->mem.on && s->mem.samples) {
+		gt_mem_print(f, s, o);
+		fputc('\n', f);
+	}
 	if (s->offcpu) {
 		gt_offcpu_print(f, s, o);
 		fputc('\n', f);

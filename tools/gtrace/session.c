@@ -641,6 +641,7 @@ void gt_session_tick(struct gt_session *s)
 	int64_t now = gt_now_ns();
 	if (s->syms && s->skel && now - s->maps_read_at >= MAPS_READ_NS)
 		read_maps(s, now);
+	gt_mem_sample(&s->mem);
 	if (!s->stats_ok)
 		return;
 	if (s->stats_fd >= 0 && now - s->stats_mark >= STATS_ON_NS) {
@@ -692,4 +693,6 @@ void gt_session_close(struct gt_session *s)
 	s->syms = NULL;
 	gt_stack_cache_free(s->stack_cache);
 	s->stack_cache = NULL;
+	gt_pmu_close(s->pmu);
+	s->pmu = NULL;
 }

@@ -16,6 +16,10 @@
  *   A.B.C                 a member, through nested objects (and arrays:
  *                         threads.0.comm)
  *   float:A.B.C           a number as it is (%.9g), not rounded
+ * A --json -i file is JSON lines: QUERY then applies to its last line
+ * (the report), and two more queries read the intervals:
+ *   isum:KEY              the sum of summary.KEY over the interval lines
+ *   icount                how many interval lines there are
  * Numbers print as integers, strings as they are, null as "null",
  * booleans as true/false.  Exit 3 if the member is missing. */
 #include <jansson.h>
@@ -190,12 +194,46 @@ static int query(json_t *j, const char *q)
 	return v ? print(v) : 3;
 }
 
+/* A JSON lines file: the intervals' queries, or QUERY on the last line. */
+static int lines(const char *path, const char *q)
+{
+	FILE *f = fopen(path, "re");
+	json_error_t e;
+	json_t *last = NULL;
+	double sum = 0;
+	long n = 0;
+	if (!f)
+		return 2;
+	for (json_t *j; (j = json_loadf(f, JSON_DISABLE_EOF_CHECK, &e));) {
+		const char *t = json_string_value(json_object_get(j, "type"));
+		if (t && !strcmp(t, "interval")) {
+			n++;
+			if (!strncmp(q, "isum:", 5))
+				sum += json_number_value(json_object_get(json_object_get(j, "summary"), q + 5));
+		}
+		json_decref(last);
+		last = j;
+	}
+	fclose(f);
+	int rc = 0;
+	if (!strncmp(q, "isum:", 5))
+		printf("%.0f\n", sum);
+	else if (!strcmp(q, "icount"))
+		printf("%ld\n", n);
+	else
+		rc = last ? query(last, q) : 2;
+	json_decref(last);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	json_error_t e;
-	json_t *j = argc == 3 ? json_load_file(argv[1], 0, &e) : NULL;
-	if (!j)
+	if (argc != 3)
 		return 2;
+	json_t *j = json_load_file(argv[1], 0, &e);
+	if (!j)
+		return lines(argv[1], argv[2]);
 	int rc = query(j, argv[2]);
 	json_decref(j);
 	return rc;

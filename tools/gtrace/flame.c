@@ -229,9 +229,13 @@ static void draw(FILE *f, const struct panel *p, int x, int d, uint64_t at)
 	}
 }
 
+/* Zoom and search, scoped to the <svg> element a click is in, so that
+ * two flame graphs inlined in one page (the comparison report) do not
+ * act on each other; the listener is added once per page. */
 static const char script[] =
 "<script type=\"text/ecmascript\"><![CDATA[\n"
-"// click a frame: zoom into it (its panel); click the panel title: reset\n"
+"// click a frame: zoom into it (in its panel); 'Reset zoom': back; 'Search': highlight\n"
+"(function () {\n"
 "var W = " XSTR(SVG_WIDTH) ", P = " XSTR(PAD_X) ", CW = " XSTR(CHAR_W) ";\n"
 "function fit(g, w) {\n"
 "  var t = g.querySelector('text'), n = g.querySelector('title').textContent;\n"
@@ -239,9 +243,10 @@ static const char script[] =
 "  var k = Math.floor((w - 6) / CW);\n"
 "  t.textContent = k < 3 ? '' : (n.length <= k ? n : n.substring(0, k - 2) + '..');\n"
 "}\n"
+"function frames(root, p) { return root.querySelectorAll('g.f[data-p=\"' + p + '\"]'); }\n"
 "function zoom(g) {\n"
 "  var p = g.dataset.p, d = +g.dataset.d, x0 = +g.dataset.x, w0 = +g.dataset.w;\n"
-"  document.querySelectorAll('g.f[data-p=\"' + p + '\"]').forEach(function (e) {\n"
+"  frames(g.ownerSVGElement, p).forEach(function (e) {\n"
 "    var x = +e.dataset.x, w = +e.dataset.w, r = e.querySelector('rect'), t = e.querySelector('text');\n"
 "    var inside = x >= x0 - 1e-12 && x + w <= x0 + w0 + 1e-12;\n"
 "    var below = +e.dataset.d < d && x <= x0 + 1e-12 && x + w >= x0 + w0 - 1e-12;\n"
@@ -253,29 +258,31 @@ static const char script[] =
 "    fit(e, pw);\n"
 "  });\n"
 "}\n"
-"function reset(p) {\n"
-"  document.querySelectorAll('g.f[data-p=\"' + p + '\"]').forEach(function (e) {\n"
+"function reset(h) {\n"
+"  frames(h.ownerSVGElement, h.dataset.p).forEach(function (e) {\n"
 "    var px = P + +e.dataset.x * (W - 2 * P), pw = +e.dataset.w * (W - 2 * P);\n"
 "    var r = e.querySelector('rect'), t = e.querySelector('text');\n"
 "    e.style.display = pw < 0.1 ? 'none' : '';\n"
 "    r.setAttribute('x', px); r.setAttribute('width', pw); t.setAttribute('x', px + 3); fit(e, pw);\n"
 "  });\n"
 "}\n"
-"function search() {\n"
+"function search(root) {\n"
 "  var q = prompt('Frames to highlight (a regular expression):'); if (q === null) return;\n"
 "  var re = new RegExp(q);\n"
-"  document.querySelectorAll('g.f').forEach(function (e) {\n"
+"  root.querySelectorAll('g.f').forEach(function (e) {\n"
 "    var n = e.querySelector('title').textContent, r = e.querySelector('rect');\n"
 "    if (!r.dataset.fill) r.dataset.fill = r.getAttribute('fill');\n"
 "    r.setAttribute('fill', q && re.test(n) ? 'rgb(230,0,230)' : r.dataset.fill);\n"
 "  });\n"
 "}\n"
+"if (window.gtraceFlame) return;\n"
+"window.gtraceFlame = true;\n"
 "document.addEventListener('click', function (ev) {\n"
-"  var g = ev.target.closest && ev.target.closest('g.f');\n"
-"  if (g) { zoom(g); return; }\n"
-"  var h = ev.target.closest && ev.target.closest('.reset'); if (h) reset(h.dataset.p);\n"
-"  if (ev.target.closest && ev.target.closest('.search')) search();\n"
+"  var t = ev.target; if (!t.closest) return;\n"
+"  var g = t.closest('g.f'), h = t.closest('.reset'), s = t.closest('.search');\n"
+"  if (g) zoom(g); else if (h) reset(h); else if (s) search(s.ownerSVGElement);\n"
 "});\n"
+"})();\n"
 "]]></script>\n";
 
 int gt_flame_write(const char *path, const struct gt_snapshot *s)

@@ -93,6 +93,10 @@ struct gt_mem {
 	uint64_t threads_peak;  /* Threads, the largest sample */
 	uint64_t kstack_bytes;  /* one kernel stack (measured), 0 unknown */
 	uint64_t task_bytes;    /* one task_struct (slab object size), 0 unknown */
+	uint64_t sockets_peak;  /* sockets among its descriptors, the largest sample */
+	uint64_t socket_bytes;  /* a TCP socket's slab objects (TCP, inode, file, dentry) */
+	uint64_t kernel_peak;   /* the largest sample of the per-task estimate (mem.c) */
+	uint64_t sockets_now;   /* the latest count of its sockets */
 	int64_t base[GT_MEMINFO_COUNT]; /* /proc/meminfo kB at the start (-1 missing) */
 	int64_t peak[GT_MEMINFO_COUNT]; /* ... at the largest sum of the three */
 };

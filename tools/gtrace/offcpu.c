@@ -178,16 +178,12 @@ struct raws {
 	int n, cap;
 };
 
+static int grow(void **a, int n, int *cap, size_t size);
+
 static int raw_add(struct raws *r, const struct gt_off_key *k, uint64_t ns, uint64_t count)
 {
-	if (r->n == r->cap) {
-		int cap = r->cap ? 2 * r->cap : 256;
-		struct raw *a = realloc(r->a, (size_t)cap * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		r->a = a;
-		r->cap = cap;
-	}
+	if (grow((void **)&r->a, r->n, &r->cap, sizeof(*r->a)))
+		return -ENOMEM;
 	r->a[r->n++] = (struct raw){ *k, ns, count };
 	return 0;
 }
@@ -323,6 +319,20 @@ static const char *wake_context(const char *stack)
 	return "task";
 }
 
+/* Room for one more element in *a (n used, *cap allocated), or -ENOMEM. */
+static int grow(void **a, int n, int *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	int c = *cap ? 2 * *cap : 64;
+	void *b = realloc(*a, (size_t)c * size);
+	if (!b)
+		return -ENOMEM;
+	*a = b;
+	*cap = c;
+	return 0;
+}
+
 static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 {
 	int fd = bpf_map__fd(s->skel->maps.owakers), cap = 0;
@@ -333,13 +343,8 @@ static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 		p = &k;
 		if (bpf_map_lookup_elem(fd, &k, &v))
 			continue;
-		if (off->nw == cap) {
-			cap = cap ? 2 * cap : 64;
-			struct gt_off_waker *a = realloc(off->w, (size_t)cap * sizeof(*a));
-			if (!a)
-				return -ENOMEM;
-			off->w = a;
-		}
+		if (grow((void **)&off->w, off->nw, &cap, sizeof(*off->w)))
+			return -ENOMEM;
 		struct gt_off_waker *w = &off->w[off->nw++];
 		*w = (struct gt_off_waker){ .waker_tgid = k.waker_tgid, .waker_tid = k.waker_tid,
 					    .wakee_tgid = k.wakee_tgid, .wakee_tid = k.wakee_tid };
@@ -360,13 +365,8 @@ static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 		gp = &gk;
 		if (bpf_map_lookup_elem(fd, &gk, &v))
 			continue;
-		if (off->ngw == cap) {
-			cap = cap ? 2 * cap : 64;
-			struct gt_off_gwaker *a = realloc(off->gw, (size_t)cap * sizeof(*a));
-			if (!a)
-				return -ENOMEM;
-			off->gw = a;
-		}
+		if (grow((void **)&off->gw, off->ngw, &cap, sizeof(*off->gw)))
+			return -ENOMEM;
 		struct gt_off_gwaker *w = &off->gw[off->ngw++];
 		*w = (struct gt_off_gwaker){ .tgid = gk.tgid, .source = gk.source, .reason = gk.reason,
 					     .obj = gk.obj, .ns = v.ns, .count = v.count };

@@ -281,6 +281,25 @@ static void load_elf(struct symfile *f, const char *sympath)
 		close(fd);
 }
 
+/* The index of the last element of a (n elements of size bytes, sorted
+ * by a uint64_t address first in each) whose address is <= x; -1. */
+static int last_le(const void *a, int n, size_t size, uint64_t x)
+{
+	int lo = 0, hi = n - 1, best = -1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		uint64_t addr;
+		memcpy(&addr, (const char *)a + (size_t)mid * size, sizeof(addr));
+		if (addr <= x) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best;
+}
+
 static void ensure_loaded(struct symfile *f)
 {
 	char dbg[PATH_MAX];
@@ -318,16 +337,7 @@ static const char *file_sym(struct symfile *f, uint64_t off, bool *in_file)
 	*in_file = found || !f->nsegs;
 	if (!found || !f->nsyms)
 		return NULL;
-	int lo = 0, hi = f->nsyms - 1, best = -1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (f->syms[mid].addr <= addr) {
-			best = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
+	int best = last_le(f->syms, f->nsyms, sizeof(*f->syms), addr);
 	if (best < 0)
 		return NULL;
 	/* among symbols at the same address prefer a sized one; a sized
@@ -447,16 +457,7 @@ const char *gt_syms_kernel(struct gt_syms *y, uint64_t ip, char *buf, size_t len
 {
 	if (!y->ksyms_tried)
 		load_kallsyms(y);
-	int lo = 0, hi = y->nksyms - 1, best = -1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (y->ksyms[mid].addr <= ip) {
-			best = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
+	int best = last_le(y->ksyms, y->nksyms, sizeof(*y->ksyms), ip);
 	if (best < 0)
 		snprintf(buf, len, "[kernel 0x%llx]", (unsigned long long)ip);
 	else

@@ -301,11 +301,22 @@ static __always_inline void g_span(__u32 tgid, const struct gt_gwait *w, __u16 k
 	span_add(&offcpu, &k, d, GT_OFF_KEYS_LOST);
 }
 
+/* A goroutine's entry stays in gwait from its first park to its exit and
+ * is rewritten in place (the map allocates only for a new goroutine, not
+ * at every park); park_ts = ready_ts = 0 while it runs. */
 static __always_inline void g_wait_set(const struct gt_gkey *key, __u64 park_ts, __u64 ready_ts,
 				       __s32 stack, __u16 reason)
 {
-	struct gt_gwait w = { .park_ts = park_ts, .ready_ts = ready_ts, .stack = stack, .reason = reason };
-	if (bpf_map_update_elem(&gwait, key, &w, BPF_ANY))
+	struct gt_gwait *w = bpf_map_lookup_elem(&gwait, key);
+	if (w) {
+		w->park_ts = park_ts;
+		w->ready_ts = ready_ts;
+		w->stack = stack;
+		w->reason = reason;
+		return;
+	}
+	struct gt_gwait n = { .park_ts = park_ts, .ready_ts = ready_ts, .stack = stack, .reason = reason };
+	if (bpf_map_update_elem(&gwait, key, &n, BPF_ANY))
 		count(GT_OFF_GWAIT_LOST, 1);
 }
 
@@ -372,7 +383,7 @@ int BPF_USDT(gt_o_switch, long from, long to)
 		struct gt_gwait *w = bpf_map_lookup_elem(&gwait, &key);
 		if (gone && gone->id == key.id && gone->tgid == tgid)
 			gone->id = 0;   /* it exited: nothing to follow */
-		else if (!w || !w->park_ts)
+		else if (!w || (!w->park_ts && !w->ready_ts))
 			/* not parked: preempted or yielded, runnable now; the
 			 * probe runs on its stack, so that is where it yielded */
 			g_wait_set(&key, 0, now, stack_id(ctx, &ustacks, BPF_F_USER_STACK_FLAG), 0);
@@ -392,7 +403,7 @@ int BPF_USDT(gt_o_switch, long from, long to)
 				gs->runq_cnt++;
 			}
 		}
-		bpf_map_delete_elem(&gwait, &key);
+		w->park_ts = w->ready_ts = 0;   /* running */
 	}
 	return 0;
 }

@@ -369,9 +369,12 @@ struct gt_off_entry {
 	char *stack;            /* frames, outermost first, ';'-separated (folded) */
 };
 
-/* Who woke a thread. */
+/* Who woke a thread: wakeups of threads of one name by threads of one
+ * name from one kernel path (a thread-per-connection server's thousand
+ * threads are one entry), with how many threads were on each side. */
 struct gt_off_waker {
-	uint32_t waker_tgid, waker_tid, wakee_tgid, wakee_tid;
+	uint32_t waker_tgid, waker_tid, wakee_tgid, wakee_tid;  /* a tid: if only one */
+	uint32_t waker_threads, wakee_threads;                  /* distinct tids */
 	char waker_comm[GT_COMM_LEN], wakee_comm[GT_COMM_LEN];
 	uint64_t ns, count;     /* the wakee's off-CPU time, spans */
 	char *stack;            /* the waker's kernel stack, folded */

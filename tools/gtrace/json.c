@@ -138,9 +138,11 @@ static json_t *offcpu_json(const struct gt_snapshot *s)
 	a = json_array();
 	for (int i = 0; i < off->nw; i++) {
 		const struct gt_off_waker *w = &off->w[i];
-		json_t *x = json_pack("{s:i, s:i, s:i, s:i}", "waker_pid", (int)w->waker_tgid,
-				      "waker_tid", (int)w->waker_tid, "wakee_pid", (int)w->wakee_tgid,
-				      "wakee_tid", (int)w->wakee_tid);
+		json_t *x = json_pack("{s:i, s:o, s:i, s:i, s:o, s:i}", "waker_pid", (int)w->waker_tgid,
+				      "waker_tid", w->waker_threads == 1 ? json_integer(w->waker_tid) : json_null(),
+				      "waker_threads", (int)w->waker_threads, "wakee_pid", (int)w->wakee_tgid,
+				      "wakee_tid", w->wakee_threads == 1 ? json_integer(w->wakee_tid) : json_null(),
+				      "wakee_threads", (int)w->wakee_threads);
 		set_name(x, "waker_comm", w->waker_comm);
 		json_object_set_new(x, "waker_context", json_string(w->context));
 		set_name(x, "wakee_comm", w->wakee_comm);

@@ -377,6 +377,79 @@ static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 	return 0;
 }
 
+/* Waker entries that differ only in their tids. */
+static int cmp_waker(const void *a, const void *b)
+{
+	const struct gt_off_waker *x = a, *y = b;
+	int c;
+	if (x->waker_tgid != y->waker_tgid)
+		return x->waker_tgid < y->waker_tgid ? -1 : 1;
+	if (x->wakee_tgid != y->wakee_tgid)
+		return x->wakee_tgid < y->wakee_tgid ? -1 : 1;
+	if ((c = strcmp(x->waker_comm, y->waker_comm)) || (c = strcmp(x->wakee_comm, y->wakee_comm)))
+		return c;
+	return strcmp(x->stack ? x->stack : "", y->stack ? y->stack : "");
+}
+
+static int cmp_waker_tid(const void *a, const void *b)
+{
+	const struct gt_off_waker *x = a, *y = b;
+	int c = cmp_waker(a, b);
+	return c ? c : (x->waker_tid > y->waker_tid) - (x->waker_tid < y->waker_tid);
+}
+
+static int cmp_wakee_tid(const void *a, const void *b)
+{
+	const struct gt_off_waker *x = a, *y = b;
+	int c = cmp_waker(a, b);
+	return c ? c : (x->wakee_tid > y->wakee_tid) - (x->wakee_tid < y->wakee_tid);
+}
+
+/* Merge the waker entries of one name pair and path: counts add up, the
+ * tids become counts of distinct threads (a tid is kept if only one). */
+static void merge_wakers(struct gt_offcpu *off)
+{
+	int n = off->nw, o = 0;
+	if (!n)
+		return;
+	/* distinct wakees per group: sorted by wakee tid, count the changes */
+	qsort(off->w, (size_t)n, sizeof(*off->w), cmp_wakee_tid);
+	for (int i = 0; i < n; i++) {
+		struct gt_off_waker *w = &off->w[i];
+		bool same = i && !cmp_waker(w, w - 1);
+		w->wakee_threads = same ? w[-1].wakee_threads + (w->wakee_tid != w[-1].wakee_tid) : 1;
+	}
+	/* ... carried to the group's last element, which sorts last again */
+	qsort(off->w, (size_t)n, sizeof(*off->w), cmp_waker_tid);
+	for (int i = 0; i < n; i++) {
+		struct gt_off_waker *w = &off->w[i];
+		if (o && !cmp_waker(w, &off->w[o - 1])) {
+			struct gt_off_waker *g = &off->w[o - 1];
+			g->waker_threads += w->waker_tid != g->waker_tid;
+			if (w->waker_tid != g->waker_tid)
+				g->waker_tid = w->waker_tid;    /* the last seen, cleared below */
+			g->count += w->count;
+			g->ns += w->ns;
+			if (w->wakee_threads > g->wakee_threads)
+				g->wakee_threads = w->wakee_threads;
+			if (w->wakee_tid != g->wakee_tid)
+				g->wakee_tid = 0;
+			free(w->stack);
+			continue;
+		}
+		off->w[o] = *w;
+		off->w[o].waker_threads = 1;
+		o++;
+	}
+	off->nw = o;
+	for (int i = 0; i < o; i++) {
+		if (off->w[i].waker_threads > 1)
+			off->w[i].waker_tid = 0;
+		if (off->w[i].wakee_threads > 1)
+			off->w[i].wakee_tid = 0;
+	}
+}
+
 static int by_count_w(const void *a, const void *b)
 {
 	const struct gt_off_waker *x = a, *y = b;
@@ -457,6 +530,7 @@ int gt_offcpu_collect(struct gt_session *s, struct gt_snapshot *snap)
 	err = err ?: name_entries(s, snap->off, &r);
 	err = err ?: collect_wakers(s, snap->off);
 	free(r.a);
+	merge_wakers(snap->off);
 	if (snap->off->nw > 1)
 		qsort(snap->off->w, (size_t)snap->off->nw, sizeof(*snap->off->w), by_count_w);
 	if (snap->off->ngw > 1)
@@ -665,24 +739,37 @@ static void print_kind(FILE *f, const struct gt_snapshot *s, int kind, const cha
 	*shown_any = 1;
 }
 
+/* "1234", or "(1,000 threads)" for an entry that merged several. */
+static void thread_ids(char *buf, size_t len, uint32_t tid, uint32_t n)
+{
+	char c[32];
+	if (n > 1)
+		snprintf(buf, len, "(%s threads)", gt_fmt_num((double)n, c));
+	else
+		snprintf(buf, len, "%u", tid);
+}
+
 static void print_wakers(FILE *f, const struct gt_snapshot *s)
 {
-	char a[32], b[32], who[64], whom[48];
+	char a[32], b[32], who[96], whom[80];
 	const struct gt_offcpu *off = s->off;
 	if (off->nw) {
-		fprintf(f, "\n  Who woke the threads (%d waker -> wakee pairs%s; the time is the wakee's "
+		fprintf(f, "\n  Who woke the threads (%d waker -> wakee kinds%s; the time is the wakee's "
 			"off-CPU span)\n", off->nw, off->nw > TOP_STACKS ? ", the most frequent" : "");
-		fprintf(f, "  %9s %10s  %-34s %-24s %s\n", "WAKEUPS", "TIME", "WAKER (PID/TID)",
+		fprintf(f, "  %9s %10s  %-38s %-30s %s\n", "WAKEUPS", "TIME", "WAKER (PID/TID)",
 			"WAKEE (PID/TID)", "WAKER'S KERNEL STACK");
 		for (int i = 0; i < off->nw && i < TOP_STACKS; i++) {
 			const struct gt_off_waker *w = &off->w[i];
+			char wt[24], et[24];
+			thread_ids(wt, sizeof(wt), w->waker_tid, w->waker_threads);
+			thread_ids(et, sizeof(et), w->wakee_tid, w->wakee_threads);
 			if (strcmp(w->context, "task"))
-				snprintf(who, sizeof(who), "%s, in %s %u/%u", w->context, w->waker_comm,
-					 w->waker_tgid, w->waker_tid);
+				snprintf(who, sizeof(who), "%s, in %s %u/%s", w->context, w->waker_comm,
+					 w->waker_tgid, wt);
 			else
-				snprintf(who, sizeof(who), "%s %u/%u", w->waker_comm, w->waker_tgid, w->waker_tid);
-			snprintf(whom, sizeof(whom), "%s %u/%u", w->wakee_comm, w->wakee_tgid, w->wakee_tid);
-			fprintf(f, "  %9s %10s  %-34s %-24s ", gt_fmt_num((double)w->count, a),
+				snprintf(who, sizeof(who), "%s %u/%s", w->waker_comm, w->waker_tgid, wt);
+			snprintf(whom, sizeof(whom), "%s %u/%s", w->wakee_comm, w->wakee_tgid, et);
+			fprintf(f, "  %9s %10s  %-38s %-30s ", gt_fmt_num((double)w->count, a),
 				gt_fmt_ns((double)w->ns, b), who, whom);
 			print_stack(f, w->stack, 4);
 			fputc('\n', f);

@@ -21,7 +21,13 @@
 #                                   loadgen's calls through the slow path
 #                                   too (information; = default where the
 #                                   kernel refuses fentry)
+#   greenrt  gtrace run --offcpu    off-CPU stacks, wakers, distributions:
+#                                   uprobes on every goroutine park, ready,
+#                                   switch and exit, stack walks (information)
+#   greenrt  gtrace run --counters  perf_event_open counters (information)
 #   threads  untraced / gtrace run  thread-per-connection (information)
+#   threads  gtrace run --offcpu    its threads' stacks at every switch
+#                                   (information)
 #
 # The machine has 2 cores shared by the server, the load generator and
 # anything else running, so single runs are noisy: each repeat runs every
@@ -90,8 +96,11 @@ configs=(
   "greenrt-goroutines|echo_greenrt|--goroutines"
   "greenrt-nosyscalls|echo_greenrt|--no-syscalls"
   "greenrt-systp|echo_greenrt|--sys-tracepoints"
+  "greenrt-offcpu|echo_greenrt|--offcpu"
+  "greenrt-counters|echo_greenrt|--counters"
   "threads-untraced|echo_threads|-"
   "threads-traced|echo_threads|"
+  "threads-offcpu|echo_threads|--offcpu"
 )
 
 if [[ -n $only ]]; then   # a subset, e.g. --only greenrt-untraced,greenrt-traced

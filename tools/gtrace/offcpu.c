@@ -127,20 +127,26 @@ static char *kernel_stack(struct gt_session *s, int fd, int32_t id)
 	return strdup(buf);
 }
 
+/* The frames of a user stack, outermost first.  A frame that no mapping
+ * holds ends it: the frame pointer walk went astray in code built without
+ * frame pointers, and what it read past there is not a caller. */
 static char *user_stack(struct gt_session *s, int fd, int32_t id, uint32_t tgid)
 {
 	struct bpf_stack_build_id fr[GT_OFF_UDEPTH];
-	char buf[FOLDED_MAX], name[512];
+	char buf[FOLDED_MAX], names[GT_OFF_UDEPTH][256];
 	size_t o = 0;
 	int n = 0;
 	memset(fr, 0, sizeof(fr));
 	if (bpf_map_lookup_elem(fd, &id, fr))
 		return strdup("[user stack lost]");
-	while (n < GT_OFF_UDEPTH && fr[n].status != BPF_STACK_BUILD_ID_EMPTY)
-		n++;
+	while (n < GT_OFF_UDEPTH && fr[n].status != BPF_STACK_BUILD_ID_EMPTY) {
+		gt_syms_user(s->syms, (pid_t)tgid, &fr[n], names[n], sizeof(names[n]));
+		if (!strcmp(names[n++], "[unknown]"))
+			break;
+	}
 	buf[0] = 0;
 	for (int i = n - 1; i >= 0; i--)
-		append(buf, sizeof(buf), &o, gt_syms_user(s->syms, (pid_t)tgid, &fr[i], name, sizeof(name)), "");
+		append(buf, sizeof(buf), &o, names[i], "");
 	return strdup(buf);
 }
 

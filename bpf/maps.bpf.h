@@ -43,6 +43,9 @@ GT_EXTERN const volatile __u32 max_procs GT_INIT(GT_MAX_PROCS_DEFAULT); /* pinfo
 /* --offcpu: the distributions of the threads' waits (sched.bpf.c) too;
  * off, the verifier drops that code, so the default mode pays nothing */
 GT_EXTERN const volatile __u8 dists_on GT_INIT(0);
+/* --offcpu: tell gtrace about every exec, so that it reads the new
+ * image's mappings while the process lives (procs.bpf.c) */
+GT_EXTERN const volatile __u8 exec_notify GT_INIT(0);
 
 /* Run-time state shared by the units (.bss; user space reads some). */
 GT_EXTERN volatile __u32 nfollowed GT_INIT(0);   /* followed processes alive, besides the target */

@@ -64,12 +64,20 @@ struct {
 	__uint(value_size, GT_OFF_KDEPTH * sizeof(__u64));
 } kstacks SEC(".maps");
 
+/* The wakers' kernel stacks: only the innermost GT_OFF_WDEPTH frames (the
+ * walk costs by the frame, and the wakeup's path is at the top). */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(map_flags, BPF_F_STACK_BUILD_ID);
 	__uint(max_entries, GT_OFF_STACKS);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, GT_OFF_UDEPTH * sizeof(struct bpf_stack_build_id));
+	__uint(value_size, GT_OFF_WDEPTH * sizeof(__u64));
+} wstacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, GT_OFF_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, GT_OFF_UDEPTH * sizeof(__u64));
 } ustacks SEC(".maps");
 
 struct {
@@ -247,7 +255,7 @@ static __always_inline void on_waking(void *ctx, struct task_struct *p, bool btf
 	o->waker_tgid = (__u32)(pid_tgid >> 32);
 	o->waker_tid = (__u32)pid_tgid;
 	bpf_get_current_comm(&o->waker_comm, sizeof(o->waker_comm));
-	o->waker_kstack = stack_id(ctx, &kstacks, 0);
+	o->waker_kstack = stack_id(ctx, &wstacks, 0);
 }
 
 SEC("tp_btf/sched_switch")

@@ -458,16 +458,16 @@ void gt_interval_free(struct gt_interval *iv);
 const char *gt_wake_source_name(unsigned v);
 
 /* ---- symbols (symbols.c) ---- */
-struct bpf_stack_build_id;
 struct gt_syms *gt_syms_new(void);
 void gt_syms_free(struct gt_syms *y);
-/* Index the build-ids of an executable and the libraries it needs. */
+/* Index an executable and the libraries it needs (before they are mapped). */
 void gt_syms_add_file(struct gt_syms *y, const char *path);
-/* Index the files pid maps, and remember its code mappings. */
+/* Read pid's code mappings (replacing the ones read before), and index
+ * their files. */
 void gt_syms_add_pid(struct gt_syms *y, pid_t pid);
 const char *gt_syms_kernel(struct gt_syms *y, uint64_t ip, char *buf, size_t len);
-const char *gt_syms_user(struct gt_syms *y, pid_t pid, const struct bpf_stack_build_id *fr,
-			 char *buf, size_t len);
+/* The function at address ip of process pid, or [file] / [unknown]. */
+const char *gt_syms_user(struct gt_syms *y, pid_t pid, uint64_t ip, char *buf, size_t len);
 /* The DT_NEEDED libraries of an ELF file, resolved as ld.so would (the
  * common cases: RPATH/RUNPATH with $ORIGIN, LD_LIBRARY_PATH, the system
  * directories); how many were found (usdt.c). */

@@ -37,10 +37,13 @@
 
 /* ---- names of stacks, cached for the session ---- */
 
+/* Which stack map an id is of. */
+enum stack_kind { STK_KERNEL, STK_WAKER, STK_USER };
+
 struct cache_ent {
 	int32_t id;
-	uint32_t tgid;          /* user stacks: the process (IP-only frames) */
-	int user;               /* 0 kernel, 1 user, -1 empty slot */
+	uint32_t tgid;          /* user stacks: the process (whose mappings name them) */
+	int user;               /* enum stack_kind, -1: empty slot */
 	char *s;
 };
 
@@ -106,17 +109,18 @@ static bool tracing_frame(const char *name)
 	       !strncmp(name, "__traceiter_", 12) || !strncmp(name, "perf_trace_", 11);
 }
 
-/* The frames of a kernel stack, outermost first, each marked _[k]. */
-static char *kernel_stack(struct gt_session *s, int fd, int32_t id)
+/* The frames of a kernel stack of depth frames, outermost first, each
+ * marked _[k]. */
+static char *kernel_stack(struct gt_session *s, int fd, int32_t id, int depth)
 {
 	__u64 ips[GT_OFF_KDEPTH];
 	char buf[FOLDED_MAX], name[256];
 	size_t o = 0;
 	int n = 0, skip = 0;
 	memset(ips, 0, sizeof(ips));
-	if (bpf_map_lookup_elem(fd, &id, ips))
+	if (depth > GT_OFF_KDEPTH || bpf_map_lookup_elem(fd, &id, ips))
 		return strdup("[kernel stack lost]_[k]");
-	while (n < GT_OFF_KDEPTH && ips[n])
+	while (n < depth && ips[n])
 		n++;
 	/* innermost first: the BPF program and the tracepoint come first */
 	while (skip < n && tracing_frame(gt_syms_kernel(s->syms, ips[skip], name, sizeof(name))))
@@ -132,15 +136,15 @@ static char *kernel_stack(struct gt_session *s, int fd, int32_t id)
  * frame pointers, and what it read past there is not a caller. */
 static char *user_stack(struct gt_session *s, int fd, int32_t id, uint32_t tgid)
 {
-	struct bpf_stack_build_id fr[GT_OFF_UDEPTH];
+	__u64 ips[GT_OFF_UDEPTH];
 	char buf[FOLDED_MAX], names[GT_OFF_UDEPTH][256];
 	size_t o = 0;
 	int n = 0;
-	memset(fr, 0, sizeof(fr));
-	if (bpf_map_lookup_elem(fd, &id, fr))
+	memset(ips, 0, sizeof(ips));
+	if (bpf_map_lookup_elem(fd, &id, ips))
 		return strdup("[user stack lost]");
-	while (n < GT_OFF_UDEPTH && fr[n].status != BPF_STACK_BUILD_ID_EMPTY) {
-		gt_syms_user(s->syms, (pid_t)tgid, &fr[n], names[n], sizeof(names[n]));
+	while (n < GT_OFF_UDEPTH && ips[n]) {
+		gt_syms_user(s->syms, (pid_t)tgid, ips[n], names[n], sizeof(names[n]));
 		if (!strcmp(names[n++], "[unknown]"))
 			break;
 	}
@@ -150,23 +154,24 @@ static char *user_stack(struct gt_session *s, int fd, int32_t id, uint32_t tgid)
 	return strdup(buf);
 }
 
-/* The frames of stack id (kernel or user), named once per session; ""
- * for no stack. */
-static const char *stack_name(struct gt_session *s, int32_t id, uint32_t tgid, bool user)
+/* The frames of stack id of a kind, named once per session; "" for no
+ * stack. */
+static const char *stack_name(struct gt_session *s, int32_t id, uint32_t tgid, enum stack_kind kind)
 {
 	struct gt_stack_cache *c = s->stack_cache;
 	if (id < 0)
 		return "";
-	if (!user)
+	if (kind != STK_USER)
 		tgid = 0;
 	if ((c->n + 1) * 2 > c->cap && cache_grow(c))
 		return "";
-	size_t i = slot_of(c, id, tgid, user);
+	size_t i = slot_of(c, id, tgid, (int)kind);
 	if (c->a[i].user >= 0)
 		return c->a[i].s ? c->a[i].s : "";
-	char *str = user ? user_stack(s, bpf_map__fd(s->skel->maps.ustacks), id, tgid)
-			 : kernel_stack(s, bpf_map__fd(s->skel->maps.kstacks), id);
-	c->a[i] = (struct cache_ent){ .id = id, .tgid = tgid, .user = user, .s = str };
+	char *str = kind == STK_USER ? user_stack(s, bpf_map__fd(s->skel->maps.ustacks), id, tgid)
+		  : kind == STK_WAKER ? kernel_stack(s, bpf_map__fd(s->skel->maps.wstacks), id, GT_OFF_WDEPTH)
+		  : kernel_stack(s, bpf_map__fd(s->skel->maps.kstacks), id, GT_OFF_KDEPTH);
+	c->a[i] = (struct cache_ent){ .id = id, .tgid = tgid, .user = (int)kind, .s = str };
 	c->n++;
 	return str ? str : "";
 }
@@ -274,8 +279,8 @@ static int name_entries(struct gt_session *s, struct gt_offcpu *off, const struc
 	for (int i = 0; i < r->n; i++) {
 		const struct gt_off_key *k = &r->a[i].k;
 		struct gt_off_entry *e = &off->e[off->n];
-		const char *u = stack_name(s, k->ustack, k->tgid, true);
-		const char *kn = stack_name(s, k->kstack, k->tgid, false);
+		const char *u = stack_name(s, k->ustack, k->tgid, STK_USER);
+		const char *kn = stack_name(s, k->kstack, k->tgid, STK_KERNEL);
 		size_t len = strlen(u) + strlen(kn) + 2;
 		e->stack = malloc(len + 16);
 		if (!e->stack)
@@ -359,7 +364,7 @@ static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 		w->waker_comm[GT_COMM_LEN - 1] = w->wakee_comm[GT_COMM_LEN - 1] = 0;
 		w->ns = v.ns;
 		w->count = v.count;
-		w->stack = strdup(stack_name(s, k.waker_kstack, 0, false));
+		w->stack = strdup(stack_name(s, k.waker_kstack, 0, STK_WAKER));
 		w->context = wake_context(w->stack ? w->stack : "");
 	}
 	fd = bpf_map__fd(s->skel->maps.gwakers);
@@ -376,9 +381,9 @@ static int collect_wakers(struct gt_session *s, struct gt_offcpu *off)
 		struct gt_off_gwaker *w = &off->gw[off->ngw++];
 		*w = (struct gt_off_gwaker){ .tgid = gk.tgid, .source = gk.source, .reason = gk.reason,
 					     .obj = gk.obj, .ns = v.ns, .count = v.count };
-		w->waker_stack = strdup(stack_name(s, gk.waker_stack, gk.tgid, true));
+		w->waker_stack = strdup(stack_name(s, gk.waker_stack, gk.tgid, STK_USER));
 		w->park_stack = strdup(gk.park_stack < 0 ? "[park site not seen]"
-					: stack_name(s, gk.park_stack, gk.tgid, true));
+					: stack_name(s, gk.park_stack, gk.tgid, STK_USER));
 	}
 	return 0;
 }

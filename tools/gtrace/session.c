@@ -70,6 +70,9 @@
 
 static bool verbose;
 
+#define MAPS_READ_NS 1000000000LL       /* --offcpu: re-read the traced processes' maps */
+#define MAPS_AFTER_EXEC_NS 100000000LL  /* ... and this soon after an exec (ld.so's mappings) */
+
 static int register_target(struct gt_session *s);
 static int on_ctl(void *ctx, void *data, size_t size);
 
@@ -175,7 +178,7 @@ static void offcpu_off(struct gtrace_bpf *k)
 {
 	struct bpf_program *progs[] = { k->progs.gt_o_park, k->progs.gt_o_ready, k->progs.gt_o_switch,
 					k->progs.gt_o_exit };
-	struct bpf_map *maps[] = { k->maps.kstacks, k->maps.ustacks, k->maps.offstart, k->maps.offcpu,
+	struct bpf_map *maps[] = { k->maps.kstacks, k->maps.wstacks, k->maps.ustacks, k->maps.offstart, k->maps.offcpu,
 				   k->maps.owakers, k->maps.gwait, k->maps.gwakers, k->maps.gexited };
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
 		bpf_program__set_autoload(progs[i], false);
@@ -204,6 +207,7 @@ static int open_skel(struct gt_session *s, const struct gt_opts *o,
 	s->skel->rodata->trace_os = o->trace_path != NULL;
 	s->skel->rodata->follow = s->follow;
 	s->skel->rodata->dists_on = s->offcpu;
+	s->skel->rodata->exec_notify = s->offcpu;
 	s->skel->rodata->hits_counted = s->want_events;
 	if (!s->offcpu)
 		offcpu_off(s->skel);
@@ -418,8 +422,15 @@ static int on_ctl(void *ctx, void *data, size_t size)
 	const struct gt_ctl_event *e = data;
 	char link[64], exe[PATH_MAX];
 
-	if (size < sizeof(*e) || e->type != GT_CTL_EXEC)
+	if (size < sizeof(*e) || (e->type != GT_CTL_EXEC && e->type != GT_CTL_EXEC_SEEN))
 		return 0;
+	if (e->type == GT_CTL_EXEC_SEEN) {
+		/* --offcpu: the image's mappings, now and once ld.so has
+		 * mapped its libraries */
+		gt_syms_add_pid(s->syms, (pid_t)e->tgid);
+		s->maps_read_at = gt_now_ns() - MAPS_READ_NS + MAPS_AFTER_EXEC_NS;
+		return 0;
+	}
 	if (s->closing) {
 		if (e->stopped)
 			kill((pid_t)e->tgid, SIGCONT);
@@ -436,7 +447,13 @@ static int on_ctl(void *ctx, void *data, size_t size)
 	} else {
 		snprintf(exe, sizeof(exe), "%s", link);
 	}
-	gt_syms_add_file(s->syms, exe);
+	if (s->syms) {
+		/* the image is mapped already, its libraries soon: read the
+		 * maps now and again in MAPS_AFTER_EXEC_NS (read_maps) */
+		gt_syms_add_file(s->syms, exe);
+		gt_syms_add_pid(s->syms, (pid_t)e->tgid);
+		s->maps_read_at = gt_now_ns() - MAPS_READ_NS + MAPS_AFTER_EXEC_NS;
+	}
 	int has = gt_usdt_has_probes(exe);
 	if (has == 0) {
 		struct gt_inode ino = { .dev = e->dev, .ino = e->ino };
@@ -618,7 +635,6 @@ int gt_session_attach(struct gt_session *s)
 #define STATS_ON_NS 200000000LL         /* 0.2 s ... */
 #define STATS_PERIOD_NS 2000000000LL    /* ... out of every 2 s */
 
-#define MAPS_READ_NS 1000000000LL        /* --offcpu: re-read the traced processes' maps */
 
 /* --offcpu: the files the traced processes map now (libraries loaded
  * since the last look), for symbols.c; the processes still running. */

@@ -1,29 +1,30 @@
 /*
  * symbols.c - names for the addresses in --offcpu's stacks.
  *
- * Kernel frames are addresses; /proc/kallsyms names them (read once,
- * sorted).  User frames come from the kernel as a build-id and an offset
- * into the file that build-id names (BPF_F_STACK_BUILD_ID, see
- * bpf/offcpu.h), which is what a frame means whatever address the file
- * was loaded at (PIE, ASLR, a library mapped anywhere) and after the
- * process has exited - `gtrace run` reads the stacks once the command is
- * gone.  So this file keeps an index build-id -> file, filled from
- * every file that can hold the traced code: the command and the
- * libraries it needs (found as ld.so finds them), and every file the
- * traced processes map (/proc/PID/maps, read at attach and then about
- * once a second while tracing: libraries loaded later, dlopen()).  A
- * frame is then symbolised in its file: the offset becomes an address
- * through the PT_LOAD segment that holds it, and the address the
- * function whose symbol covers it, from .symtab (or the separate debug
- * file /usr/lib/debug/.build-id/xx/yyyy.debug, when installed) or else
- * .dynsym.  A file rebuilt since it ran has another build-id: its frames
- * stay unnamed rather than get another program's names.
+ * Kernel frames: /proc/kallsyms, read once and sorted.
  *
- * When the kernel could not read a frame's build-id (a page of the file
- * not in memory, an anonymous mapping) it gives the address instead; the
- * latest /proc/PID/maps of that process then says which file and offset
- * it was.  What stays unknown is shown as [unknown], or [file] for code
- * of a known file that no symbol covers, never guessed.
+ * User frames are addresses in a process (bpf/offcpu.h says why not
+ * build-ids), so what names them is that process's mappings: gtrace reads
+ * /proc/PID/maps of every traced process at attach, at each exec it holds
+ * (the new image; and again ~0.1 s later, once ld.so has mapped the
+ * libraries) and about once a second while tracing, and keeps the latest
+ * code mappings of each, so that a process that has exited by the time the
+ * report is made (`gtrace run`) is still named.  An address becomes a
+ * file and an offset in it (address - mapping start + file offset: PIE,
+ * ASLR, a library mapped anywhere), the offset an address in the ELF file
+ * through the PT_LOAD segment that holds it, and that address a function
+ * through the symbol that covers it: from .symtab, else from the separate
+ * debug file the file's GNU build-id names
+ * (/usr/lib/debug/.build-id/xx/yyyy.debug, when installed), else from
+ * .dynsym.  A file is known by its device and inode, as the mapping shows
+ * them: if the path now holds another file (the binary was rebuilt while
+ * it ran), the mapped one is read through /proc/PID/map_files while the
+ * process lives, so its frames never get the new binary's names.
+ *
+ * What stays unknown is shown as [unknown] (no mapping holds the address:
+ * a frame pointer walk gone astray), or [file] for code of a known file
+ * that no symbol covers (a static function of a stripped library), never
+ * guessed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -35,10 +36,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/bpf.h>
 #include "gtrace_cli.h"
 
-#define BUILD_ID_MAX 20                 /* BPF_BUILD_ID_SIZE */
+#define BUILD_ID_MAX 20                 /* a GNU build-id (SHA-1) */
 #define DEBUG_DIR "/usr/lib/debug/.build-id"
 
 struct sym {
@@ -134,11 +134,12 @@ static int elf_build_id(Elf *e, unsigned char *out)
 }
 
 /* The index of path in files, added (with its build-id) if new; -1 if
- * it is not a readable ELF file. */
-static int file_index(struct gt_syms *y, const char *path)
+ * it is not a readable ELF file.  ino, if not 0, is the inode the file
+ * must have: a path that now names another file is not it. */
+static int file_index(struct gt_syms *y, const char *path, ino_t ino)
 {
 	struct stat st;
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
+	if (stat(path, &st) || !S_ISREG(st.st_mode) || (ino && st.st_ino != ino))
 		return -1;
 	for (int i = 0; i < y->nfiles; i++)
 		if (y->files[i].dev == st.st_dev && y->files[i].ino == st.st_ino)
@@ -358,12 +359,12 @@ static const char *base_name(const char *path)
  * knows the search order), added to the index. */
 void gt_syms_add_file(struct gt_syms *y, const char *path)
 {
-	if (!y || file_index(y, path) < 0)
+	if (!y || file_index(y, path, 0) < 0)
 		return;
 	char libs[16][PATH_MAX];
 	int n = gt_elf_needed(path, libs, 16);
 	for (int i = 0; i < n; i++)
-		file_index(y, libs[i]);
+		file_index(y, libs[i], 0);
 }
 
 void gt_syms_add_pid(struct gt_syms *y, pid_t pid)
@@ -382,10 +383,11 @@ void gt_syms_add_pid(struct gt_syms *y, pid_t pid)
 			y->maps[o++] = y->maps[i];
 	y->nmaps = o;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long start, end, pgoff;
+		unsigned long long start, end, pgoff, inode;
 		char perms[8];
 		int name_at = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &pgoff, &name_at) < 4)
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %n", &start, &end, perms, &pgoff, &inode,
+			   &name_at) < 5)
 			continue;
 		if (perms[2] != 'x')
 			continue;       /* code only */
@@ -405,8 +407,16 @@ void gt_syms_add_pid(struct gt_syms *y, pid_t pid)
 			char *del = strstr(name, " (deleted)");
 			if (del)
 				*del = 0;
-			/* through /proc/PID/map_files when the path is not ours to open */
-			m->file = file_index(y, name);
+			m->file = del ? -1 : file_index(y, name, (ino_t)inode);
+			if (m->file < 0) {
+				/* deleted, or replaced since it was mapped: the
+				 * mapped file itself, read now while it can be */
+				char mf[96];
+				snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", (int)pid, start, end);
+				m->file = file_index(y, mf, 0);
+				if (m->file >= 0)
+					ensure_loaded(&y->files[m->file]);
+			}
 		}
 		snprintf(m->name, sizeof(m->name), "%s", name[0] ? base_name(name) : "[anon]");
 		y->nmaps++;
@@ -465,16 +475,6 @@ const char *gt_syms_kernel(struct gt_syms *y, uint64_t ip, char *buf, size_t len
 	return buf;
 }
 
-static int file_by_build_id(struct gt_syms *y, const unsigned char *bid)
-{
-	for (int i = 0; i < y->nfiles; i++) {
-		const struct symfile *f = &y->files[i];
-		if (f->bid_len && !memcmp(f->bid, bid, (size_t)f->bid_len))
-			return i;
-	}
-	return -1;
-}
-
 /* Name file offset off of file i: its function, or [file] when no symbol
  * covers it (a static function of a stripped library: one frame per
  * file, so that flame graphs merge them), or [unknown]. */
@@ -491,21 +491,8 @@ static const char *name_in_file(struct gt_syms *y, int i, uint64_t off, char *bu
 	return buf;
 }
 
-const char *gt_syms_user(struct gt_syms *y, pid_t pid, const struct bpf_stack_build_id *fr,
-			 char *buf, size_t len)
+const char *gt_syms_user(struct gt_syms *y, pid_t pid, uint64_t ip, char *buf, size_t len)
 {
-	if (fr->status == BPF_STACK_BUILD_ID_VALID) {
-		int i = file_by_build_id(y, fr->build_id);
-		if (i >= 0)
-			return name_in_file(y, i, fr->offset, buf, len);
-		int n = snprintf(buf, len, "[build-id ");
-		for (int b = 0; b < 4 && n < (int)len; b++)
-			n += snprintf(buf + n, len - (size_t)n, "%02x", fr->build_id[b]);
-		if (n < (int)len)
-			snprintf(buf + n, len - (size_t)n, "...+0x%llx]", (unsigned long long)fr->offset);
-		return buf;
-	}
-	uint64_t ip = fr->ip;
 	for (int m = 0; m < y->nmaps; m++) {
 		const struct mapping *mp = &y->maps[m];
 		if (mp->pid != pid || ip < mp->start || ip >= mp->end)

@@ -28,6 +28,10 @@
 #   threads  untraced / gtrace run  thread-per-connection (information)
 #   threads  gtrace run --offcpu    its threads' stacks at every switch
 #                                   (information)
+#   greenrt  base gtrace run        with GTRACE_BASE=PATH: the default mode
+#                                   of another gtrace build (an older one:
+#                                   does a change make the default mode
+#                                   slower?), also for threads
 #
 # The machine has 2 cores shared by the server, the load generator and
 # anything else running, so single runs are noisy: each repeat runs every
@@ -103,6 +107,10 @@ configs=(
   "threads-offcpu|echo_threads|--offcpu"
 )
 
+if [[ -n ${GTRACE_BASE:-} ]]; then
+  [[ -x $GTRACE_BASE ]] || die "GTRACE_BASE=$GTRACE_BASE is not an executable gtrace"
+  configs+=("greenrt-base|echo_greenrt|@base" "threads-base|echo_threads|@base")
+fi
 if [[ -n $only ]]; then   # a subset, e.g. --only greenrt-untraced,greenrt-traced
   keep=()
   for c in "${configs[@]}"; do [[ ,$only, == *,${c%%|*},* ]] && keep+=("$c"); done
@@ -126,6 +134,8 @@ run_one() {
   local cmd=("$BUILD/$srv" --port 0)
   if [[ $gargs == - ]]; then
     "${cmd[@]}" > "$dir/server.out" 2> "$dir/server.err" &
+  elif [[ $gargs == @base ]]; then
+    "$GTRACE_BASE" run -- "${cmd[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   else
     # shellcheck disable=SC2086  # gargs: zero or one word
     "$GTRACE" run $gargs -- "${cmd[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &

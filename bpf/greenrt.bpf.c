@@ -66,16 +66,6 @@ static __always_inline struct gt_thread_state *thread_add_g(__u32 tid, __u32 tgi
 	return st;
 }
 
-static __always_inline struct gt_g_stats *g_stats(__u64 id)
-{
-	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
-	if (g)
-		return g;
-	static const struct gt_g_stats zero;
-	bpf_map_update_elem(&gstats, &id, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&gstats, &id);
-}
-
 SEC("usdt")
 int BPF_USDT(gt_g_worker, long index, long tid_arg)
 {

@@ -30,6 +30,8 @@
 #define GT_COMM_LEN 16
 #define GT_TRACE_RING_BYTES (16 << 20)  /* --trace ring buffer */
 
+#include "offcpu.h"        /* --offcpu: stacks, wakers, distributions */
+
 /* Kind of a thread of the target's thread group. */
 enum gt_kind {
 	GT_KIND_TARGET = 0,     /* an ordinary thread of the target */
@@ -156,7 +158,13 @@ enum gt_counter {
 	GT_FORKS_UNFOLLOWED,    /* ... forked but not followed (--no-follow) */
 	GT_PROCS_UNLISTED,      /* followed processes beyond the process table */
 	GT_EXEC_STOPS,          /* execs held (SIGSTOP) for a look for greenrt probes */
-	GT_G_PARK_REASON,       /* + reason: parks by enum gr_wait_reason */
+	GT_OFF_STACKS_LOST,     /* --offcpu: stacks a stack map could not take */
+	GT_OFF_KEYS_LOST,       /* ... off-CPU spans a full `offcpu` map could not take */
+	GT_OFF_WAKERS_LOST,     /* ... wakers a full waker map could not take */
+	GT_OFF_GWAIT_LOST,      /* ... parks not followed: `gwait` was full */
+	GT_G_WAKE_SOURCE,       /* + enum gr_wake_source: `ready` by source (--offcpu) */
+	GT_G_PARK_REASON = GT_G_WAKE_SOURCE + GT_WAKE_SOURCES,
+	/* GT_G_PARK_REASON + reason: parks by enum gr_wait_reason */
 	GT_COUNTER_COUNT = GT_G_PARK_REASON + GT_MAX_REASONS
 };
 
@@ -167,6 +175,9 @@ struct gt_g_stats {
 	__u64 os_switches;      /* OS switches of its worker while it ran */
 	__u64 parks;
 	__u64 last_in;          /* ns of its last switch-in */
+	__u64 park_ns;          /* --offcpu: time parked (park -> ready) */
+	__u64 runq_ns;          /* --offcpu: time runnable (ready -> running) */
+	__u64 runq_cnt;         /* --offcpu: ... how many times */
 };
 
 /* The greenrt runtime's own counters, as the `stats` USDT probe hands

@@ -40,6 +40,12 @@ GT_EXTERN const volatile __u8 trace_events GT_INIT(0);   /* --trace: fill the ri
 GT_EXTERN const volatile __u8 trace_os GT_INIT(0);       /* --trace: OS switches too */
 GT_EXTERN const volatile __u8 follow GT_INIT(1);         /* follow forked children */
 GT_EXTERN const volatile __u32 max_procs GT_INIT(GT_MAX_PROCS_DEFAULT); /* pinfo size - 1 */
+/* --offcpu: the distributions of the threads' waits (sched.bpf.c) too;
+ * off, the verifier drops that code, so the default mode pays nothing */
+GT_EXTERN const volatile __u8 dists_on GT_INIT(0);
+/* --offcpu: tell gtrace about every exec, so that it reads the new
+ * image's mappings while the process lives (procs.bpf.c) */
+GT_EXTERN const volatile __u8 exec_notify GT_INIT(0);
 
 /* Run-time state shared by the units (.bss; user space reads some). */
 GT_EXTERN volatile __u32 nfollowed GT_INIT(0);   /* followed processes alive, besides the target */
@@ -124,6 +130,15 @@ GT_EXTERN struct {
 	__type(key, __u32);
 	__type(value, struct gt_hist);
 } hists SEC(".maps");
+
+/* --offcpu distributions (offcpu.h), written by sched.bpf.c and
+ * offcpu.bpf.c */
+GT_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GT_DIST_COUNT);
+	__type(key, __u32);
+	__type(value, struct gt_dist);
+} dists SEC(".maps");
 
 GT_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -240,16 +255,22 @@ static __always_inline struct gt_thread_stats *totals(__u32 proc, __u32 kind)
 	return bpf_map_lookup_elem(&ptotals, &i);
 }
 
-static __always_inline __u32 log2_slot(__u64 v)
+/* floor(log2(v)), 0 for 0: an unrolled log2, as libbpf-tools' bits.bpf.h */
+static __always_inline __u32 log2_u64(__u64 v)
 {
 	__u32 r = 0;
-	/* an unrolled log2, as libbpf-tools' bits.bpf.h */
 	if (v >> 32) { v >>= 32; r += 32; }
 	if (v >> 16) { v >>= 16; r += 16; }
 	if (v >> 8) { v >>= 8; r += 8; }
 	if (v >> 4) { v >>= 4; r += 4; }
 	if (v >> 2) { v >>= 2; r += 2; }
 	if (v >> 1) { r += 1; }
+	return r;
+}
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = log2_u64(v);
 	return r < GT_HIST_SLOTS ? r : GT_HIST_SLOTS - 1;
 }
 
@@ -261,6 +282,42 @@ static __always_inline void hist_add(__u32 id, __u64 v)
 		if (s < GT_HIST_SLOTS)
 			h->slots[s]++;
 	}
+}
+
+/* The log-linear bucket of v ns (offcpu.h): 8 per power of two. */
+static __always_inline __u32 dist_slot(__u64 v)
+{
+	if (v < GT_DIST_SUB)
+		return (__u32)v;
+	__u32 o = log2_u64(v);          /* >= GT_DIST_SUB_BITS */
+	__u32 s = (o - GT_DIST_SUB_BITS + 1) * GT_DIST_SUB +
+		  (__u32)((v >> (o - GT_DIST_SUB_BITS)) & (GT_DIST_SUB - 1));
+	return s < GT_DIST_SLOTS ? s : GT_DIST_SLOTS - 1;
+}
+
+static __always_inline void dist_add(__u32 id, __u64 v)
+{
+	struct gt_dist *d = bpf_map_lookup_elem(&dists, &id);
+	if (!d)
+		return;
+	__u32 s = dist_slot(v);
+	d->count++;
+	d->sum += v;
+	if (v > d->max)
+		d->max = v;
+	if (s < GT_DIST_SLOTS)
+		d->slots[s]++;
+}
+
+/* Goroutine id's figures, created on first use (NULL: no room). */
+static __always_inline struct gt_g_stats *g_stats(__u64 id)
+{
+	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
+	if (g)
+		return g;
+	static const struct gt_g_stats zero;
+	bpf_map_update_elem(&gstats, &id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&gstats, &id);
 }
 
 static __always_inline struct gt_scratch *scratch_buf(void)

@@ -16,7 +16,9 @@
 #   make bench-compare-services  both
 #   make demo            a short run (echo at C=1,000, greenrt and threads,
 #                        traced, 2 interleaved repeats of 1 s + 5 s) with one
-#                        sentence per row saying what it shows
+#                        sentence per row saying what it shows, then one more
+#                        run of each under gtrace --offcpu --counters: where
+#                        each waits, and their flame graphs side by side
 #
 # Output: $(BUILD)/compare/results.json and report.html (gnuplot SVG
 # inline).  The peers are built only when their toolchains are present:
@@ -24,7 +26,7 @@
 # Go cache under $(BUILD)), $(BUILD)/compare/echo_st needs libst-dev.
 
 COMPARE_DIR := $(BUILD)/compare
-COMPARE_SCRIPTS := bench/compare/compare.sh bench/compare/report.awk \
+COMPARE_SCRIPTS := bench/compare/compare.sh bench/compare/report.awk bench/compare/why.awk \
 	bench/compare/jflat.awk bench/compare/html.sh
 COMPARE_NEEDS := $(BUILD)/gtrace $(BUILD)/loadgen $(BUILD)/echo_greenrt $(BUILD)/echo_threads
 
@@ -74,7 +76,7 @@ bench-compare-http: $(COMPARE_HTTP_NEEDS)
 bench-compare-services: bench-compare-kv bench-compare-http
 
 demo-run: $(COMPARE_NEEDS)
-	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo -m greenrt,threads \
+	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo --why -m greenrt,threads \
 	    -c 1000 -r 2 -w 1 -d 5 $(COMPARE_ARGS)
 
 TESTS_INTEGRATION += tests/integration/compare/test_compare.sh \

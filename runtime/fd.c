@@ -100,6 +100,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intr.h"
 #include "io.h"
 #include "sched.h"
 #include "uring.h"
@@ -247,16 +248,6 @@ static fdwaiter *take_waiter(fdent *f, int use, bool *more)
     return taken;
 }
 
-static void lockwait_timeout_fire(timer *t)
-{
-    g *gp = (g *)((char *)t - offsetof(g, tm));
-    uint32_t zero = 0;
-    bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
-    timer_fired(t);
-    if (won)
-        ready(gp);
-}
-
 struct lockwait_park {
     fdent *f;
     g *gp;
@@ -271,7 +262,7 @@ static void after_lockwait_park(worker *w, void *arg)
     struct lockwait_park *p = arg;
     g *gp = p->gp;
     if (p->deadline) {
-        gp->tm.fire = lockwait_timeout_fire;
+        gp->tm.fire = timer_fire_wake; /* intr.h: the wake token decides */
         if (timer_arm(w, &gp->tm, p->deadline) < 0) {
             /* No memory for the timer: the wait cannot honour the
              * deadline, so it ends now, with -ENOMEM. */

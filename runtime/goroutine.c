@@ -170,7 +170,7 @@ static void sleep_fire(timer *t)
 {
     g *gp = (g *)((char *)t - offsetof(g, tm));
     timer_fired(t);
-    ready(gp);
+    ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 struct sleep_arm {

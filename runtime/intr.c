@@ -110,7 +110,7 @@ void timer_fire_wake(timer *t)
         gp->wake_param = NULL;
     timer_fired(t);
     if (won)
-        ready(gp);
+        ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 /* Claims gp's wait, in state `from` (ARMED, or ARMING for the arming

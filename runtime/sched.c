@@ -255,18 +255,24 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     switch_to(w, gp, next ? next : &w->g0, after, arg);
 }
 
-/* What every ready does before queueing gp (w: the readier's worker). */
-static void mark_runnable(worker *w, g *gp)
+/* What every ready does before queueing gp (w: the readier's worker;
+ * source, obj: what made it runnable, for the probe only). */
+static void mark_runnable(worker *w, g *gp, unsigned source, const void *obj)
 {
-    PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
+    PROBE4(ready, gp->id, w && w->cur ? w->cur->id : 0, source, obj);
     gp->wait_reason = GR_WAIT_NONE;
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
 }
 
 void ready(g *gp)
 {
+    ready_from(gp, GR_WAKE_GOROUTINE, NULL);
+}
+
+void ready_from(g *gp, unsigned source, const void *obj)
+{
     worker *w = current_worker();
-    mark_runnable(w, gp);
+    mark_runnable(w, gp, source, obj);
     gp->hot_streak = 0;
     if (w) {
         runq_put(w, gp, true);
@@ -279,7 +285,7 @@ void ready(g *gp)
 
 void ready_io(worker *w, g *gp, bool input)
 {
-    mark_runnable(w, gp);
+    mark_runnable(w, gp, GR_WAKE_IO, NULL);
     /* Fresh input runs next, while it and its socket are in this CPU's
      * cache; no wake-up, this worker is about to run it. */
     if (input && gp->hot_streak < HOT_STREAK_MAX) {

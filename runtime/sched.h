@@ -142,6 +142,10 @@ static inline g *current_g(void)
  * called from a thread that is not a worker. */
 void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
+/* ready, saying what made gp runnable for the `ready` probe's tracers
+ * (enum gr_wake_source; obj: the channel for GR_WAKE_CHAN, else NULL).
+ * ready() is ready_from(gp, GR_WAKE_GOROUTINE, NULL). */
+void ready_from(g *gp, unsigned source, const void *obj);
 /* Parks until the gr_now() time `when` (gr_sleep, select with no cases):
  * 0, or -ECANCELED when the goroutine's group is cancelled (intr.h). */
 int park_until(uint16_t reason, int64_t when);

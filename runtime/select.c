@@ -204,7 +204,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
     if (chosen >= 0 || timeout_ns == 0) {
         unlock_all(&s);
         if (wake)
-            ready(wake);
+            ready_from(wake, GR_WAKE_CHAN, cases[chosen].chan);
         free(heap);
         return chosen >= 0 ? chosen : -EAGAIN;
     }

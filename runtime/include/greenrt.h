@@ -542,7 +542,8 @@ void gr_stats_get(gr_stats *out);
  *   spawn        (new id, parent id, fn address)
  *   switch       (from id, to id)              0 is the worker's scheduler
  *   park         (id, reason code, reason string)  codes: enum gr_wait_reason
- *   ready        (id, by id)
+ *   ready        (id, by id, source, object)   source: enum gr_wake_source,
+ *                object: the gr_chan for GR_WAKE_CHAN, else NULL
  *   steal        (thief worker, victim worker, count)
  *   preempt      (id, 1 if asynchronous)
  *   exit         (id)
@@ -588,6 +589,20 @@ enum gr_wait_reason {
     GR_WAIT_BLOCKING,
     GR_WAIT_GROUP,
     GR_WAIT_REASON_COUNT
+};
+
+/* What made a parked goroutine runnable (the `ready` probe's source).
+ * GR_WAKE_GOROUTINE: the goroutine `by` (a mutex, rwmutex, cond, wait
+ * group or once it released, or a spawn); the others say which runtime
+ * event did, `by` being whatever ran on the worker then (0: a worker's
+ * scheduler, or a thread that is not a worker). */
+enum gr_wake_source {
+    GR_WAKE_GOROUTINE = 0,
+    GR_WAKE_CHAN,     /* a channel send, receive or close (select too) */
+    GR_WAKE_TIMER,    /* a sleep's, select's or cond wait's timer fired */
+    GR_WAKE_IO,       /* its I/O completed (the io_uring completion) */
+    GR_WAKE_BLOCKING, /* its gr_blocking call returned (the offload pool) */
+    GR_WAKE_SOURCE_COUNT
 };
 
 #define GR_TRACE_STATS_VERSION 2 /* 2: GR_WAIT_GROUP added */

@@ -840,9 +840,7 @@ static void races_main(void *arg)
         gr_group_cancel(&g);
         t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
         gr_chan_close(r.stop);    /* the peer stops waiting, if it still is */
-        /* The peer, outside g, is joined through a group of its own: a
-         * gr_wg on this stack would not do, since gr_wg_done may still
-         * touch the wg after gr_wg_wait has returned (reported). */
+        /* The peer, outside g, is joined through a group of its own. */
         t_check_eq(gr_group_wait(&r.peer, LIVE_NS), 0);
         gr_group_destroy(&r.peer);
         if (r.member_res == 0) {
@@ -873,6 +871,100 @@ static void races_main(void *arg)
 static void test_group_cancel_races_channel_transfer(void **state)
 {
     t_run(races_main, NULL);
+}
+
+/* ------------------------ races: cancellation vs a wait group's release */
+
+/* A member waits on a wait group while a goroutine outside the group does
+ * the last gr_wg_done and main cancels, each at a random moment.  The
+ * wait returns 0 or -ECANCELED; either way the member then moves on and
+ * reuses the wait group's memory - all of it but the counter word, which
+ * a done that has not happened yet still adds to (and, finding no
+ * waiter, touches nothing else).  The releaser must be done with the lock
+ * and the queue by then: a cancelled waiter never returns while a release
+ * is under way (TSan sees the race if it does; the releaser would find
+ * its lock word overwritten in any build). */
+#define WG_RACES T_BIG(20000)
+
+struct wg_race {
+    gr_wg wg;
+    int res;
+    unsigned spin_member, spin_releaser;
+    atomic_int announced, go;
+    gr_group releaser; /* the releaser's own group, never cancelled: a join */
+};
+
+/* Both sides start when main says go (on one worker, the yields while
+ * they wait for it interleave them in varying orders). */
+static void wg_race_start(struct wg_race *r, unsigned n)
+{
+    atomic_fetch_add(&r->announced, 1);
+    while (!atomic_load(&r->go))
+        gr_yield();
+    spin(n);
+}
+
+static void wg_race_member(void *arg)
+{
+    struct wg_race *r = arg;
+    wg_race_start(r, r->spin_member);
+    r->res = gr_wg_wait(&r->wg);
+    memset(&r->wg._lock, 0x5a, sizeof r->wg - offsetof(gr_wg, _lock)); /* moved on */
+}
+
+static void wg_race_releaser(void *arg)
+{
+    struct wg_race *r = arg;
+    wg_race_start(r, r->spin_releaser);
+    gr_wg_done(&r->wg);
+}
+
+static void wg_races_main(void *arg)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull ^ (uint64_t)t_mono_ns();
+    long released = 0, cancelled = 0, round;
+    for (round = 0; round < WG_RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        struct wg_race r = {.res = 1, .spin_member = (unsigned)x & 1023,
+                            .spin_releaser = (unsigned)(x >> 10) & 1023};
+        unsigned spin_main = (unsigned)(x >> 20) & 1023;
+        gr_group g = GR_GROUP_INIT;
+        gr_wg_add(&r.wg, 1);
+        bool member_first = x & (1ull << 41); /* spawned first: runs last */
+        if (member_first)
+            t_check(gr_group_go(&g, wg_race_member, &r) > 0);
+        t_check(gr_group_go(&r.releaser, wg_race_releaser, &r) > 0);
+        if (!member_first)
+            t_check(gr_group_go(&g, wg_race_member, &r) > 0);
+        while (atomic_load(&r.announced) < 2)
+            gr_yield();
+        atomic_store(&r.go, 1);
+        spin(spin_main);
+        if (x & (1ull << 40))
+            gr_yield();
+        gr_group_cancel(&g);
+        t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+        t_check_eq(gr_group_wait(&r.releaser, LIVE_NS), 0);
+        gr_group_destroy(&r.releaser);
+        gr_group_destroy(&g);
+        if (r.res == 0)
+            released++;
+        else if (r.res == -ECANCELED)
+            cancelled++;
+        else
+            t_fail_at(__FILE__, __LINE__, "round %ld: gr_wg_wait returned %d", round, r.res);
+    }
+    print_message("%ld wait/cancel/release races: %ld waits released, %ld cancelled%s\n", round,
+                  released, cancelled,
+                  WG_RACES < 20000 ? " (fewer rounds under TSan, where each costs ~50x more)"
+                                   : "");
+    t_check(released > 0);
+    t_check(cancelled > 0);
+}
+
+static void test_group_cancel_races_wg_release(void **state)
+{
+    t_run(wg_races_main, NULL);
 }
 
 /* ---------------------------- races: cancellation vs a goroutine parking */
@@ -1572,6 +1664,7 @@ int main(void)
         cmocka_unit_test(test_group_survives_gr_run),
         cmocka_unit_test(test_group_cancel_races_channel_transfer),
         cmocka_unit_test(test_group_cancel_races_parking),
+        cmocka_unit_test(test_group_cancel_races_wg_release),
         cmocka_unit_test(test_group_cancel_10k_parked_receivers),
         t_unit_test_fds(test_group_cancel_interrupts_io),
         t_unit_test_fds(test_group_io_after_cancel_fails_at_once),

@@ -284,6 +284,8 @@ static void after_lockwait_park(worker *w, void *arg)
 static int lock_wait(g *gp, fdent *f, int use)
 {
     struct lockwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
+    if (load_relaxed(&gp->io_cancel))
+        return -ECANCELED; /* before the deadline: see io_interrupted (io.c) */
     if (p.deadline && now_ns() >= p.deadline)
         return -ETIMEDOUT;
     fdwaiter me = {.w = {.gp = gp, .is_select = 1}, .use = (uint8_t)use};
@@ -324,6 +326,8 @@ static int lock_wait(g *gp, fdent *f, int use)
         wait_bit_update(f, use);
     }
     unlock(&f->lk);
+    if (me.w.res != WAIT_GRANTED && load_relaxed(&gp->io_cancel))
+        return -ECANCELED; /* cancelled as it was closed or timed out */
     switch (me.w.res) {
     case WAIT_GRANTED:
         return 0;
@@ -370,7 +374,7 @@ int fd_acquire_slow(g *gp, int fd, enum fd_use use, fdhold *h)
         return 0; /* nothing to hold: the kernel answers -EBADF */
     if (!f)
         return fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENOMEM;
-    if (load_relaxed(&gp->io_cancel))
+    if (gp && load_relaxed(&gp->io_cancel))
         return -ECANCELED;
     uint64_t old = load_relaxed(&f->state);
     if (use == FD_USE_REF) {

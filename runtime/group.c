@@ -60,7 +60,8 @@
  *      has it among its cases returns that case;
  *   3. set `interrupting` (seq-cst): from now on every interruptible call
  *      of a member fails at once instead of waiting;
- *   4. interrupt every member's armed wait (intr.c: intr_interrupt).
+ *   4. cancel every member's I/O (io_cancel_g, io.h) and interrupt its
+ *      armed wait (intr.c: intr_interrupt).
  *      The members it takes out of their waits are readied only once
  *      every lock is dropped: readied under the group's lock, ten
  *      thousand of them would run on the other workers and queue on that
@@ -78,11 +79,24 @@
  * starts cancelled.
  *
  * Interrupting waits is the job of intr.c, one mechanism for every
- * primitive: a member parked in an interruptible wait publishes how to
- * withdraw it (an intr_fn) after it has switched out, then checks the
- * flag; the canceller sets the flag, then withdraws every published wait;
- * the wake token, or for I/O the completion, decides the race with the
- * normal waker.  What is interruptible, and why the rest is not:
+ * primitive but I/O: a member parked in an interruptible wait publishes
+ * how to withdraw it (an intr_fn) after it has switched out, then checks
+ * the flag; the canceller sets the flag, then withdraws every published
+ * wait; the wake token decides the race with the normal waker.  I/O is
+ * the I/O layer's: io_cancel_g(member) (io.h) cancels the request in
+ * flight (how is the engine's business: on io_uring, an
+ * IORING_OP_ASYNC_CANCEL on the ring that owns it), ends a wait for an
+ * fd's lock, and makes every later
+ * I/O call of the member fail at once - a flag that stays set, which is
+ * what a group wants, since a member stays cancelled until it exits.
+ * The completion decides the race with the cancel, so no byte that the
+ * kernel delivered is lost.  What is interruptible, and why the rest is
+ * not:
+ *   - every I/O call that waits (gr_read, gr_write, their v, full and
+ *     all forms, gr_recv, gr_send, gr_recv_buf, gr_accept, gr_connect,
+ *     gr_poll, gr_open, gr_fsync, and their waits for an fd's lock):
+ *     -ECANCELED, the fd usable; but not gr_close and gr_shutdown, so
+ *     that a cancelled member can still clean up;
  *   - gr_sleep, channel send and receive, gr_select (no case ready, or no
  *     case at all), gr_cond_wait_timeout, gr_wg_wait: the wait is withdrawn
  *     and the call returns -ECANCELED;
@@ -131,6 +145,7 @@
 #include "fatal.h"
 #include "goroutine.h"
 #include "intr.h"
+#include "io.h"
 #include "lock.h"
 #include "probes.h"
 #include "sched.h"
@@ -235,6 +250,10 @@ static bool cancel_one(group *x, uint32_t cause, int64_t origin, g **wake)
      * visible before the members' wait states are read. */
     __atomic_store_n(&x->interrupting, 1, __ATOMIC_SEQ_CST);
     for (g *m = x->members; m; m = m->group_next) {
+        /* Its I/O, through the I/O layer (whatever the engine): the
+         * request in flight, a wait for an fd's lock, and every later
+         * call.  Under the lock: m cannot exit and be reused meanwhile. */
+        io_cancel_g(m);
         if (intr_interrupt(m)) {
             m->schedlink = *wake;
             *wake = m;

@@ -20,9 +20,11 @@
  * member's waiter on a channel, a wait group or a cond is marked like a
  * select case (waiter.is_select), so chan_take_waiter makes the normal
  * waker race for the token too; the canceller's intr_wake races for the
- * same token.  I/O has no token: the completion queue decides (an I/O
- * wait's intr_fn asks the engine to cancel the request, and the CQE that
- * readies the goroutine says whether data or -ECANCELED came back).
+ * same token.  I/O waits do not use this file: the I/O layer has the
+ * same two races and its own answer (io_cancel_g, io.h: a sticky flag,
+ * "publish, then check" on the request's user_data, and the completion
+ * decides the race - the CQE that readies the goroutine says whether data
+ * or -ECANCELED came back), which group.c calls for every member.
  *
  * (1) is closed Dekker-style: the goroutine publishes that its wait can
  * be withdrawn, then (full barrier) reads its group's cancelled flag; the

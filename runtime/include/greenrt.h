@@ -250,7 +250,7 @@ typedef struct gr_cond {
 } gr_cond;
 
 typedef struct gr_wg {
-    int64_t _count;
+    uint64_t _state;     /* counter and waiters (sync.c) */
     uint32_t _lock;
     uint32_t _pad;
     void *_waitq[2];
@@ -284,11 +284,21 @@ void gr_cond_wait(gr_cond *c, gr_mutex *m);
 int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns);
 void gr_cond_signal(gr_cond *c);
 void gr_cond_broadcast(gr_cond *c);
+/* Wait groups, as Go's sync.WaitGroup: gr_wg_add(n) adds n (negative:
+ * as many dones) to the counter, gr_wg_wait waits until it is zero (0),
+ * or returns -ECANCELED for a member of a cancelled group (see Groups).
+ * Once gr_wg_wait has returned, the wait group is the caller's again:
+ * free it, or let its frame go - the gr_wg_done that released it no
+ * longer touches it.  Fatal misuse: a counter going negative (or past
+ * INT32_MAX), and a gr_wg_add that starts a new round while the waiters
+ * of the last one are being released (reuse a wait group only once every
+ * gr_wg_wait of the last round has returned, as in Go). */
 void gr_wg_add(gr_wg *wg, int n);
 void gr_wg_done(gr_wg *wg);
-int gr_wg_wait(gr_wg *wg);              /* 0, or -ECANCELED (see Groups) */
+int gr_wg_wait(gr_wg *wg);
 /* Runs fn exactly once across all callers of this gr_once; every caller
- * returns only after fn has returned (as Go's Once.Do, pthread_once). */
+ * returns only after fn has returned (as Go's Once.Do, pthread_once), and
+ * may then free o. */
 void gr_once_do(gr_once *o, void (*fn)(void));
 
 /* ======================================================================

@@ -807,8 +807,13 @@ static void print_wakers(FILE *f, const struct gt_snapshot *s)
 			gt_fmt_ns((double)w->ns, b), w->source < NSOURCES ? wake_labels[w->source] : "unknown",
 			gt_wait_reason_name(w->reason));
 		print_stack(f, w->waker_stack, 6);
-		if (w->obj)
+		uint64_t gid = w->source == GR_WAKE_CANCEL ? gt_group_at(s, w->tgid, w->obj) : 0;
+		if (w->obj && w->source == GR_WAKE_CHAN)
 			fprintf(f, "  (channel 0x%llx)", (unsigned long long)w->obj);
+		else if (gid)
+			fprintf(f, "  (group %llu)", (unsigned long long)gid);
+		else if (w->obj && w->source == GR_WAKE_CANCEL)
+			fprintf(f, "  (gr_group 0x%llx)", (unsigned long long)w->obj);
 		fputc('\n', f);
 	}
 }

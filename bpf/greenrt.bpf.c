@@ -25,15 +25,6 @@
 #include "maps.bpf.h"
 #include <bpf/usdt.bpf.h>
 
-/* Each hit of a probe is a uprobe trap into the kernel, whose cost the
- * BPF run time does not include: count them all (the report multiplies
- * by a calibrated cost per hit, tools/gtrace/calib.c). */
-#define GT_PROBE_HIT()                          \
-	do {                                    \
-		GT_RUN();                       \
-		count(GT_UPROBE_HITS, 1);       \
-	} while (0)
-
 /* The calling thread, if it belongs to a traced process: its tid, its
  * tgid in *tgid. */
 static __always_inline __u32 target_tid(__u32 *tgid)

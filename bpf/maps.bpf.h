@@ -224,6 +224,15 @@ static __always_inline void count(__u32 idx, __u64 n)
  * time per run. */
 #define GT_RUN() count(GT_PROG_RUNS, 1)
 
+/* Each hit of a greenrt probe is a uprobe trap into the kernel, whose
+ * cost the BPF run time does not include: count them all (the report
+ * multiplies by a calibrated cost per hit, tools/gtrace/calib.c). */
+#define GT_PROBE_HIT()                          \
+	do {                                    \
+		GT_RUN();                       \
+		count(GT_UPROBE_HITS, 1);       \
+	} while (0)
+
 /* Is thread group tgid traced?  The target, or (only while followed
  * children live: nfollowed > 0) a process whose bit is set. */
 static __always_inline bool traced(__u32 tgid)
@@ -404,7 +413,9 @@ static __always_inline struct task_struct *current_task(bool btf)
 	return btf ? bpf_get_current_task_btf() : (struct task_struct *)bpf_get_current_task();
 }
 
-static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c)
+/* A --trace event; d: a small fourth argument (saturated at 2^32 - 1). */
+static __always_inline void emit_d(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c,
+				   __u64 d)
 {
 	if (trace_capped) {
 		count(GT_RB_CAPPED, 1);
@@ -422,7 +433,7 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s
 	e->a = a;
 	e->b = b;
 	e->c = c;
-	e->pad = 0;
+	e->d = d > 0xffffffffULL ? 0xffffffffU : (__u32)d;
 	/* Wake gtrace only once the ring is an eighth full: a wakeup per
 	 * event would have gtrace preempt the target after each of them (an
 	 * OS switch that --trace records, and so on), and gtrace polls the
@@ -430,6 +441,11 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > GT_TRACE_RING_BYTES / 8
 		? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c)
+{
+	emit_d(type, tgid, tid, a, b, c, 0);
 }
 
 #endif /* GTRACE_MAPS_BPF_H */

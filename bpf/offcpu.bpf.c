@@ -364,7 +364,8 @@ int BPF_USDT(gt_o_ready, long id, long by, long source, long obj)
 	if (gs)
 		gs->park_ns += d;
 	struct gt_gwake_key wk = {
-		.obj = src == 1 /* GR_WAKE_CHAN */ ? (__u64)obj : 0,
+		/* the channel (GR_WAKE_CHAN) or the group (GR_WAKE_CANCEL) */
+		.obj = src == 1 || src == 5 ? (__u64)obj : 0,
 		.tgid = tgid,
 		.waker_stack = stack_id(ctx, &ustacks, BPF_F_USER_STACK_FLAG),
 		.park_stack = w->stack,

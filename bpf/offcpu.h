@@ -29,7 +29,8 @@
  * waker's context) with the waker's kernel stack, as offwaketime shows;
  * for a goroutine, what the runtime's `ready` probe says made it
  * runnable (enum gr_wake_source: a goroutine, a channel, a timer, an I/O
- * completion, the offload pool) and the waker's user stack.
+ * completion, the offload pool, its group's cancellation) and the waker's
+ * user stack.
  *
  * Distributions (gt_dist) are log-linear histograms: 8 buckets per
  * power of two (GT_DIST_SUB), so a percentile read from one is within
@@ -114,7 +115,8 @@ struct gt_gwait {
 
 /* What made goroutines runnable (`gwakers`). */
 struct gt_gwake_key {
-	__u64 obj;              /* the channel (GR_WAKE_CHAN), else 0 */
+	__u64 obj;              /* the gr_chan (GR_WAKE_CHAN), the wakee's gr_group
+				 * (GR_WAKE_CANCEL), else 0 */
 	__u32 tgid;
 	__s32 waker_stack;      /* the waker's user stack at `ready` */
 	__s32 park_stack;       /* the wakee's park-site stack */
@@ -135,7 +137,9 @@ enum gt_dist_id {
 	GT_DIST_OS_BLOCKED,     /* threads: blocked -> woken */
 	GT_DIST_G_RUNQ,         /* goroutines: ready -> running */
 	GT_DIST_G_PARK,         /* + reason: goroutines parked -> ready, by reason */
-	GT_DIST_COUNT = GT_DIST_G_PARK + 16     /* GT_MAX_REASONS */
+	GT_DIST_G_DRAIN = GT_DIST_G_PARK + 16,  /* GT_MAX_REASONS; groups (groups.h):
+						 * cancelled -> last member out */
+	GT_DIST_COUNT
 };
 
 /* Lost on the way (counters, enum gt_counter GT_OFF_*): stacks the stack

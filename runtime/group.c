@@ -62,11 +62,12 @@
  *      of a member fails at once instead of waiting;
  *   4. cancel every member's I/O (io_cancel_g, io.h) and interrupt its
  *      armed wait (intr.c: intr_interrupt).
- *      The members it takes out of their waits are readied only once
- *      every lock is dropped: readied under the group's lock, ten
- *      thousand of them would run on the other workers and queue on that
- *      lock to leave the group (measured: the cancel call of 10,000
- *      parked members went from ~4 ms to ~0.2 ms at GR_PROCS=2).
+ *      The members it takes out of their waits are readied (wake source
+ *      GR_WAKE_CANCEL, for tracers) only once every lock is dropped:
+ *      readied under the group's lock, ten thousand of them would run on
+ *      the other workers and queue on that lock to leave the group
+ *      (measured: the cancel call of 10,000 parked members went from
+ *      ~4 ms to ~0.2 ms at GR_PROCS=2).
  * The order is Go's where Go has one (ctx.Err() is set before Done is
  * closed: whoever sees the close and asks why gets the answer) and the
  * issue's where it does not: a member waiting in a select on the done
@@ -159,6 +160,24 @@ static struct {
 } groups;
 
 /* ---------------------------------------------------------------------
+ * Probes fired from several paths (one site each: probes.h)
+ * ------------------------------------------------------------------- */
+
+static PROBE_SITE void probe_drained(int64_t id, int64_t ns)
+{
+    PROBE2(group_drained, id, ns);
+}
+
+/* A group was cancelled with `members` members; with none, it is drained
+ * at once. */
+static PROBE_SITE void probe_cancelled(int64_t id, uint32_t cause, int64_t origin, int64_t members)
+{
+    PROBE4(group_cancel, id, cause, origin, members);
+    if (members == 0)
+        probe_drained(id, 0);
+}
+
+/* ---------------------------------------------------------------------
  * The state behind a gr_group, and the registry
  * ------------------------------------------------------------------- */
 
@@ -183,7 +202,8 @@ static group *state_get(gr_group *pub)
         fresh = NULL;
         st->id = fetch_add_relaxed(&groups.next_id, 1) + 1;
         st->pub = pub;
-        if (pub->_flags & GROUP_CANCELLED_EARLY) {
+        bool early = pub->_flags & GROUP_CANCELLED_EARLY;
+        if (early) {
             st->cancelled = GROUP_CANCEL;
             st->interrupting = 1;
             st->cancelled_at = now_ns();
@@ -195,6 +215,8 @@ static group *state_get(gr_group *pub)
         groups.all = st;
         unlock(&groups.lock);
         PROBE2(group_new, st->id, (uintptr_t)pub);
+        if (early) /* its cancellation had no id to be told by until now */
+            probe_cancelled(st->id, GROUP_CANCEL, st->id, 0);
         __atomic_store_n((group **)&pub->_state, st, __ATOMIC_RELEASE);
     }
     unlock(&pub->_lock);
@@ -259,9 +281,7 @@ static bool cancel_one(group *x, uint32_t cause, int64_t origin, g **wake)
             *wake = m;
         }
     }
-    PROBE4(group_cancel, x->id, cause, origin, x->nmembers);
-    if (x->nmembers == 0)
-        PROBE2(group_drained, x->id, 0);
+    probe_cancelled(x->id, cause, origin, x->nmembers);
     unlock(&x->lock);
     return true;
 }
@@ -290,14 +310,15 @@ static void cancel_tree_locked(group *root, uint32_t cause, g **wake)
     }
 }
 
-/* Readies the goroutines a cancellation took out of their waits. */
+/* Readies the goroutines a cancellation took out of their waits (their
+ * group cannot be destroyed under us: they are still its members). */
 static void ready_interrupted(g *wake)
 {
     while (wake) {
         g *gp = wake;
         wake = gp->schedlink; /* before ready: it reuses the link */
         gp->schedlink = NULL;
-        ready(gp);
+        ready_from(gp, GR_WAKE_CANCEL, gp->group->pub);
     }
 }
 
@@ -437,7 +458,7 @@ void group_leave(g *gp)
             wake = w;
         }
         if (grp->cancelled != GROUP_LIVE)
-            PROBE2(group_drained, grp->id, now_ns() - grp->cancelled_at);
+            probe_drained(grp->id, now_ns() - grp->cancelled_at);
     }
     unlock(&grp->lock);
     gp->group = NULL;

@@ -170,8 +170,9 @@ static void after_intr_arm(worker *w, void *p)
         return; /* woken already and back from park: this wait is over */
     /* gp is held in park_intr until ARMING ends: gp->group is alive. */
     if (group_interrupts_seq_cst(gp->group)) {
+        gr_group *pub = gp->group->pub;
         if (intr_claim(gp, arming))
-            ready(gp);
+            ready_from(gp, GR_WAKE_CANCEL, pub);
     } else {
         __atomic_store_n(&gp->intr, seq | INTR_ARMED, __ATOMIC_RELEASE);
     }

@@ -553,7 +553,8 @@ void gr_stats_get(gr_stats *out);
  *   switch       (from id, to id)              0 is the worker's scheduler
  *   park         (id, reason code, reason string)  codes: enum gr_wait_reason
  *   ready        (id, by id, source, object)   source: enum gr_wake_source,
- *                object: the gr_chan for GR_WAKE_CHAN, else NULL
+ *                object: the gr_chan for GR_WAKE_CHAN, the wakee's
+ *                gr_group for GR_WAKE_CANCEL, else NULL
  *   steal        (thief worker, victim worker, count)
  *   preempt      (id, 1 if asynchronous)
  *   exit         (id)
@@ -571,7 +572,9 @@ void gr_stats_get(gr_stats *out);
  *   group_leave  (group id, goroutine id, members now): a member exited
  *   group_cancel (group id, cause, origin group id, members now): cause 1
  *                gr_group_cancel, 2 a deadline; origin: the group whose
- *                cancellation or deadline started it (itself or an ancestor)
+ *                cancellation or deadline started it (itself or an ancestor).
+ *                A group cancelled before its state was made fires it (with
+ *                group_drained) right after its group_new
  *   group_drained (group id, ns from its cancellation to its last
  *                member's exit; 0 if it had none then)
  *   group_free   (group id): gr_group_destroy
@@ -612,6 +615,7 @@ enum gr_wake_source {
     GR_WAKE_TIMER,    /* a sleep's, select's or cond wait's timer fired */
     GR_WAKE_IO,       /* its I/O completed (the io_uring completion) */
     GR_WAKE_BLOCKING, /* its gr_blocking call returned (the offload pool) */
+    GR_WAKE_CANCEL,   /* its group's cancellation (or deadline) ended its wait */
     GR_WAKE_SOURCE_COUNT
 };
 

@@ -359,6 +359,10 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 
 	collect_rt(s, snap);
 	err = gt_offcpu_collect(s, snap) ?: err;
+	/* the groups table (only for a report: -i needs the totals only) */
+	snap->groups_on = s->g_groups;
+	if (goroutines)
+		err = gt_groups_collect(s, snap) ?: err;
 	gt_pmu_read(s->pmu, snap);
 	gt_mem_sample(&s->mem);
 	snap->mem = s->mem;
@@ -407,4 +411,7 @@ void gt_snapshot_free(struct gt_snapshot *snap)
 	snap->nprocs = 0;
 	gt_offcpu_free(snap->off);
 	snap->off = NULL;
+	free(snap->groups);
+	snap->groups = NULL;
+	snap->ngroups = 0;
 }

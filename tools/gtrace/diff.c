@@ -49,7 +49,7 @@ static json_t *load(const char *path)
 		return NULL;
 	}
 	json_t *v = json_object_get(j, "version");
-	/* versions 2 to 4 only added members (3 also counts the children
+	/* versions 2 to 5 only added members (3 also counts the children
 	 * into the figures): diff reads them all alike */
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > GT_JSON_VERSION ||
 	    !json_is_object(json_object_get(j, "summary"))) {

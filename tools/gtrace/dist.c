@@ -84,22 +84,31 @@ static int rows(const struct gt_snapshot *s, struct dist_row *r)
 	return n;
 }
 
+void gt_dist_add_figures(struct gt_figures *fs, const char *prefix, const struct gt_dist *d,
+			 char keys[GT_DIST_FIGS][64])
+{
+	static const char *const parts[GT_DIST_FIGS] = { "count", "mean_ns", "p50_ns", "p90_ns", "p99_ns",
+							 "max_ns" };
+	double v[GT_DIST_FIGS] = { (double)d->count, d->count ? (double)d->sum / (double)d->count : 0,
+				   gt_dist_pct(d, 0.5), gt_dist_pct(d, 0.9), gt_dist_pct(d, 0.99),
+				   (double)d->max };
+	for (int k = 0; k < GT_DIST_FIGS; k++) {
+		snprintf(keys[k], sizeof(keys[k]), "%s.%s", prefix, parts[k]);
+		gt_fig_add(fs, keys[k], NULL, v[k], k ? GT_U_NS : GT_U_COUNT, false);
+	}
+}
+
 void gt_dist_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 {
-	static char keys[GT_DIST_COUNT][6][64];
-	static const char *const parts[] = { "count", "mean_ns", "p50_ns", "p90_ns", "p99_ns", "max_ns" };
+	static char keys[GT_DIST_COUNT][GT_DIST_FIGS][64];
 	struct dist_row r[GT_DIST_COUNT];
+	char prefix[64];
 	if (!s->offcpu)
 		return;
 	int n = rows(s, r);
 	for (int i = 0; i < n; i++) {
-		const struct gt_dist *d = &s->dists[r[i].id];
-		double v[6] = { (double)d->count, d->count ? (double)d->sum / (double)d->count : 0,
-				gt_dist_pct(d, 0.5), gt_dist_pct(d, 0.9), gt_dist_pct(d, 0.99), (double)d->max };
-		for (int k = 0; k < 6; k++) {
-			snprintf(keys[i][k], sizeof(keys[i][k]), "dist.%s.%s", r[i].key, parts[k]);
-			gt_fig_add(fs, keys[i][k], NULL, v[k], k ? GT_U_NS : GT_U_COUNT, false);
-		}
+		snprintf(prefix, sizeof(prefix), "dist.%s", r[i].key);
+		gt_dist_add_figures(fs, prefix, &s->dists[r[i].id], keys[i]);
 	}
 }
 

@@ -27,7 +27,7 @@
 #include <linux/types.h>
 #include "gtrace.h"        /* bpf/gtrace.h: types shared with the BPF side */
 
-#define GT_JSON_VERSION 4       /* SCHEMA.md; diff reads 1 to 4 */
+#define GT_JSON_VERSION 5       /* SCHEMA.md; diff reads 1 to 5 */
 
 /* ---- command line (main.c) ---- */
 enum gt_cmd { GT_CMD_NONE, GT_CMD_RUN, GT_CMD_ATTACH, GT_CMD_TOP, GT_CMD_DIFF };
@@ -160,6 +160,7 @@ struct gt_session {
 	struct bpf_program *sys_fe[2];  /* fentry, fexit on x64_sys_call */
 	struct bpf_program *sys_tp[2];  /* sys_enter, sys_exit (tp_btf or raw_tp) */
 	bool g_events;          /* per-event greenrt probes (switch, park...) attached */
+	bool g_groups;          /* the group_* probes attached (groups.c) */
 	bool offcpu;            /* --offcpu: its programs loaded and attached */
 	bool g_offcpu;          /* ... and the goroutine ones on some process */
 	struct gt_syms *syms;   /* --offcpu: names for the stacks (symbols.c) */
@@ -346,6 +347,11 @@ struct gt_snapshot {
 	bool offcpu;            /* --offcpu figures below */
 	bool g_offcpu;          /* ... with goroutines */
 	struct gt_offcpu *off;  /* the stacks and wakers (offcpu.c), NULL without */
+	bool groups_on;         /* greenrt's group probes attached (--goroutines) */
+	bool groups_listed;     /* ... and the tables read into groups[] */
+	struct gt_grp *groups;  /* every group itemised, live and freed */
+	int ngroups;
+	uint64_t groups_unlisted;       /* created while traced, not itemised */
 	struct gt_dist dists[GT_DIST_COUNT];
 	bool pmu_on;            /* --counters */
 	struct gt_pmu pmu;
@@ -387,7 +393,8 @@ struct gt_off_gwaker {
 	uint32_t tgid;
 	uint16_t source;        /* enum gr_wake_source */
 	uint16_t reason;        /* the wakee's wait reason */
-	uint64_t obj;           /* the channel, for GR_WAKE_CHAN */
+	uint64_t obj;           /* the gr_chan for GR_WAKE_CHAN, the wakee's gr_group
+				 * for GR_WAKE_CANCEL */
 	uint64_t ns, count;     /* park time ended, wakes */
 	char *waker_stack, *park_stack;
 };
@@ -416,6 +423,11 @@ void gt_dist_figures(const struct gt_snapshot *s, struct gt_figures *fs);
 void gt_dist_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 /* p (0..1) of a distribution, in ns; 0 for an empty one */
 double gt_dist_pct(const struct gt_dist *d, double p);
+/* Add d's figures as PREFIX.count, .mean_ns, .p50_ns, .p90_ns, .p99_ns,
+ * .max_ns; keys: their storage, which must outlive fs. */
+#define GT_DIST_FIGS 6
+void gt_dist_add_figures(struct gt_figures *fs, const char *prefix, const struct gt_dist *d,
+			 char keys[GT_DIST_FIGS][64]);
 /* The frames of an entry as the folded format has them, root first:
  * "process;thread;frames...[;leaf]" (goroutines: "process;[goroutines];
  * frames...;[reason]"). */
@@ -439,6 +451,22 @@ void gt_pmu_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o)
 double gt_pmu_cost_ns(const struct gt_snapshot *s);
 void gt_mem_figures(const struct gt_snapshot *s, struct gt_figures *fs);
 void gt_mem_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+
+/* ---- greenrt's goroutine groups (groups.c; bpf/groups.h) ---- */
+struct gt_grp {
+	uint32_t tgid;
+	uint64_t id;
+	struct gt_group g;
+};
+/* Read the group tables into snap->groups (by process, then id). */
+int gt_groups_collect(struct gt_session *s, struct gt_snapshot *snap);
+void gt_groups_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_groups_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* "cancel", "deadline", NULL for a group not cancelled */
+const char *gt_group_cause(const struct gt_group *g);
+/* The id of the group whose gr_group is at addr in process tgid, 0 if
+ * none itemised (a live one first: addresses are reused). */
+uint64_t gt_group_at(const struct gt_snapshot *s, uint32_t tgid, uint64_t addr);
 
 /* ---- over time (interval.c): the delta of two snapshots, -i ---- */
 /* out = what happened from prev to cur (see interval.c); free it with
@@ -474,7 +502,8 @@ const char *gt_syms_user(struct gt_syms *y, pid_t pid, uint64_t ip, char *buf, s
 int gt_elf_needed(const char *exe, char (*out)[PATH_MAX], int max);
 
 /* Read every map into *snap (allocates snap->threads).  goroutines: also
- * walk the per-goroutine map (slow with many goroutines; top skips it). */
+ * walk the per-goroutine map and the group tables (slow with many
+ * goroutines; top and -i skip it). */
 int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines);
 void gt_snapshot_free(struct gt_snapshot *snap);
 

@@ -58,6 +58,9 @@ int gt_snapshot_delta(const struct gt_snapshot *cur, const struct gt_snapshot *p
 	out->threads = NULL;
 	out->procs = NULL;
 	out->off = NULL;
+	out->groups = NULL;     /* an interval has the groups' totals, not their table */
+	out->ngroups = 0;
+	out->groups_listed = false;
 	out->nthreads = out->nprocs = 0;
 	out->elapsed_s = cur->elapsed_s - prev->elapsed_s;
 	for (int k = 0; k < 2; k++)

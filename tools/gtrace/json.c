@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <jansson.h>
+#include <greenrt.h>
 #include "gtrace_cli.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
@@ -159,7 +160,11 @@ static json_t *offcpu_json(const struct gt_snapshot *s)
 				      "source", gt_wake_source_name(w->source),
 				      "reason", gt_wait_reason_key(w->reason),
 				      "count", (json_int_t)w->count, "ns", (json_int_t)w->ns);
-		json_object_set_new(x, "channel", w->obj ? json_integer((json_int_t)w->obj) : json_null());
+		bool chan = w->source == GR_WAKE_CHAN, grp = w->source == GR_WAKE_CANCEL;
+		uint64_t gid = grp ? gt_group_at(s, w->tgid, w->obj) : 0;
+		json_object_set_new(x, "channel", chan && w->obj ? json_integer((json_int_t)w->obj) : json_null());
+		json_object_set_new(x, "group", grp && w->obj ? json_integer((json_int_t)w->obj) : json_null());
+		json_object_set_new(x, "group_id", gid ? json_integer((json_int_t)gid) : json_null());
 		json_object_set_new(x, "waker_stack", frames_json(w->waker_stack));
 		json_object_set_new(x, "park_stack", frames_json(w->park_stack));
 		json_array_append_new(a, x);
@@ -175,6 +180,51 @@ static json_t *offcpu_json(const struct gt_snapshot *s)
 	json_object_set_new(j, "goroutines_longest_runq", a);
 	json_object_set_new(j, "open_spans", json_integer((json_int_t)off->open_spans));
 	return j;
+}
+
+/* ns from the start of the trace, or null for 0 (not seen) */
+static json_t *since_start(const struct gt_snapshot *s, uint64_t ts)
+{
+	return ts ? json_integer((json_int_t)(ts - (uint64_t)s->t_start)) : json_null();
+}
+
+static json_t *maybe_int(bool have, int64_t v)
+{
+	return have ? json_integer((json_int_t)v) : json_null();
+}
+
+/* greenrt's goroutine groups (groups.c): every group itemised. */
+static json_t *groups_json(const struct gt_snapshot *s)
+{
+	if (!s->groups_on || !s->groups_listed)
+		return json_null();
+	json_t *a = json_array();
+	for (int i = 0; i < s->ngroups; i++) {
+		const struct gt_grp *x = &s->groups[i];
+		const struct gt_group *g = &x->g;
+		bool cancelled = g->flags & GT_GRP_F_CANCELLED, drained = g->flags & GT_GRP_F_DRAINED;
+		const char *cause = gt_group_cause(g);
+		json_t *j = json_pack("{s:i, s:I, s:b}", "pid", (int)x->tgid, "id", (json_int_t)x->id,
+				      "from_start", (g->flags & GT_GRP_F_NEW) != 0);
+		json_object_set_new(j, "parent", maybe_int(g->flags & GT_GRP_F_PARENT, g->parent));
+		json_object_set_new(j, "address", maybe_int(g->addr, (int64_t)g->addr));
+		json_object_set_new(j, "created_ns", since_start(s, g->new_ts));
+		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I, s:b}",
+			"members_peak", (json_int_t)g->members_peak, "members_end", (json_int_t)g->members,
+			"members_started", (json_int_t)g->joined, "members_exited", (json_int_t)g->left,
+			"cancelled", cancelled));
+		json_object_set_new(j, "cancelled_ns", cancelled ? since_start(s, g->cancel_ts) : json_null());
+		json_object_set_new(j, "cause", cause ? json_string(cause) : json_null());
+		json_object_set_new(j, "origin", maybe_int(cancelled, g->origin));
+		json_object_set_new(j, "members_at_cancel", maybe_int(cancelled, g->members_at_cancel));
+		json_object_set_new(j, "drained", json_boolean(drained));
+		json_object_set_new(j, "drain_ns", maybe_int(drained, (int64_t)g->drain_ns));
+		json_object_set_new(j, "freed", json_boolean(g->flags & GT_GRP_F_FREED));
+		json_object_set_new(j, "freed_ns", g->flags & GT_GRP_F_FREED ? since_start(s, g->free_ts)
+									  : json_null());
+		json_array_append_new(a, j);
+	}
+	return a;
 }
 
 static json_t *hist_json(const uint32_t *slots)
@@ -332,6 +382,9 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 			"run_ns", (json_int_t)g->s.run_ns));
 	}
 	json_object_set_new(root, "top_goroutines", arr);
+	json_object_set_new(root, "groups", groups_json(s));
+	json_object_set_new(root, "groups_unlisted", s->groups_on && s->groups_listed
+				? json_integer((json_int_t)s->groups_unlisted) : json_null());
 
 	arr = json_array();
 	for (int i = 0; i < s->ncost; i++)

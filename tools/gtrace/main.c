@@ -75,7 +75,8 @@ static const struct opt table[] = {
 	    "and counted, as perf stat does)", 0 }, C_TRACE },
 	{ { "goroutines", OPT_GOROUTINES, NULL, 0,
 	    "Count every goroutine event with per-event probes: per-thread and per-goroutine "
-	    "figures, at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
+	    "figures and the goroutine groups (members, cancelled when and why, time to drain), "
+	    "at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
 	{ { "offcpu", OPT_OFFCPU, NULL, 0,
 	    "Where the threads and goroutines waited: off-CPU time by kernel and user stack, "
 	    "goroutine park time by reason and park-site stack, run-queue time, who woke whom, "
@@ -122,7 +123,8 @@ static const char cost_doc[] =
 "machine through the kernel's slow path; --no-syscalls leaves them out.\n"
 "Goroutine figures come, by default, from greenrt's own counters (its\n"
 "`stats` probe, about once a second); --goroutines (implied by --trace)\n"
-"adds a uprobe on each goroutine switch, park, ready and I/O, a trap of\n"
+"adds a uprobe on each goroutine switch, park, ready and I/O, and on each\n"
+"group event (a member's start and exit, a cancellation), a trap of\n"
 "~1 us of the target's time each.  --offcpu adds two scheduler\n"
 "programs that walk the kernel and user stacks of every switch-out and\n"
 "wakeup of the target's threads, and, for greenrt programs, uprobes on\n"
@@ -197,7 +199,10 @@ static const char run_doc[] =
 "  gtrace run --offcpu --flamegraph off.svg -- build/echo_threads --port 0\n"
 "                              # where 1,000 threads wait: stacks, wakers, a flame graph\n"
 "  gtrace run --counters --per 100000 -i 1 -- build/echo_greenrt --port 0\n"
-"                              # cycles, IPC, faults per request; a line a second\n";
+"                              # cycles, IPC, faults per request; a line a second\n"
+"  gtrace run --goroutines --offcpu -- build/tests/gtrace/groups 5 7 4 3 6\n"
+"                              # nested goroutine groups, a deadline, a cancel: each\n"
+"                              # group's time to drain, the goroutines it woke\n";
 
 static const char attach_doc[] =
 "gtrace attach - trace a running process for a while.\n"

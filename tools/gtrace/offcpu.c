@@ -592,7 +592,11 @@ int gt_offcpu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur, cons
 
 /* ---- figures ---- */
 
-static const char *const wake_sources[] = { "goroutine", "channel", "timer", "io", "blocking" };
+/* enum gr_wake_source, in order: as keys (JSON, summary) and as text */
+static const char *const wake_sources[] = { "goroutine", "channel", "timer", "io", "blocking", "cancel" };
+static const char *const wake_labels[] = { "goroutine", "channel", "timer", "io", "blocking",
+					   "group cancel" };
+_Static_assert(sizeof(wake_labels) == sizeof(wake_sources), "wake source labels");
 #define NSOURCES (int)(sizeof(wake_sources) / sizeof(wake_sources[0]))
 _Static_assert(NSOURCES == GR_WAKE_SOURCE_COUNT, "wake source names");
 
@@ -614,7 +618,7 @@ static double kind_ns(const struct gt_snapshot *s, int kind)
 void gt_offcpu_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 {
 	static const char *const src_keys[] = { "offcpu.g_wakes.goroutine", "offcpu.g_wakes.channel",
-		"offcpu.g_wakes.timer", "offcpu.g_wakes.io", "offcpu.g_wakes.blocking" };
+		"offcpu.g_wakes.timer", "offcpu.g_wakes.io", "offcpu.g_wakes.blocking", "offcpu.g_wakes.cancel" };
 	_Static_assert(sizeof(src_keys) / sizeof(src_keys[0]) == NSOURCES, "keys");
 	if (!s->offcpu)
 		return;
@@ -790,21 +794,26 @@ static void print_wakers(FILE *f, const struct gt_snapshot *s)
 		return;
 	fprintf(f, "\n  What made the goroutines runnable: ");
 	for (int i = 0; i < NSOURCES; i++)
-		fprintf(f, "%s%s %s", i ? ", " : "", wake_sources[i],
+		fprintf(f, "%s%s %s", i ? ", " : "", wake_labels[i],
 			gt_fmt_num((double)s->counters[GT_G_WAKE_SOURCE + i], a));
 	fputc('\n', f);
 	if (!off->ngw)
 		return;
-	fprintf(f, "  %9s %10s  %-10s %-14s %s\n", "WAKES", "PARKED", "SOURCE", "WAKEE'S WAIT",
+	fprintf(f, "  %9s %10s  %-12s %-14s %s\n", "WAKES", "PARKED", "SOURCE", "WAKEE'S WAIT",
 		"THE WAKER'S STACK, INNERMOST FIRST");
 	for (int i = 0; i < off->ngw && i < TOP_STACKS; i++) {
 		const struct gt_off_gwaker *w = &off->gw[i];
-		fprintf(f, "  %9s %10s  %-10s %-14s ", gt_fmt_num((double)w->count, a),
-			gt_fmt_ns((double)w->ns, b), gt_wake_source_name(w->source),
+		fprintf(f, "  %9s %10s  %-12s %-14s ", gt_fmt_num((double)w->count, a),
+			gt_fmt_ns((double)w->ns, b), w->source < NSOURCES ? wake_labels[w->source] : "unknown",
 			gt_wait_reason_name(w->reason));
 		print_stack(f, w->waker_stack, 6);
-		if (w->obj)
+		uint64_t gid = w->source == GR_WAKE_CANCEL ? gt_group_at(s, w->tgid, w->obj) : 0;
+		if (w->obj && w->source == GR_WAKE_CHAN)
 			fprintf(f, "  (channel 0x%llx)", (unsigned long long)w->obj);
+		else if (gid)
+			fprintf(f, "  (group %llu)", (unsigned long long)gid);
+		else if (w->obj && w->source == GR_WAKE_CANCEL)
+			fprintf(f, "  (gr_group 0x%llx)", (unsigned long long)w->obj);
 		fputc('\n', f);
 	}
 }

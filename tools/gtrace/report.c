@@ -141,7 +141,8 @@ static struct overhead overhead(const struct gt_snapshot *s)
 	 * its pid): their BPF time, per run as bpf_stats sampled it, is the
 	 * target's too. */
 	for (int i = 0; i < s->ncost; i++)
-		if (!strncmp(s->cost[i].name, "gt_g_", 5) || !strncmp(s->cost[i].name, "gt_o_", 5)) {
+		if (!strncmp(s->cost[i].name, "gt_g_", 5) || !strncmp(s->cost[i].name, "gt_o_", 5) ||
+		    !strncmp(s->cost[i].name, "gt_grp_", 7)) {
 			run_ns += (double)s->cost[i].run_ns;
 			runs += (double)s->cost[i].run_cnt;
 		}
@@ -170,6 +171,7 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_syscalls_figures(s, fs);
 	gt_iouring_figures(s, fs);
 	gt_greenrt_figures(s, fs);
+	gt_groups_figures(s, fs);
 	gt_pmu_figures(s, fs);
 	gt_mem_figures(s, fs);
 	gt_offcpu_figures(s, fs);
@@ -349,6 +351,7 @@ void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts 
 	gt_iouring_print(f, s, o);
 	fputc('\n', f);
 	gt_greenrt_print(f, s, o);
+	gt_groups_print(f, s, o);
 	fputc('\n', f);
 	if (s->pmu_on) {
 		gt_pmu_print(f, s, o);

@@ -186,6 +186,20 @@ static void offcpu_off(struct gtrace_bpf *k)
 		bpf_map__set_autocreate(maps[i], false);
 }
 
+/* Without --goroutines or --trace the group programs are not loaded, nor
+ * their tables created: the report shows no groups then, and the probes
+ * stay nops. */
+static void groups_off(struct gtrace_bpf *k)
+{
+	struct bpf_program *progs[] = { k->progs.gt_grp_new, k->progs.gt_grp_parent, k->progs.gt_grp_join,
+					k->progs.gt_grp_leave, k->progs.gt_grp_cancel, k->progs.gt_grp_drained,
+					k->progs.gt_grp_free };
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		bpf_program__set_autoload(progs[i], false);
+	bpf_map__set_autocreate(k->maps.groups, false);
+	bpf_map__set_autocreate(k->maps.groups_done, false);
+}
+
 /* Open the skeleton and choose its programs; fentry: count system calls
  * with the x64_sys_call programs (keeping the tracepoint twins loaded as
  * the fallback for an attach failure). */
@@ -211,6 +225,8 @@ static int open_skel(struct gt_session *s, const struct gt_opts *o,
 	s->skel->rodata->hits_counted = s->want_events;
 	if (!s->offcpu)
 		offcpu_off(s->skel);
+	if (!s->want_events)
+		groups_off(s->skel);
 	err = size_maps(s);
 	if (err) {
 		gt_err("cannot size the BPF maps: %s", strerror(-err));

@@ -25,7 +25,8 @@
  * Which probes: a uprobe hit traps into the kernel (~0.7 us here), so the
  * probes that fire per goroutine or per request - switch, park, ready,
  * io_submit, io_complete, spawn, exit - are attached only when per-event
- * figures are asked for (--goroutines, --trace).  Otherwise the
+ * figures are asked for (--goroutines, --trace), and so are the group_*
+ * probes (bpf/groups.bpf.c), which only those modes report.  Otherwise the
  * goroutine counts come from the `stats` probe, which the runtime fires
  * about once a second with its own counters.  A runtime without `stats`
  * (older than gtrace) gets the per-event probes regardless: slow but
@@ -213,6 +214,10 @@ static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
 		P("preempt", gt_g_preempt), P("exit", gt_g_exit),
 		P("io_submit", gt_g_iosubmit), P("io_complete", gt_g_iocomplete),
 		P("stats", gt_g_stats), P("workers", gt_g_workers),
+		P("group_new", gt_grp_new), P("group_parent", gt_grp_parent),
+		P("group_join", gt_grp_join), P("group_leave", gt_grp_leave),
+		P("group_cancel", gt_grp_cancel), P("group_drained", gt_grp_drained),
+		P("group_free", gt_grp_free),
 #undef P
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -233,6 +238,13 @@ static bool hot(const char *probe)
 		if (!strcmp(names[i], probe))
 			return true;
 	return false;
+}
+
+/* The group probes (bpf/groups.bpf.c): attached, and their programs
+ * loaded, only for the modes that show groups (--goroutines, --trace). */
+static bool group_probe(const char *probe)
+{
+	return !strncmp(probe, "group_", 6);
 }
 
 /* --offcpu's program on probe (bpf/offcpu.bpf.c), or NULL. */
@@ -296,11 +308,15 @@ static int attach_file(struct gt_session *s, pid_t pid, const char *path, struct
 			continue;       /* a probe this gtrace does not know */
 		if (hot(pr.names[i]) && !events)
 			continue;       /* counted by `stats` instead */
+		if (group_probe(pr.names[i]) && !s->want_events)
+			continue;       /* no groups in this report */
 		if ((err = add_usdt(s, p, pid, path, pr.names[i])))
 			return err;
 		n++;
 		if (hot(pr.names[i]))
 			s->g_events = true;
+		else if (group_probe(pr.names[i]))
+			s->g_groups = true;
 		else if (!strcmp(pr.names[i], "stats"))
 			s->g_stats = true;
 	}

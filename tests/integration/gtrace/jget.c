@@ -13,6 +13,10 @@
  *                         elements containing A, B... (in any order; "-"
  *                         for no condition): "SUM_NS SUM_COUNT MATCHES",
  *                         the sums of their "ns" and "count" members
+ *   get:PATH:FILTERS:FIELD
+ *                         FIELD of the one object of the array at PATH
+ *                         whose members match FILTERS (exit 3 if none,
+ *                         4 if several)
  *   A.B.C                 a member, through nested objects (and arrays:
  *                         threads.0.comm)
  *   float:A.B.C           a number as it is (%.9g), not rounded
@@ -99,39 +103,78 @@ static int frames_have(json_t *x, const char *cond)
 	return 1;
 }
 
+/* Does object x match FILTERS ("k=v,k=v", "-" for none)?  -1: malformed. */
+static int matches(json_t *x, const char *filters)
+{
+	char f[512];
+	int ok = 1;
+	snprintf(f, sizeof(f), "%s", filters);
+	for (char *save, *kv = strcmp(f, "-") ? strtok_r(f, ",", &save) : NULL; kv && ok;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return -1;
+		*eq = 0;
+		ok = member_is(x, kv, eq + 1);
+	}
+	return ok;
+}
+
+/* Split "PATH:FILTERS:LAST" in buf (a copy of q); 0 or 2. */
+static int split3(char *buf, size_t len, const char *q, char **path, char **filters, char **last)
+{
+	snprintf(buf, len, "%s", q);
+	*path = buf;
+	if (!(*filters = strchr(buf, ':')) || !(*last = strchr(*filters + 1, ':')))
+		return 2;
+	*(*filters)++ = 0;
+	*(*last)++ = 0;
+	return 0;
+}
+
+/* get:PATH:FILTERS:FIELD (see the top) */
+static int select_get(json_t *j, const char *q)
+{
+	char buf[1024], *path, *filters, *field;
+	json_t *x, *hit = NULL;
+	size_t i;
+	int n = 0;
+	if (split3(buf, sizeof(buf), q, &path, &filters, &field))
+		return 2;
+	json_array_foreach(path_get(j, path), i, x) {
+		int m = matches(x, filters);
+		if (m < 0)
+			return 2;
+		if (m && n++ == 0)
+			hit = x;
+	}
+	if (n != 1)
+		return n ? 4 : 3;
+	json_t *v = json_object_get(hit, field);
+	return v ? print(v) : 3;
+}
+
 /* sel:PATH:FILTERS:FIELD~A+B (see the top) */
 static int select_sum(json_t *j, const char *q)
 {
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", q);
-	char *path = buf, *filters = strchr(path, ':'), *cond;
-	if (!filters || !(cond = strchr(filters + 1, ':')))
+	char buf[1024], *path, *filters, *cond;
+	if (split3(buf, sizeof(buf), q, &path, &filters, &cond))
 		return 2;
-	*filters++ = 0;
-	*cond++ = 0;
 	double ns = 0, count = 0;
-	long matches = 0;
+	long matches_n = 0;
 	size_t i;
 	json_t *x;
 	json_array_foreach(path_get(j, path), i, x) {
-		char f[512];
-		int ok = 1;
-		snprintf(f, sizeof(f), "%s", filters);
-		for (char *save, *kv = strcmp(f, "-") ? strtok_r(f, ",", &save) : NULL; kv && ok;
-		     kv = strtok_r(NULL, ",", &save)) {
-			char *eq = strchr(kv, '=');
-			if (!eq)
-				return 2;
-			*eq = 0;
-			ok = member_is(x, kv, eq + 1);
-		}
+		int ok = matches(x, filters);
+		if (ok < 0)
+			return 2;
 		if (!ok || !frames_have(x, cond))
 			continue;
 		ns += json_number_value(json_object_get(x, "ns"));
 		count += json_number_value(json_object_get(x, "count"));
-		matches++;
+		matches_n++;
 	}
-	printf("%.0f %.0f %ld\n", ns, count, matches);
+	printf("%.0f %.0f %ld\n", ns, count, matches_n);
 	return 0;
 }
 
@@ -173,6 +216,8 @@ static int query(json_t *j, const char *q)
 	}
 	if (!strncmp(q, "sel:", 4))
 		return select_sum(j, q + 4);
+	if (!strncmp(q, "get:", 4))
+		return select_get(j, q + 4);
 	if (!strncmp(q, "float:", 6)) {
 		v = path_get(j, q + 6);
 		if (!json_is_number(v))

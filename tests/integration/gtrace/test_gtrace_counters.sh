@@ -92,7 +92,7 @@ for k in syscalls.total sched.voluntary sched.involuntary sched.oncpu_ns sched.r
   [[ -n $tot && $sum == "$tot" ]] && ok "-i: $k over the intervals $sum = the total" ||
     fail "-i: $k: intervals sum to '$sum', the total is '$tot'"
 done
-[[ $(jget "$TMP/i.json" version) == 4 && $(jget "$TMP/i.json" type) == report ]] &&
+[[ $(jget "$TMP/i.json" version) == 5 && $(jget "$TMP/i.json" type) == report ]] &&
   ok "-i --json: the last line is the report" || fail "-i --json: last line is not the report"
 "$GTRACE" diff "$TMP/i.json" "$TMP/m.json" >"$TMP/d.txt" 2>&1 && grep -q 'sched.voluntary\|voluntary' "$TMP/d.txt" &&
   ok "diff reads a -i JSON lines file" || fail "diff of a -i file: $(head -2 "$TMP/d.txt")"

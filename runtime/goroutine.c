@@ -177,7 +177,7 @@ int gr_sleep(int64_t ns)
         sched_yield_g(false);
         return 0;
     }
-    park_until(GR_WAIT_SLEEP, gr_now() + ns);
+    park_until(GR_WAIT_SLEEP, deadline_after(ns));
     return 0;
 }
 

@@ -112,6 +112,17 @@ static inline int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The gr_now() time ns >= 0 from now, saturated: a timeout too large to
+ * add (INT64_MAX, "forever") means never, not a sum that wrapped into the
+ * past and expires at once (Go's timers saturate the same way). */
+static inline int64_t deadline_after(int64_t ns)
+{
+    int64_t when;
+    if (__builtin_add_overflow(now_ns(), ns, &when))
+        return INT64_MAX;
+    return when;
+}
+
 /* The worker the calling thread is, or NULL.  Reads TLS with an asm
  * volatile so the compiler cannot cache the thread's TLS address across a
  * goroutine switch (a goroutine may resume on another thread). */

@@ -142,7 +142,7 @@ static int select_no_cases(int64_t timeout_ns)
         park(GR_WAIT_SELECT_NO_CASES, after_park_forever, NULL);
         return -ETIMEDOUT; /* not reached: nothing can wake it */
     }
-    park_until(GR_WAIT_SELECT, gr_now() + timeout_ns);
+    park_until(GR_WAIT_SELECT, deadline_after(timeout_ns));
     return -ETIMEDOUT;
 }
 
@@ -229,7 +229,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
             continue;
         waitq_push(cases[i].op == GR_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq, wt);
     }
-    s.when = timeout_ns > 0 ? gr_now() + timeout_ns : 0;
+    s.when = timeout_ns > 0 ? deadline_after(timeout_ns) : 0;
     park(GR_WAIT_SELECT, after_select_park, &s);
 
     /* Step 4. */

@@ -322,7 +322,7 @@ static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, const char *ca
     g *gp = require_g(call);
     cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
     if (timeout_ns >= 0)
-        cw.when = gr_now() + timeout_ns;
+        cw.when = deadline_after(timeout_ns);
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     lock(&c->_lock);
     waitq_push(q_of(c->_waitq), &cw.w);

@@ -16,7 +16,10 @@
  *   - functions that return a pointer return NULL and set errno;
  *   - every synchronisation type is ready to use when zero-initialised;
  *   - blocking calls must be made from a goroutine (inside gr_run).  Called
- *     from any other thread they are a fatal error, as a Go panic is.
+ *     from any other thread they are a fatal error, as a Go panic is;
+ *   - relative timeouts (gr_sleep, gr_select, gr_cond_wait_timeout,
+ *     gr_poll) saturate: one too large to add to gr_now() (INT64_MAX)
+ *     never expires, as in Go.
  *
  * Rules for code that runs in goroutines (the runtime cannot check them):
  *   - A goroutine may resume on a different OS thread after any call that

@@ -380,6 +380,126 @@ static void test_timer_many_timed_selects(void **state)
     t_run(many_timed_main, NULL);
 }
 
+/* ------------------------------------------------------- huge timeouts */
+
+/* A timeout too large for now + timeout (INT64_MAX, "forever", or just
+ * below it) saturates, as Go's timers do: it must not wrap into the past
+ * and expire at once.  Each wait below is satisfied by main after 50 ms
+ * (or never, for the sleeps), and must still be waiting until then. */
+struct huge {
+    int64_t timeout;
+    gr_chan *c;
+    gr_mutex m;
+    gr_cond cv;
+    int signalled;          /* under m */
+    int pipe[2];
+    atomic_long returned;   /* waits that returned, before main's go */
+    atomic_long go;         /* main released the waits */
+    int select_r, nocase_r, cond_r, poll_r;
+    gr_wg wg;
+};
+
+static void huge_note(struct huge *h)
+{
+    if (!atomic_load(&h->go))
+        atomic_fetch_add(&h->returned, 1);
+}
+
+static void huge_sleeper(void *arg)
+{
+    struct huge *h = arg;
+    gr_sleep(h->timeout);
+    atomic_fetch_add(&h->returned, 1); /* never, main does not wait for it */
+}
+
+static void huge_nocase(void *arg)
+{
+    struct huge *h = arg;
+    h->nocase_r = gr_select(NULL, 0, h->timeout);
+    atomic_fetch_add(&h->returned, 1); /* never either */
+}
+
+static void huge_select(void *arg)
+{
+    struct huge *h = arg;
+    int v = 0;
+    gr_case cs[1] = {{.chan = h->c, .op = GR_RECV, .elem = &v}};
+    h->select_r = gr_select(cs, 1, h->timeout);
+    huge_note(h);
+    gr_wg_done(&h->wg);
+}
+
+static void huge_cond(void *arg)
+{
+    struct huge *h = arg;
+    gr_mutex_lock(&h->m);
+    int r = 0;
+    while (!h->signalled && r == 0)
+        r = gr_cond_wait_timeout(&h->cv, &h->m, h->timeout);
+    h->cond_r = r;
+    gr_mutex_unlock(&h->m);
+    huge_note(h);
+    gr_wg_done(&h->wg);
+}
+
+static void huge_poll(void *arg)
+{
+    struct huge *h = arg;
+    h->poll_r = gr_poll(h->pipe[0], POLLIN, h->timeout);
+    huge_note(h);
+    gr_wg_done(&h->wg);
+}
+
+static void huge_main(void *arg)
+{
+    static const int64_t timeouts[] = {INT64_MAX, INT64_MAX - 1000, INT64_MAX / 2 + INT64_MAX / 4};
+    static struct huge hs[3];
+    for (int i = 0; i < 3; i++) {
+        struct huge *h = &hs[i];
+        memset(h, 0, sizeof *h);
+        h->timeout = timeouts[i];
+        h->c = gr_chan_make(sizeof(int), 0);
+        t_check(pipe2(h->pipe, O_CLOEXEC) == 0);
+        gr_wg_add(&h->wg, 3);
+        t_go(huge_sleeper, h);
+        t_go(huge_nocase, h);
+        t_go(huge_select, h);
+        t_go(huge_cond, h);
+        t_go(huge_poll, h);
+    }
+    gr_sleep(50 * T_MS);
+    for (int i = 0; i < 3; i++) {
+        struct huge *h = &hs[i];
+        t_check_msg(atomic_load(&h->returned) == 0,
+                    "timeout %lld: %ld wait(s) returned at once (select %d, cond %d, poll %d)",
+                    (long long)h->timeout, atomic_load(&h->returned), h->select_r, h->cond_r,
+                    h->poll_r);
+        atomic_store(&h->go, 1);
+        int v = 7; /* to the parked select: -EAGAIN if it has returned */
+        t_check_eq(gr_chan_try_send(h->c, &v), 0);
+        gr_mutex_lock(&h->m);
+        h->signalled = 1;
+        gr_cond_signal(&h->cv);
+        gr_mutex_unlock(&h->m);
+        t_check_eq(write(h->pipe[1], "x", 1), 1);
+        gr_wg_wait(&h->wg);
+        t_check_eq(h->select_r, 0);
+        t_check_eq(h->cond_r, 0);
+        t_check_eq(h->poll_r, POLLIN);
+        close(h->pipe[0]);
+        close(h->pipe[1]);
+    }
+    /* The sleepers and the case-less selects are abandoned with the run;
+     * their channels too (nothing waits on them). */
+    for (int i = 0; i < 3; i++)
+        gr_chan_free(hs[i].c);
+}
+
+static void test_timer_huge_timeouts_saturate(void **state)
+{
+    t_run(huge_main, NULL);
+}
+
 int main(void)
 {
     t_init();
@@ -395,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_timer_select_timeout),
         cmocka_unit_test(test_timer_select_cancelled_timer_is_harmless),
         cmocka_unit_test(test_timer_many_timed_selects),
+        cmocka_unit_test(test_timer_huge_timeouts_saturate),
     };
     return cmocka_run_group_tests_name("timer", tests, NULL, NULL);
 }

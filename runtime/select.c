@@ -8,10 +8,12 @@
  *      that can proceed does, so the choice is uniform among the ready
  *      cases.
  *   3. Nothing ready: with timeout 0 return -EAGAIN; otherwise queue a
- *      waiter on every channel, arm the timeout, and park (the channels
- *      are unlocked after the switch).  Wakers race for the goroutine's
- *      wake token (chan_take_waiter): exactly one case - or the timer -
- *      wins and performs its transfer; the losers' waiters are skipped.
+ *      waiter on every channel, in poll order (so that two cases on one
+ *      channel are taken in random order too), arm the timeout, and park
+ *      (the channels are unlocked after the switch).  Wakers race for the
+ *      goroutine's wake token (chan_take_waiter): exactly one case - or
+ *      the timer - wins and performs its transfer; the losers' waiters
+ *      are skipped.
  *   4. Woken: stop the timer, lock every channel again and take the
  *      remaining waiters off their queues.
  */
@@ -218,10 +220,14 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
         return chosen >= 0 ? chosen : -EAGAIN;
     }
 
-    /* Step 3. */
+    /* Step 3.  Queued in poll order: a peer that arrives later takes the
+     * first waiter of its channel's queue, and two cases on one channel
+     * must not always favour the lower index (Go's lock order is made from
+     * the shuffled poll order for the same reason). */
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     gp->wake_param = NULL;
-    for (int i = 0; i < n; i++) {
+    for (int k = 0; k < n; k++) {
+        int i = s.poll[k];
         waiter *wt = &s.waiters[i];
         *wt = (waiter){.gp = gp, .elem = cases[i].elem, .chan = cases[i].chan,
                        .case_index = i, .is_select = 1, .res = 0};

@@ -49,6 +49,7 @@ unit: $(UNIT_BINS) $(UNIT_HELPERS)
 
 # Tests that drive runtime internals (tests/unit/t_internal.h) link the
 # runtime's objects: in libgreenrt.a the internals are local.
-UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/t_fatal_helper
+UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/test_preempt \
+	$(BUILD)/tests/unit/t_fatal_helper
 $(UNIT_INTERNAL): private GREENRT_LINK = $(GREENRT_INTERNAL)
 $(UNIT_INTERNAL): $(LIBGREENRT_INTERNAL_A) tests/unit/t_internal.h

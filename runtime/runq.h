@@ -209,8 +209,9 @@ static inline void ioq_refill(worker *w)
 /* One pass of stealing over the workers in a random order. */
 g *steal_work(worker *w, bool steal_runnext);
 
-/* Monitor thread: w has been stuck on one goroutine with others queued
- * behind it; moves its queue to the global queue for other workers. */
-void sched_handoff_queue(worker *victim);
+/* Monitor thread: w has been stuck on one goroutine with others waiting
+ * behind it; moves every queue of it (hotq, runnext, run queue, ioq) to
+ * the global queue for other workers.  Returns how many moved. */
+uint32_t sched_handoff_queue(worker *victim);
 
 #endif

@@ -78,7 +78,8 @@ typedef struct sched {
     bool adaptive;        /* GR_ADAPTIVE: the governor may park workers */
     worker *workers;      /* nprocs of them; [0] runs on gr_run's thread */
     size_t default_stack; /* GR_STACK_SIZE */
-    bool preempt_async;   /* GR_PREEMPT */
+    bool preempt_async;   /* GR_PREEMPT (off for a static libc: preempt.c) */
+    bool preempt_explicit; /* GR_PREEMPT was given */
     bool randomize;       /* GR_SCHED_RANDOM */
 
     uint32_t lock;        /* guards the global queue and the idle list */

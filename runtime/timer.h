@@ -23,7 +23,9 @@ struct worker;
 
 typedef struct timer {
     int64_t when;                 /* expiry, gr_now() ns */
-    void (*fire)(struct timer *); /* runs on the owning worker, heap unlocked */
+    void (*fire)(struct timer *); /* runs on the owning worker, heap unlocked (or on
+                                   * the monitor thread for a worker blocked
+                                   * in a system call: preempt.c) */
     struct worker *owner;         /* heap it is in; NULL when not armed */
     int32_t index;                /* slot in owner's heap */
     uint32_t firing;              /* popped, fire() running: see timer_fired */

@@ -38,11 +38,16 @@
  *     in a tight section, a signal-unsafe library) brackets itself with
  *     gr_preempt_disable()/gr_preempt_enable().
  *   - Blocking system calls made directly (read(2) on a blocking fd,
- *     sleep(3)) block the whole worker; use the gr_ I/O calls, or
- *     gr_blocking() for calls io_uring cannot do.  They may also fail
- *     with EINTR: the monitor's preemption signal (SIGURG, as in Go)
- *     interrupts those the kernel does not restart, such as poll(2) and
- *     nanosleep(2); retry them.
+ *     sleep(3)) block their worker.  Within a monitor period (10 ms) the
+ *     goroutines queued behind it are handed to the other workers and its
+ *     due timers fired, but I/O in flight on its ring waits for the call
+ *     to return, and with GR_PROCS=1 everything waits.  Use the gr_ I/O
+ *     calls, or gr_blocking() for calls io_uring cannot do.  The monitor
+ *     never signals a worker blocked in the kernel (as Go never signals a
+ *     thread in a system call), so such calls see no EINTR from greenrt;
+ *     its preemption signal (SIGURG) goes only to a worker that is running
+ *     code, and can interrupt a raw call only one that starts at that very
+ *     instant - a loop of short raw calls should still retry on EINTR.
  *
  * Environment, read by gr_run (a malformed value makes gr_run print what
  * is wrong on stderr and return -EINVAL; nothing is silently defaulted):
@@ -389,7 +394,13 @@ void gr_buf_release(gr_buf *buf);
  * others wait and preempts it: at its next gr_ call, or, when GR_PREEMPT
  * is not 0, at once by a signal (SIGURG) if the interrupted instruction
  * is in code that is safe to leave (not libc, not the loader, not
- * greenrt, preemption not disabled).  The disable count nests.
+ * greenrt, preemption not disabled) and the goroutine's stack has room
+ * left for the preemption (about 9 KiB plus the CPU's extended register
+ * state, 2.4 KiB with AVX-512); else at its next gr_ call.  The signal is
+ * handled on the worker's own signal stack, never on the goroutine's.
+ * The disable count nests.  In a program linked with a static libc (cc
+ * -static) libc's code cannot be told apart, so asynchronous preemption is
+ * off there unless GR_PREEMPT=1 asks for it (GR_DEBUG says so).
  * ==================================================================== */
 void gr_preempt_disable(void);
 void gr_preempt_enable(void);

@@ -10,8 +10,9 @@
  * are ($(GREENRT_INTERNAL_LINK) in mk/runtime.mk): in libgreenrt.a every
  * internal symbol is local, so a test naming one would not link.
  *
- * Users of it today: tests/unit/test_adapt.c, tests/unit/t_fatal_helper.c,
- * tests/integration/gtrace/goroutines.c.  It is compiled with
+ * Users of it today: tests/unit/test_adapt.c, tests/unit/test_preempt.c,
+ * tests/unit/t_fatal_helper.c, tests/integration/gtrace/goroutines.c.
+ * It is compiled with
  * -iquote runtime; the private headers declare many short names (park,
  * ready, sched...), so a file that includes it must not reuse them.
  */

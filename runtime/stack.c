@@ -3,23 +3,34 @@
  *
  * Stacks are anonymous mappings with MAP_NORESERVE: address space is cheap
  * (a million 64 KiB stacks are 64 GiB of it, out of 128 TiB) and only the
- * pages a goroutine touches become memory.  Three kinds:
+ * pages a goroutine touches become memory.  Below each guarded stack lies
+ * a guard gap of GUARD_GAP (64 KiB) that costs address space, not memory:
+ * a frame larger than a page (a big local array in code built without
+ * -fstack-clash-protection) must fault in the gap, not land silently in
+ * the stack below; frames up to 64 KiB beyond what is left do.  Three
+ * kinds:
  *
- *   CHUNKED  BULK_STACKS stacks from one mapping, each with a guard page
- *            below it made by MADV_GUARD_INSTALL (Linux 6.13): a guard
- *            region is a page-table marker, not a VMA, so every stack is
- *            guarded however many there are, and one process_madvise(2)
- *            call installs a chunk's 64 guards.  A chunk of stacks thus
- *            costs two system calls instead of 128 (mmap and mprotect per
+ *   CHUNKED  BULK_STACKS stacks from one mapping, each with its guard gap
+ *            made by MADV_GUARD_INSTALL (Linux 6.13): a guard region is a
+ *            page-table marker, not a VMA, so every stack is guarded
+ *            however many there are, and one process_madvise(2) call
+ *            installs a chunk's 64 guards.  A chunk of stacks thus costs
+ *            two system calls instead of 128 (mmap and mprotect per
  *            stack), which at 10,000 connections was half of an echo
- *            server's system calls.  Used whenever the kernel has guard
- *            regions; the two kinds below are the fallback.
- *   GUARDED  one mapping per stack with a PROT_NONE page below it, so an
+ *            server's system calls.  The markers live in page tables,
+ *            which the stacks' touched top pages need anyway; the gaps
+ *            double the span they cover (one more 4 KiB page-table page
+ *            per 2 MiB, ~128 bytes per 64 KiB stack).  Used whenever the
+ *            kernel has guard regions; the two kinds below are the
+ *            fallback.
+ *   GUARDED  one mapping per stack with its guard gap PROT_NONE, so an
  *            overflow faults at once and is reported (SIGSEGV handler on
  *            an alternate signal stack).  Costs two kernel VMAs.
- *   BULK     BULK_STACKS stacks carved from one mapping, no guard pages.
- *            An overflow is caught by the canary word at the stack's base,
- *            checked on every switch away from the goroutine.
+ *   BULK     BULK_STACKS stacks carved from one mapping, no guard gaps:
+ *            unguarded.  An overflow is caught only by the canary word at
+ *            the stack's base, checked on every switch away from the
+ *            goroutine - after the fact, and not if the frames that ran
+ *            over skipped the canary.
  *
  * The kernel limits a process to vm.max_map_count VMAs (65,530 on a stock
  * kernel).  At start we measure what the process already uses and give
@@ -54,7 +65,12 @@
 #include "san.h"
 #include "sched.h"
 
-#define GUARD_SIZE 4096
+#define PAGE 4096
+/* Below every guarded stack: a frame up to this much larger than what is
+ * left of the stack faults in the gap instead of landing in the stack
+ * below (a 4 KiB guard page let a 72 KiB local array overwrite a
+ * neighbour).  Address space only: PROT_NONE, or guard-region markers. */
+#define GUARD_GAP (64 * 1024)
 #define BULK_STACKS 64
 #define LOCAL_POOL_MAX 64
 #define SHARED_POOL_MAX 4096
@@ -186,15 +202,15 @@ static void probe_guard_regions(void)
     st.guard_regions = st.batch_madvise = false;
     if (stack_no_guard_regions)
         return;
-    char *m = mmap(NULL, 2 * GUARD_SIZE, PROT_READ | PROT_WRITE,
+    char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return;
-    st.guard_regions = madvise(m, GUARD_SIZE, MADV_GUARD_INSTALL) == 0;
-    struct iovec iov = {m + GUARD_SIZE, GUARD_SIZE};
+    st.guard_regions = madvise(m, PAGE, MADV_GUARD_INSTALL) == 0;
+    struct iovec iov = {m + PAGE, PAGE};
     st.batch_madvise = syscall(SYS_process_madvise, PIDFD_SELF, &iov, 1ul, MADV_DONTNEED, 0u) ==
-                       (long)GUARD_SIZE;
-    munmap(m, 2 * GUARD_SIZE);
+                       (long)PAGE;
+    munmap(m, 2 * PAGE);
 }
 
 int stacks_init(void)
@@ -282,7 +298,7 @@ static bool cold_push_locked(const stack *s)
  * cost nothing). */
 static int stack_map_chunk_locked(size_t size, stack *out)
 {
-    size_t slot = size + GUARD_SIZE;
+    size_t slot = size + GUARD_GAP;
     size_t len = slot * BULK_STACKS;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -290,18 +306,18 @@ static int stack_map_chunk_locked(size_t size, stack *out)
         return -ENOMEM;
     struct iovec guards[BULK_STACKS];
     for (int i = 0; i < BULK_STACKS; i++)
-        guards[i] = (struct iovec){m + (size_t)i * slot, GUARD_SIZE};
+        guards[i] = (struct iovec){m + (size_t)i * slot, GUARD_GAP};
     if (madvise_ranges(guards, BULK_STACKS, MADV_GUARD_INSTALL) < 0 ||
         !push_mapping(&st.maps, &st.nmaps, &st.capmaps, m, len)) {
         munmap(m, len);
         return -ENOMEM;
     }
     for (int i = BULK_STACKS - 1; i >= 1; i--) {
-        stack s = {.base = m + (size_t)i * slot + GUARD_SIZE, .size = size, .kind = STACK_CHUNKED};
+        stack s = {.base = m + (size_t)i * slot + GUARD_GAP, .size = size, .kind = STACK_CHUNKED};
         if (!cold_push_locked(&s))
             break;
     }
-    *out = (stack){.base = m + GUARD_SIZE, .size = size, .kind = STACK_CHUNKED};
+    *out = (stack){.base = m + GUARD_GAP, .size = size, .kind = STACK_CHUNKED};
     return 0;
 }
 
@@ -311,18 +327,18 @@ static int stack_map_locked(size_t size, stack *out)
     if (st.guard_regions)
         return stack_map_chunk_locked(size, out);
     if (st.guarded_budget > 0) {
-        size_t len = size + GUARD_SIZE;
+        size_t len = size + GUARD_GAP;
         char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED)
             return -ENOMEM;
-        if (mprotect(m, GUARD_SIZE, PROT_NONE) < 0 ||
+        if (mprotect(m, GUARD_GAP, PROT_NONE) < 0 ||
             !push_mapping(&st.guarded, &st.nguarded, &st.capguarded, m, len)) {
             munmap(m, len);
             return -ENOMEM;
         }
         st.guarded_budget--;
-        *out = (stack){.base = m + GUARD_SIZE, .size = size, .kind = STACK_GUARDED};
+        *out = (stack){.base = m + GUARD_GAP, .size = size, .kind = STACK_GUARDED};
         return 0;
     }
     /* Out of VMA budget: carve BULK_STACKS stacks from one mapping; the
@@ -419,9 +435,9 @@ static void shared_put_locked(stack *s)
     }
     /* Enough warm stacks: give the memory back. */
     if (s->kind == STACK_GUARDED) {
-        char *m = s->base - GUARD_SIZE;
+        char *m = s->base - GUARD_GAP;
         forget_guarded(m);
-        munmap(m, s->size + GUARD_SIZE);
+        munmap(m, s->size + GUARD_GAP);
         st.guarded_budget++;
         return;
     }
@@ -464,15 +480,76 @@ void stack_pool_flush(worker *w)
  * Overflow reports
  * ------------------------------------------------------------------- */
 
+/* Messages of the SIGSEGV handler, put together by hand and written with
+ * write(2): a signal handler may call neither stdio (its locks may be
+ * held by the code that faulted) nor dladdr (the loader's lock). */
+typedef struct msgbuf {
+    char text[256];
+    size_t len;
+} msgbuf;
+
+static void msg_str(msgbuf *m, const char *s)
+{
+    while (*s && m->len < sizeof m->text)
+        m->text[m->len++] = *s++;
+}
+
+static void msg_num(msgbuf *m, uint64_t v, unsigned base)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (base == 16)
+        msg_str(m, "0x");
+    while (n > 0 && m->len < sizeof m->text)
+        m->text[m->len++] = digits[--n];
+}
+
+static void msg_write(const msgbuf *m)
+{
+    size_t off = 0;
+    while (off < m->len) {
+        ssize_t k = write(STDERR_FILENO, m->text + off, m->len - off);
+        if (k <= 0)
+            return;
+        off += (size_t)k;
+    }
+}
+
+/* "fatal: goroutine N (NAME)": NAME if known, else the entry point's
+ * address (naming it would take dladdr). */
+static void msg_goroutine(msgbuf *m, const g *gp, const char *name)
+{
+    msg_str(m, "fatal: goroutine ");
+    msg_num(m, (uint64_t)gp->id, 10);
+    msg_str(m, " (");
+    if (name && *name) {
+        msg_str(m, name);
+    } else {
+        msg_str(m, "entry ");
+        msg_num(m, (uint64_t)(uintptr_t)gp->fn, 16);
+    }
+    msg_str(m, ")");
+}
+
+/* The report and exit(2), async-signal-safe. */
+static _Noreturn void overflow_report(const g *gp, const char *name)
+{
+    msgbuf m = {.len = 0};
+    msg_goroutine(&m, gp, name);
+    msg_str(&m, " overflowed its ");
+    msg_num(&m, gp->stk.size, 10);
+    msg_str(&m, "-byte stack\n");
+    msg_write(&m);
+    _exit(2);
+}
+
 _Noreturn void stack_overflow_fatal(const g *gp)
 {
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "fatal: goroutine %lld (%s) overflowed its %zu-byte stack\n",
-                     (long long)gp->id, g_name((g *)gp), gp->stk.size);
-    if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
-        /* nothing more we can do */
-    }
-    _exit(2);
+    overflow_report(gp, g_name((g *)gp)); /* not in a signal handler */
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
@@ -481,21 +558,21 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
     g *gp = w ? w->cur : NULL;
     char *addr = si->si_addr;
     if (gp && !gp->is_g0 && gp->stk.base) {
-        /* In the guard page below a guarded stack, or just under a bulk
+        /* In the guard gap below a guarded stack, or just under a bulk
          * stack's base; or the stack pointer itself is below the base: a
          * bulk stack has no guard, so a runaway recursion runs through the
          * stacks below it until it reaches unmapped memory. */
         const ucontext_t *uc = uctx;
         char *sp = (char *)uc->uc_mcontext.gregs[REG_RSP];
-        if ((addr >= gp->stk.base - GUARD_SIZE && addr < gp->stk.base + 64) ||
+        if ((addr >= gp->stk.base - GUARD_GAP && addr < gp->stk.base + 64) ||
             sp < gp->stk.base)
-            stack_overflow_fatal(gp);
-        char buf[256];
-        int n = snprintf(buf, sizeof buf,
-                         "fatal: goroutine %lld (%s): segmentation fault at address %p\n",
-                         (long long)gp->id, g_name(gp), (void *)addr);
-        if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
-        }
+            overflow_report(gp, gp->name); /* the name if it is known already */
+        msgbuf m = {.len = 0};
+        msg_goroutine(&m, gp, gp->name);
+        msg_str(&m, ": segmentation fault at address ");
+        msg_num(&m, (uint64_t)(uintptr_t)addr, 16);
+        msg_str(&m, "\n");
+        msg_write(&m);
     }
     /* Not a stack overflow: let the previous handler (or the default
      * action, a core dump) have it by re-faulting with it installed. */

@@ -141,6 +141,17 @@ int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
  *
  * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else
  * GR_MIN_STACK_SIZE..GR_MAX_STACK_SIZE, rounded up to the page size.
+ * Stacks do not grow.  Below each one a 64 KiB guard gap (address space,
+ * not memory) makes an overflow fault - even by a frame up to 64 KiB
+ * larger than what was left, in code built without
+ * -fstack-clash-protection - and the fault is reported as such
+ * ("goroutine N (name) overflowed its S-byte stack", exit 2).  What
+ * remains unguarded: on kernels without guard regions (before 6.13),
+ * stacks made once the process's map budget is spent (half of what
+ * vm.max_map_count leaves, ~28,000 stacks on a stock kernel) come from
+ * bulk mappings with no gap; their overflow is caught only by a canary
+ * word checked when the goroutine switches out, after the fact, and not
+ * if the frames that ran over skipped it.
  * gr_opts.name: shown in deadlock reports, overflow reports and gtrace;
  * copied (up to 31 bytes).  NULL means "fn's address".
  * ==================================================================== */

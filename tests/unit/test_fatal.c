@@ -207,11 +207,11 @@ static void test_fatal_deadlock_with_parked_workers(void **state)
     }
 }
 
-static void expect_overflow(const char *mode, size_t size)
+static void expect_overflow_of(const char *mode, const char *name, size_t size)
 {
     struct t_child c;
     run_helper(mode, &c);
-    long long id = helper_id(&c, "deep");
+    long long id = helper_id(&c, name);
     assert_true(id > 0);
     if (WIFSIGNALED(c.status)) {
         t_child_dump(&c);
@@ -220,12 +220,17 @@ static void expect_overflow(const char *mode, size_t size)
     }
     expect_exit(&c, mode, -1);
     char want[128];
-    snprintf(want, sizeof want, "goroutine %lld (deep) overflowed its %zu-byte stack",
-             id, size);
+    snprintf(want, sizeof want, "goroutine %lld (%s) overflowed its %zu-byte stack",
+             id, name, size);
     if (!strstr(c.err, want)) {
         t_child_dump(&c);
         fail_msg("%s: no \"%s\" on stderr", mode, want);
     }
+}
+
+static void expect_overflow(const char *mode, size_t size)
+{
+    expect_overflow_of(mode, "deep", size);
 }
 
 static void test_fatal_stack_overflow(void **state)
@@ -249,6 +254,20 @@ static void test_fatal_stack_overflow_bulk_stack(void **state)
     skip();
 #endif
     expect_overflow("overflow-bulk", 65536);
+}
+
+/* A frame larger than the stack and its guard page together (72 KiB on
+ * 64 KiB, built without stack-clash probes) is caught by the guard gap
+ * and reported, for both kinds of guarded stacks, instead of silently
+ * overwriting the stack below. */
+static void test_fatal_big_frame_chunked_stack(void **state)
+{
+    expect_overflow_of("overflow-big-frame", "big", 65536);
+}
+
+static void test_fatal_big_frame_guarded_stack(void **state)
+{
+    expect_overflow_of("overflow-big-frame-guarded", "big", 65536);
 }
 
 /* Misuse: a message naming the call and (when in a goroutine) the
@@ -325,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_fatal_stack_overflow),
         cmocka_unit_test(test_fatal_stack_overflow_big_stack),
         cmocka_unit_test(test_fatal_stack_overflow_bulk_stack),
+        cmocka_unit_test(test_fatal_big_frame_chunked_stack),
+        cmocka_unit_test(test_fatal_big_frame_guarded_stack),
         cmocka_unit_test(test_fatal_mutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_rwmutex_unlock_unlocked),
         cmocka_unit_test(test_fatal_wg_negative),

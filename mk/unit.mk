@@ -16,6 +16,7 @@ UNIT_NAMES := \
 	chan \
 	deadline \
 	fatal \
+	faults \
 	net \
 	preempt \
 	sched \
@@ -46,6 +47,12 @@ $(BUILD)/tests/unit/test_net: | $(BUILD)/tests/unit/io_conn_client
 
 .PHONY: unit
 unit: $(UNIT_BINS) $(UNIT_HELPERS)
+
+# test_faults wraps the external calls the runtime makes (fault injection,
+# tests/unit/test_faults.c says which and why).
+FAULTS_WRAP := calloc realloc mmap pthread_create io_uring_queue_init_params
+$(BUILD)/tests/unit/test_faults: private GREENRT_LINK = \
+	$(foreach s,$(FAULTS_WRAP),-Wl,--wrap=$(s)) $(LIBGREENRT_A) -luring -pthread
 
 # Tests that drive runtime internals (tests/unit/t_internal.h) link the
 # runtime's objects: in libgreenrt.a the internals are local.

@@ -159,15 +159,19 @@ static void after_arm_sleep(worker *w, void *arg)
     struct sleep_arm *sa = arg;
     sa->gp->tm.fire = sleep_fire;
     if (timer_arm(w, &sa->gp->tm, sa->when) < 0)
-        ready(sa->gp); /* no memory for the heap: wake at once */
+        fatal("timer heap full after timer_reserve"); /* cannot happen */
 }
 
-void park_until(uint16_t reason, int64_t when)
+int park_until(uint16_t reason, int64_t when)
 {
-    struct sleep_arm sa = {current_worker()->cur, when};
+    worker *w = current_worker();
+    if (timer_reserve(w) < 0)
+        return -ENOMEM;
+    struct sleep_arm sa = {w->cur, when};
     /* Armed after the switch: the timer must not fire (and ready us)
      * before we have stopped running. */
     park(reason, after_arm_sleep, &sa);
+    return 0;
 }
 
 int gr_sleep(int64_t ns)
@@ -177,8 +181,7 @@ int gr_sleep(int64_t ns)
         sched_yield_g(false);
         return 0;
     }
-    park_until(GR_WAIT_SLEEP, deadline_after(ns));
-    return 0;
+    return park_until(GR_WAIT_SLEEP, deadline_after(ns));
 }
 
 /* ---------------------------------------------------------------------

@@ -154,8 +154,9 @@ static inline g *current_g(void)
  * called from a thread that is not a worker. */
 void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
-/* Parks until the gr_now() time `when` (gr_sleep, select with no cases). */
-void park_until(uint16_t reason, int64_t when);
+/* Parks until the gr_now() time `when` (gr_sleep, select with no cases).
+ * 0, or -ENOMEM (no room for the timer: it did not park). */
+int park_until(uint16_t reason, int64_t when);
 /* ready for I/O completions (owner only, from the ring's dispatch): not a
  * hand-off, so the queue's tail in completion order; past a full queue, the
  * worker's ioq, which it drains into the queue before it looks for more. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "fatal.h"
 #include "greenrt.h"
 #include "sched.h"
 
@@ -124,7 +125,7 @@ static void after_select_park(worker *w, void *arg)
     if (s->when) {
         gp->tm.fire = timeout_fire;
         if (timer_arm(w, &gp->tm, s->when) < 0)
-            s->when = 0; /* no memory: behave as an infinite wait */
+            fatal("timer heap full after timer_reserve"); /* cannot happen */
     }
     unlock_all(s);
 }
@@ -144,8 +145,8 @@ static int select_no_cases(int64_t timeout_ns)
         park(GR_WAIT_SELECT_NO_CASES, after_park_forever, NULL);
         return -ETIMEDOUT; /* not reached: nothing can wake it */
     }
-    park_until(GR_WAIT_SELECT, deadline_after(timeout_ns));
-    return -ETIMEDOUT;
+    int err = park_until(GR_WAIT_SELECT, deadline_after(timeout_ns));
+    return err ? err : -ETIMEDOUT;
 }
 
 int gr_select(gr_case *cases, int n, int64_t timeout_ns)
@@ -163,6 +164,10 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
 
     g *gp = timeout_ns != 0 ? require_g("gr_select") : current_g();
     worker *w = current_worker();
+    /* Room for the timeout's timer now, while failing is still possible:
+     * it is armed after the park. */
+    if (timeout_ns > 0 && timer_reserve(w) < 0)
+        return -ENOMEM;
 
     uint16_t poll_inline[SELECT_INLINE];
     gr_chan *locks_inline[SELECT_INLINE];

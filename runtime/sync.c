@@ -312,7 +312,7 @@ static void after_cond_park(worker *w, void *arg)
     if (cw->when) {
         cw->w.gp->tm.fire = cond_timeout_fire;
         if (timer_arm(w, &cw->w.gp->tm, cw->when) < 0)
-            cw->when = 0;
+            fatal("timer heap full after timer_reserve"); /* cannot happen */
     }
     unlock(&cw->c->_lock);
 }
@@ -321,8 +321,13 @@ static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, const char *ca
 {
     g *gp = require_g(call);
     cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
-    if (timeout_ns >= 0)
+    if (timeout_ns >= 0) {
         cw.when = deadline_after(timeout_ns);
+        /* Room for the timer now, while m is still held and failing is
+         * still possible: it is armed after the park. */
+        if (timer_reserve(current_worker()) < 0)
+            return -ENOMEM;
+    }
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     lock(&c->_lock);
     waitq_push(q_of(c->_waitq), &cw.w);

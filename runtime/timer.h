@@ -40,7 +40,15 @@ typedef struct timer_heap {
 
 void timer_heap_init(timer_heap *h);
 void timer_heap_destroy(timer_heap *h);
-/* Arms t on worker w's heap to fire at `when`.  t must not be armed. */
+/* Makes room in w's heap for one more timer (w: the caller's worker, in
+ * a goroutine about to park).  A waiter arms its timer in the after()
+ * callback of its park, when it is too late to report a failure; with the
+ * room reserved first, on the same worker that runs that callback and
+ * with nothing else arming there in between, that arm cannot fail, and
+ * the call can return -ENOMEM instead of waiting forever.  0 or -ENOMEM. */
+int timer_reserve(struct worker *w);
+/* Arms t on worker w's heap to fire at `when`.  t must not be armed.
+ * 0, or -ENOMEM if the heap cannot grow (never after timer_reserve). */
 int timer_arm(struct worker *w, timer *t, int64_t when);
 /* Disarms t if it is still armed; true if this call removed it (so it
  * will not fire), false if it already fired or was never armed.  When it

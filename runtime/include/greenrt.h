@@ -166,7 +166,8 @@ void gr_yield(void);            /* let other runnable goroutines run */
 _Noreturn void gr_exit(void);   /* end the calling goroutine */
 int64_t gr_self(void);          /* current goroutine id, 0 outside one */
 const char *gr_self_name(void); /* current goroutine's name, "" outside */
-int gr_sleep(int64_t ns);       /* 0; ns <= 0 just yields */
+int gr_sleep(int64_t ns);       /* 0 (ns <= 0 just yields), or -ENOMEM: no
+                                 * memory for its timer, it did not sleep */
 
 /* ======================================================================
  * Channels
@@ -212,7 +213,8 @@ void gr_chan_free(gr_chan *c);
  * ready); > 0 returns -ETIMEDOUT when it expires.  -EINVAL for a bad op
  * (even in a case whose chan is NULL), n < 0, n > GR_SELECT_MAX, or NULL
  * cases with n > 0; -ENOMEM when n > 8 and its working arrays cannot be
- * allocated.  With no non-NULL chan (n == 0 too) and timeout_ns < 0 the
+ * allocated, or when timeout_ns > 0 and its timer cannot be (nothing was
+ * done).  With no non-NULL chan (n == 0 too) and timeout_ns < 0 the
  * goroutine blocks forever (it shows in deadlock reports as "select (no
  * cases)").
  * ==================================================================== */
@@ -293,7 +295,8 @@ int gr_rwmutex_trylock(gr_rwmutex *rw);  /* 0, or -EBUSY */
 void gr_rwmutex_unlock(gr_rwmutex *rw);
 void gr_cond_wait(gr_cond *c, gr_mutex *m);
 /* 0 when signalled, -ETIMEDOUT after timeout_ns (relative); m is held
- * again on return either way. */
+ * again on return either way.  -ENOMEM: no memory for the timer; it
+ * returned at once, m still held. */
 int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns);
 void gr_cond_signal(gr_cond *c);
 void gr_cond_broadcast(gr_cond *c);

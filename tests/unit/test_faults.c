@@ -16,8 +16,10 @@
  * Only external symbols are wrapped (in libgreenrt.a every internal one is
  * local).  The paths that end the process run in a child: this binary
  * re-executed with the mode as its argument.  A watchdog turns a hang
- * into a failure with a message.  The I/O engine's own failures
- * (io_uring_submit, MSG_RING) are test_faults_io.c's.
+ * into a failure with a message, and every test checks that the failed
+ * start closed no descriptor it did not open (fd 0 was closed once).  The
+ * I/O engine's own failures (io_uring_submit, MSG_RING) are
+ * test_faults_io.c's.
  */
 #include "t_util.h"
 
@@ -400,14 +402,14 @@ int main(int argc, char **argv)
         return child_mode(argv[1]);
     t_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_faults_spawn_main_enomem),
-        cmocka_unit_test(test_faults_monitor_thread),
-        cmocka_unit_test(test_faults_worker_thread),
-        cmocka_unit_test(test_faults_uring_init_first_worker),
-        cmocka_unit_test(test_faults_uring_init_other_worker),
-        cmocka_unit_test(test_faults_signal_stack),
-        cmocka_unit_test(test_faults_timer_heap_full),
-        cmocka_unit_test(test_faults_goroutine_stack_mmap),
+        t_unit_test_fds(test_faults_spawn_main_enomem),
+        t_unit_test_fds(test_faults_monitor_thread),
+        t_unit_test_fds(test_faults_worker_thread),
+        t_unit_test_fds(test_faults_uring_init_first_worker),
+        t_unit_test_fds(test_faults_uring_init_other_worker),
+        t_unit_test_fds(test_faults_signal_stack),
+        t_unit_test_fds(test_faults_timer_heap_full),
+        t_unit_test_fds(test_faults_goroutine_stack_mmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ UNIT_NAMES := \
 	preempt \
 	sched \
 	select \
+	stack \
 	stream \
 	sync \
 	timer
@@ -50,7 +51,7 @@ unit: $(UNIT_BINS) $(UNIT_HELPERS)
 
 # test_faults wraps the external calls the runtime makes (fault injection,
 # tests/unit/test_faults.c says which and why).
-FAULTS_WRAP := calloc realloc mmap pthread_create io_uring_queue_init_params
+FAULTS_WRAP := calloc realloc mmap madvise syscall pthread_create io_uring_queue_init_params
 $(BUILD)/tests/unit/test_faults: private GREENRT_LINK = \
 	$(foreach s,$(FAULTS_WRAP),-Wl,--wrap=$(s)) $(LIBGREENRT_A) -luring -pthread
 

@@ -2,7 +2,7 @@
  * preempt.c - the monitor thread and preemption (Go's sysmon).
  *
  * The monitor wakes every 10 ms while any worker is busy, and sleeps
- * without a timeout when all are idle (wakep kicks it).  For each busy
+ * when all are idle (wakep kicks it).  For each busy
  * worker it compares the worker's switch counter with the previous look:
  * unchanged means one goroutine has run for a whole period.  If others
  * wait (a queue is non-empty, a timer of that worker is due, or I/O
@@ -50,7 +50,11 @@
  * not advance over a period counts as blocked.
  *
  * The monitor is also where the CPU governor (adapt.c) runs: every tenth
- * period it decides whether the workers get the CPUs they want.
+ * period it decides whether the workers get the CPUs they want; and the
+ * stacks' scavenger (stacks_scavenge, stack.c), which gives back the
+ * memory of pooled stacks that stayed unused.  While every worker is
+ * asleep the monitor sleeps until the scavenger is next due, then without
+ * a timeout.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -74,6 +78,7 @@
 #include "probes.h"
 #include "runq.h"
 #include "sched.h"
+#include "stack.h"
 #include "stats.h"
 
 #define PERIOD_NS 10000000 /* 10 ms, as Go's forcePreemptNS */
@@ -291,17 +296,20 @@ static void watch_worker(int i, int64_t now)
         sched_handoff_queue(w);
 }
 
-/* Every worker asleep: sleeps until a kick (or the stop). */
+/* Every worker asleep: sleeps until a kick (or the stop), or until pooled
+ * stacks are due for the scavenger (the workers flushed their pools to
+ * the shared one before going idle). */
 static void monitor_sleep_deep(uint32_t word)
 {
     /* A last snapshot before sleeping without a timeout, so a tracer's
      * figures are exact while the program is idle. */
     stats_probe_snapshot();
     store_release(&mon.deep, 1);
+    int64_t wait = stacks_scavenge(gr_now());
     /* Re-check after announcing the deep sleep: a kick that came before
      * it changed `word`. */
     if (sched_all_idle() && !load_acquire(&mon.stop))
-        futex_wait_ns(&mon.word, word, -1);
+        futex_wait_ns(&mon.word, word, wait);
     store_release(&mon.deep, 0);
     for (int i = 0; i < sched.nprocs; i++)
         mon.watch[i].stuck = 0;
@@ -322,6 +330,7 @@ static void *monitor_main(void *arg)
         futex_wait_ns(&mon.word, word, PERIOD_NS);
         int64_t now = gr_now();
         adapt_tick(now);
+        stacks_scavenge(now);
         if (now - last_stats >= STATS_EVERY_NS) {
             stats_probe_snapshot();
             last_stats = now;

@@ -633,7 +633,9 @@ static g *find_runnable(worker *w)
                 continue;
         }
 
-        /* Go idle. */
+        /* Go idle, with the stacks this worker pooled where the monitor's
+         * scavenger can give them back if they stay unused (stack.c). */
+        stack_pool_flush(w);
         lock(&sched.lock);
         if (load_acquire(&sched.stopping)) {
             unlock(&sched.lock);

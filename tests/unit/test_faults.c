@@ -12,6 +12,8 @@
  *   mmap                         a worker's signal stack; a goroutine's stack
  *   pthread_create               a worker thread; the monitor thread
  *   io_uring_queue_init_params   a worker's ring
+ * and counted: mmap, madvise and syscall(SYS_process_madvise), which a
+ * steady spawn/exit loop must not make (its stacks come from the pools).
  *
  * Only external symbols are wrapped (in libgreenrt.a every internal one is
  * local).  The paths that end the process run in a child: this binary
@@ -25,6 +27,7 @@
 
 #include <liburing.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 
 /* ------------------------------------------------------------ the plan */
 
@@ -40,6 +43,36 @@ typedef struct fault {
 } fault;
 
 static fault f_calloc, f_realloc, f_mmap, f_pthread_create, f_uring_init;
+
+/* Counting the system calls that map or give back stack memory, made by
+ * any thread but the monitor (whose scavenger gives back idle stacks).
+ * Each thread gr_run makes learns its number (in creation order: the
+ * workers', then the monitor's) as it starts. */
+static atomic_int counting;
+static atomic_long stack_syscalls;
+static atomic_int ncreated;
+static atomic_int monitor_index = -1;
+static __thread int thread_index = -1;
+
+static void count_stack_syscall(void)
+{
+    if (atomic_load(&counting) && thread_index != atomic_load(&monitor_index))
+        atomic_fetch_add(&stack_syscalls, 1);
+}
+
+struct numbered {
+    void *(*fn)(void *);
+    void *arg;
+    int index;
+};
+
+static void *numbered_start(void *p)
+{
+    struct numbered n = *(struct numbered *)p;
+    free(p);
+    thread_index = n.index;
+    return n.fn(n.arg);
+}
 
 static void arm(fault *f, int skip, int fail, size_t only_len)
 {
@@ -86,6 +119,8 @@ void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 int __real_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
                                       struct io_uring_params *p);
+int __real_madvise(void *addr, size_t len, int advice);
+long __real_syscall(long n, ...);
 
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
@@ -93,6 +128,8 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 int __wrap_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
                                       struct io_uring_params *p);
+int __wrap_madvise(void *addr, size_t len, int advice);
+long __wrap_syscall(long n, ...);
 
 void *__wrap_calloc(size_t n, size_t size)
 {
@@ -114,6 +151,7 @@ void *__wrap_realloc(void *p, size_t size)
 
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+    count_stack_syscall();
     if (strike(&f_mmap, len)) {
         errno = ENOMEM;
         return MAP_FAILED;
@@ -121,11 +159,37 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
     return __real_mmap(addr, len, prot, flags, fd, off);
 }
 
+int __wrap_madvise(void *addr, size_t len, int advice)
+{
+    count_stack_syscall();
+    return __real_madvise(addr, len, advice);
+}
+
+/* syscall(2) is variadic: its six possible arguments are passed on. */
+long __wrap_syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_process_madvise)
+        count_stack_syscall();
+    return __real_syscall(n, a1, a2, a3, a4, a5, a6);
+}
+
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
 {
     if (strike(&f_pthread_create, 0))
         return EAGAIN;
-    return __real_pthread_create(t, a, fn, arg);
+    struct numbered *n = malloc(sizeof *n);
+    if (!n)
+        return EAGAIN;
+    *n = (struct numbered){fn, arg, atomic_fetch_add(&ncreated, 1)};
+    int r = __real_pthread_create(t, a, numbered_start, n);
+    if (r)
+        free(n);
+    return r;
 }
 
 int __wrap_io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
@@ -354,6 +418,50 @@ static void test_faults_timer_heap_full(void **state)
     assert_int_equal(t.cond_ok, -ETIMEDOUT);
 }
 
+/* ------------------------------------------ a steady spawn/exit loop */
+
+/* Once warm, spawning and exiting goroutines takes their stacks from the
+ * pools and gives them back there: no mmap, madvise or process_madvise
+ * on any worker (the pools are bounded and scavenged, but what a steady
+ * loop reuses within SCAVENGE_DELAY_NS must stay). */
+enum { STEADY_WARM = 200000, STEADY_COUNTED = 1000000 };
+
+struct steady {
+    atomic_long done;
+};
+
+static void steady_nothing(void *arg)
+{
+    atomic_fetch_add(&((struct steady *)arg)->done, 1);
+}
+
+static void steady_main(void *arg)
+{
+    struct steady *c = arg;
+    for (long i = 0; i < T_BIG(STEADY_WARM); i++)
+        t_check(gr_go(steady_nothing, c) > 0);
+    t_wait_for(&c->done, T_BIG(STEADY_WARM));
+    atomic_store(&counting, 1);
+    for (long i = 0; i < T_BIG(STEADY_COUNTED); i++)
+        t_check(gr_go(steady_nothing, c) > 0);
+    t_wait_for(&c->done, T_BIG(STEADY_WARM) + T_BIG(STEADY_COUNTED));
+    atomic_store(&counting, 0);
+}
+
+static void test_faults_steady_spawn_makes_no_stack_syscall(void **state)
+{
+    (void)state;
+    struct steady c;
+    memset(&c, 0, sizeof c);
+    atomic_store(&ncreated, 0);
+    atomic_store(&monitor_index, procs() - 1); /* after the workers' threads */
+    atomic_store(&stack_syscalls, 0);
+    assert_int_equal(run_watched("a steady spawn/exit loop", steady_main, &c), 0);
+    print_message("  %ld mmap/madvise calls while %d goroutines were spawned and exited\n",
+                  atomic_load(&stack_syscalls), T_BIG(STEADY_COUNTED));
+    assert_int_equal(atomic_load(&stack_syscalls), 0);
+}
+
 /* ------------------------------------- paths that end the process */
 
 /* A goroutine's stack cannot be mapped when it first runs: the process
@@ -409,6 +517,7 @@ int main(int argc, char **argv)
         t_unit_test_fds(test_faults_uring_init_other_worker),
         t_unit_test_fds(test_faults_signal_stack),
         t_unit_test_fds(test_faults_timer_heap_full),
+        t_unit_test_fds(test_faults_steady_spawn_makes_no_stack_syscall),
         t_unit_test_fds(test_faults_goroutine_stack_mmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

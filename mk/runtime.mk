@@ -6,6 +6,7 @@ RUNTIME_SRCS := \
 	runtime/chan.c \
 	runtime/dormant.c \
 	runtime/env.c \
+	runtime/extern.c \
 	runtime/fatal.c \
 	runtime/galloc.c \
 	runtime/goroutine.c \

@@ -15,6 +15,7 @@ UNIT_NAMES := \
 	bufring \
 	chan \
 	deadline \
+	extern \
 	fatal \
 	faults \
 	net \

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "extern.h"
 #include "goroutine.h"
 #include "greenrt.h"
 #include "offload.h"
@@ -219,6 +220,7 @@ static int run_main(void (*main_fn)(void *), void *arg)
     store_release(&sched.running, 1);
     pthread_cond_broadcast(&start_cond);
     pthread_mutex_unlock(&start_mu);
+    extern_open();
     schedule_loop(w0);
     preempt_monitor_stop();
     return 0;
@@ -242,11 +244,13 @@ static void start_abandon(int err)
 static void runtime_stop(int started)
 {
     store_release(&sched.stopping, 1);
+    extern_close(); /* outside threads touch nothing more (extern.c) */
     for (int i = 1; i < started; i++)
         wring_wake(&sched.workers[i]);
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
+    extern_quiesce(); /* no outside thread still in the queues or rings */
     stats_collect(&sched.last);
     stats_probe_fire(&sched.last, true);
     store_release(&sched.running, 0);

@@ -72,7 +72,8 @@
  * touches their second page, doubling a parked goroutine's memory.
  *
  * Deadlock.  When the last worker goes to sleep while no timer is armed, no
- * I/O or gr_blocking call is in flight and no queue holds a goroutine,
+ * I/O or gr_blocking call is in flight, no queue holds a goroutine and no
+ * thread outside the runtime holds a reference (gr_extern_ref, extern.c),
  * nothing can ever run again: the runtime prints every goroutine and its
  * wait reason and exits with status 2 (fatal.c), as Go does.
  */
@@ -82,6 +83,7 @@
 
 #include "adapt.h"
 #include "arch.h"
+#include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -269,10 +271,13 @@ void ready(g *gp)
     gp->hot_streak = 0;
     if (w) {
         runq_put(w, gp, true);
-    } else {
-        /* Not a worker (offload pool, a foreign thread): global queue. */
+    } else if (extern_enter()) {
+        /* Not a worker (offload pool, the monitor, a program's thread):
+         * the global queue - unless the runtime is stopping, and gp is
+         * abandoned with the other goroutines (extern.c). */
         gq_put(gp);
         maybe_wakep();
+        extern_exit();
     }
 }
 
@@ -469,7 +474,8 @@ static bool deadlocked_locked(void)
     if (!sched_all_idle())
         return false;
     if (load_acquire(&sched.stopping) || load_acquire(&sched.ntimers) > 0 ||
-        load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0)
+        load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0 ||
+        extern_refs_held()) /* a thread outside may still wake one */
         return false;
     if (sched.gq_len)
         return false;

@@ -97,6 +97,8 @@ typedef struct sched {
     int64_t ntimers;      /* atomic: armed timers, all workers */
     int64_t io_inflight;  /* atomic: I/O requests not yet completed */
     int64_t blocking_inflight; /* atomic: gr_blocking calls outstanding */
+    uint64_t extern_spawned; /* atomic: goroutines spawned by threads that
+                              * are not workers (extern.c) */
 
     uint32_t gslab_lock;  /* guards the slab chain */
     g *allg;              /* every control block made (chain via allnext) */

@@ -129,14 +129,55 @@ int gr_nprocs_active(void);
 int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
 
 /* ======================================================================
+ * Threads outside the runtime
+ *
+ * A program has threads greenrt did not make: a library's callback
+ * thread, a thread of its own, the offload pool running a gr_blocking
+ * function.  While a runtime runs, such a thread may call what never
+ * parks: gr_go / gr_go_opts (the goroutine is queued for a worker),
+ * gr_chan_try_send, gr_chan_try_recv, gr_chan_close, gr_chan_len/_cap,
+ * gr_select with timeout_ns == 0, gr_mutex_trylock and gr_mutex_unlock,
+ * gr_rwmutex_try*lock and the unlocks, gr_cond_signal/_broadcast,
+ * gr_wg_add/_done, gr_now, gr_nprocs, gr_stats_get, gr_self (0 there),
+ * and the I/O calls, which are then plain blocking system calls.  A call
+ * that would park (gr_chan_send, gr_mutex_lock, gr_sleep, ...) is a
+ * fatal error there, as it is outside any runtime.  Once the runtime is
+ * stopping (main_fn returned) what such a thread readies is abandoned with
+ * every goroutine, and gr_go returns -EPERM.  Goroutines still parked on
+ * a channel or sync object when main_fn returns are abandoned with their
+ * stacks, which gr_run frees: such an object must not be used any more,
+ * from any thread - main_fn takes care that outside threads stop using
+ * the objects goroutines wait on before it returns (or that none waits:
+ * closing a channel takes its waiters off it).
+ *
+ * Such a thread is invisible to the deadlock detector: with every
+ * goroutine parked, the runtime would report a deadlock although the
+ * thread is about to wake one.  gr_extern_ref() says "an outside thread
+ * may still wake goroutines": while references are held, every goroutine
+ * asleep is not a deadlock.  Take one before the goroutines it will wake
+ * can all be parked (before starting the thread, say), and drop it with
+ * gr_extern_unref() once the thread will wake nothing more; if that was
+ * the last one and every goroutine is still asleep, the deadlock is
+ * reported then.  The count is the process's (it outlives a gr_run) and
+ * may be used from any thread, goroutines included.
+ *
+ * gr_extern_ref: 0.  gr_extern_unref: 0, or -EINVAL if no reference is
+ * held (unbalanced).
+ * ==================================================================== */
+int gr_extern_ref(void);
+int gr_extern_unref(void);
+
+/* ======================================================================
  * Goroutines
  *
  * gr_go starts fn(arg) in a new goroutine and returns its id (> 0), or
- * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (not called from a
- * goroutine: no runtime running, or not one of its workers).  It never blocks, but when the worker's run queue is full it
- * yields to the queued goroutines first (backpressure: a loop spawning a
- * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
- * it calls gr_exit().  The stack is allocated when the goroutine first
+ * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (no runtime is
+ * running, or it is stopping).  It may be called from any thread while
+ * a runtime runs (see "Threads outside the runtime").  It never blocks,
+ * but when the worker's run queue is full it yields to the queued
+ * goroutines first (backpressure: a loop spawning a million goroutines
+ * runs them as it goes instead of queueing a million).  A goroutine ends
+ * when fn returns or when it calls gr_exit().  The stack is allocated when the goroutine first
  * runs, so a spawned-but-not-started goroutine costs ~200 bytes.
  *
  * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else

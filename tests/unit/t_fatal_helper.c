@@ -203,6 +203,32 @@ static void big_frame_main(void *arg)
     gr_sleep(1000LL * 1000000); /* the overflow ends the process first */
 }
 
+/* ------------------------------------------ the last outside reference */
+
+/* An outside thread holds a reference while main is parked for good, then
+ * drops it without waking anybody: the deadlock must be reported then,
+ * not turn into a hang. */
+static void *unref_later(void *arg)
+{
+    usleep(100 * 1000);
+    gr_extern_unref();
+    return NULL;
+}
+
+static void extern_unref_main(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    gr_extern_ref();
+    pthread_t t;
+    if (pthread_create(&t, NULL, unref_later, NULL) != 0) {
+        printf("pthread_create failed\n");
+        exit(4);
+    }
+    say_id("main", gr_self());
+    int v;
+    gr_chan_recv(c, &v); /* nobody sends */
+}
+
 /* ------------------------------------------------------------------ misuse */
 
 static void unlocker(void *arg)
@@ -282,6 +308,8 @@ int main(int argc, char **argv)
         stack_no_guard_regions = true;
         return run(overflow_bulk_main, NULL);
     }
+    if (!strcmp(m, "extern-last-unref"))
+        return run(extern_unref_main, NULL);
     if (!strcmp(m, "overflow-big-frame"))
         return run(big_frame_main, NULL);
     if (!strcmp(m, "overflow-big-frame-guarded")) {

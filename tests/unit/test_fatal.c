@@ -207,6 +207,25 @@ static void test_fatal_deadlock_with_parked_workers(void **state)
     }
 }
 
+/* The last reference of a thread outside the runtime (gr_extern_ref) is
+ * dropped while every goroutine is parked for good: the deadlock is
+ * reported then, not left to hang. */
+static void test_fatal_deadlock_after_last_extern_unref(void **state)
+{
+    struct t_child c;
+    run_helper("extern-last-unref", &c);
+    expect_exit(&c, "extern-last-unref", 2);
+    const char *hdr = strstr(c.err, DEADLOCK_MSG);
+    if (!hdr) {
+        t_child_dump(&c);
+        fail_msg("no \"%s\" on stderr", DEADLOCK_MSG);
+    }
+    static const char *const recv[] = {"recv", "receive", NULL};
+    long long id = helper_id(&c, "main");
+    assert_true(id > 0);
+    expect_goroutine_line(&c, hdr + strlen(DEADLOCK_MSG), NULL, id, recv);
+}
+
 static void expect_overflow_of(const char *mode, const char *name, size_t size)
 {
     struct t_child c;
@@ -341,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_fatal_deadlock_report),
         cmocka_unit_test(test_fatal_deadlock_main_alone),
         cmocka_unit_test(test_fatal_deadlock_with_parked_workers),
+        cmocka_unit_test(test_fatal_deadlock_after_last_extern_unref),
         cmocka_unit_test(test_fatal_stack_overflow),
         cmocka_unit_test(test_fatal_stack_overflow_big_stack),
         cmocka_unit_test(test_fatal_stack_overflow_bulk_stack),

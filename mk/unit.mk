@@ -2,7 +2,8 @@
 #
 # Each tests/unit/test_X.c becomes $(BUILD)/tests/unit/test_X, linked
 # statically against libgreenrt; the runner (tests/runtests.sh) runs each
-# with GR_PROCS=1 and GR_PROCS=2.  Two helper programs are built beside
+# in every configuration of its unit_configs list (GR_PROCS=1, 2, 2 with
+# GR_SCHED_RANDOM=1, and 8).  Two helper programs are built beside
 # them: test_fatal execs t_fatal_helper for the paths that end the
 # process (deadlock, stack overflow, misuse), and test_net's 10,000-
 # connection test runs its client half in io_conn_client (the two halves

@@ -257,6 +257,22 @@ static bool thread_blocked(watch *m)
     return before >= 0 && now >= 0 && now - before < CPU_IDLE_NS;
 }
 
+/* Goroutines the monitor moves (a hand-off, the timers of a blocked
+ * worker) are briefly in no queue yet not asleep: the deadlock check must
+ * not conclude meanwhile (it reads monitor_moving last), and if it could
+ * have and nothing was moved, worker 0 looks again. */
+static void move_begin(void)
+{
+    __atomic_fetch_add(&sched.monitor_moving, 1, __ATOMIC_SEQ_CST);
+}
+
+static void move_end(int moved)
+{
+    __atomic_fetch_sub(&sched.monitor_moving, 1, __ATOMIC_SEQ_CST);
+    if (!moved && sched_all_idle())
+        wring_wake(&sched.workers[0]);
+}
+
 /* A look at worker i, `now` into the period that just ended. */
 static void watch_worker(int i, int64_t now)
 {
@@ -281,8 +297,10 @@ static void watch_worker(int i, int64_t now)
     if (!others_wait)
         return;
     if (thread_blocked(m)) {
+        move_begin();
         int moved = timers_due ? timers_run(w, now) : 0;
         moved += (int)sched_handoff_queue(w);
+        move_end(moved);
         /* Nobody idle to take them, and the governor parked a worker:
          * the blocked one uses no CPU, let a parked one have it. */
         if (moved && load_relaxed(&sched.npidle) == 0)
@@ -292,8 +310,10 @@ static void watch_worker(int i, int64_t now)
     store_relaxed(&cur->preempt, 1);
     if (sched.preempt_async)
         pthread_kill(w->thread, SIGURG);
-    if (++m->stuck >= STUCK_HANDOFF)
-        sched_handoff_queue(w);
+    if (++m->stuck >= STUCK_HANDOFF) {
+        move_begin();
+        move_end((int)sched_handoff_queue(w));
+    }
 }
 
 /* Every worker asleep: sleeps until a kick (or the stop), or until pooled

@@ -216,11 +216,13 @@ static int run_main(void (*main_fn)(void *), void *arg)
     err = preempt_monitor_start(); /* before any goroutine runs (preempt.c) */
     if (err)
         return err;
+    /* Open to outside threads first: from the go signal on, any worker may
+     * run a goroutine that hands work to one (gr_blocking). */
+    extern_open();
     pthread_mutex_lock(&start_mu);
     store_release(&sched.running, 1);
     pthread_cond_broadcast(&start_cond);
     pthread_mutex_unlock(&start_mu);
-    extern_open();
     schedule_loop(w0);
     preempt_monitor_stop();
     return 0;

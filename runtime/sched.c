@@ -482,7 +482,9 @@ static bool deadlocked_locked(void)
     for (int i = 0; i < sched.nprocs; i++)
         if (worker_has_work(&sched.workers[i]))
             return false;
-    return true;
+    /* Last: the monitor announces a move before it takes goroutines out
+     * of the queues just looked at (preempt.c). */
+    return __atomic_load_n(&sched.monitor_moving, __ATOMIC_SEQ_CST) == 0;
 }
 
 /* Releases sched.lock, held by a worker about to sleep; if nothing can

@@ -97,6 +97,9 @@ typedef struct sched {
     int64_t ntimers;      /* atomic: armed timers, all workers */
     int64_t io_inflight;  /* atomic: I/O requests not yet completed */
     int64_t blocking_inflight; /* atomic: gr_blocking calls outstanding */
+    uint32_t monitor_moving; /* atomic: the monitor holds goroutines it is
+                              * moving (a hand-off, a blocked worker's
+                              * timers): in no queue, yet not asleep */
     uint64_t extern_spawned; /* atomic: goroutines spawned by threads that
                               * are not workers (extern.c) */
 

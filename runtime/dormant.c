@@ -30,12 +30,7 @@ static void dormant_forward(worker *w)
     g *head = NULL, *tail = NULL, *gp;
     uint32_t n = 0;
     while ((gp = runq_get(w))) {
-        gp->schedlink = NULL;
-        if (tail)
-            tail->schedlink = gp;
-        else
-            head = gp;
-        tail = gp;
+        chain_push(&head, &tail, gp);
         n++;
     }
     lock(&sched.lock);

@@ -217,14 +217,8 @@ static uint32_t ring_grab_chain(uint32_t *head, uint32_t *tail, g **slots, uint3
 {
     g *batch[RUNQ_SIZE / 2];
     uint32_t n = ring_grab(head, tail, slots, size, batch);
-    for (uint32_t i = 0; i < n; i++) {
-        batch[i]->schedlink = NULL;
-        if (*chain_tail)
-            (*chain_tail)->schedlink = batch[i];
-        else
-            *chain_head = batch[i];
-        *chain_tail = batch[i];
-    }
+    for (uint32_t i = 0; i < n; i++)
+        chain_push(chain_head, chain_tail, batch[i]);
     return n;
 }
 
@@ -244,12 +238,7 @@ uint32_t sched_handoff_queue(worker *victim)
         n += k;
     g *next = load_relaxed(&victim->runnext);
     if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
-        next->schedlink = NULL;
-        if (tail)
-            tail->schedlink = next;
-        else
-            head = next;
-        tail = next;
+        chain_push(&head, &tail, next);
         n++;
     }
     while ((k = ring_grab_chain(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE,
@@ -316,15 +305,8 @@ uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
 {
     uint32_t n = w->ioq_len;
     *head = *tail = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        g *gp = w->ioq[w->ioq_head++ & (w->ioq_cap - 1)];
-        gp->schedlink = NULL;
-        if (*tail)
-            (*tail)->schedlink = gp;
-        else
-            *head = gp;
-        *tail = gp;
-    }
+    for (uint32_t i = 0; i < n; i++)
+        chain_push(head, tail, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
     store_relaxed(&w->ioq_len, 0);
     return n;
 }

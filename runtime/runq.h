@@ -17,6 +17,18 @@
 #define HOT_STREAK_MAX 8 /* input completions in a row that a goroutine runs at once */
 #define HOT_BURST_MAX 4  /* hotq picks before runq gets a forced turn */
 
+/* gp at the end of a schedlink chain (goroutines on their way to the
+ * global queue). */
+static inline void chain_push(g **head, g **tail, g *gp)
+{
+    gp->schedlink = NULL;
+    if (*tail)
+        (*tail)->schedlink = gp;
+    else
+        *head = gp;
+    *tail = gp;
+}
+
 /* ---------------------------------------------------------------------
  * Global run queue (sched.lock)
  * ------------------------------------------------------------------- */

@@ -144,12 +144,19 @@ static void parked(void *arg)
     gr_chan_recv(never, NULL);
 }
 
+/* n goroutines parked for good, started: their stacks are allocated. */
+static void park_goroutines(int n)
+{
+    if (!never)
+        never = gr_chan_make(0, 0);
+    for (int i = 0; i < n; i++)
+        gr_go(parked, NULL);
+    gr_sleep(n / 1000 * 1000000LL + 10 * 1000000LL);
+}
+
 static void overflow_bulk_main(void *arg)
 {
-    never = gr_chan_make(0, 0);
-    for (int i = 0; i < 40000; i++)
-        gr_go(parked, NULL);
-    gr_sleep(50LL * 1000000); /* all started: their stacks are allocated */
+    park_goroutines(40000);
     gr_opts o = {65536, "deep"};
     int64_t id = gr_go_opts(deep, NULL, &o);
     say_id("deep", id);
@@ -187,18 +194,13 @@ static void big(void *arg)
 
 static void big_frame_main(void *arg)
 {
-    never = gr_chan_make(0, 0);
     big_gate = gr_chan_make(0, 0);
-    for (int i = 0; i < 8; i++)
-        gr_go(parked, NULL);
-    gr_sleep(10LL * 1000000); /* all started: their stacks are allocated */
+    park_goroutines(8);
     gr_opts o = {65536, "big"};
     int64_t id = gr_go_opts(big, NULL, &o);
     say_id("big", id);
     gr_sleep(10LL * 1000000);
-    for (int i = 0; i < 8; i++)
-        gr_go(parked, NULL);
-    gr_sleep(10LL * 1000000);
+    park_goroutines(8);
     gr_chan_close(big_gate);
     gr_sleep(1000LL * 1000000); /* the overflow ends the process first */
 }

@@ -513,15 +513,24 @@ static bool two_cpus(void)
     return false;
 }
 
+/* The governor's scenario with the governor on; after the contention,
+ * waiting for it to unpark or not. */
+static gov_ctx *run_governor(bool wait_for_grow)
+{
+    static gov_ctx g;
+    memset(&g, 0, sizeof g);
+    g.adaptive = true;
+    g.wait_for_grow = wait_for_grow;
+    t_run(gov_main, &g);
+    return &g;
+}
+
 static void test_adapt_governor_parks_under_contention(void **state)
 {
     (void)state;
     if (!need_two_workers() || !two_cpus())
         skip();
-    static gov_ctx g;
-    memset(&g, 0, sizeof g);
-    g.adaptive = true;
-    t_run(gov_main, &g);
+    gov_ctx g = *run_governor(false);
     print_message("  parked to %d worker(s) after %d ms of contention\n", g.min_active,
                   g.parked_after_ms);
     assert_true(g.min_active < nprocs_env());
@@ -540,11 +549,7 @@ static void test_adapt_governor_unparks_when_cpus_go_idle(void **state)
     (void)state;
     if (!need_two_workers() || !two_cpus())
         skip();
-    static gov_ctx g;
-    memset(&g, 0, sizeof g);
-    g.adaptive = true;
-    g.wait_for_grow = true;
-    t_run(gov_main, &g);
+    gov_ctx g = *run_governor(true);
     int want = nprocs_env() < cpus_in_mask() ? nprocs_env() : cpus_in_mask();
     print_message("  parked to %d worker(s); %d active %d ms after the contention ended "
                   "(%.2f CPUs idle meanwhile)\n",

@@ -179,11 +179,13 @@ static void test_fatal_deadlock_report(void **state)
     expect_goroutine_line(&c, after, NULL, main_id, recv);
 }
 
-static void test_fatal_deadlock_main_alone(void **state)
+/* MODE ends in a deadlock report whose line for main says it waits in a
+ * channel receive. */
+static void expect_main_deadlocked_in_recv(const char *mode)
 {
     struct t_child c;
-    run_helper("deadlock-alone", &c);
-    expect_exit(&c, "deadlock-alone", 2);
+    run_helper(mode, &c);
+    expect_exit(&c, mode, 2);
     const char *hdr = strstr(c.err, DEADLOCK_MSG);
     if (!hdr) {
         t_child_dump(&c);
@@ -193,6 +195,11 @@ static void test_fatal_deadlock_main_alone(void **state)
     long long id = helper_id(&c, "main");
     assert_true(id > 0);
     expect_goroutine_line(&c, hdr + strlen(DEADLOCK_MSG), NULL, id, recv);
+}
+
+static void test_fatal_deadlock_main_alone(void **state)
+{
+    expect_main_deadlocked_in_recv("deadlock-alone");
 }
 
 /* Dormant workers (parked by the CPU governor) count as asleep. */
@@ -212,18 +219,7 @@ static void test_fatal_deadlock_with_parked_workers(void **state)
  * reported then, not left to hang. */
 static void test_fatal_deadlock_after_last_extern_unref(void **state)
 {
-    struct t_child c;
-    run_helper("extern-last-unref", &c);
-    expect_exit(&c, "extern-last-unref", 2);
-    const char *hdr = strstr(c.err, DEADLOCK_MSG);
-    if (!hdr) {
-        t_child_dump(&c);
-        fail_msg("no \"%s\" on stderr", DEADLOCK_MSG);
-    }
-    static const char *const recv[] = {"recv", "receive", NULL};
-    long long id = helper_id(&c, "main");
-    assert_true(id > 0);
-    expect_goroutine_line(&c, hdr + strlen(DEADLOCK_MSG), NULL, id, recv);
+    expect_main_deadlocked_in_recv("extern-last-unref");
 }
 
 static void expect_overflow_of(const char *mode, const char *name, size_t size)

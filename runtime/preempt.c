@@ -134,9 +134,12 @@ static struct {
 /* Libraries whose code must not be interrupted (they hold thread-owned
  * locks or are the sanitizer runtimes); matched against the file name. */
 static const char *const unsafe_libs[] = {
-    "libc.so", "ld-linux", "libpthread", "libdl.so", "librt.so", "libgcc_s",
+    "libc.so", "ld-linux", "ld-musl", "libpthread", "libdl.so", "librt.so", "libgcc_s",
     "libstdc++", "libasan", "libtsan", "libubsan", "liblsan", "liburing", "libgreenrt",
 };
+
+/* Shared objects that are a libc (musl's is its dynamic loader too). */
+static const char *const libc_names[] = {"libc.so", "ld-musl", "libc.musl"};
 
 static int collect_ranges(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -146,8 +149,9 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *data)
     for (size_t i = 0; i < sizeof unsafe_libs / sizeof unsafe_libs[0]; i++)
         if (strstr(name, unsafe_libs[i]))
             unsafe = true;
-    if (strstr(name, "libc.so"))
-        mon.libc_seen = true;
+    for (size_t i = 0; i < sizeof libc_names / sizeof libc_names[0]; i++)
+        if (strstr(name, libc_names[i]))
+            mon.libc_seen = true;
     if (!unsafe)
         return 0;
     for (int i = 0; i < info->dlpi_phnum && mon.nunsafe < MAX_RANGES; i++) {

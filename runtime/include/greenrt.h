@@ -65,8 +65,10 @@
  *                   can check that nothing depends on an order greenrt does
  *                   not promise
  *   GR_DEBUG        set: print at start which io_uring features the worker
- *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...),
- *                   and each decision of the CPU governor with its reason
+ *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...)
+ *                   and whether asynchronous preemption is off for a
+ *                   static libc, and each decision of the CPU governor
+ *                   with its reason
  */
 #ifndef GREENRT_H
 #define GREENRT_H

@@ -305,9 +305,10 @@ static void watch_worker(int i, int64_t now)
         int moved = timers_due ? timers_run(w, now) : 0;
         moved += (int)sched_handoff_queue(w);
         move_end(moved);
-        /* Nobody idle to take them, and the governor parked a worker:
-         * the blocked one uses no CPU, let a parked one have it. */
-        if (moved && load_relaxed(&sched.npidle) == 0)
+        /* Nobody idle to take what waits (what was moved, or was on the
+         * global queue already), and the governor parked a worker: the
+         * blocked one uses no CPU, let a parked one have it. */
+        if ((moved || load_relaxed(&sched.gq_len)) && load_relaxed(&sched.npidle) == 0)
             sched_unpark_worker();
         return;
     }

@@ -17,6 +17,7 @@
  */
 #include "t_util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -450,17 +451,20 @@ static void test_preempt_blocked_syscall_not_interrupted(void **state)
 /* ------------------------------- asynchronous preemption keeps registers */
 
 /* Two goroutines spin in pure arithmetic, their accumulators in vector
- * registers (256-bit ones where the CPU has AVX2), with no greenrt call:
- * on one worker only asynchronous preemption lets them take turns, and
- * every preemption switches to the other, which uses the same registers.
- * Each result must be exactly what the same loop gives undisturbed. */
+ * registers (256-bit ones where the CPU has AVX2), with no greenrt call,
+ * until a thread outside the runtime stops them (REGS_SPIN_MS): on one
+ * worker only asynchronous preemption lets them take turns, and every
+ * preemption switches to the other, which uses the same registers.  Each
+ * result must be exactly what the same number of rounds gives
+ * undisturbed. */
 typedef double v4d __attribute__((vector_size(32)));
 
+enum { REGS_SPIN_MS = 300 };
+
 struct regs_ctx {
-    atomic_long stop;
-    atomic_long started;
+    atomic_int stop;
+    atomic_int started;
     double result[2];
-    double expect[2];
     long rounds[2];
     uint64_t preemptions;
     gr_wg wg;
@@ -473,35 +477,45 @@ struct regs_arg {
 
 #define REGS_CHUNK 4096
 
-/* Deterministic: the same number of rounds gives the same bits. */
-__attribute__((noinline, target("avx2"))) static double regs_work_avx(long rounds, double seed)
+/* Rounds until *stop (NULL: exactly max_rounds); *done: how many. */
+__attribute__((noinline, target("avx2"))) static double
+regs_work_avx(long max_rounds, double seed, atomic_int *stop, long *done)
 {
+    /* b settles at 2 * c, a grows by about that each step: every lane
+     * keeps all of its history (no decay that a corruption could hide
+     * in). */
     v4d a = {seed, seed + 1, seed + 2, seed + 3}, b = {0.5, 0.25, 0.125, 0.0625};
-    for (long r = 0; r < rounds; r++)
+    v4d c = {0.75, 0.375, 1.25, 0.625};
+    long r = 0;
+    for (; r < max_rounds && !(stop && atomic_load_explicit(stop, memory_order_relaxed)); r++)
         for (int k = 0; k < REGS_CHUNK; k++) {
-            a = a * 0.999 + b;
-            b = b * 1.0001 - a * 1e-6;
+            a = a + b;
+            b = b * 0.5 + c;
         }
+    *done = r;
     return a[0] + a[1] + a[2] + a[3] + b[0] + b[1] + b[2] + b[3];
 }
 
-__attribute__((noinline)) static double regs_work_sse(long rounds, double seed)
+__attribute__((noinline)) static double regs_work_sse(long max_rounds, double seed,
+                                                      atomic_int *stop, long *done)
 {
     double a0 = seed, a1 = seed + 1, b0 = 0.5, b1 = 0.25;
-    for (long r = 0; r < rounds; r++)
+    long r = 0;
+    for (; r < max_rounds && !(stop && atomic_load_explicit(stop, memory_order_relaxed)); r++)
         for (int k = 0; k < REGS_CHUNK; k++) {
-            a0 = a0 * 0.999 + b0;
-            a1 = a1 * 0.999 + b1;
-            b0 = b0 * 1.0001 - a0 * 1e-6;
-            b1 = b1 * 1.0001 - a1 * 1e-6;
+            a0 = a0 + b0;
+            a1 = a1 + b1;
+            b0 = b0 * 0.5 + 0.75;
+            b1 = b1 * 0.5 + 0.375;
         }
+    *done = r;
     return a0 + a1 + b0 + b1;
 }
 
-static double regs_work(long rounds, double seed)
+static double regs_work(long max_rounds, double seed, atomic_int *stop, long *done)
 {
-    return __builtin_cpu_supports("avx2") ? regs_work_avx(rounds, seed)
-                                          : regs_work_sse(rounds, seed);
+    return __builtin_cpu_supports("avx2") ? regs_work_avx(max_rounds, seed, stop, done)
+                                          : regs_work_sse(max_rounds, seed, stop, done);
 }
 
 static void regs_spinner(void *arg)
@@ -509,10 +523,7 @@ static void regs_spinner(void *arg)
     struct regs_arg *a = arg;
     struct regs_ctx *c = a->c;
     atomic_fetch_add(&c->started, 1);
-    /* Enough rounds to span several 10 ms periods, preempted meanwhile. */
-    long rounds = 2000;
-    c->rounds[a->i] = rounds;
-    c->result[a->i] = regs_work(rounds, 1.0 + a->i);
+    c->result[a->i] = regs_work(LONG_MAX, 1.0 + a->i, &c->stop, &c->rounds[a->i]);
     gr_wg_done(&c->wg);
 }
 
@@ -531,6 +542,17 @@ static void regs_main(void *arg)
     c->preemptions = st.preemptions;
 }
 
+/* Stops the spinners REGS_SPIN_MS after both started (10 s at most). */
+static void *regs_timer(void *arg)
+{
+    struct regs_ctx *c = arg;
+    for (int i = 0; i < 10000 && atomic_load(&c->started) < 2; i++)
+        usleep(1000);
+    usleep(REGS_SPIN_MS * 1000);
+    atomic_store(&c->stop, 1);
+    return NULL;
+}
+
 static void test_preempt_async_keeps_registers(void **state)
 {
     (void)state;
@@ -540,13 +562,19 @@ static void test_preempt_async_keeps_registers(void **state)
     }
     static struct regs_ctx c;
     memset(&c, 0, sizeof c);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, regs_timer, &c), 0);
     t_run(regs_main, &c);
+    pthread_join(t, NULL);
     for (int i = 0; i < 2; i++) {
-        double want = regs_work(c.rounds[i], 1.0 + i); /* undisturbed, outside the runtime */
+        long done;
+        double want = regs_work(c.rounds[i], 1.0 + i, NULL, &done); /* undisturbed */
         if (memcmp(&want, &c.result[i], sizeof want) != 0)
-            fail_msg("spinner %d computed %.17g, undisturbed %.17g", i, c.result[i], want);
+            fail_msg("spinner %d computed %.17g in %ld rounds, undisturbed %.17g", i,
+                     c.result[i], c.rounds[i], want);
     }
-    print_message("  %llu preemptions\n", (unsigned long long)c.preemptions);
+    print_message("  %llu preemptions; %ld and %ld rounds\n", (unsigned long long)c.preemptions,
+                  c.rounds[0], c.rounds[1]);
     if (one_worker())
         assert_true(c.preemptions > 0); /* else the test showed nothing */
 }

@@ -237,6 +237,14 @@ static void expect_overflow_of(const char *mode, const char *name, size_t size)
     char want[128];
     snprintf(want, sizeof want, "goroutine %lld (%s) overflowed its %zu-byte stack",
              id, name, size);
+#if defined(__SANITIZE_ADDRESS__)
+    /* A bulk stack has no guard below it: running into the stack below,
+     * the frames may hit a parked goroutine's poisoned redzones, and
+     * AddressSanitizer reports it (stack-buffer-overflow or -underflow)
+     * before the canary check. */
+    if (!strcmp(mode, "overflow-bulk") && strstr(c.err, "AddressSanitizer: stack-buffer-"))
+        return;
+#endif
     if (!strstr(c.err, want)) {
         t_child_dump(&c);
         fail_msg("%s: no \"%s\" on stderr", mode, want);

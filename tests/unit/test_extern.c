@@ -171,7 +171,7 @@ static void test_extern_unref_unbalanced(void **state)
  * between them (gr_go then says -EPERM).  As greenrt.h asks, the channel
  * it sends on has no goroutine parked on it once main_fn returns: each
  * run closes its own, which takes its receivers off it. */
-enum { ACROSS_RUNS = 3 };
+enum { ACROSS_RUNS = 3, ACROSS_SPAWNS = T_BIG(1000) /* per run */ };
 
 struct across {
     gr_chan *c[ACROSS_RUNS];
@@ -215,7 +215,7 @@ static void across_main(void *arg)
     long base = atomic_load(&a->spawned);
     for (int i = 0; i < 4; i++)
         t_go(receiver, c);
-    while (atomic_load(&a->spawned) < base + 1000)
+    while (atomic_load(&a->spawned) < base + ACROSS_SPAWNS)
         gr_sleep(T_MS);
     gr_chan_close(c); /* no receiver stays parked on it */
     /* Returning stops the runtime under the thread's feet. */
@@ -243,7 +243,7 @@ static void test_extern_thread_across_the_stop(void **state)
         gr_chan_free(a.c[i]);
     print_message("  %ld goroutines spawned from outside, %ld refused between runs\n",
                   atomic_load(&a.spawned), atomic_load(&a.refused));
-    assert_true(atomic_load(&a.spawned) >= ACROSS_RUNS * 1000);
+    assert_true(atomic_load(&a.spawned) >= ACROSS_RUNS * ACROSS_SPAWNS);
     assert_true(atomic_load(&a.refused) > 0);
 }
 

@@ -2,19 +2,22 @@
  * preempt.c - the monitor thread and preemption (Go's sysmon).
  *
  * The monitor wakes every 10 ms while any worker is busy, and sleeps
- * when all are idle (wakep kicks it).  For each busy
- * worker it compares the worker's switch counter with the previous look:
- * unchanged means one goroutine has run for a whole period.  If others
- * wait (a queue is non-empty, a timer of that worker is due, or I/O
- * completions may be waiting on its ring), what it does depends on what
- * the worker's thread is doing, which the kernel tells (its state in
- * /proc/self/task/TID/stat):
+ * when all are idle (wakep kicks it).  For each busy worker it compares
+ * the worker's switch counter with the previous look: unchanged means one
+ * goroutine has run for a whole period.  If others wait (a queue is
+ * non-empty, a timer of that worker is due, or I/O completions may be
+ * waiting on its ring), what it does depends on what the worker's thread
+ * is doing, which the kernel tells: its state in /proc/self/task/TID/stat
+ * (runnable or not) and its CPU clock (how much it ran in the period).
  *
- * Running (or runnable: waiting for a CPU).  The goroutine is preempted:
+ * Runnable.  The goroutine is preempted:
  *
  *   - cooperatively: its `preempt` flag makes the next greenrt call
  *     (channel operation, I/O, gr_preempt_enable) yield;
- *   - asynchronously (GR_PREEMPT=1, the default): SIGURG to the worker
+ *   - asynchronously (GR_PREEMPT=1, the default), if it is running code -
+ *     it used CPU_BUSY_NS of the period: not a thread that just woke from
+ *     a raw system call and may be about to make the next, which the
+ *     signal would interrupt (EINTR) - by SIGURG to the worker
  *     thread.  The handler runs on the worker's alternate signal stack
  *     (a goroutine near the end of its stack has no room for a signal
  *     frame, some 3.4 KB with AVX-512 state).  If the interrupted
@@ -46,8 +49,8 @@
  * worker's ring: only its own thread can reap it (DEFER_TASKRUN), when
  * the system call returns.
  *
- * Without /proc the thread's CPU clock stands in: a worker whose clock did
- * not advance over a period counts as blocked.
+ * Without /proc the CPU clock alone tells: a worker whose clock did not
+ * advance over a period counts as blocked.
  *
  * The monitor is also where the CPU governor (adapt.c) runs: every tenth
  * period it decides whether the workers get the CPUs they want; and the
@@ -84,6 +87,7 @@
 #define PERIOD_NS 10000000 /* 10 ms, as Go's forcePreemptNS */
 #define STUCK_HANDOFF 2    /* periods a running worker may stay stuck before its queues move */
 #define CPU_IDLE_NS 100000 /* less CPU than this in a period: blocked (no /proc) */
+#define CPU_BUSY_NS 1000000 /* at least this in a period: running code, signal it */
 #define MAX_RANGES 64
 #define STATS_EVERY_NS 1000000000 /* the greenrt:stats probe */
 
@@ -114,7 +118,7 @@ typedef struct watch {
     int stuck;           /* periods in a row on one goroutine, others waiting */
     int stat_fd;         /* /proc/self/task/TID/stat, or -1 */
     clockid_t cpu_clock; /* the thread's CPU clock: stands in without /proc */
-    int64_t cpu_ns;      /* its reading at the last look */
+    int64_t cpu_ns;      /* its reading at the last look (-1: none) */
 } watch;
 
 static struct {
@@ -240,25 +244,39 @@ static int64_t thread_cpu_ns(clockid_t c)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Whether w's thread is blocked in the kernel rather than running or
- * waiting for a CPU: its state in /proc is anything but R (S, D: asleep
- * in a system call or a fault).  Without /proc, whether its CPU clock
- * advanced less than CPU_IDLE_NS since the last look. */
-static bool thread_blocked(watch *m)
+/* What a stuck worker's thread is doing, as the kernel tells it. */
+enum thread_doing {
+    BLOCKED,   /* in the kernel: a system call, a fault */
+    RUNNING,   /* running code: it used CPU_BUSY_NS of the period, and is
+                * runnable now */
+    UNSURE,    /* runnable, but barely ran: just woke from a call (and may
+                * be about to make the next), or the OS gave it no CPU */
+};
+
+/* BLOCKED if its state in /proc is anything but R (S, D); without /proc,
+ * if its CPU clock advanced less than CPU_IDLE_NS since the last look.
+ * A signal goes only to a RUNNING one: sent to a thread that is between
+ * two raw calls (runnable for a moment), it would interrupt the next
+ * (EINTR); one that keeps running code for a whole period has used the
+ * CPU it got. */
+static enum thread_doing thread_doing(watch *m)
 {
+    int64_t before = m->cpu_ns, now = thread_cpu_ns(m->cpu_clock);
+    m->cpu_ns = now;
+    int64_t ran = before >= 0 && now >= 0 ? now - before : -1;
     if (m->stat_fd >= 0) {
         char buf[512];
         ssize_t n = pread(m->stat_fd, buf, sizeof buf - 1, 0);
         if (n > 0) {
             buf[n] = 0;
             const char *paren = strrchr(buf, ')'); /* the name may hold any byte */
-            if (paren && paren[1] == ' ' && paren[2])
-                return paren[2] != 'R';
+            if (paren && paren[1] == ' ' && paren[2] && paren[2] != 'R')
+                return BLOCKED;
         }
+    } else if (ran >= 0 && ran < CPU_IDLE_NS) {
+        return BLOCKED;
     }
-    int64_t before = m->cpu_ns, now = thread_cpu_ns(m->cpu_clock);
-    m->cpu_ns = now;
-    return before >= 0 && now >= 0 && now - before < CPU_IDLE_NS;
+    return ran >= CPU_BUSY_NS ? RUNNING : UNSURE;
 }
 
 /* Goroutines the monitor moves (a hand-off, the timers of a blocked
@@ -287,8 +305,8 @@ static void watch_worker(int i, int64_t now)
     if (load_relaxed(&w->idle) || sw != m->switches || !cur || cur == &w->g0) {
         m->switches = sw;
         m->stuck = 0;
-        if (m->stat_fd < 0)
-            m->cpu_ns = thread_cpu_ns(m->cpu_clock);
+        /* What it used from here on tells, next period, whether it ran. */
+        m->cpu_ns = load_relaxed(&w->idle) ? -1 : thread_cpu_ns(m->cpu_clock);
         return;
     }
     /* Same goroutine for a whole period.  Others wait if anything is
@@ -298,9 +316,10 @@ static void watch_worker(int i, int64_t now)
     bool others_wait = load_relaxed(&sched.gq_len) != 0 || worker_has_work(w) || timers_due ||
                        load_relaxed(&w->io_pending) != 0 ||
                        load_relaxed(&w->dormant); /* must get off it */
+    enum thread_doing doing = thread_doing(m);
     if (!others_wait)
         return;
-    if (thread_blocked(m)) {
+    if (doing == BLOCKED) {
         move_begin();
         int moved = timers_due ? timers_run(w, now) : 0;
         moved += (int)sched_handoff_queue(w);
@@ -313,7 +332,7 @@ static void watch_worker(int i, int64_t now)
         return;
     }
     store_relaxed(&cur->preempt, 1);
-    if (sched.preempt_async)
+    if (sched.preempt_async && doing == RUNNING)
         pthread_kill(w->thread, SIGURG);
     if (++m->stuck >= STUCK_HANDOFF) {
         move_begin();

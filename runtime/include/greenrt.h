@@ -56,6 +56,8 @@
  *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
  *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
  *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
+ *                   (unset, off in a program with a static libc: see
+ *                   "Preemption")
  *   GR_ADAPTIVE     1 (default) or 0: the CPU governor.  GR_PROCS is then
  *                   a maximum: while the workers wait for a CPU (the
  *                   machine is busy with other work), the monitor parks

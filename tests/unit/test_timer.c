@@ -6,7 +6,8 @@
  *
  * No test asserts a duration upward (the machine is shared and noisy).
  * "Not before the deadline" is a contract and is asserted; the order
- * test gives sleepers 10 ms gaps and starts them together.
+ * test gives sleepers 10 ms gaps, starts them together, and checks the
+ * order when they were woken within half a gap of their deadlines.
  */
 #include "t_util.h"
 
@@ -16,6 +17,8 @@ struct order {
     gr_chan *start;        /* closed to release the sleepers together */
     atomic_long next;
     int64_t woke[3];       /* index of wake-up -> sleep in ms */
+    atomic_long late_max;  /* ns the latest sleeper woke past its deadline */
+    int64_t began[3];      /* gr_now() when each began to sleep */
     atomic_long ready;
     gr_wg wg;
 };
@@ -23,24 +26,39 @@ struct order {
 struct sleeper_arg {
     struct order *o;
     int64_t ms;
+    int k;
 };
+
+#define ORDER_GAP_MS 10
 
 static void order_sleeper(void *arg)
 {
     struct sleeper_arg *a = arg;
     atomic_fetch_add(&a->o->ready, 1);
     gr_chan_recv(a->o->start, NULL);
+    a->o->began[a->k] = gr_now();
+    int64_t deadline = a->o->began[a->k] + a->ms * T_MS;
     t_check_eq(gr_sleep(a->ms * T_MS), 0);
     long i = atomic_fetch_add(&a->o->next, 1);
+    int64_t late = gr_now() - deadline;
     if (i < 3)
         a->o->woke[i] = a->ms;
+    long seen = atomic_load(&a->o->late_max);
+    while (late > seen && !atomic_compare_exchange_weak(&a->o->late_max, &seen, late))
+        ;
     gr_wg_done(&a->o->wg);
 }
 
+/* The order is a promise only while the sleepers start together and are
+ * woken within the gap between their deadlines: on a machine whose other
+ * load keeps a worker off its CPU for longer (a CPU hog), a later timer
+ * elsewhere may fire first, and the test says so instead of asserting a
+ * duration. */
 static void order_main(void *arg)
 {
     struct order o = {0};
-    struct sleeper_arg a[3] = {{&o, 30}, {&o, 20}, {&o, 10}};
+    struct sleeper_arg a[3] = {
+        {&o, 3 * ORDER_GAP_MS, 0}, {&o, 2 * ORDER_GAP_MS, 1}, {&o, ORDER_GAP_MS, 2}};
     o.start = gr_chan_make(0, 0);
     gr_wg_add(&o.wg, 3);
     for (int i = 0; i < 3; i++)
@@ -48,10 +66,22 @@ static void order_main(void *arg)
     t_wait_for(&o.ready, 3);
     gr_chan_close(o.start);
     gr_wg_wait(&o.wg);
-    t_check_msg(o.woke[0] == 10 && o.woke[1] == 20 && o.woke[2] == 30,
-                "woke in order %lld, %lld, %lld ms (want 10, 20, 30)",
-                (long long)o.woke[0], (long long)o.woke[1],
-                (long long)o.woke[2]);
+    int64_t lo = o.began[0], hi = o.began[0];
+    for (int k = 1; k < 3; k++) {
+        lo = o.began[k] < lo ? o.began[k] : lo;
+        hi = o.began[k] > hi ? o.began[k] : hi;
+    }
+    int64_t late_max = atomic_load(&o.late_max);
+    if (late_max + (hi - lo) >= ORDER_GAP_MS * T_MS / 2) {
+        print_message("  sleepers started %lld us apart, one woke %lld us late (the machine "
+                      "is busy): order not checked\n",
+                      (long long)((hi - lo) / 1000), (long long)(late_max / 1000));
+    } else {
+        t_check_msg(o.woke[0] == ORDER_GAP_MS && o.woke[1] == 2 * ORDER_GAP_MS &&
+                        o.woke[2] == 3 * ORDER_GAP_MS,
+                    "woke in order %lld, %lld, %lld ms (want 10, 20, 30)",
+                    (long long)o.woke[0], (long long)o.woke[1], (long long)o.woke[2]);
+    }
     gr_chan_free(o.start);
 }
 

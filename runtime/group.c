@@ -609,10 +609,8 @@ int gr_group_wait(gr_group *pub, int64_t timeout_ns)
         return -ETIMEDOUT;
     g *gp = require_g("gr_group_wait");
     struct group_wait gw = {.w = {.gp = gp, .is_select = 1}, .st = st};
-    if (timeout_ns > 0) {
-        int64_t now = gr_now();
-        gw.when = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
-    }
+    if (timeout_ns > 0)
+        gw.when = deadline_after(timeout_ns);
     lock(&st->lock);
     if (st->nmembers == 0) {
         unlock(&st->lock);

@@ -51,6 +51,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -705,7 +706,11 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
     g *gp = io_g();
     if (!gp) {
         struct pollfd p = {.fd = fd, .events = events};
-        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        /* Past poll(2)'s int milliseconds (24 days): forever, not a
+         * wrapped (negative or short) count. */
+        int ms = timeout_ns < 0 || timeout_ns / 1000000 >= INT_MAX
+                     ? -1
+                     : (int)((timeout_ns + 999999) / 1000000);
         for (;;) {
             int r = poll(&p, 1, ms);
             if (r > 0)
@@ -732,7 +737,7 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
             r = -ETIMEDOUT;
             break;
         }
-        int64_t until = timeout_ns >= 0 ? now + timeout_ns : 0;
+        int64_t until = timeout_ns >= 0 ? deadline_after(timeout_ns) : 0;
         bool own = until && (!dl || until < dl);
         iowait iw = {0};
         iw.poll_timeout = own;

@@ -310,7 +310,7 @@ static void after_cond_park(worker *w, void *arg)
     if (cw->when) {
         cw->w.gp->tm.fire = timer_fire_wake;
         if (timer_arm(w, &cw->w.gp->tm, cw->when) < 0)
-            cw->when = 0;
+            fatal("timer heap full after timer_reserve"); /* cannot happen */
     }
     unlock(&cw->c->_lock);
 }
@@ -324,8 +324,13 @@ static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, bool interrupt
     if (interruptible && g_interrupted(gp))
         return -ECANCELED; /* m still held, as on every return */
     cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
-    if (timeout_ns >= 0)
-        cw.when = gr_now() + timeout_ns;
+    if (timeout_ns >= 0) {
+        cw.when = deadline_after(timeout_ns);
+        /* Room for the timer now, while m is still held and failing is
+         * still possible: it is armed after the park. */
+        if (timer_reserve(current_worker()) < 0)
+            return -ENOMEM;
+    }
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     gp->wake_param = NULL;
     lock(&c->_lock);

@@ -3,8 +3,14 @@
 #
 #   runtests.sh UNIT... -- INTEGRATION...
 #
-# Unit tests (cmocka binaries) run once with GR_PROCS=1 and once with
-# GR_PROCS=2.  Integration tests are standalone programs or scripts that
+# Unit tests (cmocka binaries) run once per configuration of
+# unit_configs below: an environment each (GR_PROCS=1; 2; 2 with the run
+# queues' order randomised, so that no test leans on an order greenrt does
+# not promise; and 8, more workers than CPUs, for the stealing, spinning
+# and hand-off paths of a bigger machine).  UNIT_CONFIGS, one per line,
+# replaces the list (UNIT_CONFIGS="GR_PROCS=2" for a quick run); a new
+# dimension (GR_ENGINE=...) is more lines.  Integration tests are
+# standalone programs or scripts that
 # exit 0 (pass), 77 (skip, having printed why) or anything else (fail).
 # Every test has a timeout (TEST_TIMEOUT seconds, default 300); the
 # summary ends with "N passed, N failed, N skipped" and the script exits
@@ -35,9 +41,20 @@ for a in "$@"; do
   if [[ $seen_sep == 0 ]]; then unit+=("$a"); else integ+=("$a"); fi
 done
 
+unit_configs=(
+  "GR_PROCS=1"
+  "GR_PROCS=2"
+  "GR_PROCS=2 GR_SCHED_RANDOM=1"
+  "GR_PROCS=8"
+)
+if [[ -n ${UNIT_CONFIGS:-} ]]; then
+  mapfile -t unit_configs <<< "$UNIT_CONFIGS"
+fi
+
 for t in "${unit[@]}"; do
-  for procs in 1 2; do
-    GR_PROCS=$procs run_one "$(basename "$t") GR_PROCS=$procs" env GR_PROCS=$procs "$t"
+  for cfg in "${unit_configs[@]}"; do
+    # shellcheck disable=SC2086  # cfg is a list of VAR=value words
+    run_one "$(basename "$t") $cfg" env $cfg "$t"
   done
 done
 for t in "${integ[@]}"; do

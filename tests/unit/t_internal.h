@@ -13,7 +13,8 @@
  * test naming one would not link.
  *
  * Users of it today: tests/unit/test_adapt.c, tests/unit/test_iocancel.c,
- * tests/unit/test_sync.c, tests/unit/t_fatal_helper.c, tests/integration/gtrace/goroutines.c.
+ * tests/unit/test_preempt.c, tests/unit/test_sync.c,
+ * tests/unit/t_fatal_helper.c, tests/integration/gtrace/goroutines.c.
  * It is compiled with -iquote runtime; the private headers declare many
  * short names (park, ready, sched...), so a file that includes it must
  * not reuse them.

@@ -6,12 +6,13 @@
  *      high addresses
  *   +----------------------+  stk.base + stk.size
  *   | first frames         |  <- a parked goroutine typically touches only
- *   |   ...                |     this top page (4 KiB of RSS)
+ *   |   ...                |     this top page (one page of RSS)
  *   |   (grows down)       |
  *   |                      |  untouched pages: address space only
- *   | canary (8 bytes)     |  stk.base: checked at every switch (bulk)
+ *   | canary (8 bytes)     |  stk.base: checked at every switch away
+ *   |                      |  from a goroutine on a bulk stack only
  *   +----------------------+  stk.base
- *   | guard gap, 64 KiB    |  guard-region markers or PROT_NONE: address
+ *   | guard gap, GUARD_GAP |  guard-region markers or PROT_NONE: address
  *   |                      |  space only (none for bulk stacks: stack.c)
  *      low addresses
  *

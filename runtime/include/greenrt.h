@@ -104,7 +104,7 @@ extern "C" {
 
 /* Default goroutine stack: 64 KiB of address space, of which only the
  * pages a goroutine touches cost memory (a parked goroutine typically
- * touches one 4 KiB page). */
+ * touches one page). */
 #define GR_DEFAULT_STACK_SIZE (64u * 1024u)
 #define GR_MIN_STACK_SIZE (16u * 1024u)
 #define GR_MAX_STACK_SIZE (1024u * 1024u * 1024u)

@@ -153,7 +153,8 @@ out:
     return e;
 }
 
-fdent *fd_entry_find(int fd)
+/* fd's entry if greenrt has one, without making it. */
+static fdent *fd_entry_find(int fd)
 {
     fddir *d = load_acquire(&fd_dir);
     uint32_t c = (uint32_t)fd >> FD_CHUNK_SHIFT;

@@ -90,9 +90,6 @@ static inline fdent *fd_entry(int fd)
     return fd_entry_slow(fd);
 }
 
-/* fd's entry if greenrt has one, without making it. */
-fdent *fd_entry_find(int fd);
-
 /* The runtime stopped: frees the table (gr_run). */
 void fd_table_free(void);
 

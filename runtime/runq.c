@@ -244,20 +244,7 @@ uint32_t sched_handoff_queue(worker *victim)
     while ((k = ring_grab_chain(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE,
                                 &head, &tail)))
         n += k;
-    g *ioq, *ioq_tail;
-    lock(&victim->ioq_lock);
-    uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);
-    unlock(&victim->ioq_lock);
-    if (n == 0 && !ioq)
-        return 0;
-    lock(&sched.lock);
-    if (head)
-        gq_put_batch_locked(head, tail, n);
-    if (ioq)
-        gq_put_batch_locked(ioq, ioq_tail, nioq);
-    unlock(&sched.lock);
-    maybe_wakep();
-    return n + nioq;
+    return gq_put_with_ioq(victim, head, tail, n);
 }
 
 /* ---------------------------------------------------------------------
@@ -301,7 +288,7 @@ void ioq_put(worker *w, g *gp)
 }
 
 /* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
-uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
+static uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
 {
     uint32_t n = w->ioq_len;
     *head = *tail = NULL;
@@ -309,4 +296,22 @@ uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
         chain_push(head, tail, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
     store_relaxed(&w->ioq_len, 0);
     return n;
+}
+
+uint32_t gq_put_with_ioq(worker *w, g *head, g *tail, uint32_t n)
+{
+    g *ioq, *ioq_tail;
+    lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
+    uint32_t nioq = ioq_take_all_locked(w, &ioq, &ioq_tail);
+    unlock(&w->ioq_lock);
+    if (n == 0 && !ioq)
+        return 0;
+    lock(&sched.lock);
+    if (head)
+        gq_put_batch_locked(head, tail, n);
+    if (ioq)
+        gq_put_batch_locked(ioq, ioq_tail, nioq);
+    unlock(&sched.lock);
+    maybe_wakep();
+    return n + nioq;
 }

@@ -198,8 +198,11 @@ bool worker_has_work(worker *w);
  * completions wait there). */
 void ioq_put(worker *w, g *gp);
 
-/* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
-uint32_t ioq_take_all_locked(worker *w, g **head, g **tail);
+/* The chain head..tail (n goroutines, taken from w's other queues), then
+ * all of w's ioq, to the global queue in that order, and an idle worker
+ * woken to take them (dormant workers, stuck-worker hand-off).  Returns
+ * how many moved. */
+uint32_t gq_put_with_ioq(worker *w, g *head, g *tail, uint32_t n);
 
 /* Moves the oldest of ioq into the room the run queue has (owner only). */
 static inline void ioq_refill(worker *w)

@@ -46,8 +46,8 @@
  * meanwhile (their slot moved on).  A worker cancels on its own ring at
  * once.  A worker stuck in a system call (a goroutine's raw blocking
  * call) submits the cancels of its ring when it is back, as it reaps its
- * completions only then.  gr_close (fd.c) and io_cancel_g (io.c) are
- * built on it.
+ * completions only then.  gr_close (fd_close_prepare, fd.c) and
+ * io_cancel_g (io.c) are built on it.
  *
  * When the kernel says no.  A wake-up by MSG_RING can fail (the target
  * ring is gone or full, no memory); its failure comes back as a CQE to

@@ -2,28 +2,29 @@
  * runq.c - the run queues: where runnable goroutines wait, and how
  * workers take them from each other.
  *
- * Run queues.  Each worker has a bounded (256) single-producer multi-
- * consumer ring of runnable goroutines (lock-free: the owner pushes at the
- * tail, the owner and thieves CAS the head) and a `runnext` slot.  A
+ * Run queues.  Each worker has a bounded (RUNQ_SIZE) single-producer
+ * multi-consumer ring of runnable goroutines (lock-free: the owner pushes
+ * at the tail, the owner and thieves CAS the head) and a `runnext` slot.  A
  * goroutine made runnable by the running one (ready) goes into runnext, so
  * the pair ping-ponging through a channel runs back to back on one worker
  * with the queue's FIFO untouched; the goroutine it displaces goes to the
- * queue's tail.  A full ring moves half of itself to the global queue
- * (a locked list), which every worker checks every 61st schedule so that
- * nothing there starves, and whenever its own queue is empty.  Goroutines
- * woken by I/O completions are not hand-offs: they join the queue's tail
- * in completion order; past a full queue they wait, still in order, in the
- * worker's private ioq, which it moves into the queue before it looks for
- * more work (the global queue would serve them only every 61st schedule,
- * behind completions that came later; leaving them in the kernel's CQ
- * would pin their provided buffers).  A
- * spawner that fills its queue yields to it, so a loop spawning a million
- * goroutines runs them as it goes instead of queueing a million.
+ * queue's tail.  A full ring moves half of itself to the global queue (a
+ * locked list), which every worker checks every GLOBAL_CHECK_EVERY-th
+ * schedule so that nothing there starves, and whenever its own queue is
+ * empty.  Goroutines woken by I/O completions are not hand-offs: they join
+ * the queue's tail in completion order; past a full queue they wait, still
+ * in order, in the worker's private ioq, which it moves into the queue
+ * before it looks for more work (the global queue would serve them only
+ * every GLOBAL_CHECK_EVERY-th schedule, behind completions that came
+ * later; leaving them in the kernel's CQ would pin their provided
+ * buffers).  A spawner that fills its queue yields to it, so a loop
+ * spawning a million goroutines runs them as it goes instead of queueing a
+ * million.
  *
  * Fresh input.  There is one exception to completion order: a goroutine
- * whose read or receive just completed goes into the worker's hotq (128
- * slots, SPMC like the run queue), which runs ahead of runnext and the
- * queue.  The kernel has just copied its data on this CPU, so the data,
+ * whose read or receive just completed goes into the worker's hotq
+ * (HOTQ_SIZE slots, SPMC like the run queue), which runs ahead of runnext
+ * and the queue.  The kernel has just copied its data on this CPU, so the data,
  * the socket and the request it answers are still in cache, and the reply
  * it sends touches them warm.  Behind a queue of thousands they would be
  * evicted twice per request.  With 10,000 connections this took the echo

@@ -1,9 +1,9 @@
 /*
  * runq.h - the run queues (runq.c explains them): per worker the runnext
  * slot, the lock-free ring (runq), the hotq of fresh input and the ioq;
- * and the global queue.  The owner's operations on the scheduling hot
- * path (park, ready, ready_io, pick_fast) are inline here, as they were
- * when the queues lived in sched.c; the rest is in runq.c.
+ * and the global queue.  The operations the scheduling hot path (park,
+ * ready, ready_io, pick_fast in sched.c) calls are inline here, as they
+ * were when the queues lived in sched.c; the rest is in runq.c.
  */
 #ifndef GR_RUNQ_H
 #define GR_RUNQ_H

@@ -21,18 +21,17 @@
  *            tables, which the stacks' touched top pages need anyway; the
  *            gaps double the span they cover (on x86-64, one more
  *            page-table page per 2 MiB, ~128 bytes per default-size
- *            stack).  Used whenever the
- *            kernel has guard regions; the two kinds below are the
- *            fallback.
+ *            stack).  Used whenever the kernel has guard regions; the two
+ *            kinds below are the fallback.
  *   GUARDED  one mapping per stack with its guard gap PROT_NONE, so an
  *            overflow faults at once and is reported (SIGSEGV handler on
  *            an alternate signal stack).  Costs two kernel VMAs.
  *   BULK     BULK_STACKS stacks carved from one mapping, no guard gaps:
  *            unguarded.  An overflow is caught only by the canary word at
- *            the stack's base, checked on every switch away from a goroutine
- *            on a bulk stack (sched.c; the other kinds fault) - after the
- *            fact, and not if the frames that ran
- *            over skipped the canary.
+ *            the stack's base, checked on every switch away from a
+ *            goroutine on a bulk stack (sched.c; the other kinds fault) -
+ *            after the fact, and not if the frames that ran over skipped
+ *            the canary.
  *
  * The kernel limits a process to vm.max_map_count VMAs (65,530 on a stock
  * kernel).  At start we measure what the process already uses and give
@@ -277,6 +276,7 @@ int stacks_init(void)
     st.ngiveback = 0;
     st.giveback_bytes = 0;
     store_relaxed(&st.scavenge_at, INT64_MAX);
+    page_size(); /* cached from the start (if env.c has not already) */
     probe_guard_regions();
     unlock(&st.lock);
     if (!st.handler_installed) {

@@ -58,7 +58,7 @@ typedef struct g {
     void (*fn)(void *);    /* entry point, until it has started */
     void *arg;
     stack stk;             /* .base NULL until the goroutine first runs */
-    uint32_t stack_size;   /* requested size (bytes) */
+    uint32_t stack_size;   /* bytes its stack will have (page_round'ed) */
     int32_t preempt_off;   /* gr_preempt_disable() nesting */
     uint32_t preempt;      /* set by the monitor: yield at the next safe point */
     uint32_t wake_token;   /* select/timeout/cancel race: first CAS 0->1 wins */
@@ -94,7 +94,8 @@ typedef struct waiter {
     void *elem;           /* send: value; recv: destination (may be NULL) */
     struct gr_chan *chan; /* select: the case's channel */
     int case_index;       /* select: which case this waiter stands for */
-    int res;              /* set by the waker: 0 or -EPIPE */
+    int res;              /* set by the waker: 0 or -EPIPE (channels);
+                           * WAIT_* for an fd's lock (fd.c) */
     int64_t enqueued_at;  /* mutex starvation detection */
     uint8_t is_select;    /* must win gp->wake_token before waking */
     uint8_t handoff;      /* mutex: ownership passed to this waiter */

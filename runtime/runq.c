@@ -42,6 +42,11 @@
 
 #include "probes.h"
 
+/* The ioq's first size (a power of two; 8 KiB of pointers), made at the
+ * first completion that finds the run queue full: a few run queues' worth,
+ * so that a burst doubles it once or twice, not at every RUNQ_SIZE. */
+#define IOQ_CAP_MIN 1024
+
 /* ---------------------------------------------------------------------
  * Global run queue (sched.lock)
  * ------------------------------------------------------------------- */
@@ -255,7 +260,7 @@ uint32_t sched_handoff_queue(worker *victim)
 /* Doubles w's ioq (ioq_lock held); false when out of memory. */
 static bool ioq_grow(worker *w)
 {
-    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : 1024;
+    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : IOQ_CAP_MIN;
     g **q = malloc(sizeof(g *) * cap);
     if (!q || cap < w->ioq_cap) {
         free(q);

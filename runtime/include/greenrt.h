@@ -54,7 +54,8 @@
  *   GR_PROCS        number of workers, 1..1024
  *                   (default: CPUs in the affinity mask)
  *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
- *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
+ *                   suffix, 16k..1g, rounded up to the page size
+ *                   (default GR_DEFAULT_STACK_SIZE)
  *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
  *                   (unset, off in a program with a static libc: see
  *                   "Preemption")

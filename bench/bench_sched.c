@@ -25,6 +25,13 @@
  *                   time until the last of them has returned
  *                   (Go: select on the channel and ctx.Done(), cancel()) ns
  *                   + group_cancel_call: the cancel call alone           ns
+ *   group_cancel_io the same with the 10,000 members parked in gr_read,
+ *                   each on an idle socket of its own (an unbound UDP
+ *                   socket: one descriptor, nothing ever arrives), so
+ *                   the cancellation is 10,000 IORING_OP_ASYNC_CANCELs;
+ *                   (Go: conn.Read, woken by SetReadDeadline in the past
+ *                   from a context.AfterFunc-style watcher)             ns
+ *                   + group_cancel_io_call: the cancel call alone        ns
  *
  * The loops of chan_roundtrip, yield and mutex_contended stop after a
  * fixed count or after the time cap (-t, 0.5 s by default), whichever
@@ -40,8 +47,13 @@
 #include <errno.h>
 #include <greenrt.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SPAWN_N 1000000L
 #define PARK_N 1000000L
@@ -291,40 +303,99 @@ static gr_chan *gc_never;
 static atomic_long gc_arrived;
 static _Atomic int64_t gc_last; /* gr_now() when the last member returned */
 
+/* A member has returned: gc_last = max(gc_last, now). */
+static void gc_returned(void)
+{
+    int64_t now = gr_now(), last = atomic_load(&gc_last);
+    while (now > last && !atomic_compare_exchange_weak(&gc_last, &last, now)) {
+    }
+}
+
 static void gc_member(void *unused)
 {
     atomic_fetch_add(&gc_arrived, 1);
     int r = gr_chan_recv(gc_never, NULL);
     if (r != -ECANCELED)
         bench_fail("group_cancel: a member's gr_chan_recv returned %d, not -ECANCELED", r);
-    int64_t now = gr_now(), last = atomic_load(&gc_last);
-    while (now > last && !atomic_compare_exchange_weak(&gc_last, &last, now)) {
-    }
+    gc_returned();
 }
 
-static void bench_group_cancel(void *unused)
+/* Starts n members of g running fn(arg[i]) (arg NULL: fn(NULL)), waits
+ * until all are parked, cancels g and waits for them: reports FIG (the
+ * last member's return) and FIG_call (the cancel call), in ns. */
+static void gc_run(const char *fig, long n, void (*fn)(void *), void *const *arg)
 {
-    long n = bench_scaled(GROUP_N);
     gr_group g = GR_GROUP_INIT;
-    gc_never = gr_chan_make(0, 0);
-    if (!gc_never)
-        bench_fail("group_cancel: gr_chan_make: %s", strerror(errno));
+    atomic_store(&gc_arrived, 0);
+    atomic_store(&gc_last, 0);
     for (long i = 0; i < n; i++) {
-        int64_t id = gr_group_go(&g, gc_member, NULL);
+        int64_t id = gr_group_go(&g, fn, arg ? arg[i] : NULL);
         if (id < 0)
-            bench_fail("group_cancel: gr_group_go #%ld failed: %s", i, strerror((int)-id));
+            bench_fail("%s: gr_group_go #%ld failed: %s", fig, i, strerror((int)-id));
     }
-    wait_all_parked(&gc_arrived, n, "group_cancel");
+    wait_all_parked(&gc_arrived, n, fig);
     int64_t t0 = gr_now();
     gr_group_cancel(&g);
     int64_t t1 = gr_now();
     int r = gr_group_wait(&g, 60000000000LL);
     if (r != 0)
-        bench_fail("group_cancel: members still alive 60 s after the cancel (%d)", r);
-    bench_report("group_cancel", "ns", (double)(atomic_load(&gc_last) - t0), n);
-    bench_report("group_cancel_call", "ns", (double)(t1 - t0), n);
+        bench_fail("%s: members still alive 60 s after the cancel (%d)", fig, r);
+    char call[64];
+    snprintf(call, sizeof call, "%s_call", fig);
+    bench_report(fig, "ns", (double)(atomic_load(&gc_last) - t0), n);
+    bench_report(call, "ns", (double)(t1 - t0), n);
     gr_group_destroy(&g);
+}
+
+static void bench_group_cancel(void *unused)
+{
+    gc_never = gr_chan_make(0, 0);
+    if (!gc_never)
+        bench_fail("group_cancel: gr_chan_make: %s", strerror(errno));
+    gc_run("group_cancel", bench_scaled(GROUP_N), gc_member, NULL);
     gr_chan_free(gc_never);
+}
+
+/* ------------------------------------------------------- group_cancel_io */
+
+static void gc_io_member(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char b;
+    atomic_fetch_add(&gc_arrived, 1);
+    ssize_t r = gr_read(fd, &b, 1);
+    if (r != -ECANCELED)
+        bench_fail("group_cancel_io: a member's gr_read of an idle socket returned %zd, not "
+                   "-ECANCELED", r);
+    gc_returned();
+}
+
+static void bench_group_cancel_io(void *unused)
+{
+    long n = bench_scaled(GROUP_N);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 200)
+        bench_fail("group_cancel_io: needs %ld descriptors, RLIMIT_NOFILE allows %llu "
+                   "(raise it with ulimit -n, or use -s)", n + 200,
+                   (unsigned long long)rl.rlim_cur);
+    void **fds = calloc((size_t)n, sizeof *fds);
+    if (!fds)
+        bench_fail("group_cancel_io: out of memory");
+    for (long i = 0; i < n; i++) {
+        /* Unbound: no port taken, and nothing can arrive. */
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            bench_fail("group_cancel_io: socket #%ld: %s", i, strerror(errno));
+        fds[i] = (void *)(intptr_t)fd;
+    }
+    gc_run("group_cancel_io", n, gc_io_member, fds);
+    for (long i = 0; i < n; i++)
+        gr_close((int)(intptr_t)fds[i]);
+    free(fds);
 }
 
 static const struct bench_fig figs[] = {
@@ -340,6 +411,9 @@ static const struct bench_fig figs[] = {
     {"group_cancel", "cancel a group of 10,000 goroutines parked on a channel (ns until all "
                      "returned)",
      bench_group_cancel},
+    {"group_cancel_io", "cancel a group of 10,000 goroutines parked in gr_read on idle sockets "
+                        "(ns until all returned)",
+     bench_group_cancel_io},
 };
 
 int main(int argc, char **argv)

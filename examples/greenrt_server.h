@@ -1,8 +1,8 @@
 /*
  * greenrt_server.h - the goroutine-per-connection server skeleton: an
- * accept loop in the main goroutine that starts one goroutine per
- * connection, and the SIGINT/SIGTERM shutdown.  echo_greenrt and
- * http_greenrt supply only the per-connection function.
+ * accept loop that starts one goroutine per connection, all of them one
+ * group, and the SIGINT/SIGTERM shutdown on that group.  echo_greenrt,
+ * http_greenrt and kv_greenrt supply only the per-connection function.
  */
 #ifndef EXAMPLES_GREENRT_SERVER_H
 #define EXAMPLES_GREENRT_SERVER_H
@@ -12,8 +12,9 @@
 #include "server_common.h"
 
 /* app->serve(fd, ctx) runs in the connection's goroutine and must close fd
- * with greenrt_close before returning; app->start and app->stop run in the
- * main goroutine.  Returns the process exit status: 0 after a clean
+ * with greenrt_close before returning (after the grace period its I/O
+ * returns -ECANCELED: it must then end); app->start and app->stop run in
+ * the main goroutine.  Returns the process exit status: 0 after a clean
  * signal-driven shutdown, 1 if the server could not start. */
 int greenrt_server_run(const server_opts *o, const server_app *app);
 

@@ -9,7 +9,8 @@
  * read returns end-of-file); a connection in the middle of a request -
  * part of it received, or being answered - finishes it, writes the whole
  * reply and then closes; after --grace seconds whatever is left is cut
- * off (shutdown(SHUT_RDWR)).  The process then exits 0.  A connection
+ * off (threads: shutdown(SHUT_RDWR); greenrt: its connections' group is
+ * cancelled, their I/O returns -ECANCELED).  The process then exits 0.  A connection
  * loop takes part through server_conn_idle / server_conn_busy below, and
  * by not reading another request once server_draining() says so.
  */

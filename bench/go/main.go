@@ -13,6 +13,7 @@ func main() {
 		{"yield", "runtime.Gosched between two goroutines (ns per yield)", benchYield, true},
 		{"mutex_contended", "4 goroutines contending a sync.Mutex (ns per lock/unlock, hand-off share)", benchMutexContended, true},
 		{"group_cancel", "cancel a context of 10,000 goroutines parked on a channel (ns until all returned)", benchGroupCancel, true},
+		{"group_cancel_io", "cancel a context of 10,000 goroutines parked in conn.Read on idle sockets (ns until all returned)", benchGroupCancelIO, true},
 		{"pipe_roundtrip", "1-byte round trip over two pipes between two goroutines (ns)", benchPipeRoundtrip, false},
 	}
 	os.Exit(benchMain(figs))

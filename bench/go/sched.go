@@ -7,10 +7,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -247,4 +251,75 @@ func benchGroupCancel() {
 	wg.Wait()
 	report("group_cancel", "ns", float64(atomic.LoadInt64(&last)-t0.UnixNano()), n)
 	report("group_cancel_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
+}
+
+// benchGroupCancelIO: the twin of group_cancel_io.  A greenrt member
+// parked in gr_read is interrupted by its group's cancellation; in Go a
+// conn.Read ignores the context, and the idiom (net.Dialer's, net/http's;
+// context.AfterFunc's from Go 1.21) is a goroutine per operation that
+// waits for ctx.Done() and sets a read deadline in the past, which wakes
+// the Read with os.ErrDeadlineExceeded.  Each member reads an unbound
+// UDP socket of its own, as in C.
+func benchGroupCancelIO() {
+	n := scaled(groupN)
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(n)+200 {
+		fail("group_cancel_io: needs %d descriptors, RLIMIT_NOFILE allows %d", n+200, rl.Cur)
+	}
+	conns := make([]net.PacketConn, n)
+	for i := range conns {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fail("group_cancel_io: socket #%d: %v", i, err)
+		}
+		f := os.NewFile(uintptr(fd), "udp")
+		c, err := net.FilePacketConn(f) // a dup, in the netpoller
+		f.Close()
+		if err != nil {
+			fail("group_cancel_io: FilePacketConn #%d: %v", i, err)
+		}
+		conns[i] = c
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	longAgo := time.Unix(1, 0)
+	var wg sync.WaitGroup
+	var arrived, last int64
+	wg.Add(n)
+	for _, c := range conns {
+		c := c
+		go func() { // the watcher: context.AfterFunc(ctx, ...) in Go 1.21
+			<-ctx.Done()
+			c.SetReadDeadline(longAgo)
+		}()
+		go func() {
+			var b [1]byte
+			atomic.AddInt64(&arrived, 1)
+			_, _, err := c.ReadFrom(b[:])
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				fail("group_cancel_io: a Read of an idle socket returned %v, not a deadline", err)
+			}
+			now := time.Now().UnixNano()
+			for {
+				l := atomic.LoadInt64(&last)
+				if now <= l || atomic.CompareAndSwapInt64(&last, l, now) {
+					break
+				}
+			}
+			wg.Done()
+		}()
+	}
+	waitAllParked(&arrived, n, "group_cancel_io")
+	t0 := time.Now()
+	cancel()
+	t1 := time.Now()
+	wg.Wait()
+	report("group_cancel_io", "ns", float64(atomic.LoadInt64(&last)-t0.UnixNano()), n)
+	report("group_cancel_io_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
+	for _, c := range conns {
+		c.Close()
+	}
 }

@@ -418,6 +418,26 @@ void gr_once_do(gr_once *o, void (*fn)(void));
  * read(2) does), and calls on a new file that gets the same number wait
  * for their turn behind them.
  *
+ * Cancellation (see Groups).  When a goroutine's group is cancelled, each
+ * of its I/O calls that waits - gr_read, gr_write, gr_readv, gr_writev,
+ * gr_recv, gr_send, gr_read_full, gr_write_all, gr_recv_buf, gr_accept,
+ * gr_connect, gr_poll, gr_open, gr_fsync, gr_dial_tcp, and gr_listen_tcp
+ * while it resolves a name - returns -ECANCELED promptly, whether it is
+ * in the kernel (its request is cancelled) or waiting for the fd's lock,
+ * and the fd stays usable.  A result the kernel delivered wins: a read
+ * whose bytes arrived as it was cancelled returns them (the next call
+ * says -ECANCELED), and an open or fsync the kernel is already carrying
+ * out may still complete and return its result (a descriptor gr_open
+ * returns is the caller's to close).  gr_read_full and gr_write_all
+ * return -ECANCELED even after moving some bytes, as for any error.
+ * From then on those calls fail at once with -ECANCELED, without doing
+ * anything, even on a ready fd (gr_poll with timeout 0 included) and
+ * past the goroutine's deadline (-ECANCELED, not -ETIMEDOUT: the
+ * cancellation is final); on a descriptor that is not open they may say
+ * -EBADF.  gr_close and gr_shutdown are never cancelled, so that a
+ * cancelled goroutine can clean up.  -ECANCELED means only this: a
+ * gr_close of the fd gives -EBADF, a deadline -ETIMEDOUT.
+ *
  * EMFILE/ENFILE from gr_accept: the pending connection stays queued.  A
  * server loop should back off before retrying (gr_sleep of a few ms) so
  * it does not spin while the process is out of descriptors:
@@ -468,7 +488,9 @@ void gr_set_deadline(int64_t deadline_ns);
  * (-EADDRINUSE, -ECONNREFUSED, -EHOSTUNREACH...), -EINVAL (port outside
  * 0..65535 to listen, 1..65535 to dial), -ENOENT (a name that does not
  * resolve), -EIO (the resolver failed), -EAGAIN (no offload thread for
- * the resolver), -ETIMEDOUT (dial: the deadline, or connect's own). */
+ * the resolver), -ETIMEDOUT (dial: the deadline, or connect's own),
+ * -ECANCELED (the caller's group was cancelled: dial, or a name's
+ * lookup; see Cancellation above). */
 int gr_listen_tcp(const char *host, int port, int backlog);
 int gr_dial_tcp(const char *host, int port);
 /* Runs fn(arg) on the offload thread pool (for calls io_uring cannot do:
@@ -491,7 +513,8 @@ int gr_blocking(void (*fn)(void *), void *arg);
  * *out NULL: those of recv(2) (-ENOTSOCK: fd must be a socket,
  * -ECONNRESET...), -ETIMEDOUT (the deadline), -EINVAL (out is NULL),
  * -EOPNOTSUPP (outside a goroutine), -ENOMEM (no memory for the pool or a
- * buffer), -EIO (the kernel returned bytes without a buffer). */
+ * buffer), -EIO (the kernel returned bytes without a buffer), -ECANCELED
+ * (the caller's group was cancelled: see Cancellation above). */
 typedef struct gr_buf {
     char *data;
     size_t len;
@@ -530,14 +553,21 @@ void gr_buf_release(gr_buf *buf);
  *   the goroutine waits for fn to return and then gets -ECANCELED (fn ran:
  *   what it left in arg is valid and still the caller's to release); made
  *   after cancellation, it does not run fn.
- * I/O calls are not interrupted yet: they return when the kernel
- *   completes them (gr_shutdown of a socket ends its waits).
+ *   And every I/O call that waits: gr_read, gr_write, gr_readv,
+ *   gr_writev, gr_recv, gr_send, gr_read_full, gr_write_all, gr_recv_buf,
+ *   gr_accept, gr_connect, gr_poll, gr_open, gr_fsync, gr_dial_tcp and
+ *   gr_listen_tcp's name lookup, in the kernel or waiting for the fd's
+ *   lock; the fd stays usable, and bytes the kernel delivered as the
+ *   cancel came are returned, never lost (see "Cancellation" under I/O).
+ *   Made after cancellation, they fail at once, even on a ready fd.
+ *   Not gr_close and gr_shutdown: a cancelled member can still clean up.
  * Not interrupted, by design: gr_mutex_lock and the rwmutex locks (as in
  * Go), gr_once_do, gr_yield, gr_cond_wait (it cannot report it: use
  * gr_cond_wait_timeout), and gr_group_wait (a cancelled member waiting for
  * a group it started still sees it drain).  Calls that need not wait
- * behave as usual: the try_ variants, a channel operation that can
- * proceed at once, gr_wg_wait on a zero counter, gr_sleep(0).
+ * behave as usual, I/O excepted (above): the try_ variants, a channel
+ * operation that can proceed at once, gr_wg_wait on a zero counter,
+ * gr_sleep(0).
  *
  * gr_group_go, gr_group_go_opts: the new goroutine's id (> 0), or
  *     -ECANCELED (g is cancelled: nothing is started), -ENOMEM, -EINVAL

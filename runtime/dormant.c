@@ -12,6 +12,7 @@
  * goes dormant.
  */
 #include "adapt.h"
+#include "engine.h"
 #include "lock.h"
 #include "probes.h"
 #include "runq.h"
@@ -52,8 +53,8 @@ void dormant_loop(worker *w)
     idle_list_remove(w);
     while (load_relaxed(&w->dormant) && !load_acquire(&sched.stopping)) {
         run_due_timers(w);
-        if (w->ring.unsubmitted || w->io_pending)
-            wring_wait(w, 0);
+        if (engine_has_io(w))
+            engine_wait(w, 0);
         dormant_forward(w);
 
         lock(&sched.lock);
@@ -88,7 +89,7 @@ bool sched_park_worker(void)
     idle_list_remove_locked(w); /* so that no wakep picks it */
     unlock(&sched.lock);
     PROBE1(workers, n - 1);
-    wring_wake(w); /* asleep or not, it must look at its queue */
+    engine_wake(w); /* asleep or not, it must look at its queue */
     return true;
 }
 
@@ -105,6 +106,6 @@ bool sched_unpark_worker(void)
     store_relaxed(&sched.nactive, n + 1);
     unlock(&sched.lock);
     PROBE1(workers, n + 1);
-    wring_wake(w); /* it spins, and steals its share */
+    engine_wake(w); /* it spins, and steals its share */
     return true;
 }

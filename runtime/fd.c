@@ -100,9 +100,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "io.h"
 #include "sched.h"
-#include "uring.h"
 
 #define FD_DIR_MIN 16 /* chunks the first directory has room for */
 #define FD_REF_MASK (~(FD_REF - 1))
@@ -500,9 +500,12 @@ void fd_unpublish_slow(fdhold *h, fdreq *r)
  * ------------------------------------------------------------------- */
 
 /* FD_CLOSING is set: wakes the lock waiters with -EBADF and cancels every
- * request published on f. */
+ * request published on f (on the epoll engine: wakes the goroutines
+ * parked on its readiness). */
 static void close_evict(fdent *f)
 {
+    if (engine_epoll())
+        ep_close_evict(f);
     waiter *wake = NULL, *w;
     lock(&f->lk);
     while ((w = waitq_pop(&f->waiters))) {
@@ -565,6 +568,8 @@ int fd_close_prepare(g *gp, int fd)
     /* Nobody uses fd now, and nobody can start to while FD_CLOSING is
      * set: ready for the number's next file. */
     store_relaxed(&f->kind, FD_UNKNOWN);
+    if (engine_epoll())
+        ep_fd_reset(f);
     store_release(&f->state, 0);
     return 0;
 }

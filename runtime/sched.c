@@ -82,6 +82,7 @@
 
 #include "adapt.h"
 #include "arch.h"
+#include "engine.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -94,6 +95,7 @@
 
 #define SPIN_NS 50000     /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
 #define SPIN_IO_NS 200000 /* ... and with I/O pending on our ring */
+#define SPIN_POLL_EVERY 8 /* spin rounds per poll where polling is a system call */
 
 sched_t sched;
 __thread worker *tls_worker __attribute__((tls_model("initial-exec")));
@@ -318,7 +320,7 @@ void sched_yield_g(bool preempted)
         stat_inc(w, preemptions);
     } else if (!worker_has_work(w) && load_relaxed(&sched.gq_len) == 0 &&
                !load_relaxed(&w->dormant) &&
-               !load_relaxed(&sched.stopping) && !w->io_pending && !w->ring.unsubmitted &&
+               !load_relaxed(&sched.stopping) && !engine_has_io(w) &&
                timers_earliest(&w->timers) == INT64_MAX) {
         /* Nobody else to run here, and nothing (I/O, a timer) that only a
          * scheduling round could make runnable: a yield loop waiting for
@@ -382,7 +384,7 @@ static void wakep(void)
         return;
     }
     preempt_monitor_kick();
-    wring_wake(v);
+    engine_wake(v);
 }
 
 /* After queueing work where another worker could take it: wake an idle
@@ -492,8 +494,8 @@ void unlock_or_deadlock(void)
         fatal_deadlock();
 }
 
-/* Sleeps inside io_uring_enter until a completion, a wake-up message or
- * w's next timer. */
+/* Sleeps in the engine's wait until a completion or readiness, a
+ * wake-up or w's next timer. */
 void sleep_in_ring(worker *w)
 {
     int64_t timeout = -1;
@@ -503,7 +505,7 @@ void sleep_in_ring(worker *w)
         if (timeout < 0)
             timeout = 0;
     }
-    wring_wait(w, timeout);
+    engine_wait(w, timeout);
 }
 
 /* ---------------------------------------------------------------------
@@ -518,8 +520,8 @@ static g *find_local(worker *w)
 {
     run_due_timers(w);
     ioq_refill(w);
-    if (w->ring.unsubmitted || w->io_pending)
-        wring_wait(w, 0);
+    if (engine_has_io(w))
+        engine_wait(w, 0);
     g *gp = NULL;
     if (w->schedtick % GLOBAL_CHECK_EVERY == 0 && load_relaxed(&sched.gq_len))
         gp = gq_get(w, 1);
@@ -542,7 +544,8 @@ static bool should_spin(worker *w)
             fetch_add(&sched.nmspinning, 1);
         }
     }
-    return w->spinning && (sched.nprocs > 1 || w->io_pending) && !load_relaxed(&w->dormant);
+    return w->spinning && (sched.nprocs > 1 || (w->io_pending && engine_poll_cheap())) &&
+           !load_relaxed(&w->dormant);
 }
 
 /* Spin: steal for a while before paying for a sleep.  NULL when nothing
@@ -552,8 +555,11 @@ static g *spin(worker *w)
 {
     /* With I/O in flight the next completion is likely close: spin
      * longer (polling the ring costs no system call) rather than
-     * sleep into a 27 us wake-up per burst. */
-    int64_t until = now_ns() + (w->io_pending ? SPIN_IO_NS : SPIN_NS);
+     * sleep into a 27 us wake-up per burst.  Where a poll is a system
+     * call (epoll), not longer, and a poll only every SPIN_POLL_EVERY
+     * rounds: find_local has just polled. */
+    bool cheap = engine_poll_cheap();
+    int64_t until = now_ns() + (w->io_pending && cheap ? SPIN_IO_NS : SPIN_NS);
     int round = 0;
     g *gp = NULL;
     do {
@@ -561,7 +567,8 @@ static g *spin(worker *w)
          * look at the ring (a system call only when the kernel has
          * completion work deferred) instead of a sleep and a
          * wake-up. */
-        if (w->io_pending && wring_wait(w, 0) > 0)
+        if (w->io_pending && (cheap || round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1) &&
+            engine_wait(w, 0) > 0)
             gp = runq_get(w);
         if (!gp)
             gp = steal_work(w, round > 2);

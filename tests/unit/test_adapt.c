@@ -172,10 +172,13 @@ static void park_main(void *arg)
     while (atomic_load(&c->round_trips) < before + 20 * PAIRS)
         gr_sleep(1000000);
 
+    /* Phase 1 ends before the unpark: the unparked workers may run
+     * goroutines at once (on the epoll engine, those of the fds still
+     * registered there). */
+    atomic_store(&c->phase, 2);
     while (sched_unpark_worker())
         ;
     t_check(gr_nprocs_active() == gr_nprocs());
-    atomic_store(&c->phase, 2);
     gr_wg_wait(&c->wg);
 
     /* Unparked, the workers take goroutines again: stealing spreads a

@@ -31,16 +31,18 @@ ALL += $(EXAMPLES_THREADS) $(EXAMPLES_GREENRT) $(EX_UNIT) $(EX_HTTP_PROBE) $(EX_
 TESTS_UNIT += $(EX_UNIT)
 TESTS_INTEGRATION += \
 	tests/integration/examples/echo_threads.sh \
-	tests/integration/examples/echo_greenrt.sh \
 	tests/integration/examples/http_threads.sh \
+	tests/integration/examples/kv_threads.sh \
+	tests/integration/examples/shutdown_kv_threads.sh \
+	tests/integration/examples/shutdown_http_threads.sh
+# The greenrt servers, once per I/O engine (tests/runtests.sh).
+TESTS_INTEGRATION_ENGINES += \
+	tests/integration/examples/echo_greenrt.sh \
 	tests/integration/examples/http_greenrt.sh \
 	tests/integration/examples/http_clients.sh \
-	tests/integration/examples/kv_threads.sh \
 	tests/integration/examples/kv_greenrt.sh \
 	tests/integration/examples/kv_diff.sh \
-	tests/integration/examples/shutdown_kv_threads.sh \
 	tests/integration/examples/shutdown_kv_greenrt.sh \
-	tests/integration/examples/shutdown_http_threads.sh \
 	tests/integration/examples/shutdown_http_greenrt.sh
 
 .PHONY: examples-threads

@@ -153,6 +153,7 @@ static int workers_alloc(void)
     for (int i = 0; i < sched.nprocs; i++) {
         worker *w = &sched.workers[i];
         w->index = i;
+        w->ring.wake_efd = -1; /* no eventfd yet: ring_teardown must not close fd 0 */
         w->rand = (seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)) | 1;
         timer_heap_init(&w->timers);
     }

@@ -52,6 +52,8 @@ const char *gt_greenrt_engine(const struct gt_snapshot *s)
 		return "uring";
 	case GR_TRACE_ENGINE_EPOLL:
 		return "epoll";
+	case GT_RT_ENGINE_MIXED:
+		return "mixed";
 	default:
 		return NULL;
 	}

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # test_compare.sh - the comparison at small scale (C=200, 1 s warm-up + 3 s,
-# greenrt and threads, both traced by gtrace): the table has every row;
-# both servers answered every request correctly; the kernel's counts are
-# real; and greenrt shows fewer OS context switches and fewer syscalls per
-# request than one thread per connection (counts, never times).
+# greenrt on io_uring, greenrt-epoll and threads, all traced by gtrace):
+# the table has every row; every server answered every request correctly;
+# the kernel's counts are real; greenrt shows fewer OS context switches and
+# fewer syscalls per request than one thread per connection; greenrt-epoll
+# really ran on epoll and greenrt on io_uring (as the runtime said, and as
+# the kernel counted), io_uring making fewer syscalls per request; and the
+# demo splits each row into what green threads and what io_uring changed
+# (counts, never times).
 # Exit 0 pass, 1 fail, 77 skip (not root, no BTF).
 set -u
 BUILD=${BUILD:-build}
@@ -22,7 +26,7 @@ trap 'rm -rf "$out"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-BUILD=$BUILD timeout 50 bash bench/compare/compare.sh -c 200 -m greenrt,threads \
+BUILD=$BUILD timeout 80 bash bench/compare/compare.sh -c 200 -m greenrt,threads,greenrt-epoll \
     -r 1 -w 1 -d 3 -o "$out" --demo > "$out/table.txt" 2> "$out/progress.txt"
 rc=$?
 cat "$out/table.txt"
@@ -34,12 +38,14 @@ fi
 # every row of the table, and both models in its header
 for label in "requests/s" "p50 latency" "p99 latency" "server peak RSS" \
     "RSS per connection" "OS threads" "OS switches/req, voluntary" \
-    "OS switches/req, involuntary" "syscalls/req" "io_uring enters/req" \
+    "OS switches/req, involuntary" "syscalls/req" "io_uring enters/req" "epoll waits/req" \
     "goroutine switches/req" "server CPU us/req"; do
   grep -q "^  $label" "$out/table.txt" || fail "the table has no '$label' row"
 done
-grep -Eq '^C = 200 connections +greenrt +threads$' "$out/table.txt" || fail "the table header does not show greenrt beside threads"
-[[ $(grep -c '^  [A-Za-z].* - ' "$out/table.txt") -ge 12 ]] || fail "--demo did not explain every row in a sentence"
+grep -Eq '^C = 200 connections +greenrt +threads +greenrt-epoll$' "$out/table.txt" || fail "the table header does not show greenrt, threads and greenrt-epoll side by side"
+[[ $(grep -c '^  [A-Za-z].* - ' "$out/table.txt") -ge 13 ]] || fail "--demo did not explain every row in a sentence"
+grep -q '^  syscalls/req: threads .* - green threads: .*; io_uring: ' "$out/table.txt" \
+  || fail "--demo did not say what green threads and what io_uring each changed in syscalls/req"
 
 # one figure of one run: fig MODEL KEY (from runs.tsv)
 fig() {
@@ -49,7 +55,7 @@ fig() {
 }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
-for m in greenrt threads; do
+for m in greenrt threads greenrt-epoll; do
   st=$(fig $m status)
   [[ $st == ok ]] || { fail "$m: run status '$st': $(fig $m reason)"; continue; }
   # loadgen verified every echoed byte: no verification or I/O errors
@@ -71,6 +77,13 @@ gt "$(fig threads vcsw_per_req)" 0.5 || fail "threads: $(fig threads vcsw_per_re
 gt "$(fig threads threads)" 200 || fail "threads: only $(fig threads threads) OS threads seen for 200 connections"
 gt "$(fig greenrt gsw_per_req)" 0.5 || fail "greenrt: $(fig greenrt gsw_per_req) goroutine switches/req; the USDT probes were not seen"
 gt "$(fig greenrt uring_enters_per_req)" 0 || fail "greenrt: no io_uring_enter counted"
+# the engines: what the runtime said (GR_DEBUG), and what the kernel saw
+[[ $(fig greenrt engine) == uring ]] || fail "greenrt: ran on engine '$(fig greenrt engine)', expected uring"
+[[ $(fig greenrt-epoll engine) == epoll ]] || fail "greenrt-epoll: ran on engine '$(fig greenrt-epoll engine)', expected epoll"
+[[ $(fig greenrt-epoll uring_enters_per_req) == 0 ]] || fail "greenrt-epoll: $(fig greenrt-epoll uring_enters_per_req) io_uring enters/req, expected none"
+gt "$(fig greenrt-epoll epoll_waits_per_req)" 0 || fail "greenrt-epoll: no epoll_wait counted"
+gt "$(fig greenrt-epoll syscalls_per_req)" "$(fig greenrt syscalls_per_req)" \
+  || fail "greenrt (io_uring) made $(fig greenrt syscalls_per_req) syscalls/req, greenrt-epoll $(fig greenrt-epoll syscalls_per_req): expected fewer on io_uring"
 
 # the robust difference: counts per request, not times
 g_os=$(awk -v a="$(fig greenrt vcsw_per_req)" -v b="$(fig greenrt ivcsw_per_req)" 'BEGIN { print a + b }')
@@ -80,11 +93,11 @@ gt "$(fig threads syscalls_per_req)" "$(fig greenrt syscalls_per_req)" \
   || fail "greenrt made $(fig greenrt syscalls_per_req) syscalls/req, threads $(fig threads syscalls_per_req): expected fewer for greenrt"
 
 # the raw figures and the report
-grep -q '"medians"' "$out/results.json" && [[ $(awk -f bench/compare/jflat.awk "$out/results.json" | grep -c '^medians/[01]/median/syscalls_per_req') == 2 ]] \
-  || fail "results.json lacks the medians of both models"
+grep -q '"medians"' "$out/results.json" && [[ $(awk -f bench/compare/jflat.awk "$out/results.json" | grep -c '^medians/[0-9]*/median/syscalls_per_req') == 3 ]] \
+  || fail "results.json lacks the medians of the three models"
 if command -v gnuplot >/dev/null; then
   [[ $(grep -c '<svg' "$out/report.html" 2>/dev/null) -ge 6 ]] || fail "report.html lacks its inline SVG charts"
 fi
 
 if [[ $fails != 0 ]]; then echo "test_compare: $fails check(s) failed"; exit 1; fi
-echo "test_compare: ok (greenrt $g_os vs threads $t_os OS switches/req; $(fig greenrt syscalls_per_req) vs $(fig threads syscalls_per_req) syscalls/req)"
+echo "test_compare: ok (greenrt $g_os vs threads $t_os OS switches/req; syscalls/req greenrt $(fig greenrt syscalls_per_req), greenrt-epoll $(fig greenrt-epoll syscalls_per_req), threads $(fig threads syscalls_per_req))"

@@ -7,6 +7,7 @@
 #   make install PREFIX=/usr/local DESTDIR=   (also BINDIR LIBDIR INCLUDEDIR MANDIR)
 #   make uninstall       the same variables: removes what install put there
 #   make SANITIZE=address,undefined test    (or: make test-asan / test-tsan)
+#   make test-soak       5 minutes of churn, RSS and descriptors must stay flat
 #   make V=1             show full commands
 #
 # Each component describes its own targets in mk/<component>.mk and

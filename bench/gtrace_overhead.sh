@@ -21,7 +21,17 @@
 #                                   loadgen's calls through the slow path
 #                                   too (information; = default where the
 #                                   kernel refuses fentry)
+#   greenrt  gtrace run --offcpu    off-CPU stacks, wakers, distributions:
+#                                   uprobes on every goroutine park, ready,
+#                                   switch and exit, stack walks (information)
+#   greenrt  gtrace run --counters  perf_event_open counters (information)
 #   threads  untraced / gtrace run  thread-per-connection (information)
+#   threads  gtrace run --offcpu    its threads' stacks at every switch
+#                                   (information)
+#   greenrt  base gtrace run        with GTRACE_BASE=PATH: the default mode
+#                                   of another gtrace build (an older one:
+#                                   does a change make the default mode
+#                                   slower?), also for threads
 #
 # The machine has 2 cores shared by the server, the load generator and
 # anything else running, so single runs are noisy: each repeat runs every
@@ -90,10 +100,17 @@ configs=(
   "greenrt-goroutines|echo_greenrt|--goroutines"
   "greenrt-nosyscalls|echo_greenrt|--no-syscalls"
   "greenrt-systp|echo_greenrt|--sys-tracepoints"
+  "greenrt-offcpu|echo_greenrt|--offcpu"
+  "greenrt-counters|echo_greenrt|--counters"
   "threads-untraced|echo_threads|-"
   "threads-traced|echo_threads|"
+  "threads-offcpu|echo_threads|--offcpu"
 )
 
+if [[ -n ${GTRACE_BASE:-} ]]; then
+  [[ -x $GTRACE_BASE ]] || die "GTRACE_BASE=$GTRACE_BASE is not an executable gtrace"
+  configs+=("greenrt-base|echo_greenrt|@base" "threads-base|echo_threads|@base")
+fi
 if [[ -n $only ]]; then   # a subset, e.g. --only greenrt-untraced,greenrt-traced
   keep=()
   for c in "${configs[@]}"; do [[ ,$only, == *,${c%%|*},* ]] && keep+=("$c"); done
@@ -117,6 +134,8 @@ run_one() {
   local cmd=("$BUILD/$srv" --port 0)
   if [[ $gargs == - ]]; then
     "${cmd[@]}" > "$dir/server.out" 2> "$dir/server.err" &
+  elif [[ $gargs == @base ]]; then
+    "$GTRACE_BASE" run -- "${cmd[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &
   else
     # shellcheck disable=SC2086  # gargs: zero or one word
     "$GTRACE" run $gargs -- "${cmd[@]}" > "$dir/server.out" 2> "$dir/gtrace.txt" &

@@ -25,15 +25,6 @@
 #include "maps.bpf.h"
 #include <bpf/usdt.bpf.h>
 
-/* Each hit of a probe is a uprobe trap into the kernel, whose cost the
- * BPF run time does not include: count them all (the report multiplies
- * by a calibrated cost per hit, tools/gtrace/calib.c). */
-#define GT_PROBE_HIT()                          \
-	do {                                    \
-		GT_RUN();                       \
-		count(GT_UPROBE_HITS, 1);       \
-	} while (0)
-
 /* The calling thread, if it belongs to a traced process: its tid, its
  * tgid in *tgid. */
 static __always_inline __u32 target_tid(__u32 *tgid)
@@ -64,16 +55,6 @@ static __always_inline struct gt_thread_state *thread_add_g(__u32 tid, __u32 tgi
 	default: ADD(st, tot, g_preempts, 1); break;
 	}
 	return st;
-}
-
-static __always_inline struct gt_g_stats *g_stats(__u64 id)
-{
-	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
-	if (g)
-		return g;
-	static const struct gt_g_stats zero;
-	bpf_map_update_elem(&gstats, &id, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&gstats, &id);
 }
 
 SEC("usdt")

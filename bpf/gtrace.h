@@ -30,6 +30,9 @@
 #define GT_COMM_LEN 16
 #define GT_TRACE_RING_BYTES (16 << 20)  /* --trace ring buffer */
 
+#include "offcpu.h"        /* --offcpu: stacks, wakers, distributions */
+#include "groups.h"        /* --goroutines: greenrt's goroutine groups */
+
 /* Kind of a thread of the target's thread group. */
 enum gt_kind {
 	GT_KIND_TARGET = 0,     /* an ordinary thread of the target */
@@ -156,7 +159,21 @@ enum gt_counter {
 	GT_FORKS_UNFOLLOWED,    /* ... forked but not followed (--no-follow) */
 	GT_PROCS_UNLISTED,      /* followed processes beyond the process table */
 	GT_EXEC_STOPS,          /* execs held (SIGSTOP) for a look for greenrt probes */
-	GT_G_PARK_REASON,       /* + reason: parks by enum gr_wait_reason */
+	GT_OFF_STACKS_LOST,     /* --offcpu: stacks a stack map could not take */
+	GT_OFF_KEYS_LOST,       /* ... off-CPU spans a full `offcpu` map could not take */
+	GT_OFF_WAKERS_LOST,     /* ... wakers a full waker map could not take */
+	GT_OFF_GWAIT_LOST,      /* ... parks not followed: `gwait` was full */
+	GT_GRP_NEW,             /* greenrt groups (--goroutines): group_new */
+	GT_GRP_JOIN,            /* ... group_join: members started */
+	GT_GRP_LEAVE,           /* ... group_leave: members exited */
+	GT_GRP_CANCEL,          /* ... group_cancel */
+	GT_GRP_DEADLINE,        /* ... of them by a deadline */
+	GT_GRP_DRAINED,         /* ... group_drained */
+	GT_GRP_FREE,            /* ... group_free */
+	GT_GRP_UNTRACKED,       /* ... events of groups no table could take */
+	GT_G_WAKE_SOURCE,       /* + enum gr_wake_source: `ready` by source (--offcpu) */
+	GT_G_PARK_REASON = GT_G_WAKE_SOURCE + GT_WAKE_SOURCES,
+	/* GT_G_PARK_REASON + reason: parks by enum gr_wait_reason */
 	GT_COUNTER_COUNT = GT_G_PARK_REASON + GT_MAX_REASONS
 };
 
@@ -167,6 +184,9 @@ struct gt_g_stats {
 	__u64 os_switches;      /* OS switches of its worker while it ran */
 	__u64 parks;
 	__u64 last_in;          /* ns of its last switch-in */
+	__u64 park_ns;          /* --offcpu: time parked (park -> ready) */
+	__u64 runq_ns;          /* --offcpu: time runnable (ready -> running) */
+	__u64 runq_cnt;         /* --offcpu: ... how many times */
 };
 
 /* The greenrt runtime's own counters, as the `stats` USDT probe hands
@@ -234,6 +254,13 @@ enum gt_event_type {
 	GT_EV_G_IO_COMPLETE,    /* a = id, b = result */
 	GT_EV_OS_OUT,           /* a = voluntary, b = goroutine running */
 	GT_EV_OS_IN,            /* a = goroutine running */
+	GT_EV_GRP_NEW,          /* a = group, b = its gr_group's address */
+	GT_EV_GRP_PARENT,       /* a = group, b = parent (0 none) */
+	GT_EV_GRP_JOIN,         /* a = group, b = goroutine, c = members now */
+	GT_EV_GRP_LEAVE,        /* a = group, b = goroutine, c = members now */
+	GT_EV_GRP_CANCEL,       /* a = group, b = origin, c = members, d = cause */
+	GT_EV_GRP_DRAINED,      /* a = group, b = ns from its cancellation */
+	GT_EV_GRP_FREE,         /* a = group */
 };
 
 struct gt_event {
@@ -242,7 +269,7 @@ struct gt_event {
 	__u32 tid;
 	__u32 type;             /* enum gt_event_type */
 	__u32 tgid;
-	__u32 pad;
+	__u32 d;                /* a small fourth argument, saturated */
 };
 
 #include "procs.h"

@@ -40,6 +40,12 @@ GT_EXTERN const volatile __u8 trace_events GT_INIT(0);   /* --trace: fill the ri
 GT_EXTERN const volatile __u8 trace_os GT_INIT(0);       /* --trace: OS switches too */
 GT_EXTERN const volatile __u8 follow GT_INIT(1);         /* follow forked children */
 GT_EXTERN const volatile __u32 max_procs GT_INIT(GT_MAX_PROCS_DEFAULT); /* pinfo size - 1 */
+/* --offcpu: the distributions of the threads' waits (sched.bpf.c) too;
+ * off, the verifier drops that code, so the default mode pays nothing */
+GT_EXTERN const volatile __u8 dists_on GT_INIT(0);
+/* --offcpu: tell gtrace about every exec, so that it reads the new
+ * image's mappings while the process lives (procs.bpf.c) */
+GT_EXTERN const volatile __u8 exec_notify GT_INIT(0);
 
 /* Run-time state shared by the units (.bss; user space reads some). */
 GT_EXTERN volatile __u32 nfollowed GT_INIT(0);   /* followed processes alive, besides the target */
@@ -125,6 +131,15 @@ GT_EXTERN struct {
 	__type(value, struct gt_hist);
 } hists SEC(".maps");
 
+/* --offcpu distributions (offcpu.h), written by sched.bpf.c and
+ * offcpu.bpf.c */
+GT_EXTERN struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GT_DIST_COUNT);
+	__type(key, __u32);
+	__type(value, struct gt_dist);
+} dists SEC(".maps");
+
 GT_EXTERN struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, GT_COUNTER_COUNT);
@@ -209,6 +224,15 @@ static __always_inline void count(__u32 idx, __u64 n)
  * time per run. */
 #define GT_RUN() count(GT_PROG_RUNS, 1)
 
+/* Each hit of a greenrt probe is a uprobe trap into the kernel, whose
+ * cost the BPF run time does not include: count them all (the report
+ * multiplies by a calibrated cost per hit, tools/gtrace/calib.c). */
+#define GT_PROBE_HIT()                          \
+	do {                                    \
+		GT_RUN();                       \
+		count(GT_UPROBE_HITS, 1);       \
+	} while (0)
+
 /* Is thread group tgid traced?  The target, or (only while followed
  * children live: nfollowed > 0) a process whose bit is set. */
 static __always_inline bool traced(__u32 tgid)
@@ -240,16 +264,22 @@ static __always_inline struct gt_thread_stats *totals(__u32 proc, __u32 kind)
 	return bpf_map_lookup_elem(&ptotals, &i);
 }
 
-static __always_inline __u32 log2_slot(__u64 v)
+/* floor(log2(v)), 0 for 0: an unrolled log2, as libbpf-tools' bits.bpf.h */
+static __always_inline __u32 log2_u64(__u64 v)
 {
 	__u32 r = 0;
-	/* an unrolled log2, as libbpf-tools' bits.bpf.h */
 	if (v >> 32) { v >>= 32; r += 32; }
 	if (v >> 16) { v >>= 16; r += 16; }
 	if (v >> 8) { v >>= 8; r += 8; }
 	if (v >> 4) { v >>= 4; r += 4; }
 	if (v >> 2) { v >>= 2; r += 2; }
 	if (v >> 1) { r += 1; }
+	return r;
+}
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = log2_u64(v);
 	return r < GT_HIST_SLOTS ? r : GT_HIST_SLOTS - 1;
 }
 
@@ -261,6 +291,42 @@ static __always_inline void hist_add(__u32 id, __u64 v)
 		if (s < GT_HIST_SLOTS)
 			h->slots[s]++;
 	}
+}
+
+/* The log-linear bucket of v ns (offcpu.h): 8 per power of two. */
+static __always_inline __u32 dist_slot(__u64 v)
+{
+	if (v < GT_DIST_SUB)
+		return (__u32)v;
+	__u32 o = log2_u64(v);          /* >= GT_DIST_SUB_BITS */
+	__u32 s = (o - GT_DIST_SUB_BITS + 1) * GT_DIST_SUB +
+		  (__u32)((v >> (o - GT_DIST_SUB_BITS)) & (GT_DIST_SUB - 1));
+	return s < GT_DIST_SLOTS ? s : GT_DIST_SLOTS - 1;
+}
+
+static __always_inline void dist_add(__u32 id, __u64 v)
+{
+	struct gt_dist *d = bpf_map_lookup_elem(&dists, &id);
+	if (!d)
+		return;
+	__u32 s = dist_slot(v);
+	d->count++;
+	d->sum += v;
+	if (v > d->max)
+		d->max = v;
+	if (s < GT_DIST_SLOTS)
+		d->slots[s]++;
+}
+
+/* Goroutine id's figures, created on first use (NULL: no room). */
+static __always_inline struct gt_g_stats *g_stats(__u64 id)
+{
+	struct gt_g_stats *g = bpf_map_lookup_elem(&gstats, &id);
+	if (g)
+		return g;
+	static const struct gt_g_stats zero;
+	bpf_map_update_elem(&gstats, &id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&gstats, &id);
 }
 
 static __always_inline struct gt_scratch *scratch_buf(void)
@@ -347,7 +413,9 @@ static __always_inline struct task_struct *current_task(bool btf)
 	return btf ? bpf_get_current_task_btf() : (struct task_struct *)bpf_get_current_task();
 }
 
-static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c)
+/* A --trace event; d: a small fourth argument (saturated at 2^32 - 1). */
+static __always_inline void emit_d(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c,
+				   __u64 d)
 {
 	if (trace_capped) {
 		count(GT_RB_CAPPED, 1);
@@ -365,7 +433,7 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s
 	e->a = a;
 	e->b = b;
 	e->c = c;
-	e->pad = 0;
+	e->d = d > 0xffffffffULL ? 0xffffffffU : (__u32)d;
 	/* Wake gtrace only once the ring is an eighth full: a wakeup per
 	 * event would have gtrace preempt the target after each of them (an
 	 * OS switch that --trace records, and so on), and gtrace polls the
@@ -373,6 +441,11 @@ static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > GT_TRACE_RING_BYTES / 8
 		? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void emit(__u32 type, __u32 tgid, __u32 tid, __s64 a, __s64 b, __s64 c)
+{
+	emit_d(type, tgid, tid, a, b, c, 0);
 }
 
 #endif /* GTRACE_MAPS_BPF_H */

@@ -17,10 +17,12 @@
  *   executes its first instruction) and gtrace is told on the `ctl` ring
  *   buffer; it looks for probes, attaches them and sends SIGCONT.  Images
  *   gtrace has looked at and found without probes go into `noprobes`
- *   and are not held again.  Rejected: stopping every exec (a `make`
- *   would stop thousands of times), and attaching to an image's probes
- *   for every pid in the machine (the breakpoints would cost untraced
- *   processes running the same binary).
+ *   and are not held again; with --offcpu (exec_notify) gtrace is still
+ *   told of their execs, without a hold, so that it reads the process's
+ *   mappings to name its stacks by.  Rejected: stopping every exec (a
+ *   `make` would stop thousands of times), and attaching to an image's
+ *   probes for every pid in the machine (the breakpoints would cost
+ *   untraced processes running the same binary).
  * sched_process_exit of the group's last thread: the process ends;
  *   its exit status is recorded (the group exit code if it called
  *   exit_group() or died of a signal, else the thread's).
@@ -97,11 +99,23 @@ static __always_inline void on_exec(struct task_struct *p, bool btf)
 		.dev = BPF_CORE_READ(p, mm, exe_file, f_inode, i_sb, s_dev),
 		.ino = BPF_CORE_READ(p, mm, exe_file, f_inode, i_ino),
 	};
-	if (bpf_map_lookup_elem(&noprobes, &ino))
+	bool known = bpf_map_lookup_elem(&noprobes, &ino) != NULL;
+	if (known && !exec_notify)
 		return;
 	struct gt_ctl_event *e = bpf_ringbuf_reserve(&ctl, sizeof(*e), 0);
 	if (!e)
 		return;         /* gtrace could not be told: do not hold it */
+	if (known) {
+		/* no probes to attach: not held, only said */
+		e->type = GT_CTL_EXEC_SEEN;
+		e->tgid = tgid;
+		e->proc = proc;
+		e->dev = ino.dev;
+		e->ino = ino.ino;
+		e->stopped = 0;
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		return;
+	}
 	e->type = GT_CTL_EXEC;
 	e->tgid = tgid;
 	e->proc = proc;

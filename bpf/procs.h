@@ -42,6 +42,8 @@ enum gt_ctl_type {
 	GT_CTL_EXEC = 1,        /* a traced process exec'ed an image whose
 				 * probes gtrace has not looked for: it was
 				 * sent SIGSTOP; look, attach, SIGCONT it */
+	GT_CTL_EXEC_SEEN = 2,   /* --offcpu: it exec'ed an image known to have
+				 * none (not held): read its mappings soon */
 };
 
 struct gt_ctl_event {

@@ -101,6 +101,13 @@ static __always_inline void switch_in(struct task_struct *next, __u32 tgid, __u6
 	}
 	if (st->wake_ts) {
 		__u64 d = now - st->wake_ts;
+		if (dists_on && st->kind == GT_KIND_TARGET) {
+			/* --offcpu: the waits as distributions; a blocked
+			 * thread's wait ends when it is woken */
+			dist_add(GT_DIST_OS_RUNQ, d);
+			if (st->last_out && st->wake_ts > st->last_out)
+				dist_add(GT_DIST_OS_BLOCKED, st->wake_ts - st->last_out);
+		}
 		ADD(st, tot, runq_ns, d);
 		ADD(st, tot, runq_cnt, 1);
 		hist_add(st->kind == GT_KIND_TARGET ? GT_HIST_RUNQ : GT_HIST_RUNQ_IOW, d);

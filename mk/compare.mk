@@ -18,7 +18,9 @@
 #   make demo            a short run (echo at C=1,000: threads, greenrt-epoll
 #                        and greenrt, traced, 2 interleaved repeats of 1 s +
 #                        5 s) with one sentence per row saying what green
-#                        threads and what io_uring each changed
+#                        threads and what io_uring each changed, then one
+#                        more run of each under gtrace --offcpu --counters:
+#                        where each waits, and their flame graphs side by side
 #
 # Output: $(BUILD)/compare/results.json and report.html (gnuplot SVG
 # inline).  The peers are built only when their toolchains are present:
@@ -26,7 +28,7 @@
 # Go cache under $(BUILD)), $(BUILD)/compare/echo_st needs libst-dev.
 
 COMPARE_DIR := $(BUILD)/compare
-COMPARE_SCRIPTS := bench/compare/compare.sh bench/compare/report.awk \
+COMPARE_SCRIPTS := bench/compare/compare.sh bench/compare/report.awk bench/compare/why.awk \
 	bench/compare/jflat.awk bench/compare/html.sh
 COMPARE_NEEDS := $(BUILD)/gtrace $(BUILD)/loadgen $(BUILD)/echo_greenrt $(BUILD)/echo_threads
 
@@ -76,7 +78,7 @@ bench-compare-http: $(COMPARE_HTTP_NEEDS)
 bench-compare-services: bench-compare-kv bench-compare-http
 
 demo-run: $(COMPARE_NEEDS)
-	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo -m threads,greenrt-epoll,greenrt \
+	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo --why -m threads,greenrt-epoll,greenrt \
 	    -c 1000 -r 2 -w 1 -d 5 $(COMPARE_ARGS)
 
 TESTS_INTEGRATION += tests/integration/compare/test_compare.sh \

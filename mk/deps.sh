@@ -12,6 +12,8 @@ required=(
   systemtap-sdt-dev                    # USDT probes (<sys/sdt.h>)
   libjansson-dev                       # gtrace reads JSON back (diff)
   gnuplot-nox                          # bench: SVG charts in the report
+  libxml2-utils                        # xmllint: gtrace --flamegraph tests (well-formed SVG)
+  linux-perf                           # perf stat: gtrace --counters accuracy test
   curl wrk                             # HTTP examples: clients in tests
   redis-server redis-tools             # kv example: the reference server, redis-cli,
                                        # redis-benchmark (tests, comparison)

@@ -11,32 +11,42 @@
 
 GTRACE_BPF_SRCS := \
 	bpf/greenrt.bpf.c \
+	bpf/groups.bpf.c \
 	bpf/iouring.bpf.c \
 	bpf/maps.bpf.c \
+	bpf/offcpu.bpf.c \
 	bpf/procs.bpf.c \
 	bpf/sched.bpf.c \
 	bpf/syscalls.bpf.c
-GTRACE_BPF_HDRS := bpf/gtrace.h bpf/maps.bpf.h bpf/procs.h
+GTRACE_BPF_HDRS := bpf/gtrace.h bpf/groups.h bpf/maps.bpf.h bpf/offcpu.h bpf/procs.h
 GTRACE_SRCS := \
 	tools/gtrace/calib.c \
 	tools/gtrace/checks.c \
 	tools/gtrace/collect.c \
+	tools/gtrace/counters.c \
 	tools/gtrace/diff.c \
+	tools/gtrace/dist.c \
+	tools/gtrace/flame.c \
 	tools/gtrace/greenrt.c \
+	tools/gtrace/groups.c \
+	tools/gtrace/interval.c \
 	tools/gtrace/hist.c \
 	tools/gtrace/iouring.c \
 	tools/gtrace/json.c \
 	tools/gtrace/main.c \
+	tools/gtrace/mem.c \
+	tools/gtrace/offcpu.c \
 	tools/gtrace/procs.c \
 	tools/gtrace/report.c \
 	tools/gtrace/run.c \
 	tools/gtrace/sched.c \
 	tools/gtrace/session.c \
+	tools/gtrace/symbols.c \
 	tools/gtrace/syscalls.c \
 	tools/gtrace/top.c \
 	tools/gtrace/trace.c \
 	tools/gtrace/usdt.c
-GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h bpf/procs.h runtime/include/greenrt.h
+GTRACE_HDRS := tools/gtrace/gtrace_cli.h bpf/gtrace.h bpf/groups.h bpf/offcpu.h bpf/procs.h runtime/include/greenrt.h
 
 GTRACE_VMLINUX := $(BUILD)/bpf/vmlinux.h
 GTRACE_BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(GTRACE_BPF_SRCS))
@@ -64,7 +74,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(GTRACE_BPF_HDRS) $(GTRACE_VMLINUX)
 # Link order matters with libbpf 1.1's linker: maps.bpf.o (the
 # definitions) first, greenrt.bpf.o (whose usdt.bpf.h adds weak maps)
 # last; other orders make it mis-relocate map references.
-GTRACE_BPF_LINK_ORDER := maps procs sched syscalls iouring greenrt
+GTRACE_BPF_LINK_ORDER := maps procs sched syscalls iouring offcpu groups greenrt
 $(BUILD)/bpf/gtrace.bpf.o: $(GTRACE_BPF_LINK_ORDER:%=$(BUILD)/bpf/%.bpf.o)
 	$(call msg,BPFLINK,$@)
 	$(Q)$(BPFTOOL) gen object $@ $^
@@ -110,9 +120,11 @@ GTRACE_TEST_HELPERS := \
 	$(BUILD)/tests/gtrace/getppid_n \
 	$(BUILD)/tests/gtrace/jget \
 	$(BUILD)/tests/gtrace/pingpong \
+	$(BUILD)/tests/gtrace/pipe_block \
 	$(BUILD)/tests/gtrace/spinners \
 	$(BUILD)/tests/gtrace/stubborn \
 	$(BUILD)/tests/gtrace/threads_n \
+	$(BUILD)/tests/gtrace/touch_pages \
 	$(BUILD)/tests/gtrace/uring_churn \
 	$(BUILD)/tests/gtrace/uring_nops
 
@@ -129,11 +141,21 @@ $(BUILD)/tests/gtrace/goroutines: tests/integration/gtrace/goroutines.c $(LIBGRE
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_INTERNAL)
 
+# greenrt programs through the public API only.
+$(BUILD)/tests/gtrace/chan_park $(BUILD)/tests/gtrace/groups: $(BUILD)/tests/gtrace/%: \
+		tests/integration/gtrace/%.c $(LIBGREENRT_A)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GREENRT_LINK)
+
 # The scripts get the build and source directories baked in.
 GTRACE_TEST_SCRIPTS := \
 	$(BUILD)/tests/gtrace/test_gtrace.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_cli.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_counters.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_greenrt.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_groups.sh \
+	$(BUILD)/tests/gtrace/test_gtrace_offcpu.sh \
 	$(BUILD)/tests/gtrace/test_gtrace_procs.sh
 
 $(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtrace/lib.sh
@@ -145,10 +167,14 @@ $(BUILD)/tests/gtrace/%.sh: tests/integration/gtrace/%.sh tests/integration/gtra
 $(GTRACE_TEST_SCRIPTS): $(BUILD)/gtrace $(GTRACE_TEST_HELPERS)
 
 # greenrt programs: only these scripts need the runtime to build (the
-# help's examples name goroutines and echo_greenrt, which test_gtrace_cli
-# checks exist)
+# help's examples name goroutines, groups and echo_greenrt, which
+# test_gtrace_cli checks exist)
 $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh: $(BUILD)/tests/gtrace/goroutines
-$(BUILD)/tests/gtrace/test_gtrace_cli.sh: $(BUILD)/tests/gtrace/goroutines $(BUILD)/echo_greenrt
+$(BUILD)/tests/gtrace/test_gtrace_offcpu.sh: $(BUILD)/tests/gtrace/chan_park
+$(BUILD)/tests/gtrace/test_gtrace_groups.sh: $(BUILD)/tests/gtrace/groups
+$(BUILD)/tests/gtrace/test_gtrace_counters.sh: $(BUILD)/tests/gtrace/chan_park
+$(BUILD)/tests/gtrace/test_gtrace_cli.sh: $(BUILD)/tests/gtrace/goroutines $(BUILD)/tests/gtrace/groups \
+	$(BUILD)/echo_greenrt
 
 # test_gtrace_greenrt runs once per I/O engine (it checks the one named).
 TESTS_INTEGRATION += $(filter-out %/test_gtrace_greenrt.sh,$(GTRACE_TEST_SCRIPTS))

@@ -9,6 +9,7 @@ RUNTIME_SRCS := \
 	runtime/env.c \
 	runtime/epoll.c \
 	runtime/epoll_io.c \
+	runtime/extern.c \
 	runtime/fatal.c \
 	runtime/fd.c \
 	runtime/galloc.c \
@@ -28,7 +29,9 @@ RUNTIME_SRCS := \
 	runtime/sync.c \
 	runtime/timer.c \
 	runtime/uring.c
-RUNTIME_ASM := runtime/arch/x86_64/switch.S
+RUNTIME_ASM := \
+	runtime/arch/x86_64/preempt.S \
+	runtime/arch/x86_64/switch.S
 
 RUNTIME_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRCS)) \
                 $(patsubst %.S,$(BUILD)/%.o,$(RUNTIME_ASM))
@@ -131,4 +134,5 @@ $(LIBGREENRT_INTERNAL_A): $(RUNTIME_OBJS)
 # (against greenrt.h and the version script) and in the .a.
 TESTS_INTEGRATION += \
 	tests/integration/library/test_abi.sh \
-	tests/integration/library/test_archive_symbols.sh
+	tests/integration/library/test_archive_symbols.sh \
+	tests/integration/library/test_static_libc.sh

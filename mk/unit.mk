@@ -2,7 +2,8 @@
 #
 # Each tests/unit/test_X.c becomes $(BUILD)/tests/unit/test_X, linked
 # statically against libgreenrt; the runner (tests/runtests.sh) runs each
-# with GR_PROCS=1 and GR_PROCS=2.  Two helper programs are built beside
+# in every configuration of its unit_configs list (GR_PROCS=1, 2, 2 with
+# GR_SCHED_RANDOM=1, and 8).  Two helper programs are built beside
 # them: test_fatal execs t_fatal_helper for the paths that end the
 # process (deadlock, stack overflow, misuse), and test_net's 10,000-
 # connection test runs its client half in io_conn_client (the two halves
@@ -15,7 +16,9 @@ UNIT_NAMES := \
 	bufring \
 	chan \
 	deadline \
+	extern \
 	fatal \
+	faults \
 	faults_io \
 	fd \
 	group \
@@ -24,6 +27,7 @@ UNIT_NAMES := \
 	preempt \
 	sched \
 	select \
+	stack \
 	stream \
 	sync \
 	timer
@@ -57,9 +61,16 @@ $(BUILD)/tests/unit/test_net: | $(BUILD)/tests/unit/io_conn_client
 .PHONY: unit
 unit: $(UNIT_BINS) $(UNIT_HELPERS)
 
+# test_faults wraps the external calls the runtime makes (fault injection,
+# tests/unit/test_faults.c says which and why).
+FAULTS_WRAP := calloc realloc mmap madvise syscall pthread_create io_uring_queue_init_params
+$(BUILD)/tests/unit/test_faults: private GREENRT_LINK = \
+	$(foreach s,$(FAULTS_WRAP),-Wl,--wrap=$(s)) $(LIBGREENRT_A) -luring -pthread
+
 # Tests that drive runtime internals (tests/unit/t_internal.h) link the
 # runtime's objects: in libgreenrt.a the internals are local.
 UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/test_iocancel \
+	$(BUILD)/tests/unit/test_preempt $(BUILD)/tests/unit/test_sync \
 	$(BUILD)/tests/unit/t_fatal_helper
 $(UNIT_INTERNAL): private GREENRT_LINK = $(GREENRT_INTERNAL)
 $(UNIT_INTERNAL): $(LIBGREENRT_INTERNAL_A) tests/unit/t_internal.h

@@ -158,7 +158,7 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
     if (r) {
         chan_send_to_receiver(c, r, elem);
         unlock(&c->lock);
-        ready(r->gp);
+        ready_from(r->gp, GR_WAKE_CHAN, c);
         return 0;
     }
     if (c->count < c->cap) {
@@ -184,7 +184,7 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
     if (s) {
         chan_recv_from_sender(c, s, elem);
         unlock(&c->lock);
-        ready(s->gp);
+        ready_from(s->gp, GR_WAKE_CHAN, c);
         return 0;
     }
     if (c->count > 0) {
@@ -254,7 +254,7 @@ int gr_chan_close(gr_chan *c)
     while (wake) {
         w = wake;
         wake = w->next; /* read before ready: w lives on a stack that may run */
-        ready(w->gp);
+        ready_from(w->gp, GR_WAKE_CHAN, c);
     }
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "probes.h"
 #include "runq.h"
 #include "sched.h"
+#include "stack.h"
 
 /* Moves everything queued on w (runnext, runq, ioq) to the global queue. */
 static void dormant_forward(worker *w)
@@ -30,12 +31,7 @@ static void dormant_forward(worker *w)
     g *head = NULL, *tail = NULL, *gp;
     uint32_t n = 0;
     while ((gp = runq_get(w))) {
-        gp->schedlink = NULL;
-        if (tail)
-            tail->schedlink = gp;
-        else
-            head = gp;
-        tail = gp;
+        chain_push(&head, &tail, gp);
         n++;
     }
     lock(&sched.lock);
@@ -51,6 +47,7 @@ void dormant_loop(worker *w)
 {
     stop_spinning(w);
     idle_list_remove(w);
+    stack_pool_flush(w); /* a dormant worker spawns nothing */
     while (load_relaxed(&w->dormant) && !load_acquire(&sched.stopping)) {
         run_due_timers(w);
         if (engine_has_io(w))

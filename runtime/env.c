@@ -83,6 +83,7 @@ int env_parse(void)
     }
 
     sched.preempt_async = true;
+    sched.preempt_explicit = getenv("GR_PREEMPT") != NULL;
     int err = parse_bool("GR_PREEMPT", &sched.preempt_async);
     if (err)
         return err;

@@ -101,6 +101,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "intr.h"
 #include "io.h"
 #include "sched.h"
 
@@ -247,16 +248,6 @@ static fdwaiter *take_waiter(fdent *f, int use, bool *more)
     return taken;
 }
 
-static void lockwait_timeout_fire(timer *t)
-{
-    g *gp = (g *)((char *)t - offsetof(g, tm));
-    uint32_t zero = 0;
-    bool won = cas_acq_rel(&gp->wake_token, &zero, 1);
-    timer_fired(t);
-    if (won)
-        ready(gp);
-}
-
 struct lockwait_park {
     fdent *f;
     g *gp;
@@ -271,7 +262,7 @@ static void after_lockwait_park(worker *w, void *arg)
     struct lockwait_park *p = arg;
     g *gp = p->gp;
     if (p->deadline) {
-        gp->tm.fire = lockwait_timeout_fire;
+        gp->tm.fire = timer_fire_wake; /* intr.h: the wake token decides */
         if (timer_arm(w, &gp->tm, p->deadline) < 0) {
             /* No memory for the timer: the wait cannot honour the
              * deadline, so it ends now, with -ENOMEM. */
@@ -293,6 +284,8 @@ static void after_lockwait_park(worker *w, void *arg)
 static int lock_wait(g *gp, fdent *f, int use)
 {
     struct lockwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
+    if (load_relaxed(&gp->io_cancel))
+        return -ECANCELED; /* before the deadline: see io_interrupted (io.c) */
     if (p.deadline && now_ns() >= p.deadline)
         return -ETIMEDOUT;
     fdwaiter me = {.w = {.gp = gp, .is_select = 1}, .use = (uint8_t)use};
@@ -333,6 +326,8 @@ static int lock_wait(g *gp, fdent *f, int use)
         wait_bit_update(f, use);
     }
     unlock(&f->lk);
+    if (me.w.res != WAIT_GRANTED && load_relaxed(&gp->io_cancel))
+        return -ECANCELED; /* cancelled as it was closed or timed out */
     switch (me.w.res) {
     case WAIT_GRANTED:
         return 0;
@@ -379,7 +374,7 @@ int fd_acquire_slow(g *gp, int fd, enum fd_use use, fdhold *h)
         return 0; /* nothing to hold: the kernel answers -EBADF */
     if (!f)
         return fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENOMEM;
-    if (load_relaxed(&gp->io_cancel))
+    if (gp && load_relaxed(&gp->io_cancel))
         return -ECANCELED;
     uint64_t old = load_relaxed(&f->state);
     if (use == FD_USE_REF) {

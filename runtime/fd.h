@@ -129,8 +129,10 @@ void fd_release_slow(fdhold *h);
 /* Takes what `use` needs of fd for the caller gp, waiting (parked) for
  * the lock if another goroutine holds it.  0; -EBADF if fd is being
  * closed; -ETIMEDOUT when gp's deadline passes while it waits;
- * -ECANCELED if io_cancel_g(gp) was called; -ENOMEM (no entry, or no
- * timer for the deadline of a wait). */
+ * -ECANCELED if io_cancel_g(gp) was called (first of these: see
+ * io_interrupted, io.c); -ENOMEM (no entry, or no timer for the deadline
+ * of a wait).  gp NULL, with FD_USE_REF only: a reference for a call
+ * that cancellation does not stop (gr_shutdown). */
 static inline int fd_acquire(g *gp, int fd, enum fd_use use, fdhold *h)
 {
     h->use = (uint8_t)use;

@@ -9,9 +9,10 @@
  *   |   ...                |     this top page (4 KiB of RSS)
  *   |   (grows down)       |
  *   |                      |  untouched pages: address space only
- *   | canary (8 bytes)     |  stk.base: checked at every switch
+ *   | canary (8 bytes)     |  stk.base: checked at every switch (bulk)
  *   +----------------------+  stk.base
- *   | guard page (if any)  |  PROT_NONE while the map budget allows
+ *   | guard gap, 64 KiB    |  guard-region markers or PROT_NONE: address
+ *   |                      |  space only (none for bulk stacks: stack.c)
  *      low addresses
  *
  * The control block is kept apart from the stack (in slabs of struct g)

@@ -74,6 +74,31 @@ g *g_alloc(worker *w)
     return gp;
 }
 
+g *g_alloc_shared(void)
+{
+    lock(&gfree_lock);
+    g *gp = gfree_global;
+    if (gp) {
+        gfree_global = gp->schedlink;
+        ngfree_global--;
+        unlock(&gfree_lock);
+        gp->schedlink = NULL;
+        return gp;
+    }
+    unlock(&gfree_lock);
+    g *slab = g_slab_new();
+    if (!slab)
+        return NULL;
+    /* One for the caller, the rest to the shared pool. */
+    lock(&gfree_lock);
+    slab[G_SLAB - 1].schedlink = gfree_global;
+    gfree_global = &slab[1];
+    ngfree_global += G_SLAB - 1;
+    unlock(&gfree_lock);
+    slab[0].schedlink = NULL;
+    return &slab[0];
+}
+
 void g_release(worker *w, g *gp)
 {
     san_g_release(gp);

@@ -4,13 +4,16 @@
  * Spawning never blocks and, in the steady state, makes no system call:
  * the control block comes from the worker's free list, the id from a
  * per-worker batch, and the stack only when the goroutine first runs
- * (sched.c: g_start_stack), from the worker's stack pool.
+ * (sched.c: g_start_stack), from the worker's stack pool.  A thread that
+ * is not a worker may spawn too (extern.c): its goroutine's control block
+ * comes from the shared pool and it waits on the global queue.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -38,19 +41,21 @@ static size_t page_round(size_t n)
     return (n + 4095) & ~(size_t)4095;
 }
 
-static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *opts,
-                     bool is_main, group *grp)
+/* The stack size opts ask for: 0 for a bad one (-EINVAL). */
+static size_t spawn_stack_size(const gr_opts *opts)
 {
-    size_t ssize = sched.default_stack;
-    if (opts && opts->stack_size) {
-        if (opts->stack_size < GR_MIN_STACK_SIZE || opts->stack_size > GR_MAX_STACK_SIZE)
-            return -EINVAL;
-        ssize = page_round(opts->stack_size);
-    }
-    g *gp = g_alloc(w);
-    if (!gp)
-        return -ENOMEM;
-    gp->id = goid_next(w);
+    if (!opts || !opts->stack_size)
+        return sched.default_stack;
+    if (opts->stack_size < GR_MIN_STACK_SIZE || opts->stack_size > GR_MAX_STACK_SIZE)
+        return 0;
+    return page_round(opts->stack_size);
+}
+
+/* A fresh control block made into a runnable goroutine. */
+static void g_init(g *gp, int64_t id, void (*fn)(void *), void *arg, size_t ssize,
+                   const gr_opts *opts, bool is_main)
+{
+    gp->id = id;
     gp->fn = fn;
     gp->arg = arg;
     gp->stack_size = (uint32_t)ssize;
@@ -73,6 +78,18 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
         strcpy(gp->name, "main");
     gp->status = G_RUNNABLE;
     gp->group = NULL;
+}
+
+static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *opts,
+                     bool is_main, group *grp)
+{
+    size_t ssize = spawn_stack_size(opts);
+    if (!ssize)
+        return -EINVAL;
+    g *gp = g_alloc(w);
+    if (!gp)
+        return -ENOMEM;
+    g_init(gp, goid_next(w), fn, arg, ssize, opts, is_main);
     if (grp) {
         int err = group_join(grp, gp); /* before it can run, and exit */
         if (err) {
@@ -85,6 +102,30 @@ static int64_t spawn(worker *w, void (*fn)(void *), void *arg, const gr_opts *op
     PROBE3(spawn, gp->id, parent ? parent->id : 0, (uintptr_t)fn);
     runq_put_new(w, gp);
     return gp->id;
+}
+
+/* gr_go from a thread that is not a worker (extern.c): onto the global
+ * queue, a worker woken to take it.  -EPERM when no runtime runs. */
+static int64_t spawn_extern(void (*fn)(void *), void *arg, const gr_opts *opts)
+{
+    if (!extern_enter())
+        return opts && opts->stack_size && (opts->stack_size < GR_MIN_STACK_SIZE ||
+                                            opts->stack_size > GR_MAX_STACK_SIZE)
+                   ? -EINVAL
+                   : -EPERM;
+    size_t ssize = spawn_stack_size(opts); /* reads sched: inside the gate */
+    int64_t id = ssize ? -ENOMEM : -EINVAL;
+    g *gp = ssize ? g_alloc_shared() : NULL;
+    if (gp) {
+        g_init(gp, fetch_add_relaxed(&sched.next_goid, 1), fn, arg, ssize, opts, false);
+        id = gp->id;
+        fetch_add_relaxed(&sched.extern_spawned, 1);
+        PROBE3(spawn, id, 0, (uintptr_t)fn);
+        gq_put(gp);
+        maybe_wakep();
+    }
+    extern_exit();
+    return id;
 }
 
 int spawn_main(worker *w, void (*fn)(void *), void *arg)
@@ -109,9 +150,9 @@ int64_t gr_go_opts(void (*fn)(void *), void *arg, const gr_opts *opts)
     if (!fn)
         return -EINVAL;
     worker *w = spawner();
-    if (!w)
-        return -EPERM;
-    return spawn(w, fn, arg, opts, false, NULL);
+    if (w)
+        return spawn(w, fn, arg, opts, false, NULL);
+    return spawn_extern(fn, arg, opts); /* -EPERM if no runtime runs */
 }
 
 int64_t gr_go(void (*fn)(void *), void *arg)
@@ -170,7 +211,7 @@ static void sleep_fire(timer *t)
 {
     g *gp = (g *)((char *)t - offsetof(g, tm));
     timer_fired(t);
-    ready(gp);
+    ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 struct sleep_arm {
@@ -184,12 +225,15 @@ static void after_arm_sleep(worker *w, void *arg)
     struct sleep_arm *sa = arg;
     sa->gp->tm.fire = sa->fire;
     if (timer_arm(w, &sa->gp->tm, sa->when) < 0)
-        sa->fire(&sa->gp->tm); /* no memory for the heap: wake at once */
+        fatal("timer heap full after timer_reserve"); /* cannot happen */
 }
 
 int park_until(uint16_t reason, int64_t when)
 {
-    g *gp = current_worker()->cur;
+    worker *w = current_worker();
+    g *gp = w->cur;
+    if (timer_reserve(w) < 0)
+        return -ENOMEM;
     if (intr_prepare(gp))
         return -ECANCELED;
     struct sleep_arm sa = {gp, when, gp->group ? timer_fire_wake : sleep_fire};
@@ -209,7 +253,7 @@ int gr_sleep(int64_t ns)
         sched_yield_g(false);
         return 0;
     }
-    return park_until(GR_WAIT_SLEEP, gr_now() + ns);
+    return park_until(GR_WAIT_SLEEP, deadline_after(ns));
 }
 
 /* ---------------------------------------------------------------------

@@ -12,6 +12,10 @@ struct worker;
 /* A free control block from w's free list (owner only), refilled from
  * the shared pool or a new slab; NULL when out of memory. */
 g *g_alloc(struct worker *w);
+/* A free control block for a thread that is not a worker (gr_go from
+ * outside the runtime): from the shared pool or a new slab; NULL when out
+ * of memory. */
+g *g_alloc_shared(void);
 /* Gives a dead goroutine's control block back to w's free list. */
 void g_release(struct worker *w, g *gp);
 /* The runtime stopped: frees every control block ever made. */

@@ -60,12 +60,14 @@
  *      has it among its cases returns that case;
  *   3. set `interrupting` (seq-cst): from now on every interruptible call
  *      of a member fails at once instead of waiting;
- *   4. interrupt every member's armed wait (intr.c: intr_interrupt).
- *      The members it takes out of their waits are readied only once
- *      every lock is dropped: readied under the group's lock, ten
- *      thousand of them would run on the other workers and queue on that
- *      lock to leave the group (measured: the cancel call of 10,000
- *      parked members went from ~4 ms to ~0.2 ms at GR_PROCS=2).
+ *   4. cancel every member's I/O (io_cancel_g, io.h) and interrupt its
+ *      armed wait (intr.c: intr_interrupt).
+ *      The members it takes out of their waits are readied (wake source
+ *      GR_WAKE_CANCEL, for tracers) only once every lock is dropped:
+ *      readied under the group's lock, ten thousand of them would run on
+ *      the other workers and queue on that lock to leave the group
+ *      (measured: the cancel call of 10,000 parked members went from
+ *      ~4 ms to ~0.2 ms at GR_PROCS=2).
  * The order is Go's where Go has one (ctx.Err() is set before Done is
  * closed: whoever sees the close and asks why gets the answer) and the
  * issue's where it does not: a member waiting in a select on the done
@@ -78,11 +80,24 @@
  * starts cancelled.
  *
  * Interrupting waits is the job of intr.c, one mechanism for every
- * primitive: a member parked in an interruptible wait publishes how to
- * withdraw it (an intr_fn) after it has switched out, then checks the
- * flag; the canceller sets the flag, then withdraws every published wait;
- * the wake token, or for I/O the completion, decides the race with the
- * normal waker.  What is interruptible, and why the rest is not:
+ * primitive but I/O: a member parked in an interruptible wait publishes
+ * how to withdraw it (an intr_fn) after it has switched out, then checks
+ * the flag; the canceller sets the flag, then withdraws every published
+ * wait; the wake token decides the race with the normal waker.  I/O is
+ * the I/O layer's: io_cancel_g(member) (io.h) cancels the request in
+ * flight (how is the engine's business: on io_uring, an
+ * IORING_OP_ASYNC_CANCEL on the ring that owns it), ends a wait for an
+ * fd's lock, and makes every later
+ * I/O call of the member fail at once - a flag that stays set, which is
+ * what a group wants, since a member stays cancelled until it exits.
+ * The completion decides the race with the cancel, so no byte that the
+ * kernel delivered is lost.  What is interruptible, and why the rest is
+ * not:
+ *   - every I/O call that waits (gr_read, gr_write, their v, full and
+ *     all forms, gr_recv, gr_send, gr_recv_buf, gr_accept, gr_connect,
+ *     gr_poll, gr_open, gr_fsync, and their waits for an fd's lock):
+ *     -ECANCELED, the fd usable; but not gr_close and gr_shutdown, so
+ *     that a cancelled member can still clean up;
  *   - gr_sleep, channel send and receive, gr_select (no case ready, or no
  *     case at all), gr_cond_wait_timeout, gr_wg_wait: the wait is withdrawn
  *     and the call returns -ECANCELED;
@@ -132,6 +147,7 @@
 #include "fatal.h"
 #include "goroutine.h"
 #include "intr.h"
+#include "io.h"
 #include "lock.h"
 #include "probes.h"
 #include "sched.h"
@@ -143,6 +159,24 @@ static struct {
     group *all;      /* every group state, via all_next/all_prev */
     int64_t next_id; /* atomic */
 } groups;
+
+/* ---------------------------------------------------------------------
+ * Probes fired from several paths (one site each: probes.h)
+ * ------------------------------------------------------------------- */
+
+static PROBE_SITE void probe_drained(int64_t id, int64_t ns)
+{
+    PROBE2(group_drained, id, ns);
+}
+
+/* A group was cancelled with `members` members; with none, it is drained
+ * at once. */
+static PROBE_SITE void probe_cancelled(int64_t id, uint32_t cause, int64_t origin, int64_t members)
+{
+    PROBE4(group_cancel, id, cause, origin, members);
+    if (members == 0)
+        probe_drained(id, 0);
+}
 
 /* ---------------------------------------------------------------------
  * The state behind a gr_group, and the registry
@@ -169,7 +203,8 @@ static group *state_get(gr_group *pub)
         fresh = NULL;
         st->id = fetch_add_relaxed(&groups.next_id, 1) + 1;
         st->pub = pub;
-        if (pub->_flags & GROUP_CANCELLED_EARLY) {
+        bool early = pub->_flags & GROUP_CANCELLED_EARLY;
+        if (early) {
             st->cancelled = GROUP_CANCEL;
             st->interrupting = 1;
             st->cancelled_at = now_ns();
@@ -181,6 +216,8 @@ static group *state_get(gr_group *pub)
         groups.all = st;
         unlock(&groups.lock);
         PROBE2(group_new, st->id, (uintptr_t)pub);
+        if (early) /* its cancellation had no id to be told by until now */
+            probe_cancelled(st->id, GROUP_CANCEL, st->id, 0);
         __atomic_store_n((group **)&pub->_state, st, __ATOMIC_RELEASE);
     }
     unlock(&pub->_lock);
@@ -236,14 +273,16 @@ static bool cancel_one(group *x, uint32_t cause, int64_t origin, g **wake)
      * visible before the members' wait states are read. */
     __atomic_store_n(&x->interrupting, 1, __ATOMIC_SEQ_CST);
     for (g *m = x->members; m; m = m->group_next) {
+        /* Its I/O, through the I/O layer (whatever the engine): the
+         * request in flight, a wait for an fd's lock, and every later
+         * call.  Under the lock: m cannot exit and be reused meanwhile. */
+        io_cancel_g(m);
         if (intr_interrupt(m)) {
             m->schedlink = *wake;
             *wake = m;
         }
     }
-    PROBE4(group_cancel, x->id, cause, origin, x->nmembers);
-    if (x->nmembers == 0)
-        PROBE2(group_drained, x->id, 0);
+    probe_cancelled(x->id, cause, origin, x->nmembers);
     unlock(&x->lock);
     return true;
 }
@@ -272,14 +311,15 @@ static void cancel_tree_locked(group *root, uint32_t cause, g **wake)
     }
 }
 
-/* Readies the goroutines a cancellation took out of their waits. */
+/* Readies the goroutines a cancellation took out of their waits (their
+ * group cannot be destroyed under us: they are still its members). */
 static void ready_interrupted(g *wake)
 {
     while (wake) {
         g *gp = wake;
         wake = gp->schedlink; /* before ready: it reuses the link */
         gp->schedlink = NULL;
-        ready(gp);
+        ready_from(gp, GR_WAKE_CANCEL, gp->group->pub);
     }
 }
 
@@ -419,7 +459,7 @@ void group_leave(g *gp)
             wake = w;
         }
         if (grp->cancelled != GROUP_LIVE)
-            PROBE2(group_drained, grp->id, now_ns() - grp->cancelled_at);
+            probe_drained(grp->id, now_ns() - grp->cancelled_at);
     }
     unlock(&grp->lock);
     gp->group = NULL;
@@ -570,10 +610,8 @@ int gr_group_wait(gr_group *pub, int64_t timeout_ns)
         return -ETIMEDOUT;
     g *gp = require_g("gr_group_wait");
     struct group_wait gw = {.w = {.gp = gp, .is_select = 1}, .st = st};
-    if (timeout_ns > 0) {
-        int64_t now = gr_now();
-        gw.when = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
-    }
+    if (timeout_ns > 0)
+        gw.when = deadline_after(timeout_ns);
     lock(&st->lock);
     if (st->nmembers == 0) {
         unlock(&st->lock);

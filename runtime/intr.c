@@ -20,9 +20,11 @@
  * member's waiter on a channel, a wait group or a cond is marked like a
  * select case (waiter.is_select), so chan_take_waiter makes the normal
  * waker race for the token too; the canceller's intr_wake races for the
- * same token.  I/O has no token: the completion queue decides (an I/O
- * wait's intr_fn asks the engine to cancel the request, and the CQE that
- * readies the goroutine says whether data or -ECANCELED came back).
+ * same token.  I/O waits do not use this file: the I/O layer has the
+ * same two races and its own answer (io_cancel_g, io.h: a sticky flag,
+ * "publish, then check" on the request's user_data, and the completion
+ * decides the race - the CQE that readies the goroutine says whether data
+ * or -ECANCELED came back), which group.c calls for every member.
  *
  * (1) is closed Dekker-style: the goroutine publishes that its wait can
  * be withdrawn, then (full barrier) reads its group's cancelled flag; the
@@ -110,7 +112,7 @@ void timer_fire_wake(timer *t)
         gp->wake_param = NULL;
     timer_fired(t);
     if (won)
-        ready(gp);
+        ready_from(gp, GR_WAKE_TIMER, NULL);
 }
 
 /* Claims gp's wait, in state `from` (ARMED, or ARMING for the arming
@@ -168,8 +170,9 @@ static void after_intr_arm(worker *w, void *p)
         return; /* woken already and back from park: this wait is over */
     /* gp is held in park_intr until ARMING ends: gp->group is alive. */
     if (group_interrupts_seq_cst(gp->group)) {
+        gr_group *pub = gp->group->pub;
         if (intr_claim(gp, arming))
-            ready(gp);
+            ready_from(gp, GR_WAKE_CANCEL, pub);
     } else {
         __atomic_store_n(&gp->intr, seq | INTR_ARMED, __ATOMIC_RELEASE);
     }

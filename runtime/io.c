@@ -21,7 +21,13 @@
  * A request is cancelled (-ECANCELED) by three things, and the call
  * reports which: gr_close of its fd (-EBADF, the fd is gone), io_cancel_g
  * (-ECANCELED, the fd stays usable) and its linked timeout (-ETIMEDOUT,
- * the fd stays usable).  -EINTR is retried, never returned.  An fd the
+ * the fd stays usable).  When two of them meet, io_cancel_g wins: it is
+ * final for the goroutine (a cancellation group's member: every later
+ * call fails so too, gr_close and gr_shutdown excepted), while a close is
+ * about one fd and a deadline about one call.  A result the kernel
+ * delivered always wins over all three: the CQE decides, so a read that
+ * completed with data as it was cancelled returns the data.  -EINTR is
+ * retried, never returned.  An fd the
  * caller made O_NONBLOCK makes io_uring answer -EAGAIN at once; the call
  * then waits for readiness (IORING_OP_POLL_ADD) and retries, so blocking
  * semantics hold whatever the fd's flags.
@@ -49,6 +55,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -87,14 +94,25 @@ typedef struct iowait {
     bool poll_timeout;           /* ts is gr_poll's own timeout */
 } iowait;
 
+/* gp's I/O is cancelled (io_cancel_g) and this call is one that
+ * cancellation stops.  Relaxed: the "publish, then check" handshake uses
+ * its own seq-cst load (io_interrupted); this is the early exit of a
+ * call made after the cancellation. */
+static bool io_cancelled(g *gp, int flags)
+{
+    return !(flags & IO_UNCANCELLABLE) && load_relaxed(&gp->io_cancel);
+}
+
 /* Why a request of gp on h was or would be cancelled: the error its call
- * returns, or 0. */
+ * returns, or 0.  A cancelled goroutine's call says -ECANCELED even when
+ * its fd is being closed too: the cancellation is final for gp (every
+ * later call fails so), a close is about one fd. */
 static int io_interrupted(g *gp, const fdhold *h, int flags)
 {
-    if (fd_closing(h))
-        return -EBADF;
     if (!(flags & IO_UNCANCELLABLE) && __atomic_load_n(&gp->io_cancel, __ATOMIC_SEQ_CST))
         return -ECANCELED;
+    if (fd_closing(h))
+        return -EBADF;
     return 0;
 }
 
@@ -108,10 +126,11 @@ static int io_start(g *gp, fdhold *h, iowait *iw, int64_t deadline, int flags,
     worker *w;
     while (!wring_reserve(w = current_worker(), deadline ? 2 : 1)) {
         /* The SQ is full and the kernel refused to take it: the
-         * scheduling round (uring.c) retries; wait for it. */
-        if (w->ring.submit_failing)
-            gr_sleep(SQ_RETRY_NS);
-        else
+         * scheduling round (uring.c) retries; wait for it.  (A cancelled
+         * goroutine's gr_sleep returns at once: its gr_close yields.) */
+        if (io_cancelled(gp, flags))
+            return -ECANCELED;
+        if (!w->ring.submit_failing || gr_sleep(SQ_RETRY_NS) == -ECANCELED)
             sched_yield_g(false);
     }
     if (before) {
@@ -195,6 +214,8 @@ static int wait_ready(g *gp, fdhold *h, int fd, short events)
 {
     iowait iw = {0};
     int64_t dl = gp->deadline;
+    if (io_cancelled(gp, 0))
+        return -ECANCELED;
     if (dl && gr_now() >= dl)
         return -ETIMEDOUT;
     worker *w;
@@ -217,6 +238,10 @@ static int io_do(g *gp, fdhold *h, prep_fn prep, opctx *ctx, short ready_events)
         return (int)epio_do(gp, h, ctx, ready_events);
     for (;;) {
         preempt_point();
+        /* Cancelled before deadline: a cancelled goroutine's calls say
+         * -ECANCELED, whatever its deadline (see io_interrupted). */
+        if (io_cancelled(gp, ctx->io_flags))
+            return -ECANCELED;
         int64_t dl = gp->deadline;
         if (dl && gr_now() >= dl)
             return -ETIMEDOUT;
@@ -635,8 +660,17 @@ int gr_shutdown(int fd, int how)
     g *gp = io_g();
     if (!gp)
         return shutdown(fd, how) == 0 ? 0 : -errno;
-    opctx c = {.op = IO_SHUTDOWN, .fd = fd, .flags = how};
-    return io_do_fd(gp, FD_USE_REF, prep_shutdown, &c, 0);
+    /* Not cancelled (as gr_close): a cancelled goroutine shuts its
+     * connections down as it cleans up.  A reference taken for nobody
+     * (NULL) ignores gp's cancellation. */
+    fdhold h;
+    int r = fd_acquire(NULL, fd, FD_USE_REF, &h);
+    if (r)
+        return r;
+    opctx c = {.op = IO_SHUTDOWN, .fd = fd, .flags = how, .io_flags = IO_UNCANCELLABLE};
+    r = io_do(gp, &h, prep_shutdown, &c, 0);
+    fd_release(&h);
+    return r;
 }
 
 int gr_open(const char *path, int flags, mode_t mode)
@@ -663,7 +697,11 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
     g *gp = io_g();
     if (!gp) {
         struct pollfd p = {.fd = fd, .events = events};
-        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        /* Past poll(2)'s int milliseconds (24 days): forever, not a
+         * wrapped (negative or short) count. */
+        int ms = timeout_ns < 0 || timeout_ns / 1000000 >= INT_MAX
+                     ? -1
+                     : (int)((timeout_ns + 999999) / 1000000);
         for (;;) {
             int r = poll(&p, 1, ms);
             if (r > 0)
@@ -687,11 +725,15 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
         preempt_point();
         int64_t now = gr_now();
         int64_t dl = gp->deadline;
+        if (io_cancelled(gp, 0)) {
+            r = -ECANCELED;
+            break;
+        }
         if (dl && now >= dl) {
             r = -ETIMEDOUT;
             break;
         }
-        int64_t until = timeout_ns >= 0 ? now + timeout_ns : 0;
+        int64_t until = timeout_ns >= 0 ? deadline_after(timeout_ns) : 0;
         bool own = until && (!dl || until < dl);
         iowait iw = {0};
         iw.poll_timeout = own;
@@ -770,8 +812,12 @@ static int resolve(const char *host, int port, bool passive, struct addrinfo **o
     }
     struct resolve r = {.host = host, .port = port, .passive = passive};
     int e = io_g() ? gr_blocking(resolve_blocking, &r) : (resolve_blocking(&r), 0);
-    if (e)
+    if (e) {
+        /* -ECANCELED after the lookup ran: its result is ours to free. */
+        if (!r.err && r.res)
+            freeaddrinfo(r.res);
         return e;
+    }
     if (r.err == EAI_SYSTEM)
         return -EIO;
     if (r.err)

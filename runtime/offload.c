@@ -76,7 +76,7 @@ static void *offload_main(void *arg)
         if (gen == pool.generation) {
             /* Ready before the in-flight count drops, so the deadlock
              * check never sees neither. */
-            ready(j->gp);
+            ready_from(j->gp, GR_WAKE_BLOCKING, NULL);
             __atomic_fetch_sub(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
         }
     }
@@ -117,7 +117,7 @@ static void after_queue_job(worker *w, void *arg)
             pool.head = pool.tail = NULL;
             pool.njobs = 0;
             j->err = -EAGAIN;
-            ready(j->gp);
+            ready_from(j->gp, GR_WAKE_BLOCKING, NULL);
             __atomic_fetch_sub(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
         }
     }

@@ -9,8 +9,9 @@
 #include "lock.h"
 #include "sched.h"
 
-/* gr_run, before any goroutine runs / after the scheduler loop returned. */
-void preempt_monitor_start(void);
+/* gr_run, before any goroutine runs / after the scheduler loop returned.
+ * Start: 0, or -ENOMEM, or pthread_create's -errno (-EAGAIN). */
+int preempt_monitor_start(void);
 void preempt_monitor_stop(void);
 /* Wakes the monitor if it sleeps without a timeout (every worker was
  * idle); one load when it is awake. */

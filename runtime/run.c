@@ -20,6 +20,7 @@
 
 #include "bufring.h"
 #include "engine.h"
+#include "extern.h"
 #include "fd.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -129,7 +130,7 @@ static void sched_reset(void)
 {
     int nprocs = sched.nprocs;
     size_t stack = sched.default_stack;
-    bool pa = sched.preempt_async, rnd = sched.randomize;
+    bool pa = sched.preempt_async, pe = sched.preempt_explicit, rnd = sched.randomize;
     uint8_t engine = sched.engine; /* gr_engine() names the last run's */
     worker_stats last = sched.last;
     memset(&sched, 0, sizeof sched);
@@ -137,6 +138,7 @@ static void sched_reset(void)
     sched.nprocs = nprocs;
     sched.default_stack = stack;
     sched.preempt_async = pa;
+    sched.preempt_explicit = pe;
     sched.randomize = rnd;
     sched.last = last;
 }
@@ -208,7 +210,9 @@ static int workers_start(int *started)
 }
 
 /* Runs main_fn as the main goroutine, worker 0 on this thread, until the
- * runtime stops.  0, or -ENOMEM if the goroutine could not be made. */
+ * runtime stops.  0, or -ENOMEM if the goroutine could not be made, or
+ * the monitor's error: without it nothing would preempt, hand off a stuck
+ * worker or govern, so the runtime does not start half-working. */
 static int run_main(void (*main_fn)(void *), void *arg)
 {
     struct main_args ma = {main_fn, arg};
@@ -216,7 +220,12 @@ static int run_main(void (*main_fn)(void *), void *arg)
     int err = spawn_main(w0, main_goroutine, &ma);
     if (err)
         return err;
-    preempt_monitor_start(); /* before any goroutine runs (adapt.c) */
+    err = preempt_monitor_start(); /* before any goroutine runs (preempt.c) */
+    if (err)
+        return err;
+    /* Open to outside threads first: from the go signal on, any worker may
+     * run a goroutine that hands work to one (gr_blocking). */
+    extern_open();
     pthread_mutex_lock(&start_mu);
     store_release(&sched.running, 1);
     pthread_cond_broadcast(&start_cond);
@@ -226,10 +235,14 @@ static int run_main(void (*main_fn)(void *), void *arg)
     return 0;
 }
 
-/* The go signal will not come: wakes the workers waiting for it. */
-static void start_abandon(void)
+/* The go signal will not come: wakes the workers waiting for it, with
+ * start_err set so that they stop waiting (a failure after every worker
+ * started, such as spawn_main's, leaves it 0 otherwise). */
+static void start_abandon(int err)
 {
     pthread_mutex_lock(&start_mu);
+    if (!start_err)
+        start_err = err;
     pthread_cond_broadcast(&start_cond);
     pthread_mutex_unlock(&start_mu);
 }
@@ -240,11 +253,13 @@ static void start_abandon(void)
 static void runtime_stop(int started)
 {
     store_release(&sched.stopping, 1);
+    extern_close(); /* outside threads touch nothing more (extern.c) */
     for (int i = 1; i < started; i++)
         engine_kick(&sched.workers[i]); /* as main_goroutine does */
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
+    extern_quiesce(); /* no outside thread still in the queues or rings */
     stats_collect(&sched.last);
     stats_probe_fire(&sched.last, true);
     store_release(&sched.running, 0);
@@ -295,7 +310,7 @@ int gr_run(void (*main_fn)(void *), void *arg)
     if (!err)
         err = run_main(main_fn, arg);
     if (err)
-        start_abandon();
+        start_abandon(err);
     runtime_stop(started);
 
     if (pipe_ignored)

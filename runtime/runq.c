@@ -211,28 +211,53 @@ g *steal_work(worker *w, bool steal_runnext)
     return NULL;
 }
 
-/* Monitor thread: w has been stuck on one goroutine with others queued
- * behind it; let other workers have them. */
-void sched_handoff_queue(worker *victim)
+/* Appends up to half of one of victim's rings to a schedlink chain. */
+static uint32_t ring_grab_chain(uint32_t *head, uint32_t *tail, g **slots, uint32_t size,
+                                g **chain_head, g **chain_tail)
+{
+    g *batch[RUNQ_SIZE / 2];
+    uint32_t n = ring_grab(head, tail, slots, size, batch);
+    for (uint32_t i = 0; i < n; i++)
+        chain_push(chain_head, chain_tail, batch[i]);
+    return n;
+}
+
+/* Monitor thread: victim is stuck on one goroutine (blocked in a system
+ * call, or not preemptible) with others waiting behind it.  Every one of
+ * its queues goes to the global queue, in the order victim would have run
+ * them - hotq, runnext, run queue, ioq - and an idle worker is woken to
+ * take them.  Returns how many moved. */
+uint32_t sched_handoff_queue(worker *victim)
 {
     if (sched.nprocs == 1)
-        return; /* nobody to hand it to; and runq_get relies on this */
-    g *batch[RUNQ_SIZE / 2 + HOTQ_SIZE / 2];
-    uint32_t n = runq_grab(victim, batch, false);
-    n += ring_grab(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE, batch + n);
+        return 0; /* nobody to hand them to; and runq_get relies on this */
+    g *head = NULL, *tail = NULL;
+    uint32_t n = 0, k;
+    while ((k = ring_grab_chain(&victim->hotq_head, &victim->hotq_tail, victim->hotq, HOTQ_SIZE,
+                                &head, &tail)))
+        n += k;
+    g *next = load_relaxed(&victim->runnext);
+    if (next && cas_acq_rel(&victim->runnext, &next, NULL)) {
+        chain_push(&head, &tail, next);
+        n++;
+    }
+    while ((k = ring_grab_chain(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE,
+                                &head, &tail)))
+        n += k;
     g *ioq, *ioq_tail;
     lock(&victim->ioq_lock);
     uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);
     unlock(&victim->ioq_lock);
     if (n == 0 && !ioq)
-        return;
+        return 0;
     lock(&sched.lock);
-    for (uint32_t i = 0; i < n; i++)
-        gq_put_batch_locked(batch[i], batch[i], 1);
+    if (head)
+        gq_put_batch_locked(head, tail, n);
     if (ioq)
         gq_put_batch_locked(ioq, ioq_tail, nioq);
     unlock(&sched.lock);
     maybe_wakep();
+    return n + nioq;
 }
 
 /* ---------------------------------------------------------------------
@@ -280,15 +305,8 @@ uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
 {
     uint32_t n = w->ioq_len;
     *head = *tail = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        g *gp = w->ioq[w->ioq_head++ & (w->ioq_cap - 1)];
-        gp->schedlink = NULL;
-        if (*tail)
-            (*tail)->schedlink = gp;
-        else
-            *head = gp;
-        *tail = gp;
-    }
+    for (uint32_t i = 0; i < n; i++)
+        chain_push(head, tail, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
     store_relaxed(&w->ioq_len, 0);
     return n;
 }

@@ -17,6 +17,18 @@
 #define HOT_STREAK_MAX 8 /* input completions in a row that a goroutine runs at once */
 #define HOT_BURST_MAX 4  /* hotq picks before runq gets a forced turn */
 
+/* gp at the end of a schedlink chain (goroutines on their way to the
+ * global queue). */
+static inline void chain_push(g **head, g **tail, g *gp)
+{
+    gp->schedlink = NULL;
+    if (*tail)
+        (*tail)->schedlink = gp;
+    else
+        *head = gp;
+    *tail = gp;
+}
+
 /* ---------------------------------------------------------------------
  * Global run queue (sched.lock)
  * ------------------------------------------------------------------- */
@@ -209,8 +221,9 @@ static inline void ioq_refill(worker *w)
 /* One pass of stealing over the workers in a random order. */
 g *steal_work(worker *w, bool steal_runnext);
 
-/* Monitor thread: w has been stuck on one goroutine with others queued
- * behind it; moves its queue to the global queue for other workers. */
-void sched_handoff_queue(worker *victim);
+/* Monitor thread: w has been stuck on one goroutine with others waiting
+ * behind it; moves every queue of it (hotq, runnext, run queue, ioq) to
+ * the global queue for other workers.  Returns how many moved. */
+uint32_t sched_handoff_queue(worker *victim);
 
 #endif

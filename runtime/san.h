@@ -30,6 +30,8 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, 
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+void __asan_get_shadow_mapping(uintptr_t *shadow_scale, uintptr_t *shadow_offset);
+#include <sys/mman.h>
 #endif
 #ifdef GR_TSAN
 void *__tsan_get_current_fiber(void);
@@ -81,6 +83,25 @@ static inline void san_g_release(g *gp)
     }
 #endif
     (void)gp;
+}
+
+/* A stack's pages were given back (stack.c): ASan's shadow of them, which
+ * san_stack_clean wrote all of, goes back too (pages of zeros: nothing
+ * poisoned), or a burst of big stacks would keep an eighth of its memory
+ * resident after it. */
+static inline void san_stack_released(const stack *s)
+{
+#ifdef GR_ASAN
+    uintptr_t scale, offset;
+    __asan_get_shadow_mapping(&scale, &offset);
+    uintptr_t lo = ((uintptr_t)s->base >> scale) + offset;
+    uintptr_t hi = (((uintptr_t)s->base + s->size) >> scale) + offset;
+    lo = (lo + 4095) & ~(uintptr_t)4095; /* whole shadow pages only */
+    hi &= ~(uintptr_t)4095;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#endif
+    (void)s;
 }
 
 /* ASan keeps shadow poison for a stack's old frames (an abandoned

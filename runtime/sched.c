@@ -72,7 +72,8 @@
  * touches their second page, doubling a parked goroutine's memory.
  *
  * Deadlock.  When the last worker goes to sleep while no timer is armed, no
- * I/O or gr_blocking call is in flight and no queue holds a goroutine,
+ * I/O or gr_blocking call is in flight, no queue holds a goroutine and no
+ * thread outside the runtime holds a reference (gr_extern_ref, extern.c),
  * nothing can ever run again: the runtime prints every goroutine and its
  * wait reason and exits with status 2 (fatal.c), as Go does.
  */
@@ -83,6 +84,7 @@
 #include "adapt.h"
 #include "arch.h"
 #include "engine.h"
+#include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -257,31 +259,40 @@ void park(uint16_t reason, void (*after)(worker *, void *), void *arg)
     switch_to(w, gp, next ? next : &w->g0, after, arg);
 }
 
-/* What every ready does before queueing gp (w: the readier's worker). */
-static void mark_runnable(worker *w, g *gp)
+/* What every ready does before queueing gp (w: the readier's worker;
+ * source, obj: what made it runnable, for the probe only). */
+static void mark_runnable(worker *w, g *gp, unsigned source, const void *obj)
 {
-    PROBE2(ready, gp->id, w && w->cur ? w->cur->id : 0);
+    PROBE4(ready, gp->id, w && w->cur ? w->cur->id : 0, source, obj);
     gp->wait_reason = GR_WAIT_NONE;
     store_relaxed(&gp->status, (uint32_t)G_RUNNABLE);
 }
 
 void ready(g *gp)
 {
+    ready_from(gp, GR_WAKE_GOROUTINE, NULL);
+}
+
+void ready_from(g *gp, unsigned source, const void *obj)
+{
     worker *w = current_worker();
-    mark_runnable(w, gp);
+    mark_runnable(w, gp, source, obj);
     gp->hot_streak = 0;
     if (w) {
         runq_put(w, gp, true);
-    } else {
-        /* Not a worker (offload pool, a foreign thread): global queue. */
+    } else if (extern_enter()) {
+        /* Not a worker (offload pool, the monitor, a program's thread):
+         * the global queue - unless the runtime is stopping, and gp is
+         * abandoned with the other goroutines (extern.c). */
         gq_put(gp);
         maybe_wakep();
+        extern_exit();
     }
 }
 
 void ready_io(worker *w, g *gp, bool input)
 {
-    mark_runnable(w, gp);
+    mark_runnable(w, gp, GR_WAKE_IO, NULL);
     /* Fresh input runs next, while it and its socket are in this CPU's
      * cache; no wake-up, this worker is about to run it. */
     if (input && gp->hot_streak < HOT_STREAK_MAX) {
@@ -474,14 +485,17 @@ static bool deadlocked_locked(void)
     if (!sched_all_idle())
         return false;
     if (load_acquire(&sched.stopping) || load_acquire(&sched.ntimers) > 0 ||
-        load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0)
+        load_acquire(&sched.io_inflight) > 0 || load_acquire(&sched.blocking_inflight) > 0 ||
+        extern_refs_held()) /* a thread outside may still wake one */
         return false;
     if (sched.gq_len)
         return false;
     for (int i = 0; i < sched.nprocs; i++)
         if (worker_has_work(&sched.workers[i]))
             return false;
-    return true;
+    /* Last: the monitor announces a move before it takes goroutines out
+     * of the queues just looked at (preempt.c). */
+    return __atomic_load_n(&sched.monitor_moving, __ATOMIC_SEQ_CST) == 0;
 }
 
 /* Releases sched.lock, held by a worker about to sleep; if nothing can
@@ -643,7 +657,9 @@ static g *find_runnable(worker *w)
                 continue;
         }
 
-        /* Go idle. */
+        /* Go idle, with the stacks this worker pooled where the monitor's
+         * scavenger can give them back if they stay unused (stack.c). */
+        stack_pool_flush(w);
         lock(&sched.lock);
         if (load_acquire(&sched.stopping)) {
             unlock(&sched.lock);

@@ -84,7 +84,8 @@ typedef struct sched {
     bool adaptive;        /* GR_ADAPTIVE: the governor may park workers */
     worker *workers;      /* nprocs of them; [0] runs on gr_run's thread */
     size_t default_stack; /* GR_STACK_SIZE */
-    bool preempt_async;   /* GR_PREEMPT */
+    bool preempt_async;   /* GR_PREEMPT (off for a static libc: preempt.c) */
+    bool preempt_explicit; /* GR_PREEMPT was given */
     bool randomize;       /* GR_SCHED_RANDOM */
     uint8_t engine_want;  /* GR_ENGINE: enum engine_want (engine.h) */
     uint8_t engine;       /* the I/O engine of this run: enum engine_kind,
@@ -105,6 +106,11 @@ typedef struct sched {
     int64_t ntimers;      /* atomic: armed timers, all workers */
     int64_t io_inflight;  /* atomic: I/O requests not yet completed */
     int64_t blocking_inflight; /* atomic: gr_blocking calls outstanding */
+    uint32_t monitor_moving; /* atomic: the monitor holds goroutines it is
+                              * moving (a hand-off, a blocked worker's
+                              * timers): in no queue, yet not asleep */
+    uint64_t extern_spawned; /* atomic: goroutines spawned by threads that
+                              * are not workers (extern.c) */
 
     uint32_t gslab_lock;  /* guards the slab chain */
     g *allg;              /* every control block made (chain via allnext) */
@@ -119,6 +125,17 @@ static inline int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The gr_now() time ns >= 0 from now, saturated: a timeout too large to
+ * add (INT64_MAX, "forever") means never, not a sum that wrapped into the
+ * past and expires at once (Go's timers saturate the same way). */
+static inline int64_t deadline_after(int64_t ns)
+{
+    int64_t when;
+    if (__builtin_add_overflow(now_ns(), ns, &when))
+        return INT64_MAX;
+    return when;
 }
 
 /* The worker the calling thread is, or NULL.  Reads TLS with an asm
@@ -151,8 +168,13 @@ static inline g *current_g(void)
  * called from a thread that is not a worker. */
 void park(uint16_t reason, void (*after)(worker *, void *), void *arg);
 void ready(g *gp);
+/* ready, saying what made gp runnable for the `ready` probe's tracers
+ * (enum gr_wake_source; obj: the channel for GR_WAKE_CHAN, else NULL).
+ * ready() is ready_from(gp, GR_WAKE_GOROUTINE, NULL). */
+void ready_from(g *gp, unsigned source, const void *obj);
 /* Parks until the gr_now() time `when` (gr_sleep, select with no cases):
- * 0, or -ECANCELED when the goroutine's group is cancelled (intr.h). */
+ * 0, -ECANCELED when the goroutine's group is cancelled (intr.h), or
+ * -ENOMEM (no room for the timer: it did not park). */
 int park_until(uint16_t reason, int64_t when);
 /* ready for I/O completions (owner only, from the ring's dispatch): not a
  * hand-off, so the queue's tail in completion order; past a full queue, the

@@ -8,10 +8,12 @@
  *      that can proceed does, so the choice is uniform among the ready
  *      cases.
  *   3. Nothing ready: with timeout 0 return -EAGAIN; otherwise queue a
- *      waiter on every channel, arm the timeout, and park (the channels
- *      are unlocked after the switch).  Wakers race for the goroutine's
- *      wake token (chan_take_waiter): exactly one case - or the timer -
- *      wins and performs its transfer; the losers' waiters are skipped.
+ *      waiter on every channel, in poll order (so that two cases on one
+ *      channel are taken in random order too), arm the timeout, and park
+ *      (the channels are unlocked after the switch).  Wakers race for the
+ *      goroutine's wake token (chan_take_waiter): exactly one case - or
+ *      the timer - wins and performs its transfer; the losers' waiters
+ *      are skipped.
  *   4. Woken: stop the timer, lock every channel again and take the
  *      remaining waiters off their queues.
  * A member of a group (group.c) whose group is cancelled races the cases
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "fatal.h"
 #include "greenrt.h"
 #include "group.h"
 #include "intr.h"
@@ -116,7 +119,7 @@ static void after_select_park(worker *w, void *arg)
     if (s->when) {
         gp->tm.fire = timer_fire_wake;
         if (timer_arm(w, &gp->tm, s->when) < 0)
-            s->when = 0; /* no memory: behave as an infinite wait */
+            fatal("timer heap full after timer_reserve"); /* cannot happen */
     }
     unlock_all(s);
 }
@@ -134,7 +137,8 @@ static int select_no_cases(int64_t timeout_ns)
         park_intr(gp, GR_WAIT_SELECT_NO_CASES, NULL, NULL, intr_wake);
         return -ECANCELED; /* only cancellation wakes it */
     }
-    return park_until(GR_WAIT_SELECT, gr_now() + timeout_ns) ?: -ETIMEDOUT;
+    int err = park_until(GR_WAIT_SELECT, deadline_after(timeout_ns));
+    return err ? err : -ETIMEDOUT;
 }
 
 int gr_select(gr_case *cases, int n, int64_t timeout_ns)
@@ -152,6 +156,10 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
 
     g *gp = timeout_ns != 0 ? require_g("gr_select") : current_g();
     worker *w = current_worker();
+    /* Room for the timeout's timer now, while failing is still possible:
+     * it is armed after the park. */
+    if (timeout_ns > 0 && timer_reserve(w) < 0)
+        return -ENOMEM;
 
     uint16_t poll_inline[SELECT_INLINE];
     gr_chan *locks_inline[SELECT_INLINE];
@@ -204,7 +212,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
     if (chosen >= 0 || timeout_ns == 0) {
         unlock_all(&s);
         if (wake)
-            ready(wake);
+            ready_from(wake, GR_WAKE_CHAN, cases[chosen].chan);
         free(heap);
         return chosen >= 0 ? chosen : -EAGAIN;
     }
@@ -216,9 +224,14 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
         free(heap);
         return -ECANCELED;
     }
+    /* Queued in poll order: a peer that arrives later takes the first
+     * waiter of its channel's queue, and two cases on one channel must
+     * not always favour the lower index (Go's lock order is made from the
+     * shuffled poll order for the same reason). */
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     gp->wake_param = NULL;
-    for (int i = 0; i < n; i++) {
+    for (int k = 0; k < n; k++) {
+        int i = s.poll[k];
         waiter *wt = &s.waiters[i];
         *wt = (waiter){.gp = gp, .elem = cases[i].elem, .chan = cases[i].chan,
                        .case_index = i, .is_select = 1, .res = 0};
@@ -226,7 +239,7 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
             continue;
         waitq_push(cases[i].op == GR_SEND ? &cases[i].chan->sendq : &cases[i].chan->recvq, wt);
     }
-    s.when = timeout_ns > 0 ? gr_now() + timeout_ns : 0;
+    s.when = timeout_ns > 0 ? deadline_after(timeout_ns) : 0;
     park_intr(gp, GR_WAIT_SELECT, after_select_park, &s, intr_wake);
 
     /* Step 4. */

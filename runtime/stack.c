@@ -3,23 +3,34 @@
  *
  * Stacks are anonymous mappings with MAP_NORESERVE: address space is cheap
  * (a million 64 KiB stacks are 64 GiB of it, out of 128 TiB) and only the
- * pages a goroutine touches become memory.  Three kinds:
+ * pages a goroutine touches become memory.  Below each guarded stack lies
+ * a guard gap of GUARD_GAP (64 KiB) that costs address space, not memory:
+ * a frame larger than a page (a big local array in code built without
+ * -fstack-clash-protection) must fault in the gap, not land silently in
+ * the stack below; frames up to 64 KiB beyond what is left do.  Three
+ * kinds:
  *
- *   CHUNKED  BULK_STACKS stacks from one mapping, each with a guard page
- *            below it made by MADV_GUARD_INSTALL (Linux 6.13): a guard
- *            region is a page-table marker, not a VMA, so every stack is
- *            guarded however many there are, and one process_madvise(2)
- *            call installs a chunk's 64 guards.  A chunk of stacks thus
- *            costs two system calls instead of 128 (mmap and mprotect per
+ *   CHUNKED  BULK_STACKS stacks from one mapping, each with its guard gap
+ *            made by MADV_GUARD_INSTALL (Linux 6.13): a guard region is a
+ *            page-table marker, not a VMA, so every stack is guarded
+ *            however many there are, and one process_madvise(2) call
+ *            installs a chunk's 64 guards.  A chunk of stacks thus costs
+ *            two system calls instead of 128 (mmap and mprotect per
  *            stack), which at 10,000 connections was half of an echo
- *            server's system calls.  Used whenever the kernel has guard
- *            regions; the two kinds below are the fallback.
- *   GUARDED  one mapping per stack with a PROT_NONE page below it, so an
+ *            server's system calls.  The markers live in page tables,
+ *            which the stacks' touched top pages need anyway; the gaps
+ *            double the span they cover (one more 4 KiB page-table page
+ *            per 2 MiB, ~128 bytes per 64 KiB stack).  Used whenever the
+ *            kernel has guard regions; the two kinds below are the
+ *            fallback.
+ *   GUARDED  one mapping per stack with its guard gap PROT_NONE, so an
  *            overflow faults at once and is reported (SIGSEGV handler on
  *            an alternate signal stack).  Costs two kernel VMAs.
- *   BULK     BULK_STACKS stacks carved from one mapping, no guard pages.
- *            An overflow is caught by the canary word at the stack's base,
- *            checked on every switch away from the goroutine.
+ *   BULK     BULK_STACKS stacks carved from one mapping, no guard gaps:
+ *            unguarded.  An overflow is caught only by the canary word at
+ *            the stack's base, checked on every switch away from the
+ *            goroutine - after the fact, and not if the frames that ran
+ *            over skipped the canary.
  *
  * The kernel limits a process to vm.max_map_count VMAs (65,530 on a stock
  * kernel).  At start we measure what the process already uses and give
@@ -28,11 +39,27 @@
  *
  * Pools.  A dead goroutine's stack goes to its worker's pool (a list
  * threaded through the stacks' top pages, which are resident anyway), so
- * the steady state of spawn-run-exit makes no system call.  Pools spill to
- * a shared pool; beyond SHARED_POOL_MAX stacks there, memory is given back
- * (guarded stacks unmapped; chunked and bulk stacks MADV_DONTNEED'ed,
- * GIVEBACK_BATCH at a time in one process_madvise where the kernel allows,
- * and kept as address space for reuse).
+ * the steady state of spawn-run-exit makes no system call.  A worker's
+ * pool holds default-size stacks only, LOCAL_POOL_BYTES of them; beyond
+ * that, and for other sizes, stacks go to the shared pool, which holds
+ * SHARED_POOL_BYTES of stacks of any size.  Beyond that, memory is given
+ * back at once: guarded stacks are unmapped; chunked and bulk stacks are
+ * MADV_DONTNEED'ed, GIVEBACK_BATCH at a time in one process_madvise where
+ * the kernel allows, and kept as address space for reuse ("cold", in
+ * bins by size, so that a program mixing stack sizes reuses them all
+ * instead of mapping new chunks).  Both bounds count a stack's size, not
+ * its resident pages: a 1 MiB stack a goroutine touched all of costs
+ * 1 MiB.
+ *
+ * Scavenging (Go's scavenger returns idle memory the same way).  A pool
+ * must serve the hot spawn/exit path, but a burst leaves it full of warm
+ * stacks that may never be used again: 2,000 goroutines with 1 MiB
+ * stacks kept 1.8 GB resident after they exited.  So a worker going idle
+ * moves its own pool to the shared one, every stack there is stamped with
+ * the time it was pooled, and the monitor thread (stacks_scavenge) gives
+ * back the pages of those idle for SCAVENGE_DELAY_NS.  A steady spawn/
+ * exit load keeps reusing its stacks well within that delay and makes no
+ * system call.
  */
 #include "stack.h"
 
@@ -54,13 +81,20 @@
 #include "san.h"
 #include "sched.h"
 
-#define GUARD_SIZE 4096
+#define PAGE 4096
+/* Below every guarded stack: a frame up to this much larger than what is
+ * left of the stack faults in the gap instead of landing in the stack
+ * below (a 4 KiB guard page let a 72 KiB local array overwrite a
+ * neighbour).  Address space only: PROT_NONE, or guard-region markers. */
+#define GUARD_GAP (64 * 1024)
 #define BULK_STACKS 64
-#define LOCAL_POOL_MAX 64
-#define SHARED_POOL_MAX 4096
+#define LOCAL_POOL_BYTES (4u << 20)   /* per worker: 64 default-size stacks */
+#define SHARED_POOL_BYTES (64u << 20) /* of stack size, warm or not */
+#define SCAVENGE_DELAY_NS 1000000000LL /* pooled this long unused: pages given back */
 #define ALTSTACK_SIZE (64 * 1024)
 #define MAP_RESERVE 8192 /* VMAs left for everything that is not a stack */
 #define GIVEBACK_BATCH 64
+#define GIVEBACK_BYTES (4u << 20) /* of stack size: a batch is given back by then */
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -73,10 +107,19 @@
  * BULK) even where guard regions exist, so that their paths stay tested. */
 bool stack_no_guard_regions;
 
+/* A pooled stack's list node, in its own top page (resident anyway). */
 typedef struct pooled {
     struct pooled *next;
     stack s;
+    int64_t since;            /* shared pool: when it was put there */
 } pooled;
+
+/* Stacks of one size whose pages were given back: address space only. */
+typedef struct coldbin {
+    size_t size;
+    stack *v;
+    long n, cap;
+} coldbin;
 
 /* A mapping to unmap at teardown. */
 typedef struct mapping {
@@ -87,10 +130,12 @@ typedef struct mapping {
 static struct {
     uint32_t lock;            /* guards everything below */
     long guarded_budget;      /* guarded stacks we may still create */
-    pooled *shared;           /* warm stacks of any size */
-    long nshared;
-    stack *cold;              /* bulk stacks whose pages were given back */
-    long ncold, capcold;
+    pooled *shared;           /* warm stacks of any size, newest first */
+    size_t shared_bytes;      /* their sizes, summed: <= SHARED_POOL_BYTES */
+    int64_t scavenge_at;      /* the oldest in `shared` is due by then (or
+                                 later: a lower bound; INT64_MAX if empty) */
+    coldbin *bins;            /* cold stacks, a bin per size */
+    int nbins, capbins;
     mapping *maps;            /* bulk chunks (guarded stacks are owned by
                                  their stack until unmapped) */
     long nmaps, capmaps;
@@ -98,6 +143,7 @@ static struct {
     long nguarded, capguarded;
     stack giveback[GIVEBACK_BATCH]; /* DONTNEED pending, then cold */
     int ngiveback;
+    size_t giveback_bytes;    /* their sizes, summed */
     bool guard_regions;       /* MADV_GUARD_INSTALL works: CHUNKED stacks */
     bool batch_madvise;       /* process_madvise(PIDFD_SELF) works */
     struct sigaction old_segv;
@@ -186,15 +232,15 @@ static void probe_guard_regions(void)
     st.guard_regions = st.batch_madvise = false;
     if (stack_no_guard_regions)
         return;
-    char *m = mmap(NULL, 2 * GUARD_SIZE, PROT_READ | PROT_WRITE,
+    char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return;
-    st.guard_regions = madvise(m, GUARD_SIZE, MADV_GUARD_INSTALL) == 0;
-    struct iovec iov = {m + GUARD_SIZE, GUARD_SIZE};
+    st.guard_regions = madvise(m, PAGE, MADV_GUARD_INSTALL) == 0;
+    struct iovec iov = {m + PAGE, PAGE};
     st.batch_madvise = syscall(SYS_process_madvise, PIDFD_SELF, &iov, 1ul, MADV_DONTNEED, 0u) ==
-                       (long)GUARD_SIZE;
-    munmap(m, 2 * GUARD_SIZE);
+                       (long)PAGE;
+    munmap(m, 2 * PAGE);
 }
 
 int stacks_init(void)
@@ -203,6 +249,8 @@ int stacks_init(void)
     long budget = (max_map_count() - count_maps() - MAP_RESERVE) / 2;
     st.guarded_budget = budget > 0 ? budget : 0;
     st.ngiveback = 0;
+    st.giveback_bytes = 0;
+    store_relaxed(&st.scavenge_at, INT64_MAX);
     probe_guard_regions();
     unlock(&st.lock);
     if (!st.handler_installed) {
@@ -227,13 +275,16 @@ void stacks_teardown(void)
         munmap(st.guarded[i].addr, st.guarded[i].len);
     free(st.maps);
     free(st.guarded);
-    free(st.cold);
+    for (int i = 0; i < st.nbins; i++)
+        free(st.bins[i].v);
+    free(st.bins);
     st.maps = st.guarded = NULL;
-    st.cold = NULL;
+    st.bins = NULL;
     st.nmaps = st.capmaps = st.nguarded = st.capguarded = 0;
-    st.ncold = st.capcold = 0;
+    st.nbins = st.capbins = 0;
     st.shared = NULL;
-    st.nshared = 0;
+    st.shared_bytes = 0;
+    store_relaxed(&st.scavenge_at, INT64_MAX);
     unlock(&st.lock);
     if (st.handler_installed) {
         sigaction(SIGSEGV, &st.old_segv, NULL);
@@ -263,17 +314,50 @@ void stack_thread_fini(void)
     altstack = NULL;
 }
 
+/* The bin of cold stacks of this size, made if need be (NULL: no memory
+ * for it).  A linear search: programs use a handful of stack sizes. */
+static coldbin *cold_bin_locked(size_t size, bool make)
+{
+    for (int i = 0; i < st.nbins; i++)
+        if (st.bins[i].size == size)
+            return &st.bins[i];
+    if (!make)
+        return NULL;
+    if (st.nbins == st.capbins) {
+        int nc = st.capbins ? st.capbins * 2 : 8;
+        coldbin *b = realloc(st.bins, sizeof(coldbin) * (size_t)nc);
+        if (!b)
+            return NULL;
+        st.bins = b;
+        st.capbins = nc;
+    }
+    st.bins[st.nbins] = (coldbin){.size = size};
+    return &st.bins[st.nbins++];
+}
+
 static bool cold_push_locked(const stack *s)
 {
-    if (st.ncold == st.capcold) {
-        long nc = st.capcold ? st.capcold * 2 : 1024;
-        stack *c = realloc(st.cold, sizeof(stack) * (size_t)nc);
-        if (!c)
-            return false; /* leaks address space only, not memory */
-        st.cold = c;
-        st.capcold = nc;
+    coldbin *b = cold_bin_locked(s->size, true);
+    if (!b)
+        return false; /* leaks address space only, not memory */
+    if (b->n == b->cap) {
+        long nc = b->cap ? b->cap * 2 : 64;
+        stack *v = realloc(b->v, sizeof(stack) * (size_t)nc);
+        if (!v)
+            return false;
+        b->v = v;
+        b->cap = nc;
     }
-    st.cold[st.ncold++] = *s;
+    b->v[b->n++] = *s;
+    return true;
+}
+
+static bool cold_pop_locked(size_t size, stack *out)
+{
+    coldbin *b = cold_bin_locked(size, false);
+    if (!b || b->n == 0)
+        return false;
+    *out = b->v[--b->n];
     return true;
 }
 
@@ -282,7 +366,7 @@ static bool cold_push_locked(const stack *s)
  * cost nothing). */
 static int stack_map_chunk_locked(size_t size, stack *out)
 {
-    size_t slot = size + GUARD_SIZE;
+    size_t slot = size + GUARD_GAP;
     size_t len = slot * BULK_STACKS;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -290,18 +374,18 @@ static int stack_map_chunk_locked(size_t size, stack *out)
         return -ENOMEM;
     struct iovec guards[BULK_STACKS];
     for (int i = 0; i < BULK_STACKS; i++)
-        guards[i] = (struct iovec){m + (size_t)i * slot, GUARD_SIZE};
+        guards[i] = (struct iovec){m + (size_t)i * slot, GUARD_GAP};
     if (madvise_ranges(guards, BULK_STACKS, MADV_GUARD_INSTALL) < 0 ||
         !push_mapping(&st.maps, &st.nmaps, &st.capmaps, m, len)) {
         munmap(m, len);
         return -ENOMEM;
     }
     for (int i = BULK_STACKS - 1; i >= 1; i--) {
-        stack s = {.base = m + (size_t)i * slot + GUARD_SIZE, .size = size, .kind = STACK_CHUNKED};
+        stack s = {.base = m + (size_t)i * slot + GUARD_GAP, .size = size, .kind = STACK_CHUNKED};
         if (!cold_push_locked(&s))
             break;
     }
-    *out = (stack){.base = m + GUARD_SIZE, .size = size, .kind = STACK_CHUNKED};
+    *out = (stack){.base = m + GUARD_GAP, .size = size, .kind = STACK_CHUNKED};
     return 0;
 }
 
@@ -311,18 +395,18 @@ static int stack_map_locked(size_t size, stack *out)
     if (st.guard_regions)
         return stack_map_chunk_locked(size, out);
     if (st.guarded_budget > 0) {
-        size_t len = size + GUARD_SIZE;
+        size_t len = size + GUARD_GAP;
         char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED)
             return -ENOMEM;
-        if (mprotect(m, GUARD_SIZE, PROT_NONE) < 0 ||
+        if (mprotect(m, GUARD_GAP, PROT_NONE) < 0 ||
             !push_mapping(&st.guarded, &st.nguarded, &st.capguarded, m, len)) {
             munmap(m, len);
             return -ENOMEM;
         }
         st.guarded_budget--;
-        *out = (stack){.base = m + GUARD_SIZE, .size = size, .kind = STACK_GUARDED};
+        *out = (stack){.base = m + GUARD_GAP, .size = size, .kind = STACK_GUARDED};
         return 0;
     }
     /* Out of VMA budget: carve BULK_STACKS stacks from one mapping; the
@@ -370,26 +454,18 @@ static int stack_alloc_raw(worker *w, size_t size, stack *out)
         return 0;
     }
     lock(&st.lock);
-    /* Warm shared stacks first, then cold bulk ones of the right size. */
+    /* Warm shared stacks first, then cold ones of the right size. */
     for (pooled **pp = &st.shared; *pp; pp = &(*pp)->next) {
         if ((*pp)->s.size == size) {
             pooled *p = *pp;
             *pp = p->next;
-            st.nshared--;
+            st.shared_bytes -= size;
             unlock(&st.lock);
             *out = p->s;
             return 0;
         }
     }
-    for (long i = st.ncold - 1; i >= 0 && i >= st.ncold - 64; i--) {
-        if (st.cold[i].size == size) {
-            *out = st.cold[i];
-            st.cold[i] = st.cold[--st.ncold];
-            unlock(&st.lock);
-            return 0;
-        }
-    }
-    int err = stack_map_locked(size, out);
+    int err = cold_pop_locked(size, out) ? 0 : stack_map_locked(size, out);
     unlock(&st.lock);
     return err;
 }
@@ -398,6 +474,8 @@ static int stack_alloc_raw(worker *w, size_t size, stack *out)
  * cold (address space kept; the guard regions survive MADV_DONTNEED). */
 static void giveback_flush_locked(void)
 {
+    if (!st.ngiveback)
+        return;
     struct iovec iov[GIVEBACK_BATCH];
     for (int i = 0; i < st.ngiveback; i++)
         iov[i] = (struct iovec){st.giveback[i].base, st.giveback[i].size};
@@ -405,36 +483,49 @@ static void giveback_flush_locked(void)
     for (int i = 0; i < st.ngiveback; i++)
         cold_push_locked(&st.giveback[i]);
     st.ngiveback = 0;
+    st.giveback_bytes = 0;
 }
 
-static void shared_put_locked(stack *s)
+/* Gives s's memory back (st.lock held): a guarded stack is unmapped; the
+ * others join the next MADV_DONTNEED batch, then the cold bins. */
+static void giveback_locked(const stack *s)
 {
-    if (st.nshared < SHARED_POOL_MAX) {
-        pooled *p = node_of(s);
-        p->s = *s;
-        p->next = st.shared;
-        st.shared = p;
-        st.nshared++;
-        return;
-    }
-    /* Enough warm stacks: give the memory back. */
+    san_stack_released(s);
     if (s->kind == STACK_GUARDED) {
-        char *m = s->base - GUARD_SIZE;
+        char *m = s->base - GUARD_GAP;
         forget_guarded(m);
-        munmap(m, s->size + GUARD_SIZE);
+        munmap(m, s->size + GUARD_GAP);
         st.guarded_budget++;
         return;
     }
     st.giveback[st.ngiveback++] = *s;
-    if (st.ngiveback == GIVEBACK_BATCH)
+    st.giveback_bytes += s->size;
+    if (st.ngiveback == GIVEBACK_BATCH || st.giveback_bytes >= GIVEBACK_BYTES)
         giveback_flush_locked();
+}
+
+static void shared_put_locked(const stack *s, int64_t now)
+{
+    if (st.shared_bytes + s->size > SHARED_POOL_BYTES) {
+        giveback_locked(s); /* enough warm stacks */
+        return;
+    }
+    pooled *p = node_of(s);
+    p->s = *s;
+    p->since = now;
+    p->next = st.shared;
+    st.shared = p;
+    st.shared_bytes += s->size;
+    if (st.scavenge_at == INT64_MAX)
+        store_relaxed(&st.scavenge_at, now + SCAVENGE_DELAY_NS);
 }
 
 void stack_free(worker *w, stack *s)
 {
     if (!s->base)
         return;
-    if (s->size == sched.default_stack && w->nstack_pool < LOCAL_POOL_MAX) {
+    if (s->size == sched.default_stack &&
+        (size_t)(w->nstack_pool + 1) * s->size <= LOCAL_POOL_BYTES) {
         pooled *p = node_of(s);
         p->s = *s;
         p->next = w->stack_pool;
@@ -442,37 +533,128 @@ void stack_free(worker *w, stack *s)
         w->nstack_pool++;
         return;
     }
+    int64_t now = now_ns();
     lock(&st.lock);
-    shared_put_locked(s);
+    shared_put_locked(s, now);
     unlock(&st.lock);
 }
 
 void stack_pool_flush(worker *w)
 {
+    if (!w->stack_pool)
+        return;
+    int64_t now = now_ns();
     lock(&st.lock);
     while (w->stack_pool) {
         pooled *p = w->stack_pool;
         w->stack_pool = p->next;
         stack s = p->s;
-        shared_put_locked(&s);
+        shared_put_locked(&s, now);
     }
     w->nstack_pool = 0;
     unlock(&st.lock);
+}
+
+int64_t stacks_scavenge(int64_t now)
+{
+    int64_t at = load_acquire(&st.scavenge_at);
+    if (at > now)
+        return at == INT64_MAX ? -1 : at - now;
+    lock(&st.lock);
+    int64_t oldest = INT64_MAX;
+    for (pooled **pp = &st.shared; *pp;) {
+        pooled *p = *pp;
+        if (p->since + SCAVENGE_DELAY_NS <= now) {
+            *pp = p->next;
+            st.shared_bytes -= p->s.size;
+            stack s = p->s;
+            giveback_locked(&s);
+        } else {
+            if (p->since < oldest)
+                oldest = p->since;
+            pp = &p->next;
+        }
+    }
+    giveback_flush_locked();
+    store_relaxed(&st.scavenge_at, oldest == INT64_MAX ? INT64_MAX : oldest + SCAVENGE_DELAY_NS);
+    unlock(&st.lock);
+    return oldest == INT64_MAX ? -1 : oldest + SCAVENGE_DELAY_NS - now;
 }
 
 /* ---------------------------------------------------------------------
  * Overflow reports
  * ------------------------------------------------------------------- */
 
+/* Messages of the SIGSEGV handler, put together by hand and written with
+ * write(2): a signal handler may call neither stdio (its locks may be
+ * held by the code that faulted) nor dladdr (the loader's lock). */
+typedef struct msgbuf {
+    char text[256];
+    size_t len;
+} msgbuf;
+
+static void msg_str(msgbuf *m, const char *s)
+{
+    while (*s && m->len < sizeof m->text)
+        m->text[m->len++] = *s++;
+}
+
+static void msg_num(msgbuf *m, uint64_t v, unsigned base)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (base == 16)
+        msg_str(m, "0x");
+    while (n > 0 && m->len < sizeof m->text)
+        m->text[m->len++] = digits[--n];
+}
+
+static void msg_write(const msgbuf *m)
+{
+    size_t off = 0;
+    while (off < m->len) {
+        ssize_t k = write(STDERR_FILENO, m->text + off, m->len - off);
+        if (k <= 0)
+            return;
+        off += (size_t)k;
+    }
+}
+
+/* "fatal: goroutine N (NAME)": NAME if known, else the entry point's
+ * address (naming it would take dladdr). */
+static void msg_goroutine(msgbuf *m, const g *gp, const char *name)
+{
+    msg_str(m, "fatal: goroutine ");
+    msg_num(m, (uint64_t)gp->id, 10);
+    msg_str(m, " (");
+    if (name && *name) {
+        msg_str(m, name);
+    } else {
+        msg_str(m, "entry ");
+        msg_num(m, (uint64_t)(uintptr_t)gp->fn, 16);
+    }
+    msg_str(m, ")");
+}
+
+/* The report and exit(2), async-signal-safe. */
+static _Noreturn void overflow_report(const g *gp, const char *name)
+{
+    msgbuf m = {.len = 0};
+    msg_goroutine(&m, gp, name);
+    msg_str(&m, " overflowed its ");
+    msg_num(&m, gp->stk.size, 10);
+    msg_str(&m, "-byte stack\n");
+    msg_write(&m);
+    _exit(2);
+}
+
 _Noreturn void stack_overflow_fatal(const g *gp)
 {
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "fatal: goroutine %lld (%s) overflowed its %zu-byte stack\n",
-                     (long long)gp->id, g_name((g *)gp), gp->stk.size);
-    if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
-        /* nothing more we can do */
-    }
-    _exit(2);
+    overflow_report(gp, g_name((g *)gp)); /* not in a signal handler */
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
@@ -481,21 +663,21 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
     g *gp = w ? w->cur : NULL;
     char *addr = si->si_addr;
     if (gp && !gp->is_g0 && gp->stk.base) {
-        /* In the guard page below a guarded stack, or just under a bulk
+        /* In the guard gap below a guarded stack, or just under a bulk
          * stack's base; or the stack pointer itself is below the base: a
          * bulk stack has no guard, so a runaway recursion runs through the
          * stacks below it until it reaches unmapped memory. */
         const ucontext_t *uc = uctx;
         char *sp = (char *)uc->uc_mcontext.gregs[REG_RSP];
-        if ((addr >= gp->stk.base - GUARD_SIZE && addr < gp->stk.base + 64) ||
+        if ((addr >= gp->stk.base - GUARD_GAP && addr < gp->stk.base + 64) ||
             sp < gp->stk.base)
-            stack_overflow_fatal(gp);
-        char buf[256];
-        int n = snprintf(buf, sizeof buf,
-                         "fatal: goroutine %lld (%s): segmentation fault at address %p\n",
-                         (long long)gp->id, g_name(gp), (void *)addr);
-        if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
-        }
+            overflow_report(gp, gp->name); /* the name if it is known already */
+        msgbuf m = {.len = 0};
+        msg_goroutine(&m, gp, gp->name);
+        msg_str(&m, ": segmentation fault at address ");
+        msg_num(&m, (uint64_t)(uintptr_t)addr, 16);
+        msg_str(&m, "\n");
+        msg_write(&m);
     }
     /* Not a stack overflow: let the previous handler (or the default
      * action, a core dump) have it by re-faulting with it installed. */

@@ -35,8 +35,13 @@ void stack_thread_fini(void);
 int stack_alloc(struct worker *w, size_t size, stack *out);
 /* Gives a dead goroutine's stack back to w's pool. */
 void stack_free(struct worker *w, stack *s);
-/* Moves w's pooled stacks to the shared pool (worker stopping). */
+/* Moves w's pooled stacks to the shared pool (w going idle or stopping),
+ * where the scavenger sees them.  One load when w's pool is empty. */
 void stack_pool_flush(struct worker *w);
+/* Monitor thread: gives back the pages of the stacks pooled unused for
+ * SCAVENGE_DELAY_NS (stack.c).  Returns the ns until the next ones fall
+ * due, or -1 when nothing is pooled.  One load when none is due. */
+int64_t stacks_scavenge(int64_t now);
 
 static inline bool stack_canary_ok(const stack *s)
 {

@@ -16,6 +16,7 @@
 void stats_collect(worker_stats *out)
 {
     memset(out, 0, sizeof *out);
+    out->spawned = load_relaxed(&sched.extern_spawned);
     for (int i = 0; i < sched.nprocs && sched.workers; i++) {
         const worker_stats *s = &sched.workers[i].st;
         out->spawned += load_relaxed(&s->spawned);

@@ -19,7 +19,10 @@
  * queue empties or a waiter got it quickly.  Bit layout of _state:
  *   bit 0  LOCKED     bit 1  STARVING    bit 2  WAITERS (queue non-empty)
  */
+#include "sync.h"
+
 #include <errno.h>
+#include <sched.h> /* sched_yield */
 
 #include "chan.h"
 #include "fatal.h"
@@ -307,7 +310,7 @@ static void after_cond_park(worker *w, void *arg)
     if (cw->when) {
         cw->w.gp->tm.fire = timer_fire_wake;
         if (timer_arm(w, &cw->w.gp->tm, cw->when) < 0)
-            cw->when = 0;
+            fatal("timer heap full after timer_reserve"); /* cannot happen */
     }
     unlock(&cw->c->_lock);
 }
@@ -321,8 +324,13 @@ static int cond_wait(gr_cond *c, gr_mutex *m, int64_t timeout_ns, bool interrupt
     if (interruptible && g_interrupted(gp))
         return -ECANCELED; /* m still held, as on every return */
     cond_waiter cw = {.w = {.gp = gp, .is_select = 1}, .c = c};
-    if (timeout_ns >= 0)
-        cw.when = gr_now() + timeout_ns;
+    if (timeout_ns >= 0) {
+        cw.when = deadline_after(timeout_ns);
+        /* Room for the timer now, while m is still held and failing is
+         * still possible: it is armed after the park. */
+        if (timer_reserve(current_worker()) < 0)
+            return -ENOMEM;
+    }
     __atomic_store_n(&gp->wake_token, 0, __ATOMIC_RELAXED);
     gp->wake_param = NULL;
     lock(&c->_lock);
@@ -388,28 +396,95 @@ void gr_cond_broadcast(gr_cond *c)
 
 /* ---------------------------------------------------------------------
  * gr_wg
+ *
+ * A wait group may be freed, or the frame it lives in reused, as soon as
+ * gr_wg_wait has returned (in Go the garbage collector makes that free of
+ * charge).  So the gr_wg_done that reaches zero must not touch the wait
+ * group once a waiter can have returned - and with a lock-free counter
+ * and a waiter that returns when it reads zero, it did: it took the lock
+ * to wake the queue after its decrement, and could write the lock word of
+ * a wait group already freed.  Go's answer: one word holds the counter
+ * (high half) and the number of waiters (low half).  A done that leaves
+ * the counter above zero, or finds no waiter, touches nothing after its
+ * atomic add; one that reaches zero with waiters is the releaser: it owns
+ * the wait group until it has woken them, and a waiter returns only once
+ * the releaser has let go.
+ *
+ *   waiter    counts itself (CAS) and queues itself under _lock, while
+ *             the counter is above zero, then parks.  Under the lock, so
+ *             that the releaser (which takes it after its decrement) finds
+ *             every counted waiter queued.
+ *   releaser  takes _lock, takes every waiter off the queue, resets the
+ *             word to 0 (the release store) and unlocks: its last touch.
+ *             It readies the waiters after that.
+ *   fast path a wait that reads the word 0 and then the lock free returns
+ *             at once: a releaser resets the word under the lock, so a
+ *             free lock after a zero word means it has let go.
+ *   under way a wait that finds the counter at zero but waiters counted
+ *             (a releaser between its decrement and its lock) queues
+ *             itself uncounted and parks: the releaser takes the whole
+ *             queue, so it wakes this one too, after letting go.
+ *   cancelled a member's wait whose group is cancelled: if the counter is
+ *             still above zero, it uncounts and unqueues itself under the
+ *             lock; if a releaser is under way, it must not return before
+ *             the releaser is done, so it gives its wake token back and
+ *             parks (not interruptibly) until the releaser takes it.
+ * The end of a contended unlock is a futex wake-up on the lock word's
+ * address: a system call, harmless on memory that was freed (a spurious
+ * wake-up at worst, which every futex waiter tolerates).
  * ------------------------------------------------------------------- */
 
+#define WG_COUNT_SHIFT 32
+#define WG_ONE_WAITER 1ull
+
+static int32_t wg_count(uint64_t s)
+{
+    return (int32_t)(s >> WG_COUNT_SHIFT);
+}
+
+static uint32_t wg_waiters(uint64_t s)
+{
+    return (uint32_t)s;
+}
+
+void (*wg_release_hook)(void);
+
+/* The counter reached zero with waiters counted: wake them all.  The
+ * waiters cannot return before the unlock (see above). */
 static void wg_release(gr_wg *wg)
 {
     waiter *wake = NULL, *w;
+    if (__builtin_expect(wg_release_hook != NULL, 0))
+        wg_release_hook();
     lock(&wg->_lock);
-    /* A member's waiter races its cancellation for its wake token. */
+    /* A member's waiter races its cancellation for its wake token; the
+     * losers are dropped from the queue all the same. */
     while ((w = chan_take_waiter(q_of(wg->_waitq)))) {
         w->next = wake;
         wake = w;
     }
+    /* Nothing else writes the word now: a done would make the counter
+     * negative and an add is misuse (below), and waiters count themselves
+     * only while the counter is above zero. */
+    store_release(&wg->_state, 0);
     unlock(&wg->_lock);
     ready_list(wake);
 }
 
 void gr_wg_add(gr_wg *wg, int n)
 {
-    int64_t v = __atomic_add_fetch(&wg->_count, n, __ATOMIC_ACQ_REL);
-    if (v < 0)
+    uint64_t delta = (uint64_t)(int64_t)n << WG_COUNT_SHIFT;
+    uint64_t v = __atomic_add_fetch(&wg->_state, delta, __ATOMIC_ACQ_REL);
+    int32_t count = wg_count(v);
+    uint32_t waiters = wg_waiters(v);
+    if (count < 0)
         misuse(n == -1 ? "gr_wg_done" : "gr_wg_add", "negative wait group counter");
-    if (v == 0)
-        wg_release(wg);
+    if (n > 0 && waiters && count == n)
+        misuse("gr_wg_add", "called while the wait group's waiters are being released (reuse "
+                            "a wait group only once every gr_wg_wait has returned)");
+    if (count > 0 || !waiters)
+        return; /* wg is not touched again */
+    wg_release(wg);
 }
 
 void gr_wg_done(gr_wg *wg)
@@ -417,42 +492,93 @@ void gr_wg_done(gr_wg *wg)
     gr_wg_add(wg, -1);
 }
 
-int gr_wg_wait(gr_wg *wg)
+/* A member's wait, whose wake token its cancellation won (lock free). */
+static int wg_wait_cancelled(gr_wg *wg, g *gp, waiter *me)
 {
-    if (load_acquire(&wg->_count) == 0)
-        return 0;
-    g *gp = require_g("gr_wg_wait");
     lock(&wg->_lock);
-    /* Checked under the lock: the add that reaches zero takes the lock
-     * after its decrement, so either we see zero or it sees us queued. */
-    if (load_acquire(&wg->_count) == 0) {
-        unlock(&wg->_lock);
-        return 0;
-    }
-    if (intr_prepare(gp)) {
+    if (!me->queued) {
+        /* A releaser took it off the queue, and has let go since. */
         unlock(&wg->_lock);
         return -ECANCELED;
+    }
+    uint64_t s = load_relaxed(&wg->_state);
+    while (wg_count(s) > 0) {
+        if (cas_acq_rel(&wg->_state, &s, s - WG_ONE_WAITER)) {
+            waitq_remove(q_of(wg->_waitq), me);
+            unlock(&wg->_lock);
+            return -ECANCELED;
+        }
+    }
+    /* A releaser is under way and will take `me` off the queue: wait for
+     * it to let go.  Nobody else races for the token now (the cancel has
+     * fired; this wait has no timeout), so it goes back to the releaser. */
+    store_relaxed(&gp->wake_token, 0);
+    park(GR_WAIT_WG, after_unlock, &wg->_lock);
+    return -ECANCELED;
+}
+
+int gr_wg_wait(gr_wg *wg)
+{
+    if (load_acquire(&wg->_state) == 0 && load_acquire(&wg->_lock) == 0)
+        return 0;
+    g *gp = current_g();
+    if (gp && gp->is_g0)
+        gp = NULL;
+    lock(&wg->_lock);
+    uint64_t s = load_relaxed(&wg->_state);
+    for (;;) {
+        if (wg_count(s) == 0) {
+            if (!wg_waiters(s)) {
+                unlock(&wg->_lock); /* released: its releaser has let go */
+                return 0;
+            }
+            if (!gp) {
+                /* A thread that is not a goroutine: the releaser is a few
+                 * instructions from its lock; let it have it. */
+                unlock(&wg->_lock);
+                sched_yield();
+                lock(&wg->_lock);
+                s = load_relaxed(&wg->_state);
+                continue;
+            }
+            /* A release is under way: be woken by it. */
+            waiter me = {.gp = gp};
+            waitq_push(q_of(wg->_waitq), &me);
+            park(GR_WAIT_WG, after_unlock, &wg->_lock);
+            return 0;
+        }
+        if (!gp) {
+            unlock(&wg->_lock);
+            gp = require_g("gr_wg_wait"); /* fatal: it would have to wait */
+        }
+        if (intr_prepare(gp)) {
+            unlock(&wg->_lock);
+            return -ECANCELED;
+        }
+        if (cas_acq_rel(&wg->_state, &s, s + WG_ONE_WAITER))
+            break;
     }
     waiter me = {.gp = gp, .is_select = gp->group != NULL};
     waitq_push(q_of(wg->_waitq), &me);
     park_intr(gp, GR_WAIT_WG, after_unlock, &wg->_lock, intr_wake);
-    if (intr_woken_by_cancel(gp)) {
-        lock(&wg->_lock);
-        if (me.queued)
-            waitq_remove(q_of(wg->_waitq), &me);
-        unlock(&wg->_lock);
-        return -ECANCELED;
-    }
-    return 0;
+    if (intr_woken_by_cancel(gp))
+        return wg_wait_cancelled(wg, gp, &me);
+    return 0; /* readied by the releaser, after its unlock */
 }
 
 /* ---------------------------------------------------------------------
  * gr_once: 0 not run, 1 running, 2 done
+ *
+ * As a wait group (above), a gr_once may be freed once gr_once_do has
+ * returned, so no caller may return while the one that ran fn still
+ * touches it: that one marks it done under _lock and wakes the waiters
+ * before it unlocks, and the fast path returns only if it reads "done"
+ * and then the lock free.
  * ------------------------------------------------------------------- */
 
 void gr_once_do(gr_once *o, void (*fn)(void))
 {
-    if (load_acquire(&o->_state) == 2)
+    if (load_acquire(&o->_state) == 2 && load_acquire(&o->_lock) == 0)
         return;
     uint32_t zero = 0;
     if (cas_acq_rel(&o->_state, &zero, 1)) {
@@ -464,13 +590,12 @@ void gr_once_do(gr_once *o, void (*fn)(void))
         ready_list(wake);
         return;
     }
-    g *gp = require_g("gr_once_do");
     lock(&o->_lock);
     if (load_acquire(&o->_state) == 2) {
-        unlock(&o->_lock);
+        unlock(&o->_lock); /* done, and its runner has let go */
         return;
     }
-    waiter me = {.gp = gp};
+    waiter me = {.gp = require_g("gr_once_do")};
     waitq_push(q_of(o->_waitq), &me);
     park(GR_WAIT_ONCE, after_unlock, &o->_lock);
 }

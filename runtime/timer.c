@@ -91,19 +91,36 @@ static void remove_at(timer_heap *h, int i)
     __atomic_fetch_sub(&sched.ntimers, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Room for one more timer; heap locked.  False when out of memory. */
+static bool heap_room(timer_heap *h)
+{
+    if (h->len < h->cap)
+        return true;
+    int ncap = h->cap ? h->cap * 2 : 64;
+    timer **n = realloc(h->slots, sizeof(timer *) * (size_t)ncap);
+    if (!n)
+        return false;
+    h->slots = n;
+    h->cap = ncap;
+    return true;
+}
+
+int timer_reserve(worker *w)
+{
+    timer_heap *h = &w->timers;
+    lock(&h->lock);
+    bool ok = heap_room(h);
+    unlock(&h->lock);
+    return ok ? 0 : -ENOMEM;
+}
+
 int timer_arm(worker *w, timer *t, int64_t when)
 {
     timer_heap *h = &w->timers;
     lock(&h->lock);
-    if (h->len == h->cap) {
-        int ncap = h->cap ? h->cap * 2 : 64;
-        timer **n = realloc(h->slots, sizeof(timer *) * (size_t)ncap);
-        if (!n) {
-            unlock(&h->lock);
-            return -ENOMEM;
-        }
-        h->slots = n;
-        h->cap = ncap;
+    if (!heap_room(h)) {
+        unlock(&h->lock);
+        return -ENOMEM;
     }
     t->when = when;
     __atomic_store_n(&t->firing, 0, __ATOMIC_RELAXED);

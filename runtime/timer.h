@@ -23,7 +23,9 @@ struct worker;
 
 typedef struct timer {
     int64_t when;                 /* expiry, gr_now() ns */
-    void (*fire)(struct timer *); /* runs on the owning worker, heap unlocked */
+    void (*fire)(struct timer *); /* runs on the owning worker, heap unlocked (or on
+                                   * the monitor thread for a worker blocked
+                                   * in a system call: preempt.c) */
     struct worker *owner;         /* heap it is in; NULL when not armed */
     int32_t index;                /* slot in owner's heap */
     uint32_t firing;              /* popped, fire() running: see timer_fired */
@@ -38,7 +40,15 @@ typedef struct timer_heap {
 
 void timer_heap_init(timer_heap *h);
 void timer_heap_destroy(timer_heap *h);
-/* Arms t on worker w's heap to fire at `when`.  t must not be armed. */
+/* Makes room in w's heap for one more timer (w: the caller's worker, in
+ * a goroutine about to park).  A waiter arms its timer in the after()
+ * callback of its park, when it is too late to report a failure; with the
+ * room reserved first, on the same worker that runs that callback and
+ * with nothing else arming there in between, that arm cannot fail, and
+ * the call can return -ENOMEM instead of waiting forever.  0 or -ENOMEM. */
+int timer_reserve(struct worker *w);
+/* Arms t on worker w's heap to fire at `when`.  t must not be armed.
+ * 0, or -ENOMEM if the heap cannot grow (never after timer_reserve). */
 int timer_arm(struct worker *w, timer *t, int64_t when);
 /* Disarms t if it is still armed; true if this call removed it (so it
  * will not fire), false if it already fired or was never armed.  When it

@@ -4,9 +4,12 @@
 #   runtests.sh UNIT... -- INTEGRATION... [-- PER_ENGINE...]
 #
 # Unit tests (cmocka binaries) run once per configuration of
-# unit_configs below: an environment each (GR_PROCS=1 and 2, on the
-# default I/O engine and on the epoll engine).  UNIT_CONFIGS, one per
-# line, replaces the list (UNIT_CONFIGS="GR_PROCS=2" for a quick run).
+# unit_configs below: an environment each (GR_PROCS=1; 2; 2 with the run
+# queues' order randomised, so that no test leans on an order greenrt does
+# not promise; 8, more workers than CPUs, for the stealing, spinning and
+# hand-off paths of a bigger machine; and GR_PROCS=1 and 2 on the epoll
+# engine, the default being io_uring where it works).  UNIT_CONFIGS, one
+# per line, replaces the list (UNIT_CONFIGS="GR_PROCS=2" for a quick run).
 # Integration tests are standalone programs or scripts that exit 0
 # (pass), 77 (skip, having printed why) or anything else (fail); those
 # after the second -- exercise the runtime's I/O (the example servers)
@@ -47,6 +50,8 @@ done
 unit_configs=(
   "GR_PROCS=1"
   "GR_PROCS=2"
+  "GR_PROCS=2 GR_SCHED_RANDOM=1"
+  "GR_PROCS=8"
   "GR_ENGINE=epoll GR_PROCS=1"
   "GR_ENGINE=epoll GR_PROCS=2"
 )

@@ -88,6 +88,11 @@ table of the medians, model beside model.
       --demo            explain each row in one sentence (the first model vs
                         the second; with threads, greenrt-epoll and greenrt,
                         what green threads and what io_uring each gave)
+      --why             then run each model once more under gtrace --offcpu
+                        --counters and say where it waits: off-CPU time by
+                        kernel path, goroutine parks by reason, the waits'
+                        distributions, counters per request; the flame
+                        graphs side by side in report.html (make demo)
   -o, --out DIR         output directory (default \$BUILD/compare)
       --no-html         skip report.html (no gnuplot needed)
   -q, --quiet           only the table
@@ -111,7 +116,7 @@ EOF
 die() { echo "$prog: $*" >&2; exit 2; }
 
 workload=echo levels= models= duration=5 warmup=1 repeats=3 size=64
-lg_threads=1 pin=0 trace=1 demo=0 out= html=1 quiet=0
+lg_threads=1 pin=0 trace=1 demo=0 why=0 out= html=1 quiet=0
 pipelines=1,16 kv_requests=200000 keyspace=0
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -129,6 +134,7 @@ while [[ $# -gt 0 ]]; do
     --pin) pin=1 ;;
     --no-trace) trace=0 ;;
     --demo) demo=1 ;;
+    --why) why=1 ;;
     -o|--out) out=${2:?}; shift ;;
     --no-html) html=0 ;;
     -q|--quiet) quiet=1 ;;
@@ -207,6 +213,7 @@ case $workload in
   kv) command -v redis-benchmark >/dev/null || die "redis-benchmark is not installed: apt-get install redis-tools (make deps)" ;;
   http) command -v wrk >/dev/null || die "wrk is not installed: apt-get install wrk (make deps)" ;;
 esac
+[[ $why == 1 && $trace == 0 ]] && die "--why traces the servers with gtrace: drop --no-trace"
 if [[ $trace == 1 ]]; then
   [[ -x $GTRACE ]] || die "$GTRACE is not built: run make"
   [[ $(id -u) == 0 ]] || die "gtrace needs root (eBPF): run as root, or pass --no-trace"
@@ -264,8 +271,11 @@ record() {   # model level rep status reason [k=v pairs already formatted]
 # jget FLATFILE PATH: a value from jflat.awk's output ("" if absent)
 jget() { awk -F'\t' -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 
-sampler() {   # PID OUTFILE: max Threads and VmRSS (kB) until the PID is gone
-  local pid=$1 f=$2 k v maxthr=0 maxrss=0
+# The kernel's memory in kB: KernelStack + Slab + PageTables (/proc/meminfo)
+kernel_kb() { awk '/^(KernelStack|Slab|PageTables):/ { s += $2 } END { print s + 0 }' /proc/meminfo; }
+
+sampler() {   # PID OUTFILE: max Threads, VmRSS and kernel memory (kB) until the PID is gone
+  local pid=$1 f=$2 k v maxthr=0 maxrss=0 maxkern=0 kern
   while [[ -r /proc/$pid/status ]]; do
     while IFS=$' \t:' read -r k v _; do
       case $k in
@@ -273,7 +283,9 @@ sampler() {   # PID OUTFILE: max Threads and VmRSS (kB) until the PID is gone
         VmRSS) [[ $v -gt $maxrss ]] && maxrss=$v ;;
       esac
     done < "/proc/$pid/status" 2>/dev/null
-    echo "$maxthr $maxrss" > "$f.tmp" && mv -f "$f.tmp" "$f"
+    kern=$(kernel_kb)
+    [[ $kern -gt $maxkern ]] && maxkern=$kern
+    echo "$maxthr $maxrss $maxkern" > "$f.tmp" && mv -f "$f.tmp" "$f"
     sleep 0.2
   done
 }
@@ -331,7 +343,9 @@ server_argv() {
 }
 
 # start_server MODEL DIR: starts it (traced, pinned), sets TOP (the pid to
-# wait for: gtrace's, or the server's), SPID and PORT; 1 if it did not start
+# wait for: gtrace's, or the server's), SPID and PORT; 1 if it did not start.
+# GT_EXTRA: more gtrace options (--why's runs)
+GT_EXTRA=()
 start_server() {
   local m=$1 d=$2 try port= i
   local pin_srv=()
@@ -347,7 +361,8 @@ start_server() {
     # decisions (others ignore it).
     local menv=(GR_DEBUG=1 ${model_env[$m]:-})
     if [[ $trace == 1 ]]; then
-      env "${menv[@]}" "${pin_srv[@]}" "$GTRACE" run --json "$d/gtrace.json" -- "${SRV[@]}" > "$d/server.out" 2> "$d/gtrace.txt" &
+      env "${menv[@]}" "${pin_srv[@]}" "$GTRACE" run "${GT_EXTRA[@]}" --json "$d/gtrace.json" -- "${SRV[@]}" \
+        > "$d/server.out" 2> "$d/gtrace.txt" &
     else
       env "${menv[@]}" "${pin_srv[@]}" "${SRV[@]}" > "$d/server.out" 2> "$d/gtrace.txt" &
     fi
@@ -509,22 +524,28 @@ run_one() {
     return
   fi
   local top=$TOP spid=$SPID port=$PORT i
-  local idle_kb
+  local idle_kb idle_vsz_kb idle_kern_kb idle_thr idle_pte_kb idle_socks
   idle_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$spid/status")
+  idle_vsz_kb=$(awk '/^VmSize:/ {print $2}' "/proc/$spid/status")
+  idle_thr=$(awk '/^Threads:/ {print $2}' "/proc/$spid/status")
+  idle_pte_kb=$(awk '/^VmPTE:/ {print $2}' "/proc/$spid/status")
+  idle_socks=$(find "/proc/$spid/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l)
+  idle_kern_kb=$(kernel_kb)
   sampler "$spid" "$dir/sample" &
   local samp=$!
   "load_$workload" "$dir" "$c" "$port"
   local lg_rc=$?
-  local ticks hwm_kb
+  local ticks hwm_kb vmpeak_kb
   ticks=$(cpu_ticks "$spid")
   hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$spid/status" 2>/dev/null)
+  vmpeak_kb=$(awk '/^VmPeak:/ {print $2}' "/proc/$spid/status" 2>/dev/null)
   kill -TERM "$spid" 2>/dev/null
   for ((i = 0; i < 300; i++)); do kill -0 $top 2>/dev/null || break; sleep 0.1; done
   kill -KILL $top 2>/dev/null
   wait $top; local srv_rc=$?
   kill $samp 2>/dev/null; wait $samp 2>/dev/null
-  local thr=0 rss=0
-  [[ -s $dir/sample ]] && read -r thr rss < "$dir/sample"
+  local thr=0 rss=0 kern=0
+  [[ -s $dir/sample ]] && read -r thr rss kern < "$dir/sample"
 
   local reqs errs
   reqs=$(jget "$dir/load.flat" requests)
@@ -550,6 +571,8 @@ run_one() {
   local line
   line=$(awk -F'\t' -v c="${c%%p*}" -v ticks="$ticks" \
       -v tck="$clk_tck" -v hwm="$hwm_kb" -v idle="$idle_kb" -v thr="$thr" -v rss="$rss" \
+      -v vmpeak="$vmpeak_kb" -v idle_vsz="$idle_vsz_kb" -v kern="$kern" -v idle_kern="$idle_kern_kb" \
+      -v idle_thr="$idle_thr" -v idle_pte="$idle_pte_kb" -v idle_socks="$idle_socks" \
       -v trace="$trace" -v model="$model" '
     FNR == NR { lg[$1] = $2; next }
     { gt[$1] = $2 }
@@ -567,6 +590,15 @@ run_one() {
       kv("served", total); kv("errors", lg["errors"]); kv("lg_cpu_pct", lg["lg_cpu_pct"])
       kv("rss_peak_mb", sprintf("%.1f", hwm / 1024))
       kv("rss_per_conn_kb", sprintf("%.2f", (hwm - idle) / c))
+      # the three parts of the memory of a connection: address space
+      # reserved (the whole stack of a thread), resident (RSS above), and
+      # the kernel part: what gtrace estimates for the server alone at its
+      # peak (threads x (kernel stack + task_struct) + page tables +
+      # sockets x their slab objects) over the same for the idle server;
+      # and, JSON only, the machine-wide /proc/meminfo growth (KernelStack
+      # + Slab + PageTables), a cross-check that other programs disturb
+      if (vmpeak != "" && idle_vsz != "") kv("vsz_per_conn_kb", sprintf("%.2f", (vmpeak - idle_vsz) / c))
+      if (kern > 0 && idle_kern > 0) kv("kern_meminfo_per_conn_kb", sprintf("%.2f", (kern - idle_kern) / c))
       kv("threads", thr)
       kv("cpu_us_per_req", sprintf("%.3f", ticks / tck * 1e6 / total))
       if (trace == 1 && ("summary/sched.voluntary" in gt)) {
@@ -589,6 +621,14 @@ run_one() {
         else if ("summary/g.switches" in gt)
           kv("gsw_per_req", per(gt["summary/g.switches"]))
         kv("trace_s", gt["duration_s"])
+        if ("summary/mem.kernel_peak_bytes" in gt) {
+          ks = gt["summary/mem.kernel_stack_bytes"]; ts = gt["summary/mem.task_struct_bytes"]
+          idle_k = idle_thr * (ks + ts) + idle_pte * 1024 + idle_socks * gt["summary/mem.socket_bytes"]
+          kv("kern_per_conn_kb", sprintf("%.2f", (gt["summary/mem.kernel_peak_bytes"] - idle_k) / 1024 / c))
+          kv("kstack_kb", ks / 1024)
+          kv("task_struct_kb", sprintf("%.2f", ts / 1024))
+          kv("socket_kb", sprintf("%.2f", gt["summary/mem.socket_bytes"] / 1024))
+        }
       }
     }' "$dir/load.flat" "$g")
   local gov= eng=
@@ -609,6 +649,30 @@ run_one() {
   fi
   say "$(printf '  %-8s C=%-6s run %s: %s, p99 %s ms%s' "$model" "$c" "$rep" "$what" \
       "$(awk -v x="$(jget "$dir/load.flat" p99_ms)" 'BEGIN{printf "%.2f", x}')" "$gov")"
+}
+
+# why_one MODEL LEVEL: one more run under gtrace --offcpu --counters, its
+# stacks folded and drawn, for the "where they wait" section (why.awk)
+why_one() {
+  local model=$1 c=$2 dir=$out/why/$1-c$2 reason
+  rm -rf "$dir"; mkdir -p "$dir"
+  reason=$(cannot_run "$model" "$c")
+  if [[ -n $reason ]]; then say "  $model C=$c (--why): not run: $reason"; return; fi
+  GT_EXTRA=(--offcpu --counters --folded "$dir/offcpu.folded" --flamegraph "$dir/offcpu.svg")
+  if ! start_server "$model" "$dir"; then
+    GT_EXTRA=()
+    say "  $model C=$c (--why): the server did not start: $(tail -n 1 "$dir/gtrace.txt" 2>/dev/null)"
+    return
+  fi
+  GT_EXTRA=()
+  local top=$TOP i
+  "load_$workload" "$dir" "$c" "$PORT"
+  kill -TERM "$SPID" 2>/dev/null
+  for ((i = 0; i < 300; i++)); do kill -0 $top 2>/dev/null || break; sleep 0.1; done
+  kill -KILL $top 2>/dev/null
+  wait $top 2>/dev/null
+  awk -f "$here/jflat.awk" "$dir/gtrace.json" > "$dir/gtrace.flat" 2>/dev/null
+  say "$(printf '  %-8s C=%-6s --why: %s req/s traced with --offcpu --counters' "$model" "$c" "$(jget "$dir/load.flat" rps)")"
 }
 
 cleanup() {
@@ -632,11 +696,30 @@ for c in "${level_list[@]}"; do
   done
 done
 
-config="workload=$workload models=$models levels=$levels duration=$duration warmup=$warmup repeats=$repeats size=$size lg_threads=$lg_threads pin=$pin trace=$trace cpus=$(nproc)"
+if [[ $why == 1 ]]; then
+  for c in "${level_list[@]}"; do
+    for m in "${model_list[@]}"; do why_one "$m" "$c"; done
+  done
+fi
+
+config="workload=$workload models=$models levels=$levels duration=$duration warmup=$warmup repeats=$repeats size=$size lg_threads=$lg_threads pin=$pin trace=$trace why=$why cpus=$(nproc)"
 [[ $workload == kv ]] && config+=" pipelines=$pipelines requests=$kv_requests keyspace=$keyspace"
 all_levels=$(IFS=,; echo "${level_list[*]}")
 awk -v outdir="$out" -v demo="$demo" -v config="$config" -v models="$models" \
     -v levels="$all_levels" -v workload="$workload" -f "$here/report.awk" "$tsv" || exit 1
+rm -f "$out/why.html"
+if [[ $why == 1 ]]; then
+  why_files=()
+  for c in "${level_list[@]}"; do
+    for m in "${model_list[@]}"; do
+      for f in offcpu.folded gtrace.flat load.flat; do
+        [[ -s $out/why/$m-c$c/$f ]] && why_files+=("$out/why/$m-c$c/$f")
+      done
+    done
+  done
+  awk -v outdir="$out" -v models="$models" -v levels="$all_levels" -f "$here/why.awk" \
+      "${why_files[@]}" /dev/null || exit 1
+fi
 if [[ $html == 1 ]]; then
   bash "$here/html.sh" "$out" || echo "$prog: report.html not written (see above)" >&2
 fi

@@ -22,6 +22,7 @@ declare -A title=(
   [rps]="requests/s (higher is better)"
   [p99_ms]="p99 latency, ms (lower is better)"
   [rss_per_conn_kb]="server RSS per connection, KB"
+  [kern_per_conn_kb]="kernel memory per connection, KB"
   [threads]="OS threads in the server"
   [vcsw_per_req]="voluntary OS context switches per request"
   [ivcsw_per_req]="involuntary OS context switches per request"
@@ -46,7 +47,7 @@ interleaved repeats.</p>" ;;
 connection), nginx (one process, access log off, the same body) and http_threads (a thread per
 connection); every server ran under <code>gtrace run</code>, so OS context switches, syscalls and
 io_uring enters are the kernel's own counts. Medians over interleaved repeats.</p>" ;;
-  *) charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req rss_per_conn_kb threads)
+  *) charts=(rps p99_ms cpu_us_per_req syscalls_per_req vcsw_per_req ivcsw_per_req rss_per_conn_kb kern_per_conn_kb threads)
       heading="greenrt: goroutines vs threads, measured by the kernel"
       intro="<p>Closed-loop echo load from <code>loadgen</code> (every reply verified) against each server model;
 every server ran under <code>gtrace run</code>, so OS context switches, syscalls and io_uring
@@ -100,6 +101,9 @@ td.bad { color: #a33; font-style: italic }
 .charts svg { border: 1px solid #ddd }
 pre { background: #f6f6f6; padding: 1em; overflow: auto; max-height: 30em; font-size: 12px }
 .notes li { color: #a33 }
+.flames { display: flex; gap: 12px; align-items: flex-start }
+.flames > div { flex: 1 1 0; min-width: 0; border: 1px solid #ddd }
+.flames h3 { margin: 4px 8px; font-size: 15px }
 </style></head><body>
 <h1>$heading</h1>
 EOF
@@ -110,11 +114,37 @@ EOF
   cat "$out/table.html"
   echo "<p><small>Per request = divided by every request served while traced (warm-up + measured), so accepting"
   echo "and closing the connections is included. OS switches include the server's io_uring workers. RSS per"
-  echo "connection = (VmHWM &minus; RSS when idle) / C. OS threads = the most seen in /proc/PID/status during the run."
+  echo "connection = (VmHWM &minus; RSS when idle) / C; address space = (VmPeak &minus; VmSize when idle) / C; kernel memory"
+  echo "= gtrace's estimate for the server (threads &times; (kernel stack + task_struct) + page tables + sockets &times; their slab"
+  echo "objects) at its peak &minus; the same when idle, / C (results.json also has the machine-wide /proc/meminfo growth,"
+  echo "kern_meminfo_per_conn_kb). OS threads = the most seen in /proc/PID/status during the run."
   echo "Server CPU = utime + stime from /proc/PID/stat.</small></p>"
   if [[ -s $out/sentences.html ]]; then
     [[ $workload == echo ]] && echo "<h2>What it shows</h2>" || echo "<h2>Against the reference server</h2>"
     cat "$out/sentences.html"
+  fi
+  if [[ -s $out/why.html ]]; then
+    # the flame graphs of compare.sh --why, each model beside the other
+    # (gtrace --flamegraph's SVG, inlined: its width made the column's,
+    # its viewBox keeps the drawing; its script zooms within itself)
+    echo "<h2>Where they wait (gtrace --offcpu)</h2>"
+    cat "$out/why.html"
+    cfg_models=$(sed -n 's/.*"models": "\([^"]*\)".*/\1/p' "$out/results.json")
+    cfg_levels=$(sed -n 's/.*"levels": "\([^"]*\)".*/\1/p' "$out/results.json")
+    [[ -n $cfg_levels ]] || cfg_levels=$(sed -n 's/.*"levels": \([0-9]*\).*/\1/p' "$out/results.json")
+    IFS=, read -r -a why_models <<< "$cfg_models"
+    IFS=, read -r -a why_levels <<< "$cfg_levels"
+    for lv in "${why_levels[@]}"; do
+      echo "<h3>Off-CPU flame graphs, C = $lv: the width of a frame is the time spent waiting under it</h3><div class=\"flames\">"
+      for m in "${why_models[@]}"; do
+        svg=$out/why/$m-c$lv/offcpu.svg
+        [[ -s $svg ]] || continue
+        echo "<div><h3>$m</h3>"
+        sed -e '/^<?xml/d' -e 's/^<svg version="1.1" width="[0-9]*" height="[0-9]*"/<svg version="1.1" width="100%"/' "$svg"
+        echo "</div>"
+      done
+      echo "</div>"
+    done
   fi
   echo "<h2>Charts</h2><div class=\"charts\">"
   for s in "${svgs[@]+"${svgs[@]}"}"; do

@@ -21,6 +21,7 @@
 
 BEGIN {
     FS = "\t"
+    AUX["kstack_kb"]; AUX["task_struct_kb"]; AUX["socket_kb"]
     if (workload == "") workload = "echo"
     nm = split(models, M, ",")
     nl = split(levels, L, ",")
@@ -65,6 +66,8 @@ BEGIN {
         row("p99_ms",               "p99 latency (ms)",              "ms")
         row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
         row("rss_per_conn_kb",      "RSS per connection (KB)",       "kb")
+        row("vsz_per_conn_kb",      "address space per conn (KB)",   "kb")
+        row("kern_per_conn_kb",     "kernel memory per conn (KB)",   "kb")
         row("threads",              "OS threads",                    "int")
         row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
         row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
@@ -74,7 +77,7 @@ BEGIN {
         row("gsw_per_req",          "goroutine switches/req",        "per")
         row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
         row("lg_cpu_pct",           "loadgen CPU (% of one CPU)",    "pct")
-        split("rps p99_ms rss_per_conn_kb threads vcsw_per_req ivcsw_per_req syscalls_per_req cpu_us_per_req", CH, " ")
+        split("rps p99_ms rss_per_conn_kb kern_per_conn_kb threads vcsw_per_req ivcsw_per_req syscalls_per_req cpu_us_per_req", CH, " ")
     }
 }
 
@@ -104,6 +107,9 @@ function row(id, label, kind) { nr++; RID[nr] = id; RLABEL[nr] = label; RKIND[nr
             id = RID[r]
             if (id in f) { n = ++cnt[m, c, id]; val[m, c, id, n] = f[id] + 0 }
         }
+        # figures the sentences quote that are no row of their own
+        for (id in AUX)
+            if (id in f) { n = ++cnt[m, c, id]; val[m, c, id, n] = f[id] + 0 }
     } else {
         nbad[m, c, st]++
         if (!((m, c, st) in why)) why[m, c, st] = f["reason"]
@@ -168,7 +174,7 @@ function times(a, b,    r) {   # "3.2x" for the larger over the smaller
 
 # One sentence per row for --demo: what the measured figures show, A vs B
 # (the first two models) at level c.  Every clause depends on the figures.
-function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus) {
+function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus, kk, kt, ks) {
     id = RID[r]; k = RKIND[r]
     a = median(A, c, id); b = median(B, c, id)
     fa = fmt(k, a); fb = fmt(k, b)
@@ -192,8 +198,19 @@ function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus) {
     if (id == "rss_peak_mb")
         return s " - the whole server's resident memory at its peak" (a < b ? ", " times(a, b) " less for " A : ", " times(a, b) " less for " B)
     if (id == "rss_per_conn_kb") {
-        if (a < b) return s " - a parked goroutine keeps only the touched pages of a small stack, a thread also pins a kernel stack and its own user stack"
-        return s " - " A " paid at least as much memory per connection as " B " here"
+        if (a < b) return s " - resident user memory: a parked goroutine keeps only the touched pages of its small stack, a thread the touched pages of its own user stack"
+        return s " - " A " paid at least as much resident memory per connection as " B " here"
+    }
+    if (id == "vsz_per_conn_kb") {
+        if (a < b) return s " - address space reserved, touched or not: each " B " connection reserves a whole thread stack up front (" times(a, b) " more than " A "), of which only the touched pages become resident (the row above)"
+        return s " - address space reserved per connection, touched or not"
+    }
+    if (id == "kern_per_conn_kb") {
+        kk = median(B, c, "kstack_kb"); kt = median(B, c, "task_struct_kb"); ks = median(B, c, "socket_kb")
+        more = (kk != "" && kt != "") ? " (a " fmt("kb", kk) " KB kernel stack and a " fmt("kb", kt) " KB task_struct per thread, measured by gtrace)" : ""
+        return s " - the kernel's part, per task (threads' kernel stacks and task_structs, page tables, sockets' slab objects, over the idle server): " (a < b ? B " pays for a thread per connection" more (ks != "" ? ", both for a socket (" fmt("kb", ks) " KB of slab objects)" : "") : "the kernel holds about as much for each") \
+            ". Per connection, " A ": " fmt("kb", median(A, c, "vsz_per_conn_kb")) " KB reserved, " fmt("kb", median(A, c, "rss_per_conn_kb")) " KB resident, " fmt("kb", a) " KB in the kernel; " \
+            B ": " fmt("kb", median(B, c, "vsz_per_conn_kb")) " KB reserved, " fmt("kb", median(B, c, "rss_per_conn_kb")) " KB resident, " fmt("kb", b) " KB in the kernel - \"a thread costs a megabyte\" is its reserved part, \"a goroutine costs 2 KB\" its resident part, and the kernel's share is left out of both"
     }
     if (id == "threads") {
         if (a < b) return s " - " A " multiplexes " nconn " connections onto a few worker threads; the " B " server runs " commas(b) " OS threads for them"
@@ -292,7 +309,14 @@ function three(r, c,    id, k, t, e, u, s, w1, w2) {
         w2 = w2 " (io_uring waits in io_uring_enter)"
     if (id == "uring_enters_per_req" && e == 0 && u > 0)
         w2 = "io_uring: " sprintf("%.1f", ratio(1, u)) " requests per io_uring_enter"
-    return s " - " w1 "; " w2 shares(id, t, e, u)
+    s = s " - " w1 "; " w2 shares(id, t, e, u)
+    # memory: what greenrt against threads explains (the three parts of a
+    # connection's memory), in the two-model sentence's words
+    if (id == "vsz_per_conn_kb" || id == "kern_per_conn_kb") {
+        w1 = sentence(r, c, "greenrt", "threads")
+        s = s substr(w1, index(w1, " - "))
+    }
+    return s
 }
 
 # The targets of issue 14 at level c: greenrt-epoll serves at least Go's
@@ -400,7 +424,7 @@ END {
     printf "\n  per %s = divided by every %s served while traced (warm-up + measured), so\n", (UNIT == "" ? "request" : UNIT == "op" ? "op" : "request"), (UNIT == "op" ? "operation" : "request")
     printf "  accepting and closing the connections is included; OS switches include io_uring workers;\n"
     if (workload == "echo")
-        printf "  RSS per connection = (VmHWM - RSS when idle) / C; OS threads = most seen in /proc during the run.\n"
+        printf "  RSS per connection = (VmHWM - RSS when idle) / C; address space = (VmPeak - VmSize when idle) / C;\n  kernel memory = gtrace's estimate for the server (threads x (kernel stack + task_struct) + page tables\n  + sockets x slab objects) at its peak - when idle, / C; OS threads = most seen in /proc during the run.\n"
     else
         printf "  OS threads = most seen in /proc during the run.\n"
     th = th "</table>\n"

@@ -18,7 +18,10 @@
  *   - functions that return a pointer return NULL and set errno;
  *   - every synchronisation type is ready to use when zero-initialised;
  *   - blocking calls must be made from a goroutine (inside gr_run).  Called
- *     from any other thread they are a fatal error, as a Go panic is.
+ *     from any other thread they are a fatal error, as a Go panic is;
+ *   - relative timeouts (gr_sleep, gr_select, gr_cond_wait_timeout,
+ *     gr_poll) saturate: one too large to add to gr_now() (INT64_MAX)
+ *     never expires, as in Go.
  *
  * Rules for code that runs in goroutines (the runtime cannot check them):
  *   - A goroutine may resume on a different OS thread after any call that
@@ -37,11 +40,16 @@
  *     in a tight section, a signal-unsafe library) brackets itself with
  *     gr_preempt_disable()/gr_preempt_enable().
  *   - Blocking system calls made directly (read(2) on a blocking fd,
- *     sleep(3)) block the whole worker; use the gr_ I/O calls, or
- *     gr_blocking() for calls io_uring cannot do.  They may also fail
- *     with EINTR: the monitor's preemption signal (SIGURG, as in Go)
- *     interrupts those the kernel does not restart, such as poll(2) and
- *     nanosleep(2); retry them.
+ *     sleep(3)) block their worker.  Within a monitor period (10 ms) the
+ *     goroutines queued behind it are handed to the other workers and its
+ *     due timers fired, but I/O in flight on its ring waits for the call
+ *     to return, and with GR_PROCS=1 everything waits.  Use the gr_ I/O
+ *     calls, or gr_blocking() for calls io_uring cannot do.  The monitor
+ *     never signals a worker blocked in the kernel (as Go never signals a
+ *     thread in a system call), so such calls see no EINTR from greenrt;
+ *     its preemption signal (SIGURG) goes only to a worker that is running
+ *     code, and can interrupt a raw call only one that starts at that very
+ *     instant - a loop of short raw calls should still retry on EINTR.
  *
  * Environment, read by gr_run (a malformed value makes gr_run print what
  * is wrong on stderr and return -EINVAL; nothing is silently defaulted):
@@ -50,6 +58,8 @@
  *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
  *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
  *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
+ *                   (unset, off in a program with a static libc: see
+ *                   "Preemption")
  *   GR_ADAPTIVE     1 (default) or 0: the CPU governor.  GR_PROCS is then
  *                   a maximum: while the workers wait for a CPU (the
  *                   machine is busy with other work), the monitor parks
@@ -68,8 +78,10 @@
  *                   under I/O); gr_engine() says which one runs
  *   GR_DEBUG        set: print at start which I/O engine runs and why,
  *                   which io_uring features the worker rings got
- *                   (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...), and each
- *                   decision of the CPU governor with its reason
+ *                   (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...) and
+ *                   whether asynchronous preemption is off for a static
+ *                   libc, and each decision of the CPU governor with its
+ *                   reason
  */
 #ifndef GREENRT_H
 #define GREENRT_H
@@ -133,18 +145,74 @@ int gr_nprocs_active(void);
 int64_t gr_now(void);  /* CLOCK_MONOTONIC, nanoseconds */
 
 /* ======================================================================
+ * Threads outside the runtime
+ *
+ * A program has threads greenrt did not make: a library's callback
+ * thread, a thread of its own, the offload pool running a gr_blocking
+ * function.  While a runtime runs, such a thread may call what never
+ * parks: gr_go / gr_go_opts (the goroutine is queued for a worker),
+ * gr_chan_try_send, gr_chan_try_recv, gr_chan_close, gr_chan_len/_cap,
+ * gr_select with timeout_ns == 0, gr_mutex_trylock and gr_mutex_unlock,
+ * gr_rwmutex_try*lock and the unlocks, gr_cond_signal/_broadcast,
+ * gr_wg_add/_done, gr_now, gr_nprocs, gr_stats_get, gr_self (0 there),
+ * and the I/O calls, which are then plain blocking system calls.  A call
+ * that would park (gr_chan_send, gr_mutex_lock, gr_sleep, ...) is a
+ * fatal error there, as it is outside any runtime.  Once the runtime is
+ * stopping (main_fn returned) what such a thread readies is abandoned with
+ * every goroutine, and gr_go returns -EPERM.  Goroutines still parked on
+ * a channel or sync object when main_fn returns are abandoned with their
+ * stacks, which gr_run frees: such an object must not be used any more,
+ * from any thread - main_fn takes care that outside threads stop using
+ * the objects goroutines wait on before it returns (or that none waits:
+ * closing a channel takes its waiters off it).
+ *
+ * Such a thread is invisible to the deadlock detector: with every
+ * goroutine parked, the runtime would report a deadlock although the
+ * thread is about to wake one.  gr_extern_ref() says "an outside thread
+ * may still wake goroutines": while references are held, every goroutine
+ * asleep is not a deadlock.  Take one before the goroutines it will wake
+ * can all be parked (before starting the thread, say), and drop it with
+ * gr_extern_unref() once the thread will wake nothing more; if that was
+ * the last one and every goroutine is still asleep, the deadlock is
+ * reported then.  The count is the process's (it outlives a gr_run) and
+ * may be used from any thread, goroutines included.
+ *
+ * gr_extern_ref: 0.  gr_extern_unref: 0, or -EINVAL if no reference is
+ * held (unbalanced).
+ * ==================================================================== */
+int gr_extern_ref(void);
+int gr_extern_unref(void);
+
+/* ======================================================================
  * Goroutines
  *
  * gr_go starts fn(arg) in a new goroutine and returns its id (> 0), or
- * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (not called from a
- * goroutine: no runtime running, or not one of its workers).  It never blocks, but when the worker's run queue is full it
- * yields to the queued goroutines first (backpressure: a loop spawning a
- * million goroutines runs them as it goes instead of queueing a million).  A goroutine ends when fn returns or when
- * it calls gr_exit().  The stack is allocated when the goroutine first
+ * -EINVAL (NULL fn, bad stack size), -ENOMEM, -EPERM (no runtime is
+ * running, or it is stopping).  It may be called from any thread while
+ * a runtime runs (see "Threads outside the runtime").  It never blocks,
+ * but when the worker's run queue is full it yields to the queued
+ * goroutines first (backpressure: a loop spawning a million goroutines
+ * runs them as it goes instead of queueing a million).  A goroutine ends
+ * when fn returns or when it calls gr_exit().  The stack is allocated when the goroutine first
  * runs, so a spawned-but-not-started goroutine costs ~250 bytes.
  *
  * gr_opts.stack_size: 0 for the default (GR_STACK_SIZE), else
  * GR_MIN_STACK_SIZE..GR_MAX_STACK_SIZE, rounded up to the page size.
+ * Stacks do not grow.  Below each one a 64 KiB guard gap (address space,
+ * not memory) makes an overflow fault - even by a frame up to 64 KiB
+ * larger than what was left, in code built without
+ * -fstack-clash-protection - and the fault is reported as such
+ * ("goroutine N (name) overflowed its S-byte stack", exit 2).  What
+ * remains unguarded: on kernels without guard regions (before 6.13),
+ * stacks made once the process's map budget is spent (half of what
+ * vm.max_map_count leaves, ~28,000 stacks on a stock kernel) come from
+ * bulk mappings with no gap; their overflow is caught only by a canary
+ * word checked when the goroutine switches out, after the fact, and not
+ * if the frames that ran over skipped it.  An exited goroutine's stack is
+ * pooled for the next spawn (no system call in a steady spawn/exit load):
+ * up to 4 MiB of stacks per worker and 64 MiB shared, counted by stack
+ * size; past that, and for any pooled stack unused for a second, the
+ * memory goes back to the kernel (the address space is kept for reuse).
  * gr_opts.name: shown in deadlock reports, overflow reports and gtrace;
  * copied (up to 31 bytes).  NULL means "fn's address".
  * ==================================================================== */
@@ -159,8 +227,9 @@ void gr_yield(void);            /* let other runnable goroutines run */
 _Noreturn void gr_exit(void);   /* end the calling goroutine */
 int64_t gr_self(void);          /* current goroutine id, 0 outside one */
 const char *gr_self_name(void); /* current goroutine's name, "" outside */
-int gr_sleep(int64_t ns);       /* 0, or -ECANCELED (its group: see Groups);
-                                   ns <= 0 just yields */
+int gr_sleep(int64_t ns);       /* 0 (ns <= 0 just yields), -ECANCELED (its
+                                 * group: see Groups), or -ENOMEM: no memory
+                                 * for its timer, it did not sleep */
 
 /* ======================================================================
  * Channels
@@ -209,9 +278,10 @@ void gr_chan_free(gr_chan *c);
  * caller is a member of a cancelled group and no case is ready (see
  * Groups).  -EINVAL for a bad op (even in a case whose chan is NULL),
  * n < 0, n > GR_SELECT_MAX, or NULL cases with n > 0; -ENOMEM when n > 8
- * and its working arrays cannot be allocated.  With no non-NULL chan
- * (n == 0 too) and timeout_ns < 0 the goroutine blocks forever, or until
- * its group is cancelled (it shows in deadlock reports as "select (no
+ * and its working arrays cannot be allocated, or when timeout_ns > 0 and
+ * its timer cannot be (nothing was done).  With no non-NULL chan (n == 0
+ * too) and timeout_ns < 0 the goroutine blocks forever, or until its
+ * group is cancelled (it shows in deadlock reports as "select (no
  * cases)").
  * ==================================================================== */
 enum { GR_SEND = 1, GR_RECV = 2 };
@@ -262,7 +332,7 @@ typedef struct gr_cond {
 } gr_cond;
 
 typedef struct gr_wg {
-    int64_t _count;
+    uint64_t _state;     /* counter and waiters (sync.c) */
     uint32_t _lock;
     uint32_t _pad;
     void *_waitq[2];
@@ -292,15 +362,26 @@ void gr_rwmutex_unlock(gr_rwmutex *rw);
 void gr_cond_wait(gr_cond *c, gr_mutex *m);
 /* 0 when signalled, -ETIMEDOUT after timeout_ns (relative), -ECANCELED
  * for a member of a cancelled group (see Groups); m is held again on
- * return in every case.  gr_cond_wait is not interrupted by groups. */
+ * return in every case.  -ENOMEM: no memory for the timer; it returned at
+ * once, m still held.  gr_cond_wait is not interrupted by groups. */
 int gr_cond_wait_timeout(gr_cond *c, gr_mutex *m, int64_t timeout_ns);
 void gr_cond_signal(gr_cond *c);
 void gr_cond_broadcast(gr_cond *c);
+/* Wait groups, as Go's sync.WaitGroup: gr_wg_add(n) adds n (negative:
+ * as many dones) to the counter, gr_wg_wait waits until it is zero (0),
+ * or returns -ECANCELED for a member of a cancelled group (see Groups).
+ * Once gr_wg_wait has returned, the wait group is the caller's again:
+ * free it, or let its frame go - the gr_wg_done that released it no
+ * longer touches it.  Fatal misuse: a counter going negative (or past
+ * INT32_MAX), and a gr_wg_add that starts a new round while the waiters
+ * of the last one are being released (reuse a wait group only once every
+ * gr_wg_wait of the last round has returned, as in Go). */
 void gr_wg_add(gr_wg *wg, int n);
 void gr_wg_done(gr_wg *wg);
-int gr_wg_wait(gr_wg *wg);              /* 0, or -ECANCELED (see Groups) */
+int gr_wg_wait(gr_wg *wg);
 /* Runs fn exactly once across all callers of this gr_once; every caller
- * returns only after fn has returned (as Go's Once.Do, pthread_once). */
+ * returns only after fn has returned (as Go's Once.Do, pthread_once), and
+ * may then free o. */
 void gr_once_do(gr_once *o, void (*fn)(void));
 
 /* ======================================================================
@@ -547,7 +628,13 @@ void gr_group_destroy(gr_group *g);
  * others wait and preempts it: at its next gr_ call, or, when GR_PREEMPT
  * is not 0, at once by a signal (SIGURG) if the interrupted instruction
  * is in code that is safe to leave (not libc, not the loader, not
- * greenrt, preemption not disabled).  The disable count nests.
+ * greenrt, preemption not disabled) and the goroutine's stack has room
+ * left for the preemption (about 9 KiB plus the CPU's extended register
+ * state, 2.4 KiB with AVX-512); else at its next gr_ call.  The signal is
+ * handled on the worker's own signal stack, never on the goroutine's.
+ * The disable count nests.  In a program linked with a static libc (cc
+ * -static) libc's code cannot be told apart, so asynchronous preemption is
+ * off there unless GR_PREEMPT=1 asks for it (GR_DEBUG says so).
  * ==================================================================== */
 void gr_preempt_disable(void);
 void gr_preempt_enable(void);
@@ -581,7 +668,9 @@ const char *gr_engine(void);
  *   spawn        (new id, parent id, fn address)
  *   switch       (from id, to id)              0 is the worker's scheduler
  *   park         (id, reason code, reason string)  codes: enum gr_wait_reason
- *   ready        (id, by id)
+ *   ready        (id, by id, source, object)   source: enum gr_wake_source,
+ *                object: the gr_chan for GR_WAKE_CHAN, the wakee's
+ *                gr_group for GR_WAKE_CANCEL, else NULL
  *   steal        (thief worker, victim worker, count)
  *   preempt      (id, 1 if asynchronous)
  *   exit         (id)
@@ -601,7 +690,9 @@ const char *gr_engine(void);
  *   group_leave  (group id, goroutine id, members now): a member exited
  *   group_cancel (group id, cause, origin group id, members now): cause 1
  *                gr_group_cancel, 2 a deadline; origin: the group whose
- *                cancellation or deadline started it (itself or an ancestor)
+ *                cancellation or deadline started it (itself or an ancestor).
+ *                A group cancelled before its state was made fires it (with
+ *                group_drained) right after its group_new
  *   group_drained (group id, ns from its cancellation to its last
  *                member's exit; 0 if it had none then)
  *   group_free   (group id): gr_group_destroy
@@ -629,6 +720,21 @@ enum gr_wait_reason {
     GR_WAIT_BLOCKING,
     GR_WAIT_GROUP,
     GR_WAIT_REASON_COUNT
+};
+
+/* What made a parked goroutine runnable (the `ready` probe's source).
+ * GR_WAKE_GOROUTINE: the goroutine `by` (a mutex, rwmutex, cond, wait
+ * group or once it released, or a spawn); the others say which runtime
+ * event did, `by` being whatever ran on the worker then (0: a worker's
+ * scheduler, or a thread that is not a worker). */
+enum gr_wake_source {
+    GR_WAKE_GOROUTINE = 0,
+    GR_WAKE_CHAN,     /* a channel send, receive or close (select too) */
+    GR_WAKE_TIMER,    /* a sleep's, select's or cond wait's timer fired */
+    GR_WAKE_IO,       /* its I/O completed (io_uring) or its fd got ready (epoll) */
+    GR_WAKE_BLOCKING, /* its gr_blocking call returned (the offload pool) */
+    GR_WAKE_CANCEL,   /* its group's cancellation (or deadline) ended its wait */
+    GR_WAKE_SOURCE_COUNT
 };
 
 /* gr_trace_stats.engine */

@@ -184,16 +184,91 @@ static void parked(void *arg)
     gr_chan_recv(never, NULL);
 }
 
+/* n goroutines parked for good, started: their stacks are allocated. */
+static void park_goroutines(int n)
+{
+    if (!never)
+        never = gr_chan_make(0, 0);
+    for (int i = 0; i < n; i++)
+        gr_go(parked, NULL);
+    gr_sleep(n / 1000 * 1000000LL + 10 * 1000000LL);
+}
+
 static void overflow_bulk_main(void *arg)
 {
-    never = gr_chan_make(0, 0);
-    for (int i = 0; i < 40000; i++)
-        gr_go(parked, NULL);
-    gr_sleep(50LL * 1000000); /* all started: their stacks are allocated */
+    park_goroutines(40000);
     gr_opts o = {65536, "deep"};
     int64_t id = gr_go_opts(deep, NULL, &o);
     say_id("deep", id);
     gr_sleep(10LL * 1000000000);
+}
+
+/* A frame larger than the whole stack: one 72 KiB local array on a
+ * 64 KiB stack, in code built without -fstack-clash-protection (as a
+ * program's may be), so that the frame's first store lands far below the
+ * stack's base, skipping a guard page.  Parked goroutines own the stacks
+ * around it (made before and after its own: chunks hand stacks out
+ * upwards, separate mappings come downwards).  It must fault in the
+ * guard gap and be reported as an overflow, not overwrite a neighbour
+ * silently. */
+#define BIG_FRAME (72 * 1024)
+
+static gr_chan *big_gate;
+
+__attribute__((noinline, optimize("no-stack-clash-protection"))) static int
+big_frame(volatile char *out)
+{
+    volatile char a[BIG_FRAME];
+    a[0] = 1;
+    a[BIG_FRAME - 1] = 2;
+    *out = (char)(a[0] + a[BIG_FRAME - 1]);
+    return a[BIG_FRAME / 2];
+}
+
+static void big(void *arg)
+{
+    volatile char c;
+    gr_chan_recv(big_gate, NULL); /* its stack is allocated by now */
+    big_frame(&c);
+}
+
+static void big_frame_main(void *arg)
+{
+    big_gate = gr_chan_make(0, 0);
+    park_goroutines(8);
+    gr_opts o = {65536, "big"};
+    int64_t id = gr_go_opts(big, NULL, &o);
+    say_id("big", id);
+    gr_sleep(10LL * 1000000);
+    park_goroutines(8);
+    gr_chan_close(big_gate);
+    gr_sleep(1000LL * 1000000); /* the overflow ends the process first */
+}
+
+/* ------------------------------------------ the last outside reference */
+
+/* An outside thread holds a reference while main is parked for good, then
+ * drops it without waking anybody: the deadlock must be reported then,
+ * not turn into a hang. */
+static void *unref_later(void *arg)
+{
+    usleep(100 * 1000);
+    gr_extern_unref();
+    return NULL;
+}
+
+static void extern_unref_main(void *arg)
+{
+    gr_chan *c = gr_chan_make(sizeof(int), 0);
+    gr_extern_ref();
+    pthread_t t;
+    if (pthread_create(&t, NULL, unref_later, NULL) != 0) {
+        printf("pthread_create failed\n");
+        exit(4);
+    }
+    say_id("main", gr_self());
+    int v;
+    gr_chan_recv(c, &v); /* nobody sends */
 }
 
 /* ------------------------------------------------------------------ misuse */
@@ -274,6 +349,14 @@ int main(int argc, char **argv)
         /* Without guard regions, past the map budget stacks are BULK. */
         stack_no_guard_regions = true;
         return run(overflow_bulk_main, NULL);
+    }
+    if (!strcmp(m, "extern-last-unref"))
+        return run(extern_unref_main, NULL);
+    if (!strcmp(m, "overflow-big-frame"))
+        return run(big_frame_main, NULL);
+    if (!strcmp(m, "overflow-big-frame-guarded")) {
+        stack_no_guard_regions = true; /* GUARDED stacks: a PROT_NONE gap */
+        return run(big_frame_main, NULL);
     }
     if (!strcmp(m, "overflow-1m"))
         return run(overflow_main, (void *)(uintptr_t)(1024 * 1024));

@@ -15,8 +15,10 @@
  * (30 s); latencies are printed, never asserted.
  */
 #include "t_util.h"
+#include "t_io.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 
 #define LONG_NS (60 * T_SEC) /* a wait only cancellation can end in time */
@@ -838,9 +840,7 @@ static void races_main(void *arg)
         gr_group_cancel(&g);
         t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
         gr_chan_close(r.stop);    /* the peer stops waiting, if it still is */
-        /* The peer, outside g, is joined through a group of its own: a
-         * gr_wg on this stack would not do, since gr_wg_done may still
-         * touch the wg after gr_wg_wait has returned (reported). */
+        /* The peer, outside g, is joined through a group of its own. */
         t_check_eq(gr_group_wait(&r.peer, LIVE_NS), 0);
         gr_group_destroy(&r.peer);
         if (r.member_res == 0) {
@@ -871,6 +871,100 @@ static void races_main(void *arg)
 static void test_group_cancel_races_channel_transfer(void **state)
 {
     t_run(races_main, NULL);
+}
+
+/* ------------------------ races: cancellation vs a wait group's release */
+
+/* A member waits on a wait group while a goroutine outside the group does
+ * the last gr_wg_done and main cancels, each at a random moment.  The
+ * wait returns 0 or -ECANCELED; either way the member then moves on and
+ * reuses the wait group's memory - all of it but the counter word, which
+ * a done that has not happened yet still adds to (and, finding no
+ * waiter, touches nothing else).  The releaser must be done with the lock
+ * and the queue by then: a cancelled waiter never returns while a release
+ * is under way (TSan sees the race if it does; the releaser would find
+ * its lock word overwritten in any build). */
+#define WG_RACES T_BIG(20000)
+
+struct wg_race {
+    gr_wg wg;
+    int res;
+    unsigned spin_member, spin_releaser;
+    atomic_int announced, go;
+    gr_group releaser; /* the releaser's own group, never cancelled: a join */
+};
+
+/* Both sides start when main says go (on one worker, the yields while
+ * they wait for it interleave them in varying orders). */
+static void wg_race_start(struct wg_race *r, unsigned n)
+{
+    atomic_fetch_add(&r->announced, 1);
+    while (!atomic_load(&r->go))
+        gr_yield();
+    spin(n);
+}
+
+static void wg_race_member(void *arg)
+{
+    struct wg_race *r = arg;
+    wg_race_start(r, r->spin_member);
+    r->res = gr_wg_wait(&r->wg);
+    memset(&r->wg._lock, 0x5a, sizeof r->wg - offsetof(gr_wg, _lock)); /* moved on */
+}
+
+static void wg_race_releaser(void *arg)
+{
+    struct wg_race *r = arg;
+    wg_race_start(r, r->spin_releaser);
+    gr_wg_done(&r->wg);
+}
+
+static void wg_races_main(void *arg)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull ^ (uint64_t)t_mono_ns();
+    long released = 0, cancelled = 0, round;
+    for (round = 0; round < WG_RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        struct wg_race r = {.res = 1, .spin_member = (unsigned)x & 1023,
+                            .spin_releaser = (unsigned)(x >> 10) & 1023};
+        unsigned spin_main = (unsigned)(x >> 20) & 1023;
+        gr_group g = GR_GROUP_INIT;
+        gr_wg_add(&r.wg, 1);
+        bool member_first = x & (1ull << 41); /* spawned first: runs last */
+        if (member_first)
+            t_check(gr_group_go(&g, wg_race_member, &r) > 0);
+        t_check(gr_group_go(&r.releaser, wg_race_releaser, &r) > 0);
+        if (!member_first)
+            t_check(gr_group_go(&g, wg_race_member, &r) > 0);
+        while (atomic_load(&r.announced) < 2)
+            gr_yield();
+        atomic_store(&r.go, 1);
+        spin(spin_main);
+        if (x & (1ull << 40))
+            gr_yield();
+        gr_group_cancel(&g);
+        t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
+        t_check_eq(gr_group_wait(&r.releaser, LIVE_NS), 0);
+        gr_group_destroy(&r.releaser);
+        gr_group_destroy(&g);
+        if (r.res == 0)
+            released++;
+        else if (r.res == -ECANCELED)
+            cancelled++;
+        else
+            t_fail_at(__FILE__, __LINE__, "round %ld: gr_wg_wait returned %d", round, r.res);
+    }
+    print_message("%ld wait/cancel/release races: %ld waits released, %ld cancelled%s\n", round,
+                  released, cancelled,
+                  WG_RACES < 20000 ? " (fewer rounds under TSan, where each costs ~50x more)"
+                                   : "");
+    t_check(released > 0);
+    t_check(cancelled > 0);
+}
+
+static void test_group_cancel_races_wg_release(void **state)
+{
+    t_run(wg_races_main, NULL);
 }
 
 /* ---------------------------- races: cancellation vs a goroutine parking */
@@ -1018,6 +1112,538 @@ static void test_group_cancel_10k_parked_receivers(void **state)
     t_run(many_main, NULL);
 }
 
+/* ================================================================ I/O */
+
+/* Every I/O call that can wait, cancelled while parked: -ECANCELED, and
+ * the descriptor works afterwards (a byte written and read).  The writes
+ * park on a full socket, gr_connect on a listener whose accept queue is
+ * full (the kernel drops the SYN), and one gr_read waits for the fd's
+ * read lock, which a goroutine outside the group holds in its own read:
+ * that one must not be disturbed. */
+enum { IO_READ, IO_RECV, IO_READV, IO_READ_DEADLINE, IO_READ_FULL, IO_POLL, IO_RECV_BUF,
+       IO_READ_LOCKWAIT, IO_WRITE, IO_WRITEV, IO_SEND, IO_WRITE_ALL, IO_ACCEPT, IO_CONNECT,
+       NIO };
+#define IO_FIRST_WRITE IO_WRITE
+#define IO_LAST_WRITE IO_WRITE_ALL
+#define IO_ON_PAIRS IO_ACCEPT /* the calls before it use io_sv[i] */
+#define FULL_BACKLOG 1       /* the listener gr_connect waits on */
+#define FULL_CLIENTS 4       /* connections that fill its accept queue */
+static const char *const io_names[NIO] = {
+    "gr_read", "gr_recv", "gr_readv", "gr_read with a deadline", "gr_read_full", "gr_poll",
+    "gr_recv_buf", "gr_read waiting for the fd's read lock", "gr_write on a full socket",
+    "gr_writev on a full socket", "gr_send on a full socket", "gr_write_all on a full socket",
+    "gr_accept", "gr_connect to a full listener",
+};
+static int (*io_sv)[2];
+static int io_lfd, io_full_port, io_res[NIO];
+static atomic_long io_announced;
+
+static void io_member(void *arg)
+{
+    int i = (int)(intptr_t)arg, fd = io_sv[i][0], r;
+    char buf[16] = {0};
+    struct iovec iov = {buf, sizeof buf};
+    atomic_fetch_add(&io_announced, 1);
+    switch (i) {
+    case IO_READ: r = (int)gr_read(fd, buf, sizeof buf); break;
+    case IO_RECV: r = (int)gr_recv(fd, buf, sizeof buf, 0); break;
+    case IO_READV: r = (int)gr_readv(fd, &iov, 1); break;
+    case IO_READ_DEADLINE:
+        gr_set_deadline(gr_now() + LONG_NS); /* a linked timeout rides along */
+        r = (int)gr_read(fd, buf, sizeof buf);
+        break;
+    case IO_READ_FULL: r = (int)gr_read_full(fd, buf, sizeof buf); break;
+    case IO_POLL: r = gr_poll(fd, POLLIN, -1); break;
+    case IO_RECV_BUF: {
+        gr_buf *b = NULL;
+        r = (int)gr_recv_buf(fd, &b);
+        if (b)
+            gr_buf_release(b);
+        break;
+    }
+    case IO_READ_LOCKWAIT: r = (int)gr_read(fd, buf, sizeof buf); break;
+    case IO_WRITE: r = (int)gr_write(fd, buf, sizeof buf); break;
+    case IO_WRITEV: r = (int)gr_writev(fd, &iov, 1); break;
+    case IO_SEND: r = (int)gr_send(fd, buf, sizeof buf, 0); break;
+    case IO_WRITE_ALL: r = (int)gr_write_all(fd, buf, sizeof buf); break;
+    case IO_ACCEPT: r = gr_accept(io_lfd, NULL, NULL); break;
+    default: {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)io_full_port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        r = s < 0 ? -errno : gr_connect(s, (struct sockaddr *)&sa, sizeof sa);
+        if (s >= 0)
+            gr_close(s);
+        break;
+    }
+    }
+    io_res[i] = r;
+}
+
+/* The goroutine outside the group that holds IO_READ_LOCKWAIT's read
+ * lock in a read of its own. */
+static char io_holder_got;
+static ssize_t io_holder_res;
+
+static void io_lock_holder(void *arg)
+{
+    atomic_fetch_add(&io_announced, 1);
+    io_holder_res = gr_read(io_sv[IO_READ_LOCKWAIT][0], &io_holder_got, 1);
+}
+
+/* Fills fd's send buffer (and its peer's receive buffer) to the brim. */
+static void fill_socket(int fd)
+{
+    static char junk[65536];
+    while (send(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+    }
+}
+
+static void drain_socket(int fd)
+{
+    static char junk[65536]; /* not on a goroutine's stack */
+    while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+    }
+}
+
+/* A byte each way between fd and its peer, through the runtime. */
+static void check_usable(const char *what, int fd, int peer)
+{
+    char c = 'x', d = 0;
+    t_check_msg(gr_write(peer, &c, 1) == 1 && gr_read(fd, &d, 1) == 1 && d == 'x',
+                "%s: no byte from the peer after the cancellation", what);
+    c = 'y';
+    t_check_msg(gr_write(fd, &c, 1) == 1 && gr_read(peer, &d, 1) == 1 && d == 'y',
+                "%s: no byte to the peer after the cancellation", what);
+}
+
+/* A listener on loopback whose accept queue is full: a blocking connect
+ * to it waits (its SYN is dropped until the queue has room). */
+static int full_listener(int *clients)
+{
+    int lfd = gr_listen_tcp("127.0.0.1", 0, FULL_BACKLOG);
+    if (lfd < 0)
+        return lfd;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t_port_of(lfd)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < FULL_CLIENTS; i++) {
+        clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (clients[i] >= 0)
+            (void)connect(clients[i], (struct sockaddr *)&sa, sizeof sa); /* EINPROGRESS */
+    }
+    return lfd;
+}
+
+static void io_interrupts_main(void *arg)
+{
+    io_sv = t_socketpairs(NIO);
+    io_lfd = gr_listen_tcp("127.0.0.1", 0, 16);
+    int clients[FULL_CLIENTS], full = full_listener(clients);
+    t_check(io_sv && io_lfd >= 0 && full >= 0);
+    if (!io_sv || io_lfd < 0 || full < 0)
+        return;
+    io_full_port = t_port_of(full);
+    for (int i = IO_FIRST_WRITE; i <= IO_LAST_WRITE; i++)
+        fill_socket(io_sv[i][0]);
+    gr_group g = GR_GROUP_INIT, holder = GR_GROUP_INIT;
+    atomic_store(&io_announced, 0);
+    io_holder_res = 1;
+    t_check(gr_group_go(&holder, io_lock_holder, NULL) > 0); /* in no group of g's tree */
+    settle(&io_announced, 1);
+    for (int i = 0; i < NIO; i++) {
+        io_res[i] = 1;
+        t_check(gr_group_go(&g, io_member, (void *)(intptr_t)i) > 0);
+    }
+    settle(&io_announced, 1 + NIO);
+    t_check_eq(gr_group_wait(&g, 0), -ETIMEDOUT);
+    gr_group_cancel(&g);
+    int w = gr_group_wait(&g, LIVE_NS);
+    t_check_msg(w == 0, "members still parked in I/O %lld s after the cancellation",
+                (long long)(LIVE_NS / T_SEC));
+    if (w != 0)
+        return; /* destroying it would be fatal */
+    for (int i = 0; i < NIO; i++)
+        t_check_msg(io_res[i] == -ECANCELED, "%s returned %d, want -ECANCELED", io_names[i],
+                    io_res[i]);
+    gr_group_destroy(&g);
+    /* The lock holder outside the group still waits, and gets its byte. */
+    t_check_eq(gr_group_wait(&holder, 0), -ETIMEDOUT);
+    char h = 'h';
+    t_check_eq(gr_write(io_sv[IO_READ_LOCKWAIT][1], &h, 1), 1);
+    t_check_eq(gr_group_wait(&holder, LIVE_NS), 0);
+    t_check_eq(io_holder_res, 1);
+    t_check_eq(io_holder_got, 'h');
+    gr_group_destroy(&holder);
+    for (int i = IO_FIRST_WRITE; i <= IO_LAST_WRITE; i++)
+        drain_socket(io_sv[i][1]);
+    for (int i = 0; i < IO_ON_PAIRS; i++)
+        check_usable(io_names[i], io_sv[i][0], io_sv[i][1]);
+    int c = gr_dial_tcp("127.0.0.1", t_port_of(io_lfd));
+    int a = gr_accept(io_lfd, NULL, NULL);
+    t_check_msg(c >= 0 && a >= 0, "the listener no longer accepts after a cancelled gr_accept");
+    if (c >= 0 && a >= 0)
+        check_usable("an accepted connection", a, c);
+    if (c >= 0)
+        gr_close(c);
+    if (a >= 0)
+        gr_close(a);
+    gr_close(io_lfd);
+    for (int i = 0; i < FULL_CLIENTS; i++)
+        if (clients[i] >= 0)
+            close(clients[i]);
+    gr_close(full);
+    t_close_socketpairs(io_sv, NIO);
+}
+
+static void test_group_cancel_interrupts_io(void **state)
+{
+    t_run(io_interrupts_main, NULL);
+}
+
+/* After the cancellation, I/O fails at once with -ECANCELED and consumes
+ * nothing - even past the goroutine's deadline (not -ETIMEDOUT: the
+ * cancellation is final); gr_shutdown and gr_close still work (clean-up
+ * in a cancelled goroutine). */
+struct io_after {
+    int sv[2], dup, lfd;
+};
+
+static void io_after_member(void *arg)
+{
+    struct io_after *a = arg;
+    int fd = a->sv[0];
+    while (!gr_cancelled())
+        gr_yield();
+    char b = 0;
+    struct iovec iov = {&b, 1};
+    gr_buf *buf = NULL;
+    t_check_eq(gr_read(fd, &b, 1), -ECANCELED);
+    t_check_eq(gr_recv(fd, &b, 1, 0), -ECANCELED);
+    t_check_eq(gr_readv(fd, &iov, 1), -ECANCELED);
+    t_check_eq(gr_read_full(fd, &b, 1), -ECANCELED);
+    t_check_eq(gr_recv_buf(fd, &buf), -ECANCELED);
+    t_check(buf == NULL);
+    t_check_eq(gr_poll(fd, POLLIN, -1), -ECANCELED);
+    t_check_eq(gr_poll(fd, POLLIN, 0), -ECANCELED);
+    t_check_eq(gr_write(fd, &b, 1), -ECANCELED);
+    t_check_eq(gr_writev(fd, &iov, 1), -ECANCELED);
+    t_check_eq(gr_send(fd, &b, 1, 0), -ECANCELED);
+    t_check_eq(gr_write_all(fd, &b, 1), -ECANCELED);
+    t_check_eq(gr_fsync(fd), -ECANCELED);
+    t_check_eq(gr_accept(a->lfd, NULL, NULL), -ECANCELED);
+    t_check_eq(gr_dial_tcp("127.0.0.1", t_port_of(a->lfd)), -ECANCELED);
+    t_check_eq(gr_open("/dev/null", O_RDONLY | O_CLOEXEC, 0), -ECANCELED);
+    gr_set_deadline(1); /* long past */
+    t_check_eq(gr_read(fd, &b, 1), -ECANCELED);
+    t_check_eq(gr_poll(fd, POLLIN, -1), -ECANCELED);
+    gr_set_deadline(0);
+    t_check_eq(gr_shutdown(fd, SHUT_WR), 0);
+    t_check_eq(gr_close(a->dup), 0);
+}
+
+static void io_after_main(void *arg)
+{
+    struct io_after a;
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a.sv), 0);
+    a.dup = dup(a.sv[0]);
+    a.lfd = gr_listen_tcp("127.0.0.1", 0, 16);
+    t_check(a.dup >= 0 && a.lfd >= 0);
+    char b = 'z';
+    t_check_eq(gr_write(a.sv[1], &b, 1), 1); /* readable: still not read */
+    gr_group g = GR_GROUP_INIT;
+    t_check(gr_group_go(&g, io_after_member, &a) > 0);
+    gr_group_cancel(&g);
+    if (gr_group_wait(&g, LIVE_NS) != 0) {
+        t_fail_at(__FILE__, __LINE__, "the cancelled member is stuck in I/O");
+        return;
+    }
+    gr_group_destroy(&g);
+    b = 0;
+    t_check_eq(recv(a.sv[0], &b, 1, MSG_DONTWAIT), 1);
+    t_check_eq(b, 'z');
+    /* Nothing was written, and the shutdown happened: end of file. */
+    t_check_eq(recv(a.sv[1], &b, 1, MSG_DONTWAIT), 0);
+    t_check(fcntl(a.dup, F_GETFD) < 0); /* closed by the member */
+    /* Nothing connected: the dial failed before its connect. */
+    t_check_eq(gr_poll(a.lfd, POLLIN, 0), 0);
+    gr_close(a.lfd);
+    gr_close(a.sv[0]);
+    gr_close(a.sv[1]);
+}
+
+static void test_group_io_after_cancel_fails_at_once(void **state)
+{
+    t_run(io_after_main, NULL);
+}
+
+/* Cancellation racing a completion never loses data: a member reads a
+ * socket while a goroutine outside the group writes a chunk into it and
+ * main cancels, each at a random moment.  The bytes the read returned,
+ * then those still in the socket, must be exactly the bytes written, in
+ * order (t_pat numbers every byte of the stream); the socket is the same
+ * for every round, so it also stays usable through all the cancels. */
+#define IO_RACES T_BIG(100000)
+
+struct io_race {
+    int rd, wr;
+    uint64_t wpos;   /* stream position of the chunk written this round */
+    int wlen, rlen;
+    ssize_t res;
+    uint8_t got[64];
+    unsigned spin_member, spin_writer;
+    gr_group writer; /* the writer's own group: a join (see races_main) */
+};
+
+static void io_race_member(void *arg)
+{
+    struct io_race *r = arg;
+    spin(r->spin_member);
+    r->res = gr_read(r->rd, r->got, (size_t)r->rlen);
+}
+
+static void io_race_writer(void *arg)
+{
+    struct io_race *r = arg;
+    uint8_t chunk[64];
+    spin(r->spin_writer);
+    t_fill(chunk, (size_t)r->wlen, r->wpos);
+    t_check_eq(gr_write(r->wr, chunk, (size_t)r->wlen), r->wlen);
+}
+
+static void io_races_main(void *arg)
+{
+    int sv[2];
+    t_check_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    uint64_t x = 0xd1b54a32d192ed03ull ^ (uint64_t)t_mono_ns(), pos = 0;
+    long data = 0, cancelled = 0, round;
+    for (round = 0; round < IO_RACES && !t_failed(); round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        struct io_race r = {.rd = sv[0], .wr = sv[1], .wpos = pos, .res = 1,
+                            .wlen = 1 + (int)(x & 63), .rlen = 1 + (int)((x >> 6) & 63),
+                            .spin_member = (unsigned)(x >> 12) & 1023,
+                            .spin_writer = (unsigned)(x >> 22) & 1023};
+        unsigned spin_main = (unsigned)(x >> 32) & 2047;
+        gr_group g = GR_GROUP_INIT;
+        t_check(gr_group_go(&g, io_race_member, &r) > 0);
+        t_check(gr_group_go(&r.writer, io_race_writer, &r) > 0);
+        spin(spin_main);
+        if (x & (1ull << 44))
+            gr_yield();
+        gr_group_cancel(&g);
+        if (gr_group_wait(&g, LIVE_NS) != 0) {
+            t_fail_at(__FILE__, __LINE__, "round %ld: the read was not cancelled", round);
+            break;
+        }
+        t_check_eq(gr_group_wait(&r.writer, LIVE_NS), 0);
+        gr_group_destroy(&r.writer);
+        gr_group_destroy(&g);
+        uint64_t seen = pos;
+        if (r.res > 0) {
+            data++;
+            t_check_msg(t_verify(r.got, (size_t)r.res, seen) == (size_t)r.res,
+                        "round %ld: the read returned bytes out of the stream", round);
+            seen += (uint64_t)r.res;
+        } else {
+            cancelled++;
+            t_check_msg(r.res == -ECANCELED, "round %ld: the read returned %zd", round, r.res);
+        }
+        uint8_t rest[64];
+        ssize_t n;
+        while ((n = recv(sv[0], rest, sizeof rest, MSG_DONTWAIT)) > 0) {
+            t_check_msg(t_verify(rest, (size_t)n, seen) == (size_t)n,
+                        "round %ld: bytes left in the socket are not the stream's", round);
+            seen += (uint64_t)n;
+        }
+        pos += (uint64_t)r.wlen;
+        t_check_msg(seen == pos, "round %ld: %lld byte(s) lost", round,
+                    (long long)(pos - seen));
+    }
+    print_message("%ld read/cancel races on one socket: %ld reads returned data, %ld were "
+                  "cancelled%s\n",
+                  round, data, cancelled,
+                  IO_RACES < 100000 ? " (fewer rounds under TSan, where each costs ~50x more)"
+                                    : "");
+    t_check(data > 0);
+    t_check(cancelled > 0);
+    gr_close(sv[0]);
+    gr_close(sv[1]);
+}
+
+static void test_group_cancel_races_read_completion(void **state)
+{
+    t_run(io_races_main, NULL);
+}
+
+/* 10,000 members parked in gr_read on idle sockets, cancelled at once:
+ * all return -ECANCELED, and every socket still carries a byte each way.
+ * The peer ends live in a child process: both ends would not fit the
+ * machine's 20,000-descriptor limit in one.  The latency from
+ * gr_group_cancel to the last member's return is printed (not asserted:
+ * the machine is shared). */
+#define NREADERS T_LIVE(10000)
+#define FD_CHUNK 250 /* descriptors per SCM_RIGHTS message */
+
+/* The child: takes the peer ends, then on 'E' reads a byte from each and
+ * writes it back plus one, and answers 'K' (or 'X'); exits on EOF. */
+static void peer_child(int ctl)
+{
+    static int fds[10000];
+    int n = 0;
+    bool ok = true;
+    for (;;) {
+        char cmd;
+        char cbuf[CMSG_SPACE(sizeof(int) * FD_CHUNK)];
+        struct iovec iov = {&cmd, 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf};
+        if (recvmsg(ctl, &mh, 0) <= 0)
+            _exit(ok ? 0 : 1);
+        if (cmd == 'F') {
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            int k = cm ? (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
+            memcpy(fds + n, CMSG_DATA(cm), sizeof(int) * (size_t)k);
+            n += k;
+        } else if (cmd == 'E') {
+            for (int i = 0; i < n; i++) {
+                unsigned char b;
+                if (read(fds[i], &b, 1) != 1) {
+                    ok = false;
+                    continue;
+                }
+                b++;
+                if (write(fds[i], &b, 1) != 1)
+                    ok = false;
+            }
+            char k = ok ? 'K' : 'X';
+            if (write(ctl, &k, 1) != 1)
+                _exit(1);
+        }
+    }
+}
+
+struct readers {
+    int ctl;
+    pid_t child;
+    int fds[10000];
+};
+
+static atomic_long readers_announced;
+static atomic_llong readers_last_ns;
+
+static void reader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char b;
+    atomic_fetch_add(&readers_announced, 1);
+    ssize_t r = gr_read(fd, &b, 1);
+    if (r != -ECANCELED)
+        t_fail_at(__FILE__, __LINE__, "a parked reader returned %zd", r);
+    int64_t now = gr_now();
+    long long prev = atomic_load(&readers_last_ns);
+    while (now > prev && !atomic_compare_exchange_weak(&readers_last_ns, &prev, now)) {
+    }
+}
+
+static void readers_main(void *arg)
+{
+    struct readers *rd = arg;
+    gr_group g = GR_GROUP_INIT;
+    atomic_store(&readers_announced, 0);
+    atomic_store(&readers_last_ns, 0);
+    for (int i = 0; i < NREADERS; i++)
+        t_check(gr_group_go(&g, reader, (void *)(intptr_t)rd->fds[i]) > 0);
+    settle(&readers_announced, NREADERS);
+    gr_sleep(20 * T_MS); /* the last ones submit and park */
+    int64_t t0 = gr_now();
+    gr_group_cancel(&g);
+    int64_t t1 = gr_now();
+    if (gr_group_wait(&g, LIVE_NS) != 0) {
+        t_fail_at(__FILE__, __LINE__, "members still parked in gr_read %lld s after the cancel",
+                  (long long)(LIVE_NS / T_SEC));
+        return;
+    }
+    print_message("cancel of %d members parked in gr_read: gr_group_cancel took %.3f ms, the "
+                  "last member returned %.3f ms after the call\n",
+                  NREADERS, (t1 - t0) / 1e6, (atomic_load(&readers_last_ns) - t0) / 1e6);
+    gr_group_destroy(&g);
+    /* Every socket still works: a byte there, and one back. */
+    for (int i = 0; i < NREADERS; i++) {
+        unsigned char b = (unsigned char)i;
+        t_check(gr_write(rd->fds[i], &b, 1) == 1);
+    }
+    char cmd = 'E', ans = 0;
+    t_check_eq(gr_write(rd->ctl, &cmd, 1), 1);
+    long bad = 0;
+    for (int i = 0; i < NREADERS; i++) {
+        unsigned char b = 0;
+        if (gr_read(rd->fds[i], &b, 1) != 1 || b != (unsigned char)(i + 1))
+            bad++;
+    }
+    t_check_eq(gr_read(rd->ctl, &ans, 1), 1);
+    t_check_msg(ans == 'K' && bad == 0,
+                "%ld socket(s) did not carry a byte each way after the cancellation", bad);
+}
+
+static void test_group_cancel_10k_parked_readers(void **state)
+{
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max < (rlim_t)NREADERS + 200) {
+        print_message("skipped: RLIMIT_NOFILE hard limit %llu < %d\n",
+                      (unsigned long long)rl.rlim_max, NREADERS + 200);
+        skip();
+    }
+    struct rlimit old = rl;
+    rl.rlim_cur = rl.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    static struct readers rd;
+    int ctl[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl), 0);
+    fflush(NULL);
+    rd.child = fork();
+    assert_true(rd.child >= 0);
+    if (rd.child == 0) {
+        close(ctl[0]);
+        peer_child(ctl[1]);
+    }
+    close(ctl[1]);
+    rd.ctl = ctl[0];
+    int made = 0;
+    while (made < NREADERS) {
+        int peers[FD_CHUNK], k = 0;
+        for (; k < FD_CHUNK && made < NREADERS; k++, made++) {
+            int sv[2];
+            assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+            rd.fds[made] = sv[0];
+            peers[k] = sv[1];
+        }
+        char cmd = 'F', cbuf[CMSG_SPACE(sizeof(int) * FD_CHUNK)];
+        memset(cbuf, 0, sizeof cbuf);
+        struct iovec iov = {&cmd, 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)k)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)k);
+        memcpy(CMSG_DATA(cm), peers, sizeof(int) * (size_t)k);
+        assert_int_equal(sendmsg(rd.ctl, &mh, 0), 1);
+        for (int i = 0; i < k; i++)
+            close(peers[i]);
+    }
+    t_reset();
+    int rc = gr_run(readers_main, &rd);
+    for (int i = 0; i < NREADERS; i++)
+        close(rd.fds[i]);
+    close(rd.ctl); /* EOF: the child exits */
+    int status = 0;
+    waitpid(rd.child, &status, 0);
+    setrlimit(RLIMIT_NOFILE, &old);
+    assert_int_equal(rc, 0);
+    t_assert_no_failure(__FILE__, __LINE__);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     t_init();
@@ -1038,7 +1664,12 @@ int main(void)
         cmocka_unit_test(test_group_survives_gr_run),
         cmocka_unit_test(test_group_cancel_races_channel_transfer),
         cmocka_unit_test(test_group_cancel_races_parking),
+        cmocka_unit_test(test_group_cancel_races_wg_release),
         cmocka_unit_test(test_group_cancel_10k_parked_receivers),
+        t_unit_test_fds(test_group_cancel_interrupts_io),
+        t_unit_test_fds(test_group_io_after_cancel_fails_at_once),
+        t_unit_test_fds(test_group_cancel_races_read_completion),
+        t_unit_test_fds(test_group_cancel_10k_parked_readers),
     };
     return cmocka_run_group_tests_name("group", tests, NULL, NULL);
 }

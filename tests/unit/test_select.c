@@ -615,6 +615,61 @@ static void test_select_send_exactly_once(void **state)
     t_run(send_race_main, NULL);
 }
 
+/* A select blocked on several cases of one channel must not favour the
+ * first: it queues its cases in random order, so a receiver that arrives
+ * after it parked gets either value (Go's TestPseudoRandomSend, with its
+ * bound: each value more than n/10 times of n; a fair choice misses that
+ * with probability ~1e-17).  The receiver sleeps before each receive so
+ * that the select has parked by then: the poll order, random already,
+ * is not what is tested. */
+enum { PRS_ROUNDS = 100 };
+
+struct prs {
+    gr_chan *c;
+    int got[PRS_ROUNDS];
+    gr_wg wg;
+};
+
+static void prs_receiver(void *arg)
+{
+    struct prs *p = arg;
+    for (int i = 0; i < PRS_ROUNDS; i++) {
+        gr_sleep(100000); /* 100 us: let the select park first */
+        t_check_eq(gr_chan_recv(p->c, &p->got[i]), 0);
+    }
+    gr_wg_done(&p->wg);
+}
+
+static void prs_main(void *arg)
+{
+    struct prs *p = arg;
+    p->c = gr_chan_make(sizeof(int), 0);
+    gr_wg_add(&p->wg, 1);
+    t_go(prs_receiver, p);
+    for (int i = 0; i < PRS_ROUNDS; i++) {
+        int one = 1, zero = 0;
+        gr_case cs[2] = {{.chan = p->c, .op = GR_SEND, .elem = &one},
+                         {.chan = p->c, .op = GR_SEND, .elem = &zero}};
+        int k = gr_select(cs, 2, -1);
+        t_check(k == 0 || k == 1);
+    }
+    gr_wg_wait(&p->wg);
+    int n[2] = {0, 0};
+    for (int i = 0; i < PRS_ROUNDS; i++)
+        n[p->got[i] & 1]++;
+    t_check_msg(n[0] > PRS_ROUNDS / 10 && n[1] > PRS_ROUNDS / 10,
+                "want both values: 0 arrived %d times, 1 arrived %d times of %d", n[0], n[1],
+                PRS_ROUNDS);
+    gr_chan_free(p->c);
+}
+
+static void test_select_pseudo_random_send(void **state)
+{
+    static struct prs p;
+    memset(&p, 0, sizeof p);
+    t_run(prs_main, &p);
+}
+
 int main(void)
 {
     t_init();
@@ -632,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_select_exactly_once_unbuffered),
         cmocka_unit_test(test_select_exactly_once_buffered),
         cmocka_unit_test(test_select_send_exactly_once),
+        cmocka_unit_test(test_select_pseudo_random_send),
     };
     return cmocka_run_group_tests_name("select", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
  * shows the blocked state, then assert the order of events.
  */
 #include "t_util.h"
+#include "t_internal.h" /* wg_release_hook */
 
 /* ------------------------------------------------------------------ mutex */
 
@@ -676,6 +677,228 @@ static void test_sync_wg(void **state)
     t_run(wg_main, NULL);
 }
 
+/* A wait group may be freed, or its stack frame reused, as soon as
+ * gr_wg_wait has returned (Go's GC makes that free of charge; here it is
+ * the contract): the gr_wg_done that released it must not touch it
+ * afterwards.  The same holds for a gr_once once gr_once_do has returned.
+ * Each round a goroutine - on the other worker, at GR_PROCS=2 - releases
+ * the object (a done, or the gr_once_do that runs fn) while main waits
+ * for it (on the fast path, or parked), and main then frees it (ASan: a
+ * use after free if the releaser still touches it) or reuses its frame
+ * (TSan: a race; in any build the releaser would find its lock word
+ * overwritten). */
+#define REUSE_ROUNDS T_BIG(20000)
+#define REUSE_SPIN 100000 /* pauses main waits for the releaser to start */
+
+typedef union sync_obj {
+    gr_wg wg;
+    gr_once once;
+} sync_obj;
+
+struct reuse {
+    sync_obj *obj;
+    atomic_int started;
+};
+
+static atomic_int once_in_fn;
+
+/* Main waits until the releaser is at it; on one worker it runs only
+ * once main yields. */
+static void reuse_wait_started(atomic_int *started)
+{
+    for (int i = 0; !atomic_load(started); i++)
+        if (i > REUSE_SPIN)
+            gr_yield();
+}
+
+static void wg_releaser(void *arg)
+{
+    struct reuse *r = arg;
+    gr_wg *wg = &r->obj->wg;
+    atomic_store(&r->started, 1); /* r is not touched after this */
+    gr_wg_done(wg);
+}
+
+static void wg_reuse_round(sync_obj *o)
+{
+    struct reuse r = {.obj = o};
+    gr_wg_add(&o->wg, 1);
+    t_go(wg_releaser, &r);
+    reuse_wait_started(&r.started);
+    t_check_eq(gr_wg_wait(&o->wg), 0);
+}
+
+static void once_mark(void)
+{
+    atomic_store(&once_in_fn, 1);
+}
+
+static void once_must_not_run(void)
+{
+    t_fail_at(__FILE__, __LINE__, "gr_once_do ran fn a second time");
+}
+
+static void once_releaser(void *arg)
+{
+    gr_once_do(&((sync_obj *)arg)->once, once_mark);
+}
+
+static void once_reuse_round(sync_obj *o)
+{
+    atomic_store(&once_in_fn, 0);
+    t_go(once_releaser, o);
+    reuse_wait_started(&once_in_fn); /* it won the right to run fn */
+    gr_once_do(&o->once, once_must_not_run);
+}
+
+__attribute__((noinline)) static void reuse_on_stack(void (*round)(sync_obj *))
+{
+    sync_obj o;
+    memset(&o, 0, sizeof o);
+    round(&o);
+}
+
+/* Reuses the frame reuse_on_stack had. */
+__attribute__((noinline)) static void scribble_stack(void)
+{
+    volatile unsigned char junk[512];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0xa5;
+}
+
+struct reuse_test {
+    void (*round)(sync_obj *);
+};
+
+static void reuse_main(void *arg)
+{
+    struct reuse_test *t = arg;
+    for (long round = 0; round < REUSE_ROUNDS && !t_failed(); round++) {
+        if (round & 1) {
+            sync_obj *o = calloc(1, sizeof *o);
+            t_check(o != NULL);
+            if (!o)
+                return;
+            t->round(o);
+            free(o);
+        } else {
+            reuse_on_stack(t->round);
+            scribble_stack();
+        }
+    }
+}
+
+static void test_sync_wg_free_after_wait(void **state)
+{
+    t_run(reuse_main, &(struct reuse_test){wg_reuse_round});
+}
+
+static void test_sync_once_free_after_do(void **state)
+{
+    t_run(reuse_main, &(struct reuse_test){once_reuse_round});
+}
+
+/* A release under way - the done that reached zero is between its atomic
+ * add and its lock, held there by wg_release_hook - while a goroutine
+ * arrives in gr_wg_wait and a member's wait is cancelled: both stay
+ * parked until the releaser has let go (neither may return while it still
+ * touches the wait group, which is freed right after), then return 0 and
+ * -ECANCELED.  Deterministic at any GR_PROCS. */
+#define UW_ROUNDS 20
+#define UW_SETTLE_NS (2 * T_MS) /* time given to reach a park; not relied on */
+
+static gr_chan *uw_in_window, *uw_proceed;
+
+static void uw_hook(void)
+{
+    gr_chan_send(uw_in_window, NULL);
+    gr_chan_recv(uw_proceed, NULL);
+}
+
+struct uw {
+    gr_wg *wg;
+    int member_res, late_res;
+    atomic_long late_announced;
+};
+
+static void uw_member(void *arg)
+{
+    struct uw *u = arg;
+    u->member_res = gr_wg_wait(u->wg);
+}
+
+static void uw_late(void *arg)
+{
+    struct uw *u = arg;
+    atomic_store(&u->late_announced, 1);
+    u->late_res = gr_wg_wait(u->wg);
+}
+
+static void uw_releaser(void *arg)
+{
+    gr_wg_done(((struct uw *)arg)->wg);
+}
+
+static uint32_t wg_waiters_counted(gr_wg *wg)
+{
+    return (uint32_t)__atomic_load_n(&wg->_state, __ATOMIC_ACQUIRE);
+}
+
+static void uw_main(void *arg)
+{
+    uw_in_window = gr_chan_make(0, 0);
+    uw_proceed = gr_chan_make(0, 0);
+    wg_release_hook = uw_hook;
+    for (int round = 0; round < UW_ROUNDS && !t_failed(); round++) {
+        struct uw u = {.wg = calloc(1, sizeof(gr_wg)), .member_res = 1, .late_res = 1};
+        t_check(u.wg != NULL);
+        if (!u.wg)
+            break;
+        gr_group g = GR_GROUP_INIT, others = GR_GROUP_INIT;
+        gr_wg_add(u.wg, 1);
+        t_check(gr_group_go(&g, uw_member, &u) > 0);
+        int64_t until = gr_now() + 30 * T_SEC;
+        while (wg_waiters_counted(u.wg) == 0 && gr_now() < until)
+            gr_yield();
+        t_check_eq(wg_waiters_counted(u.wg), 1);
+        t_check(gr_group_go(&others, uw_releaser, &u) > 0);
+        gr_chan_recv(uw_in_window, NULL); /* the release is under way */
+        bool late = round & 1, cancel_first = round & 2;
+        if (cancel_first)
+            gr_group_cancel(&g);
+        if (late) {
+            t_check(gr_group_go(&others, uw_late, &u) > 0);
+            t_wait_for(&u.late_announced, 1);
+        }
+        if (!cancel_first)
+            gr_group_cancel(&g);
+        gr_sleep(UW_SETTLE_NS);
+        t_check_msg(gr_group_wait(&g, 0) == -ETIMEDOUT,
+                    "round %d: the cancelled wait returned while its release was under way",
+                    round);
+        t_check_msg(u.late_res == 1,
+                    "round %d: a wait returned (%d) while the release was under way", round,
+                    u.late_res);
+        gr_chan_send(uw_proceed, NULL);
+        t_check_eq(gr_group_wait(&g, 30 * T_SEC), 0);
+        t_check_eq(gr_group_wait(&others, 30 * T_SEC), 0);
+        t_check_eq(u.member_res, -ECANCELED);
+        if (late)
+            t_check_eq(u.late_res, 0);
+        free(u.wg); /* ASan: nothing touches it any more */
+        gr_group_destroy(&g);
+        gr_group_destroy(&others);
+    }
+    wg_release_hook = NULL;
+    gr_chan_free(uw_in_window);
+    gr_chan_free(uw_proceed);
+}
+
+static void test_sync_wg_release_under_way(void **state)
+{
+    t_run(uw_main, NULL);
+}
+
 /* ------------------------------------------------------------------- once */
 
 enum { ONCE_CALLERS = 100 };
@@ -747,7 +970,10 @@ int main(void)
         cmocka_unit_test(test_sync_cond_signal),
         cmocka_unit_test(test_sync_cond_wait_timeout),
         cmocka_unit_test(test_sync_wg),
+        cmocka_unit_test(test_sync_wg_free_after_wait),
+        cmocka_unit_test(test_sync_wg_release_under_way),
         cmocka_unit_test(test_sync_once),
+        cmocka_unit_test(test_sync_once_free_after_do),
     };
     return cmocka_run_group_tests_name("sync", tests, NULL, NULL);
 }

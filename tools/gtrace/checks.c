@@ -106,6 +106,24 @@ static int env_size(const char *name, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* A file written at the end (--folded, --flamegraph) can be: created
+ * now, so that a wrong path fails before the run rather than after it. */
+static int writable(const char *path, const char *opt)
+{
+	if (!path)
+		return 0;
+	FILE *f = fopen(path, "we");
+	if (!f || fputc('\n', f) == EOF || fflush(f)) {
+		gt_err("cannot write the %s file %s: %s (check the directory exists and is writable, "
+		       "and the disk has room)", opt, path, strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 int gt_check_inputs(struct gt_opts *o)
 {
 	if (env_size("GTRACE_MAX_THREADS", 1u << 24, &o->max_threads) ||
@@ -127,16 +145,24 @@ int gt_check_inputs(struct gt_opts *o)
 	    check_pid(o->pid, o->cmd == GT_CMD_TOP ? "gtrace top" : "gtrace attach"))
 		return -1;
 	if (o->json_path) {
-		/* the report's first byte now: a file that opens but cannot be
-		 * written (/dev/full, /proc/version) fails here too */
+		/* the report's first byte now (with -i, the JSON lines' header
+		 * line): a file that opens but cannot be written (/dev/full,
+		 * /proc/version) fails here too */
 		o->json_file = fopen(o->json_path, "we");
-		if (!o->json_file || fputc('{', o->json_file) == EOF || fflush(o->json_file)) {
+		if (!o->json_file ||
+		    (o->interval > 0 ? fprintf(o->json_file, "{\"type\":\"header\",\"tool\":\"gtrace\","
+					       "\"version\":%d,\"interval_s\":%g}\n", GT_JSON_VERSION,
+					       o->interval) < 0
+				     : fputc('{', o->json_file) == EOF) ||
+		    fflush(o->json_file)) {
 			gt_err("cannot write the --json file %s: %s (check the directory exists and is "
 			       "writable, and the disk has room)", o->json_path, strerror(errno));
 			return -1;
 		}
 	}
 	if (o->trace_path && !(o->tracer = gt_trace_create(o->trace_path, o->trace_max_mb)))
+		return -1;
+	if (writable(o->folded_path, "--folded") || writable(o->flame_path, "--flamegraph"))
 		return -1;
 	return 0;
 }

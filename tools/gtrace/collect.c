@@ -64,6 +64,24 @@ static void sum_syscall(struct gt_syscall_stats *out, const struct gt_syscall_st
 	}
 }
 
+static int by_runq(const void *a, const void *b)
+{
+	const struct gt_goroutine *x = a, *y = b;
+	if (x->s.runq_ns != y->s.runq_ns)
+		return x->s.runq_ns < y->s.runq_ns ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Keep the GT_TOP_GOROUTINES first of top[0..*n] plus g, by cmp. */
+static void top_add(struct gt_goroutine *top, int *n, const struct gt_goroutine *g,
+		    int (*cmp)(const void *, const void *))
+{
+	top[(*n)++] = *g;
+	qsort(top, (size_t)*n, sizeof(*top), cmp);
+	if (*n > GT_TOP_GOROUTINES)
+		*n = GT_TOP_GOROUTINES;
+}
+
 static int cmp_goroutine(const void *a, const void *b)
 {
 	const struct gt_goroutine *x = a, *y = b;
@@ -343,31 +361,39 @@ int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines)
 	snap->threads_unlisted = snap->counters[GT_THREADS_UNLISTED];
 
 	collect_rt(s, snap);
+	err = gt_offcpu_collect(s, snap) ?: err;
+	/* the groups table (only for a report: -i needs the totals only) */
+	snap->groups_on = s->g_groups;
+	if (goroutines)
+		err = gt_groups_collect(s, snap) ?: err;
+	gt_pmu_read(s->pmu, snap);
+	gt_mem_sample(&s->mem);
+	snap->mem = s->mem;
 
-	/* goroutines: keep the ones with most OS switches */
-	snap->ngtop = 0;
+	/* goroutines: keep the ones with most OS switches, and (--offcpu)
+	 * those that waited longest for a worker */
+	snap->ngtop = snap->ngwait_top = 0;
 	snap->ngoroutines = 0;
 	if (goroutines && snap->greenrt) {
 		fd = bpf_map__fd(k->maps.gstats);
 		__u64 gk, gn, *gp = NULL;
-		struct gt_goroutine all[GT_TOP_GOROUTINES + 1];
-		int na = 0;
+		struct gt_goroutine all[GT_TOP_GOROUTINES + 1], waited[GT_TOP_GOROUTINES + 1];
+		int na = 0, nw = 0;
 		while (bpf_map_get_next_key(fd, gp, &gn) == 0) {
 			gk = gn;
 			gp = &gk;
-			struct gt_g_stats gs;
-			if (bpf_map_lookup_elem(fd, &gk, &gs))
+			struct gt_goroutine g = { .id = gk };
+			if (bpf_map_lookup_elem(fd, &gk, &g.s))
 				continue;
 			snap->ngoroutines++;
-			all[na].id = gk;
-			all[na].s = gs;
-			na++;
-			qsort(all, (size_t)na, sizeof(all[0]), cmp_goroutine);
-			if (na > GT_TOP_GOROUTINES)
-				na = GT_TOP_GOROUTINES;
+			top_add(all, &na, &g, cmp_goroutine);
+			if (g.s.runq_cnt)
+				top_add(waited, &nw, &g, by_runq);
 		}
 		memcpy(snap->gtop, all, (size_t)na * sizeof(all[0]));
 		snap->ngtop = na;
+		memcpy(snap->gwait_top, waited, (size_t)nw * sizeof(waited[0]));
+		snap->ngwait_top = nw;
 	}
 
 	snap->ncost = 0;
@@ -386,4 +412,9 @@ void gt_snapshot_free(struct gt_snapshot *snap)
 	free(snap->procs);
 	snap->procs = NULL;
 	snap->nprocs = 0;
+	gt_offcpu_free(snap->off);
+	snap->off = NULL;
+	free(snap->groups);
+	snap->groups = NULL;
+	snap->ngroups = 0;
 }

@@ -13,16 +13,43 @@
 #include <jansson.h>
 #include "gtrace_cli.h"
 
+/* The report of a `--json -i` file (JSON lines): its last line, the
+ * object whose "type" is "report"; NULL if there is none. */
+static json_t *last_report(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	json_t *found = NULL;
+	json_error_t e;
+	if (!f)
+		return NULL;
+	for (;;) {
+		json_t *j = json_loadf(f, JSON_DISABLE_EOF_CHECK, &e);
+		if (!j)
+			break;
+		const char *t = json_string_value(json_object_get(j, "type"));
+		if (t && !strcmp(t, "report")) {
+			json_decref(found);
+			found = j;
+		} else {
+			json_decref(j);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static json_t *load(const char *path)
 {
 	json_error_t e;
 	json_t *j = json_load_file(path, 0, &e);
+	if (!j)
+		j = last_report(path);
 	if (!j) {
 		gt_err("cannot read %s: %s (line %d): give a file written by gtrace --json", path, e.text, e.line);
 		return NULL;
 	}
 	json_t *v = json_object_get(j, "version");
-	/* versions 2 and 3 only added members (3 also counts the children
+	/* versions 2 to 5 only added members (3 also counts the children
 	 * into the figures): diff reads them all alike */
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > GT_JSON_VERSION ||
 	    !json_is_object(json_object_get(j, "summary"))) {

@@ -86,6 +86,11 @@ const char *gt_wait_reason_name(unsigned r)
 	return r < (unsigned)NREASONS ? reasons[r] : "unknown";
 }
 
+const char *gt_wait_reason_key(unsigned r)
+{
+	return r < (unsigned)NREASONS ? reason_keys[r] + strlen("g.park.") : "unknown";
+}
+
 /* figures are counted by the runtime, not per event */
 static bool from_counters(const struct gt_snapshot *s)
 {

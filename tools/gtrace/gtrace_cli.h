@@ -19,6 +19,7 @@
 #ifndef GTRACE_TOOL_H
 #define GTRACE_TOOL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 #include <linux/types.h>
 #include "gtrace.h"        /* bpf/gtrace.h: types shared with the BPF side */
 
-#define GT_JSON_VERSION 3       /* SCHEMA.md; diff reads 1 to 3 */
+#define GT_JSON_VERSION 5       /* SCHEMA.md; diff reads 1 to 5 */
 
 /* ---- command line (main.c) ---- */
 enum gt_cmd { GT_CMD_NONE, GT_CMD_RUN, GT_CMD_ATTACH, GT_CMD_TOP, GT_CMD_DIFF };
@@ -48,6 +49,12 @@ struct gt_opts {
 	bool per_thread;        /* -T */
 	bool hist;              /* --hist */
 	bool goroutines;        /* --goroutines: per-event greenrt probes */
+	bool offcpu;            /* --offcpu (or --folded, --flamegraph): stacks, wakers,
+				 * distributions */
+	const char *folded_path;        /* --folded: the off-CPU stacks, folded */
+	const char *flame_path;         /* --flamegraph: ... as an SVG flame graph */
+	bool counters;          /* --counters: perf_event_open counters */
+	double interval;        /* -i SECONDS, 0 = off */
 	bool no_syscalls;       /* --no-syscalls: do not count system calls */
 	bool sys_tracepoints;   /* --sys-tracepoints: sys_enter/sys_exit, not fentry */
 	bool verbose;           /* -v */
@@ -70,6 +77,57 @@ struct gtrace_bpf;
 struct bpf_link;
 struct bpf_program;
 struct ring_buffer;
+
+/* ---- memory (mem.c) ---- */
+enum { GT_MEMINFO_KSTACK, GT_MEMINFO_SLAB, GT_MEMINFO_PTE, GT_MEMINFO_COUNT };
+
+/* The target's memory, sampled while traced (peaks; bytes). */
+struct gt_mem {
+	bool on;
+	bool idle_baseline;     /* base taken before the command started (run) */
+	pid_t pid;
+	uint64_t samples;
+	uint64_t vm_peak;       /* VmPeak: address space reserved */
+	uint64_t rss_peak;      /* VmHWM */
+	uint64_t pte_peak;      /* VmPTE, the largest sample */
+	uint64_t threads_peak;  /* Threads, the largest sample */
+	uint64_t kstack_bytes;  /* one kernel stack (measured), 0 unknown */
+	uint64_t task_bytes;    /* one task_struct (slab object size), 0 unknown */
+	uint64_t sockets_peak;  /* sockets among its descriptors, the largest sample */
+	uint64_t socket_bytes;  /* a TCP socket's slab objects (TCP, inode, file, dentry) */
+	uint64_t kernel_peak;   /* the largest sample of the per-task estimate (mem.c) */
+	uint64_t sockets_now;   /* the latest count of its sockets */
+	int64_t base[GT_MEMINFO_COUNT]; /* /proc/meminfo kB at the start (-1 missing) */
+	int64_t peak[GT_MEMINFO_COUNT]; /* ... at the largest sum of the three */
+};
+/* Start: the baseline (idle_baseline: the command has not started). */
+void gt_mem_start(struct gt_mem *m, pid_t pid, bool idle_baseline);
+void gt_mem_sample(struct gt_mem *m);
+
+/* ---- counters (counters.c) ---- */
+enum gt_pmu_event {
+	GT_PMU_CYCLES, GT_PMU_INSTRUCTIONS, GT_PMU_CACHE_REFS, GT_PMU_CACHE_MISSES,
+	GT_PMU_BRANCH_MISSES, GT_PMU_L1D_MISSES, GT_PMU_DTLB_MISSES, GT_PMU_ITLB_MISSES,
+	GT_PMU_TASK_CLOCK, GT_PMU_CSW, GT_PMU_MIGRATIONS, GT_PMU_FAULTS, GT_PMU_MINFLT,
+	GT_PMU_MAJFLT, GT_PMU_COUNT
+};
+
+/* The counters as read (sums over the descriptors; ns for the times). */
+struct gt_pmu {
+	uint64_t raw[GT_PMU_COUNT];
+	uint64_t enabled[GT_PMU_COUNT];         /* time enabled ... */
+	uint64_t running[GT_PMU_COUNT];         /* ... and counting (multiplexing) */
+	bool have[GT_PMU_COUNT];
+	char hw_why[160];       /* why no hardware counters ("" if there are) */
+	char why[160];          /* why no counters at all */
+	double switch_ns;       /* a context switch's counter switch, calibrated; -1 unknown */
+};
+struct gt_pmu_set;
+/* Open the counters on pid: run (the command before its exec, enabled
+ * by it) or attach (every thread now).  Never NULL but for memory; what
+ * could not be opened is said in the snapshot. */
+struct gt_pmu_set *gt_pmu_open(pid_t pid, bool run);
+void gt_pmu_close(struct gt_pmu_set *p);
 
 /* A traced process whose greenrt probes are attached (usdt.c). */
 struct gt_uproc {
@@ -102,6 +160,14 @@ struct gt_session {
 	struct bpf_program *sys_fe[2];  /* fentry, fexit on x64_sys_call */
 	struct bpf_program *sys_tp[2];  /* sys_enter, sys_exit (tp_btf or raw_tp) */
 	bool g_events;          /* per-event greenrt probes (switch, park...) attached */
+	bool g_groups;          /* the group_* probes attached (groups.c) */
+	bool offcpu;            /* --offcpu: its programs loaded and attached */
+	bool g_offcpu;          /* ... and the goroutine ones on some process */
+	struct gt_syms *syms;   /* --offcpu: names for the stacks (symbols.c) */
+	struct gt_stack_cache *stack_cache;     /* ... stacks named so far (offcpu.c) */
+	struct gt_pmu_set *pmu; /* --counters, NULL without */
+	struct gt_mem mem;      /* the target's memory, sampled at each tick */
+	int64_t maps_read_at;   /* when the traced processes' maps were last read */
 	bool g_stats;           /* greenrt's `stats` probe attached */
 	bool from_start;        /* traced from the first instruction (run) */
 	char usdt_where[512];   /* files the greenrt probes were attached in */
@@ -276,6 +342,20 @@ struct gt_snapshot {
 	uint64_t io_ops[GT_MAX_IO_OPS];
 	struct gt_goroutine gtop[GT_TOP_GOROUTINES]; /* most OS switches */
 	int ngtop;
+	struct gt_goroutine gwait_top[GT_TOP_GOROUTINES]; /* --offcpu: longest run-queue time */
+	int ngwait_top;
+	bool offcpu;            /* --offcpu figures below */
+	bool g_offcpu;          /* ... with goroutines */
+	struct gt_offcpu *off;  /* the stacks and wakers (offcpu.c), NULL without */
+	bool groups_on;         /* greenrt's group probes attached (--goroutines) */
+	bool groups_listed;     /* ... and the tables read into groups[] */
+	struct gt_grp *groups;  /* every group itemised, live and freed */
+	int ngroups;
+	uint64_t groups_unlisted;       /* created while traced, not itemised */
+	struct gt_dist dists[GT_DIST_COUNT];
+	bool pmu_on;            /* --counters */
+	struct gt_pmu pmu;
+	struct gt_mem mem;
 	uint64_t ngoroutines;   /* entries in gstats */
 	struct gt_prog_cost cost[GT_MAX_PROGS];
 	int ncost;
@@ -284,8 +364,146 @@ struct gt_snapshot {
 	double cost_sampled_s;  /* seconds bpf_stats was on */
 };
 
+/* ---- --offcpu: stacks, wakers, distributions (offcpu.c) ---- */
+/* One off-CPU entry: a stack and a kind, with the time spent there. */
+struct gt_off_entry {
+	uint32_t tgid;
+	uint16_t kind;          /* enum gt_off_kind */
+	uint16_t reason;        /* goroutines: enum gr_wait_reason */
+	char comm[GT_COMM_LEN]; /* threads: the thread's name */
+	uint64_t ns, count;     /* including the spans still open at the snapshot */
+	char *stack;            /* frames, outermost first, ';'-separated (folded) */
+};
+
+/* Who woke a thread: wakeups of threads of one name by threads of one
+ * name from one kernel path (a thread-per-connection server's thousand
+ * threads are one entry), with how many threads were on each side. */
+struct gt_off_waker {
+	uint32_t waker_tgid, waker_tid, wakee_tgid, wakee_tid;  /* a tid: if only one */
+	uint32_t waker_threads, wakee_threads;                  /* distinct tids */
+	char waker_comm[GT_COMM_LEN], wakee_comm[GT_COMM_LEN];
+	uint64_t ns, count;     /* the wakee's off-CPU time, spans */
+	char *stack;            /* the waker's kernel stack, folded */
+	const char *context;    /* "task", or "hardirq"/"softirq": the waker
+				 * only happened to be interrupted */
+};
+
+/* What made goroutines runnable. */
+struct gt_off_gwaker {
+	uint32_t tgid;
+	uint16_t source;        /* enum gr_wake_source */
+	uint16_t reason;        /* the wakee's wait reason */
+	uint64_t obj;           /* the gr_chan for GR_WAKE_CHAN, the wakee's gr_group
+				 * for GR_WAKE_CANCEL */
+	uint64_t ns, count;     /* park time ended, wakes */
+	char *waker_stack, *park_stack;
+};
+
+struct gt_offcpu {
+	struct gt_off_entry *e;
+	int n;
+	struct gt_off_waker *w;
+	int nw;
+	struct gt_off_gwaker *gw;
+	int ngw;
+	uint64_t open_spans;    /* spans still open at the snapshot, counted in */
+};
+
+struct gt_session;
+struct gt_figures;
+/* Read the off-CPU maps into snap->off (symbolising the stacks). */
+int gt_offcpu_collect(struct gt_session *s, struct gt_snapshot *snap);
+void gt_offcpu_free(struct gt_offcpu *off);
+/* Free a session's stack names (gt_session_close). */
+void gt_stack_cache_free(struct gt_stack_cache *c);
+void gt_offcpu_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_offcpu_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* The distributions section (dist.c). */
+void gt_dist_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_dist_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* p (0..1) of a distribution, in ns; 0 for an empty one */
+double gt_dist_pct(const struct gt_dist *d, double p);
+/* Add d's figures as PREFIX.count, .mean_ns, .p50_ns, .p90_ns, .p99_ns,
+ * .max_ns; keys: their storage, which must outlive fs. */
+#define GT_DIST_FIGS 6
+void gt_dist_add_figures(struct gt_figures *fs, const char *prefix, const struct gt_dist *d,
+			 char keys[GT_DIST_FIGS][64]);
+/* The frames of an entry as the folded format has them, root first:
+ * "process;thread;frames...[;leaf]" (goroutines: "process;[goroutines];
+ * frames...;[reason]"). */
+const char *gt_off_folded(const struct gt_snapshot *s, const struct gt_off_entry *e,
+			  char *buf, size_t len);
+/* Write the folded stacks (0, or -errno having said why). */
+int gt_folded_write(const char *path, const struct gt_snapshot *s);
+/* Write the SVG flame graph (flame.c; 0, or -errno having said why). */
+int gt_flame_write(const char *path, const struct gt_snapshot *s);
+/* cur - prev of the off-CPU entries, into out->off (interval.c). */
+int gt_offcpu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur,
+		    const struct gt_snapshot *prev);
+/* A distribution of the events between two snapshots. */
+void gt_dist_delta(struct gt_dist *out, const struct gt_dist *cur, const struct gt_dist *prev);
+/* The counters (counters.c) and the memory (mem.c) sections. */
+void gt_pmu_read(const struct gt_pmu_set *p, struct gt_snapshot *snap);
+void gt_pmu_delta(struct gt_snapshot *out, const struct gt_snapshot *cur, const struct gt_snapshot *prev);
+void gt_pmu_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_pmu_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* What switching the counters cost the target (ns), -1 unknown. */
+double gt_pmu_cost_ns(const struct gt_snapshot *s);
+void gt_mem_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_mem_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+
+/* ---- greenrt's goroutine groups (groups.c; bpf/groups.h) ---- */
+struct gt_grp {
+	uint32_t tgid;
+	uint64_t id;
+	struct gt_group g;
+};
+/* Read the group tables into snap->groups (by process, then id). */
+int gt_groups_collect(struct gt_session *s, struct gt_snapshot *snap);
+void gt_groups_figures(const struct gt_snapshot *s, struct gt_figures *fs);
+void gt_groups_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
+/* "cancel", "deadline", NULL for a group not cancelled */
+const char *gt_group_cause(const struct gt_group *g);
+/* The id of the group whose gr_group is at addr in process tgid, 0 if
+ * none itemised (a live one first: addresses are reused). */
+uint64_t gt_group_at(const struct gt_snapshot *s, uint32_t tgid, uint64_t addr);
+
+/* ---- over time (interval.c): the delta of two snapshots, -i ---- */
+/* out = what happened from prev to cur (see interval.c); free it with
+ * gt_snapshot_free.  0 or -ENOMEM. */
+int gt_snapshot_delta(const struct gt_snapshot *cur, const struct gt_snapshot *prev,
+		      struct gt_snapshot *out);
+struct gt_interval;
+/* -i: intervals from t_start, printed on out (and o->json_file). */
+struct gt_interval *gt_interval_new(const struct gt_opts *o, FILE *out, int64_t t_start);
+/* Print the interval that has ended, if one has (call while waiting). */
+int gt_interval_poll(struct gt_interval *iv, struct gt_session *s);
+/* The last interval, ending at the final snapshot (iv may be NULL). */
+int gt_interval_last(struct gt_interval *iv, struct gt_snapshot *final);
+void gt_interval_free(struct gt_interval *iv);
+
+/* The name of enum gr_wake_source v. */
+const char *gt_wake_source_name(unsigned v);
+
+/* ---- symbols (symbols.c) ---- */
+struct gt_syms *gt_syms_new(void);
+void gt_syms_free(struct gt_syms *y);
+/* Index an executable and the libraries it needs (before they are mapped). */
+void gt_syms_add_file(struct gt_syms *y, const char *path);
+/* Read pid's code mappings (replacing the ones read before), and index
+ * their files. */
+void gt_syms_add_pid(struct gt_syms *y, pid_t pid);
+const char *gt_syms_kernel(struct gt_syms *y, uint64_t ip, char *buf, size_t len);
+/* The function at address ip of process pid, or [file] / [unknown]. */
+const char *gt_syms_user(struct gt_syms *y, pid_t pid, uint64_t ip, char *buf, size_t len);
+/* The DT_NEEDED libraries of an ELF file, resolved as ld.so would (the
+ * common cases: RPATH/RUNPATH with $ORIGIN, LD_LIBRARY_PATH, the system
+ * directories); how many were found (usdt.c). */
+int gt_elf_needed(const char *exe, char (*out)[PATH_MAX], int max);
+
 /* Read every map into *snap (allocates snap->threads).  goroutines: also
- * walk the per-goroutine map (slow with many goroutines; top skips it). */
+ * walk the per-goroutine map and the group tables (slow with many
+ * goroutines; top and -i skip it). */
 int gt_collect(struct gt_session *s, struct gt_snapshot *snap, bool goroutines);
 void gt_snapshot_free(struct gt_snapshot *snap);
 
@@ -329,6 +547,8 @@ const char *gt_greenrt_source(const struct gt_snapshot *s, char *buf, size_t len
 const char *gt_greenrt_engine(const struct gt_snapshot *s);
 void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_wait_reason_name(unsigned reason);
+/* "chan_recv": the reason as a key (the g.park.* summary keys) */
+const char *gt_wait_reason_key(unsigned reason);
 
 /* The process list (procs.c): "pid 123 and 3 children", a line each. */
 const char *gt_procs_scope(const struct gt_snapshot *s, char *buf, size_t len);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <jansson.h>
+#include <greenrt.h>
 #include "gtrace_cli.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
@@ -99,6 +100,133 @@ static void set_name(json_t *obj, const char *key, const char *s)
 	}
 }
 
+/* A folded stack as an array of frames, outermost first. */
+static json_t *frames_json(const char *folded)
+{
+	json_t *a = json_array();
+	char *dup = strdup(folded ? folded : "");
+	bool lossy;
+	for (char *save, *t = dup ? strtok_r(dup, ";", &save) : NULL; t; t = strtok_r(NULL, ";", &save))
+		json_array_append_new(a, jstr(t, &lossy));
+	free(dup);
+	return a;
+}
+
+static const char *const off_kinds[] = { "blocked", "preempted", "parked", "runnable" };
+
+/* --offcpu: the stacks, the wakers and the goroutines that waited
+ * longest (the distributions are in "summary", dist.*). */
+static json_t *offcpu_json(const struct gt_snapshot *s)
+{
+	if (!s->offcpu || !s->off)
+		return json_null();
+	const struct gt_offcpu *off = s->off;
+	json_t *j = json_object(), *th = json_array(), *go = json_array(), *a;
+	for (int i = 0; i < off->n; i++) {
+		const struct gt_off_entry *e = &off->e[i];
+		json_t *x = json_pack("{s:i, s:s}", "pid", (int)e->tgid, "kind", off_kinds[e->kind & 3]);
+		if (e->kind < GT_OFF_G_PARKED)
+			set_name(x, "thread", e->comm);
+		else
+			json_object_set_new(x, "reason", json_string(gt_wait_reason_key(e->reason)));
+		json_object_update_new(x, json_pack("{s:I, s:I}", "ns", (json_int_t)e->ns,
+						    "count", (json_int_t)e->count));
+		json_object_set_new(x, "stack", frames_json(e->stack));
+		json_array_append_new(e->kind < GT_OFF_G_PARKED ? th : go, x);
+	}
+	json_object_set_new(j, "threads", th);
+	json_object_set_new(j, "goroutines", s->g_offcpu ? go : (json_decref(go), json_null()));
+	a = json_array();
+	for (int i = 0; i < off->nw; i++) {
+		const struct gt_off_waker *w = &off->w[i];
+		json_t *x = json_pack("{s:i, s:o, s:i, s:i, s:o, s:i}", "waker_pid", (int)w->waker_tgid,
+				      "waker_tid", w->waker_threads == 1 ? json_integer(w->waker_tid) : json_null(),
+				      "waker_threads", (int)w->waker_threads, "wakee_pid", (int)w->wakee_tgid,
+				      "wakee_tid", w->wakee_threads == 1 ? json_integer(w->wakee_tid) : json_null(),
+				      "wakee_threads", (int)w->wakee_threads);
+		set_name(x, "waker_comm", w->waker_comm);
+		json_object_set_new(x, "waker_context", json_string(w->context));
+		set_name(x, "wakee_comm", w->wakee_comm);
+		json_object_update_new(x, json_pack("{s:I, s:I}", "count", (json_int_t)w->count,
+						    "ns", (json_int_t)w->ns));
+		json_object_set_new(x, "waker_stack", frames_json(w->stack));
+		json_array_append_new(a, x);
+	}
+	json_object_set_new(j, "wakers", a);
+	a = json_array();
+	for (int i = 0; i < off->ngw; i++) {
+		const struct gt_off_gwaker *w = &off->gw[i];
+		json_t *x = json_pack("{s:i, s:s, s:s, s:I, s:I}", "pid", (int)w->tgid,
+				      "source", gt_wake_source_name(w->source),
+				      "reason", gt_wait_reason_key(w->reason),
+				      "count", (json_int_t)w->count, "ns", (json_int_t)w->ns);
+		bool chan = w->source == GR_WAKE_CHAN, grp = w->source == GR_WAKE_CANCEL;
+		uint64_t gid = grp ? gt_group_at(s, w->tgid, w->obj) : 0;
+		json_object_set_new(x, "channel", chan && w->obj ? json_integer((json_int_t)w->obj) : json_null());
+		json_object_set_new(x, "group", grp && w->obj ? json_integer((json_int_t)w->obj) : json_null());
+		json_object_set_new(x, "group_id", gid ? json_integer((json_int_t)gid) : json_null());
+		json_object_set_new(x, "waker_stack", frames_json(w->waker_stack));
+		json_object_set_new(x, "park_stack", frames_json(w->park_stack));
+		json_array_append_new(a, x);
+	}
+	json_object_set_new(j, "goroutine_wakers", a);
+	a = json_array();
+	for (int i = 0; i < s->ngwait_top; i++) {
+		const struct gt_goroutine *g = &s->gwait_top[i];
+		json_array_append_new(a, json_pack("{s:I, s:I, s:I, s:I}", "id", (json_int_t)g->id,
+			"runq_ns", (json_int_t)g->s.runq_ns, "runq_waits", (json_int_t)g->s.runq_cnt,
+			"park_ns", (json_int_t)g->s.park_ns));
+	}
+	json_object_set_new(j, "goroutines_longest_runq", a);
+	json_object_set_new(j, "open_spans", json_integer((json_int_t)off->open_spans));
+	return j;
+}
+
+/* ns from the start of the trace, or null for 0 (not seen) */
+static json_t *since_start(const struct gt_snapshot *s, uint64_t ts)
+{
+	return ts ? json_integer((json_int_t)(ts - (uint64_t)s->t_start)) : json_null();
+}
+
+static json_t *maybe_int(bool have, int64_t v)
+{
+	return have ? json_integer((json_int_t)v) : json_null();
+}
+
+/* greenrt's goroutine groups (groups.c): every group itemised. */
+static json_t *groups_json(const struct gt_snapshot *s)
+{
+	if (!s->groups_on || !s->groups_listed)
+		return json_null();
+	json_t *a = json_array();
+	for (int i = 0; i < s->ngroups; i++) {
+		const struct gt_grp *x = &s->groups[i];
+		const struct gt_group *g = &x->g;
+		bool cancelled = g->flags & GT_GRP_F_CANCELLED, drained = g->flags & GT_GRP_F_DRAINED;
+		const char *cause = gt_group_cause(g);
+		json_t *j = json_pack("{s:i, s:I, s:b}", "pid", (int)x->tgid, "id", (json_int_t)x->id,
+				      "from_start", (g->flags & GT_GRP_F_NEW) != 0);
+		json_object_set_new(j, "parent", maybe_int(g->flags & GT_GRP_F_PARENT, g->parent));
+		json_object_set_new(j, "address", maybe_int(g->addr, (int64_t)g->addr));
+		json_object_set_new(j, "created_ns", since_start(s, g->new_ts));
+		json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I, s:b}",
+			"members_peak", (json_int_t)g->members_peak, "members_end", (json_int_t)g->members,
+			"members_started", (json_int_t)g->joined, "members_exited", (json_int_t)g->left,
+			"cancelled", cancelled));
+		json_object_set_new(j, "cancelled_ns", cancelled ? since_start(s, g->cancel_ts) : json_null());
+		json_object_set_new(j, "cause", cause ? json_string(cause) : json_null());
+		json_object_set_new(j, "origin", maybe_int(cancelled, g->origin));
+		json_object_set_new(j, "members_at_cancel", maybe_int(cancelled, g->members_at_cancel));
+		json_object_set_new(j, "drained", json_boolean(drained));
+		json_object_set_new(j, "drain_ns", maybe_int(drained, (int64_t)g->drain_ns));
+		json_object_set_new(j, "freed", json_boolean(g->flags & GT_GRP_F_FREED));
+		json_object_set_new(j, "freed_ns", g->flags & GT_GRP_F_FREED ? since_start(s, g->free_ts)
+									  : json_null());
+		json_array_append_new(a, j);
+	}
+	return a;
+}
+
 static json_t *hist_json(const uint32_t *slots)
 {
 	json_t *a = json_array();
@@ -155,6 +283,8 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 	struct gt_figures fs;
 	json_t *root = json_object(), *sum = json_object(), *arr;
 
+	if (o->interval > 0)
+		json_object_set_new(root, "type", json_string("report"));
 	json_object_set_new(root, "version", json_integer(GT_JSON_VERSION));
 	json_object_set_new(root, "tool", json_string("gtrace"));
 	json_t *tg = json_object();
@@ -253,6 +383,9 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 			"run_ns", (json_int_t)g->s.run_ns));
 	}
 	json_object_set_new(root, "top_goroutines", arr);
+	json_object_set_new(root, "groups", groups_json(s));
+	json_object_set_new(root, "groups_unlisted", s->groups_on && s->groups_listed
+				? json_integer((json_int_t)s->groups_unlisted) : json_null());
 
 	arr = json_array();
 	for (int i = 0; i < s->ncost; i++)
@@ -272,15 +405,19 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 	} else {
 		json_object_set_new(root, "trace", json_null());
 	}
+	json_object_set_new(root, "offcpu", offcpu_json(s));
 	arr = json_array();
 	for (int i = 0; i < s->nmap_ids; i++)
 		json_array_append_new(arr, json_integer(s->map_ids[i]));
 	json_object_set_new(root, "bpf_map_ids", arr);
 
-	/* checks.c wrote the opening brace before the run */
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* checks.c wrote the opening brace before the run; with -i, the
+	 * header line, and the report is the last of the JSON lines */
+	bool lines = o->interval > 0;
+	char *text = json_dumps(root, lines ? JSON_COMPACT | JSON_PRESERVE_ORDER
+					    : JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	int err = !text || text[0] != '{' || fputs(text + 1, f) == EOF || fputc('\n', f) == EOF ||
+	int err = !text || text[0] != '{' || fputs(text + !lines, f) == EOF || fputc('\n', f) == EOF ||
 		  fflush(f) ? -1 : 0;
 	free(text);
 	if (err) {

@@ -37,10 +37,12 @@
 	GT_XSTR(GREENRT_VERSION_MINOR) "." GT_XSTR(GREENRT_VERSION_PATCH)
 #define GT_MAX_DURATION_S (366.0 * 24 * 3600)   /* -d: a year at most */
 #define GT_MAX_TRACE_MB 1e6                     /* --trace-max-mb: a terabyte */
+#define GT_MIN_INTERVAL_S 0.1                   /* -i: the drivers wake every 100 ms */
 
 enum {
 	OPT_JSON = 1000, OPT_TRACE, OPT_TRACE_MAX, OPT_PER, OPT_HIST, OPT_GOROUTINES,
-	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE,
+	OPT_NOSYSCALLS, OPT_SYSTP, OPT_NOFOLLOW, OPT_USAGE, OPT_OFFCPU, OPT_FOLDED, OPT_FLAME,
+	OPT_COUNTERS,
 };
 
 /* Which commands an option applies to. */
@@ -73,7 +75,26 @@ static const struct opt table[] = {
 	    "and counted, as perf stat does)", 0 }, C_TRACE },
 	{ { "goroutines", OPT_GOROUTINES, NULL, 0,
 	    "Count every goroutine event with per-event probes: per-thread and per-goroutine "
-	    "figures, at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
+	    "figures and the goroutine groups (members, cancelled when and why, time to drain), "
+	    "at a uprobe trap (~1 us of the target's time) per event", 0 }, C_TRACE },
+	{ { "offcpu", OPT_OFFCPU, NULL, 0,
+	    "Where the threads and goroutines waited: off-CPU time by kernel and user stack, "
+	    "goroutine park time by reason and park-site stack, run-queue time, who woke whom, "
+	    "and the waits as distributions (p50/p90/p99/max); see COST", 0 }, C_RUN | C_ATTACH },
+	{ { "folded", OPT_FOLDED, "FILE", 0,
+	    "Write every --offcpu stack to FILE in the folded format flame graph tools read "
+	    "(implies --offcpu)", 0 }, C_RUN | C_ATTACH },
+	{ { "flamegraph", OPT_FLAME, "FILE.svg", 0,
+	    "Draw the --offcpu stacks as a flame graph: one self-contained SVG file "
+	    "(implies --offcpu)", 0 }, C_RUN | C_ATTACH },
+	{ { "counters", OPT_COUNTERS, NULL, 0,
+	    "CPU counters of the target (perf_event_open, as perf stat): cycles, instructions "
+	    "(IPC), cache, TLB and branch misses where the machine has a PMU; task clock, "
+	    "context switches, migrations, page faults always", 0 }, C_RUN | C_ATTACH },
+	{ { "interval", 'i', "SECONDS", 0,
+	    "Also print the figures of each SECONDS as one line (with --json: one JSON object "
+	    "per interval, JSON lines), so warm-up and steady state can be told apart; the "
+	    "intervals add up to the report's totals", 0 }, C_RUN | C_ATTACH },
 	{ { "no-syscalls", OPT_NOSYSCALLS, NULL, 0,
 	    "Do not count system calls (the cheap mode: see COST in gtrace --help)", 0 }, C_TRACE },
 	{ { "sys-tracepoints", OPT_SYSTP, NULL, 0,
@@ -102,11 +123,16 @@ static const char cost_doc[] =
 "machine through the kernel's slow path; --no-syscalls leaves them out.\n"
 "Goroutine figures come, by default, from greenrt's own counters (its\n"
 "`stats` probe, about once a second); --goroutines (implied by --trace)\n"
-"adds a uprobe on each goroutine switch, park, ready and I/O, a trap of\n"
-"~1 us of the target's time each.  The report's last lines give what\n"
-"tracing cost: the time in gtrace's BPF programs and, measured on this\n"
-"machine at start, what the uprobe traps and the slower system calls\n"
-"cost the target on top of it.\n";
+"adds a uprobe on each goroutine switch, park, ready and I/O, and on each\n"
+"group event (a member's start and exit, a cancellation), a trap of\n"
+"~1 us of the target's time each.  --offcpu adds two scheduler\n"
+"programs that walk the kernel and user stacks of every switch-out and\n"
+"wakeup of the target's threads, and, for greenrt programs, uprobes on\n"
+"every goroutine park, ready, switch and exit (a trap each, and a stack\n"
+"walk at each park and ready).  The report's last lines give what\n"
+"tracing cost: the time in gtrace's BPF programs (and the part --offcpu's\n"
+"took) and, measured on this machine at start, what the uprobe traps and\n"
+"the slower system calls cost the target on top of it.\n";
 
 static const char top_doc[] =
 "gtrace - what a process costs the kernel, and what greenrt does above it.\n"
@@ -116,7 +142,14 @@ static const char top_doc[] =
 "for programs built with greenrt, goroutine spawns, switches, parks,\n"
 "steals and preemptions, with eBPF (needs root or CAP_BPF+CAP_PERFMON,\n"
 "and a kernel with BTF).  Processes the target forks are followed and\n"
-"counted too (--no-follow: not).\n"
+"counted too (--no-follow: not).  Every report gives the target's memory:\n"
+"reserved, resident, and what the kernel holds for it.\n"
+"\n"
+"Asked, it says why: --offcpu where the threads and goroutines waited\n"
+"(stacks, wait reasons, who woke them, distributions; --folded and\n"
+"--flamegraph write every stack), --counters what the work cost the CPU\n"
+"(cycles, IPC, cache and TLB misses, page faults), -i how the figures\n"
+"moved over time.\n"
 "\v"
 "COMMANDS (gtrace COMMAND --help for each):\n"
 "  run [OPTS] -- CMD ARGS...   start CMD, trace it until it exits or Ctrl-C;\n"
@@ -162,7 +195,14 @@ static const char run_doc[] =
 "  gtrace run --per 100000 --goroutines -- build/tests/gtrace/goroutines 1000 100000\n"
 "                              # every goroutine event, figures per request\n"
 "  gtrace run --trace t.json --trace-max-mb 200 -- build/echo_greenrt --port 0\n"
-"                              # a timeline for ui.perfetto.dev, at most 200 MB\n";
+"                              # a timeline for ui.perfetto.dev, at most 200 MB\n"
+"  gtrace run --offcpu --flamegraph off.svg -- build/echo_threads --port 0\n"
+"                              # where 1,000 threads wait: stacks, wakers, a flame graph\n"
+"  gtrace run --counters --per 100000 -i 1 -- build/echo_greenrt --port 0\n"
+"                              # cycles, IPC, faults per request; a line a second\n"
+"  gtrace run --goroutines --offcpu -- build/tests/gtrace/groups 5 7 4 3 6\n"
+"                              # nested goroutine groups, a deadline, a cancel: each\n"
+"                              # group's time to drain, the goroutines it woke\n";
 
 static const char attach_doc[] =
 "gtrace attach - trace a running process for a while.\n"
@@ -176,7 +216,9 @@ static const char attach_doc[] =
 "  gtrace attach -p 1234 -d 10 --json a.json\n"
 "                              # 10 s of pid 1234, saved as JSON\n"
 "  gtrace attach -p $(pidof echo_greenrt) --goroutines -T\n"
-"                              # per-worker goroutine figures\n";
+"                              # per-worker goroutine figures\n"
+"  gtrace attach -p $(pidof echo_greenrt) -d 5 --offcpu --folded off.txt\n"
+"                              # where goroutines park, by reason and park site\n";
 
 static const char toplive_doc[] =
 "gtrace top - live per-thread rates of a running process, each second.\n"
@@ -398,6 +440,25 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NOSYSCALLS:
 		o->no_syscalls = true;
+		break;
+	case OPT_OFFCPU:
+		o->offcpu = true;
+		break;
+	case OPT_COUNTERS:
+		o->counters = true;
+		break;
+	case 'i':
+		o->interval = parse_num(c, arg, "interval", GT_MAX_DURATION_S);
+		if (o->interval < GT_MIN_INTERVAL_S)
+			usage_error(c, "interval '%s' is too short: at least %g s", arg, GT_MIN_INTERVAL_S);
+		break;
+	case OPT_FOLDED:
+		o->folded_path = arg;
+		o->offcpu = true;
+		break;
+	case OPT_FLAME:
+		o->flame_path = arg;
+		o->offcpu = true;
 		break;
 	case OPT_SYSTP:
 		o->sys_tracepoints = true;

@@ -102,6 +102,7 @@ struct overhead {
 	double uprobe_hits, uprobe_ns;          /* greenrt probe hits, their traps' cost */
 	double uprobe_bpf_ns;                   /* ... their BPF programs' time, -1 unknown */
 	double sys_extra_per_call, sys_ns;      /* the syscall path's extra, per call and in all */
+	double counters_ns;                     /* --counters: switched with the target's threads */
 	double target_ns;                       /* the sum of the known parts: at least this */
 	double target_max_ns;                   /* ... with the probes' BPF time as bpf_stats
 						 * times it (its clock reads inflate it) */
@@ -113,9 +114,23 @@ static double target_syscalls(const struct gt_snapshot *s)
 	return (double)(s->totals[0].syscalls + s->totals[1].syscalls);
 }
 
+/* The share of the BPF time that --offcpu's programs took (their
+ * sampled run time over every program's), 0..1; -1 without --offcpu. */
+static double offcpu_share(const struct gt_snapshot *s)
+{
+	double off = 0;
+	if (!s->offcpu || !s->cost_sampled_ns)
+		return -1;
+	for (int i = 0; i < s->ncost; i++)
+		if (!strncmp(s->cost[i].name, "gt_off_", 7) || !strncmp(s->cost[i].name, "gt_o_", 5))
+			off += (double)s->cost[i].run_ns;
+	return off / (double)s->cost_sampled_ns;
+}
+
 static struct overhead overhead(const struct gt_snapshot *s)
 {
-	struct overhead v = { .uprobe_ns = -1, .uprobe_bpf_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1 };
+	struct overhead v = { .uprobe_ns = -1, .uprobe_bpf_ns = -1, .sys_extra_per_call = -1, .sys_ns = -1,
+			      .counters_ns = -1 };
 	double run_ns = 0, runs = 0;
 	v.uprobe_hits = (double)s->counters[GT_UPROBE_HITS];
 	if (s->uprobe_hit_ns > 0)
@@ -126,7 +141,8 @@ static struct overhead overhead(const struct gt_snapshot *s)
 	 * its pid): their BPF time, per run as bpf_stats sampled it, is the
 	 * target's too. */
 	for (int i = 0; i < s->ncost; i++)
-		if (!strncmp(s->cost[i].name, "gt_g_", 5)) {
+		if (!strncmp(s->cost[i].name, "gt_g_", 5) || !strncmp(s->cost[i].name, "gt_o_", 5) ||
+		    !strncmp(s->cost[i].name, "gt_grp_", 7)) {
 			run_ns += (double)s->cost[i].run_ns;
 			runs += (double)s->cost[i].run_cnt;
 		}
@@ -138,7 +154,9 @@ static struct overhead overhead(const struct gt_snapshot *s)
 		v.sys_extra_per_call = s->sys_traced_ns > s->sys_plain_ns ? s->sys_traced_ns - s->sys_plain_ns : 0;
 		v.sys_ns = v.sys_extra_per_call * target_syscalls(s);
 	}
-	v.target_ns = (v.uprobe_ns > 0 ? v.uprobe_ns : 0) + (v.sys_ns > 0 ? v.sys_ns : 0);
+	v.counters_ns = gt_pmu_cost_ns(s);
+	v.target_ns = (v.uprobe_ns > 0 ? v.uprobe_ns : 0) + (v.sys_ns > 0 ? v.sys_ns : 0) +
+		      (v.counters_ns > 0 ? v.counters_ns : 0);
 	v.target_max_ns = v.target_ns + (v.uprobe_bpf_ns > 0 ? v.uprobe_bpf_ns : 0);
 	v.oncpu_ns = (double)(s->totals[0].oncpu_ns + s->totals[1].oncpu_ns);
 	return v;
@@ -153,9 +171,16 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 	gt_syscalls_figures(s, fs);
 	gt_iouring_figures(s, fs);
 	gt_greenrt_figures(s, fs);
+	gt_groups_figures(s, fs);
+	gt_pmu_figures(s, fs);
+	gt_mem_figures(s, fs);
+	gt_offcpu_figures(s, fs);
+	gt_dist_figures(s, fs);
 	gt_fig_add(fs, "cost.bpf_runs", "BPF program runs", (double)s->cost_runs, GT_U_COUNT, true);
 	gt_fig_add(fs, "cost.bpf_ns", "time in BPF programs", (double)s->cost_ns, GT_U_NS, true);
 	gt_fig_add(fs, "cost.stats_s", NULL, s->cost_sampled_s, GT_U_COUNT, false);
+	if (offcpu_share(s) >= 0)
+		gt_fig_add(fs, "cost.offcpu_bpf_ns", NULL, offcpu_share(s) * (double)s->cost_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.uprobe_hits", NULL, v.uprobe_hits, GT_U_COUNT, false);
 	if (s->uprobe_hit_ns > 0)
 		gt_fig_add(fs, "cost.uprobe_hit_ns", NULL, s->uprobe_hit_ns, GT_U_NS, false);
@@ -168,6 +193,8 @@ void gt_figures_all(const struct gt_snapshot *s, struct gt_figures *fs)
 		gt_fig_add(fs, "cost.syscall_traced_ns", NULL, s->sys_traced_ns, GT_U_NS, false);
 		gt_fig_add(fs, "cost.syscall_extra_ns", NULL, v.sys_ns, GT_U_NS, false);
 	}
+	if (v.counters_ns >= 0)
+		gt_fig_add(fs, "cost.counters_ns", NULL, v.counters_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.target_ns", NULL, v.target_ns, GT_U_NS, false);
 	gt_fig_add(fs, "cost.target_max_ns", NULL, v.target_max_ns, GT_U_NS, false);
 	if (s->traced_events) {
@@ -197,6 +224,9 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 			gt_fmt_num((double)s->cost_runs, a), gt_fmt_ns((double)s->cost_ns, b),
 			gt_fmt_ns(s->cost_runs ? (double)s->cost_ns / (double)s->cost_runs : 0, c),
 			s->elapsed_s > 0 ? (double)s->cost_ns / (s->elapsed_s * 1e7) : 0);
+	if (offcpu_share(s) >= 0)
+		fprintf(f, "  of which --offcpu's programs (stack walks, wakers, goroutine waits): ~%s (%.0f%%)\n",
+			gt_fmt_ns(offcpu_share(s) * (double)s->cost_ns, a), 100 * offcpu_share(s));
 	/* what the BPF time leaves out, for the target */
 	if (v.uprobe_hits > 0) {
 		if (v.uprobe_ns >= 0)
@@ -230,6 +260,14 @@ static void print_cost(FILE *f, const struct gt_snapshot *s, const struct gt_opt
 				gt_fmt_num(target_syscalls(s), e));
 		fputc('\n', f);
 	}
+	if (s->pmu_on && v.counters_ns >= 0)
+		fprintf(f, "  + --counters: switched with the target's threads at each of their %s context "
+			"switches, %s each (calibrated here) = ~%s\n",
+			gt_fmt_num((double)(s->totals[0].vol + s->totals[0].invol), a),
+			gt_fmt_ns(s->pmu.switch_ns, b), gt_fmt_ns(v.counters_ns, c));
+	else if (s->pmu_on && !s->pmu.why[0])
+		fprintf(f, "  + --counters: switched with the target's threads at each of their context "
+			"switches (cost per switch not measured)\n");
 	if (v.oncpu_ns > 0 && v.target_max_ns > v.target_ns * 1.01)
 		fprintf(f, "  = %s to %s of the target's %s on-CPU time is gtrace's (%.0f%% to %.0f%%): the "
 			"traps and slower system calls, then with the probes' BPF time, which bpf_stats' "
@@ -313,7 +351,22 @@ void gt_report_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts 
 	gt_iouring_print(f, s, o);
 	fputc('\n', f);
 	gt_greenrt_print(f, s, o);
+	gt_groups_print(f, s, o);
 	fputc('\n', f);
+	if (s->pmu_on) {
+		gt_pmu_print(f, s, o);
+		fputc('\n', f);
+	}
+	if (s->mem.on && s->mem.samples) {
+		gt_mem_print(f, s, o);
+		fputc('\n', f);
+	}
+	if (s->offcpu) {
+		gt_offcpu_print(f, s, o);
+		fputc('\n', f);
+		gt_dist_print(f, s, o);
+		fputc('\n', f);
+	}
 	if (s->traced_events) {
 		print_trace(f, s, o);
 		fputc('\n', f);

@@ -90,7 +90,7 @@ static void main_comm(struct gt_snapshot *snap, const char *fallback)
 
 /* Collect, write --json and --trace, print the report, unload. */
 static int finish(struct gt_session *s, struct gt_opts *o, const struct gt_exit *ex,
-		  const char *name, FILE *out)
+		  const char *name, FILE *out, struct gt_interval *iv)
 {
 	struct gt_snapshot *snap = calloc(1, sizeof(*snap));
 	int err = 0;
@@ -117,6 +117,13 @@ static int finish(struct gt_session *s, struct gt_opts *o, const struct gt_exit 
 		: WIFSIGNALED(ex->status) ? 128 + WTERMSIG(ex->status) : -1;
 	main_comm(snap, name);
 	gt_session_close(s);
+	if (iv && gt_interval_last(iv, snap))
+		err = -EIO;
+	gt_interval_free(iv);
+	if (o->folded_path && gt_folded_write(o->folded_path, snap))
+		err = -EIO;
+	if (o->flame_path && gt_flame_write(o->flame_path, snap))
+		err = -EIO;
 	if (o->json_file) {
 		if (gt_json_write(o->json_file, o->json_path, snap, o))
 			err = -EIO;
@@ -244,6 +251,10 @@ int gt_run_main(struct gt_opts *o)
 	if (gt_session_load(&s, pid, o) || gt_session_attach(&s))
 		goto fail;
 	s.from_start = true;    /* the runtime's counters all happen while traced */
+	gt_syms_add_file(s.syms, o->exe);
+	gt_mem_start(&s.mem, pid, true);
+	if (o->counters && !(s.pmu = gt_pmu_open(pid, true)))
+		goto fail;
 	no_probes_in(&s, o->exe);
 	if (o->tracer && gt_trace_start(o->tracer, &s))
 		goto fail;
@@ -264,6 +275,7 @@ int gt_run_main(struct gt_opts *o)
 
 	int64_t deadline = o->duration > 0 ? s.t_start + (int64_t)(o->duration * 1e9) : 0;
 	bool timed_out = false;
+	struct gt_interval *iv = o->interval > 0 ? gt_interval_new(o, stderr, s.t_start) : NULL;
 	while (!gt_stop) {
 		if (waitpid(pid, &ex.status, WNOHANG) == pid) {
 			ex.known = true;
@@ -274,12 +286,13 @@ int gt_run_main(struct gt_opts *o)
 			break;
 		}
 		gt_session_wait(&s, pidfd, POLL_MS);
+		gt_interval_poll(iv, &s);
 	}
 	if (!ex.known)
 		stop_command(&s, pid, pidfd, &ex, timed_out);
 	rc = !ex.known ? 1 : WIFEXITED(ex.status) ? WEXITSTATUS(ex.status)
 	     : WIFSIGNALED(ex.status) ? 128 + WTERMSIG(ex.status) : 1;
-	if (finish(&s, o, &ex, o->argv[0], stderr) && rc == 0)
+	if (finish(&s, o, &ex, o->argv[0], stderr, iv) && rc == 0)
 		rc = 1;
 	if (pidfd >= 0)
 		close(pidfd);
@@ -321,7 +334,8 @@ int gt_attach_main(struct gt_opts *o)
 
 	if (gt_session_load(&s, pid, o) || gt_session_attach(&s) ||
 	    (exe[0] && gt_usdt_attach(&s, pid, exe, true, false) < 0) ||
-	    (o->tracer && gt_trace_start(o->tracer, &s))) {
+	    (o->tracer && gt_trace_start(o->tracer, &s)) ||
+	    (o->counters && !(s.pmu = gt_pmu_open(pid, false)))) {
 		if (o->tracer)
 			gt_trace_close(o->tracer, &s);
 		o->tracer = NULL;
@@ -343,7 +357,10 @@ int gt_attach_main(struct gt_opts *o)
 	fprintf(stderr, "gtrace: tracing pid %d%s... Ctrl-C to stop\n", (int)pid,
 		!s.nusdt ? "" : s.g_events ? " (greenrt: per-event probes)"
 				     : " (greenrt: the runtime's counters)");
+	gt_mem_start(&s.mem, pid, false);
+	gt_syms_add_pid(s.syms, pid);
 	int64_t deadline = o->duration > 0 ? s.t_start + (int64_t)(o->duration * 1e9) : 0;
+	struct gt_interval *iv = o->interval > 0 ? gt_interval_new(o, stdout, s.t_start) : NULL;
 	while (!gt_stop) {
 		if (pidfd < 0 && kill(pid, 0) && errno == ESRCH)
 			break;
@@ -351,8 +368,9 @@ int gt_attach_main(struct gt_opts *o)
 			break;
 		if (gt_session_wait(&s, pidfd, POLL_MS))
 			break;
+		gt_interval_poll(iv, &s);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	return finish(&s, o, &ex, exe[0] ? exe : link, stdout) ? 1 : 0;
+	return finish(&s, o, &ex, exe[0] ? exe : link, stdout, iv) ? 1 : 0;
 }

@@ -70,6 +70,9 @@
 
 static bool verbose;
 
+#define MAPS_READ_NS 1000000000LL       /* --offcpu: re-read the traced processes' maps */
+#define MAPS_AFTER_EXEC_NS 100000000LL  /* ... and this soon after an exec (ld.so's mappings) */
+
 static int register_target(struct gt_session *s);
 static int on_ctl(void *ctx, void *data, size_t size);
 
@@ -93,12 +96,14 @@ struct twin {
 	const char *tp;
 	struct bpf_program *btf, *raw;
 	bool required;
+	bool offcpu;            /* --offcpu only */
 };
 
 static int twins(struct gtrace_bpf *k, struct twin *t)
 {
 	int n = 0;
-#define T(tp_, b, r, req) t[n++] = (struct twin){ tp_, k->progs.b, k->progs.r, req }
+#define T(tp_, b, r, req) t[n++] = (struct twin){ tp_, k->progs.b, k->progs.r, req, false }
+#define OFF(tp_, b, r) t[n++] = (struct twin){ tp_, k->progs.b, k->progs.r, true, true }
 	T("sched_switch", gt_switch_btf, gt_switch_raw, true);
 	T("sched_wakeup", gt_wakeup_btf, gt_wakeup_raw, true);
 	T("sched_wakeup_new", gt_wakenew_btf, gt_wakenew_raw, true);
@@ -117,6 +122,9 @@ static int twins(struct gtrace_bpf *k, struct twin *t)
 	T("io_uring_local_work_run", gt_iolocalwk_b, gt_iolocalwk_r, false);
 	T("io_uring_queue_async_work", gt_ioasync_b, gt_ioasync_r, false);
 	T("io_uring_cqe_overflow", gt_iooverflow_b, gt_iooverflow_r, false);
+	OFF("sched_switch", gt_off_switch_b, gt_off_switch_r);
+	OFF("sched_waking", gt_off_waking_b, gt_off_waking_r);
+#undef OFF
 #undef T
 	return n;
 }
@@ -160,7 +168,36 @@ static int size_maps(struct gt_session *s)
 	err = err ?: bpf_map__set_max_entries(k->maps.tgid_bits, (__u32)(pid_max / 64 + 1));
 	err = err ?: bpf_map__set_max_entries(k->maps.pinfo, (__u32)procs + 1);
 	err = err ?: bpf_map__set_max_entries(k->maps.ptotals, 2 * ((__u32)procs + 1));
+	err = err ?: bpf_map__set_max_entries(k->maps.offstart, (__u32)pid_max);
 	return err;
+}
+
+/* Without --offcpu its programs are not loaded, nor its maps created
+ * (the stack maps are preallocated: tens of MB). */
+static void offcpu_off(struct gtrace_bpf *k)
+{
+	struct bpf_program *progs[] = { k->progs.gt_o_park, k->progs.gt_o_ready, k->progs.gt_o_switch,
+					k->progs.gt_o_exit };
+	struct bpf_map *maps[] = { k->maps.kstacks, k->maps.wstacks, k->maps.ustacks, k->maps.offstart, k->maps.offcpu,
+				   k->maps.owakers, k->maps.gwait, k->maps.gwakers, k->maps.gexited };
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		bpf_program__set_autoload(progs[i], false);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		bpf_map__set_autocreate(maps[i], false);
+}
+
+/* Without --goroutines or --trace the group programs are not loaded, nor
+ * their tables created: the report shows no groups then, and the probes
+ * stay nops. */
+static void groups_off(struct gtrace_bpf *k)
+{
+	struct bpf_program *progs[] = { k->progs.gt_grp_new, k->progs.gt_grp_parent, k->progs.gt_grp_join,
+					k->progs.gt_grp_leave, k->progs.gt_grp_cancel, k->progs.gt_grp_drained,
+					k->progs.gt_grp_free };
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		bpf_program__set_autoload(progs[i], false);
+	bpf_map__set_autocreate(k->maps.groups, false);
+	bpf_map__set_autocreate(k->maps.groups_done, false);
 }
 
 /* Open the skeleton and choose its programs; fentry: count system calls
@@ -183,6 +220,13 @@ static int open_skel(struct gt_session *s, const struct gt_opts *o,
 	s->skel->rodata->trace_events = o->trace_path != NULL;
 	s->skel->rodata->trace_os = o->trace_path != NULL;
 	s->skel->rodata->follow = s->follow;
+	s->skel->rodata->dists_on = s->offcpu;
+	s->skel->rodata->exec_notify = s->offcpu;
+	s->skel->rodata->hits_counted = s->want_events;
+	if (!s->offcpu)
+		offcpu_off(s->skel);
+	if (!s->want_events)
+		groups_off(s->skel);
 	err = size_maps(s);
 	if (err) {
 		gt_err("cannot size the BPF maps: %s", strerror(-err));
@@ -196,7 +240,10 @@ static int open_skel(struct gt_session *s, const struct gt_opts *o,
 	for (int i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "btf_trace_%s", t[i].tp);
 		bool has_btf = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-		if (has_btf) {
+		if (t[i].offcpu && !s->offcpu) {
+			bpf_program__set_autoload(t[i].btf, false);
+			bpf_program__set_autoload(t[i].raw, false);
+		} else if (has_btf) {
 			bpf_program__set_autoload(t[i].raw, false);
 		} else if (t[i].required) {
 			bpf_program__set_autoload(t[i].btf, false);
@@ -299,6 +346,11 @@ int gt_session_load(struct gt_session *s, pid_t tgid, const struct gt_opts *o)
 		return err;
 	}
 	s->want_events = o->goroutines || o->trace_path != NULL;
+	s->offcpu = o->offcpu;
+	if (s->offcpu && !(s->syms = gt_syms_new())) {
+		gt_err("out of memory");
+		return -ENOMEM;
+	}
 	s->syscalls = !o->no_syscalls;
 	bool fentry = s->syscalls && !o->sys_tracepoints;
 	if (s->syscalls && o->sys_tracepoints) {
@@ -386,8 +438,15 @@ static int on_ctl(void *ctx, void *data, size_t size)
 	const struct gt_ctl_event *e = data;
 	char link[64], exe[PATH_MAX];
 
-	if (size < sizeof(*e) || e->type != GT_CTL_EXEC)
+	if (size < sizeof(*e) || (e->type != GT_CTL_EXEC && e->type != GT_CTL_EXEC_SEEN))
 		return 0;
+	if (e->type == GT_CTL_EXEC_SEEN) {
+		/* --offcpu: the image's mappings, now and once ld.so has
+		 * mapped its libraries */
+		gt_syms_add_pid(s->syms, (pid_t)e->tgid);
+		s->maps_read_at = gt_now_ns() - MAPS_READ_NS + MAPS_AFTER_EXEC_NS;
+		return 0;
+	}
 	if (s->closing) {
 		if (e->stopped)
 			kill((pid_t)e->tgid, SIGCONT);
@@ -403,6 +462,13 @@ static int on_ctl(void *ctx, void *data, size_t size)
 			snprintf(exe, sizeof(exe), "%s", link);
 	} else {
 		snprintf(exe, sizeof(exe), "%s", link);
+	}
+	if (s->syms) {
+		/* the image is mapped already, its libraries soon: read the
+		 * maps now and again in MAPS_AFTER_EXEC_NS (read_maps) */
+		gt_syms_add_file(s->syms, exe);
+		gt_syms_add_pid(s->syms, (pid_t)e->tgid);
+		s->maps_read_at = gt_now_ns() - MAPS_READ_NS + MAPS_AFTER_EXEC_NS;
 	}
 	int has = gt_usdt_has_probes(exe);
 	if (has == 0) {
@@ -585,9 +651,29 @@ int gt_session_attach(struct gt_session *s)
 #define STATS_ON_NS 200000000LL         /* 0.2 s ... */
 #define STATS_PERIOD_NS 2000000000LL    /* ... out of every 2 s */
 
+
+/* --offcpu: the files the traced processes map now (libraries loaded
+ * since the last look), for symbols.c; the processes still running. */
+static void read_maps(struct gt_session *s, int64_t now)
+{
+	uint32_t used = s->skel->data->next_proc;
+	int fd = bpf_map__fd(s->skel->maps.pinfo);
+	s->maps_read_at = now;
+	if (used > s->max_procs)
+		used = s->max_procs;
+	for (uint32_t i = 0; i < used; i++) {
+		struct gt_proc p;
+		if (bpf_map_lookup_elem(fd, &i, &p) == 0 && p.pid && !(p.flags & GT_PROC_EXITED))
+			gt_syms_add_pid(s->syms, (pid_t)p.pid);
+	}
+}
+
 void gt_session_tick(struct gt_session *s)
 {
 	int64_t now = gt_now_ns();
+	if (s->syms && s->skel && now - s->maps_read_at >= MAPS_READ_NS)
+		read_maps(s, now);
+	gt_mem_sample(&s->mem);
 	if (!s->stats_ok)
 		return;
 	if (s->stats_fd >= 0 && now - s->stats_mark >= STATS_ON_NS) {
@@ -635,4 +721,10 @@ void gt_session_close(struct gt_session *s)
 	if (s->stats_fd >= 0)
 		close(s->stats_fd);
 	s->stats_fd = -1;
+	gt_syms_free(s->syms);
+	s->syms = NULL;
+	gt_stack_cache_free(s->stack_cache);
+	s->stack_cache = NULL;
+	gt_pmu_close(s->pmu);
+	s->pmu = NULL;
 }

@@ -1,8 +1,9 @@
 /*
  * top.c - `gtrace top -p PID`: a live view, refreshed each second.
  *
- * Each second the maps are read into a snapshot and compared with the
- * previous one; what is shown are the per-second differences: for the
+ * Each second the maps are read into a snapshot, and what is shown is
+ * the delta from the previous one (gt_snapshot_delta, interval.c: the
+ * code path `run -i` prints its intervals with), per second: for the
  * whole process, then per thread (sorted by context switches).  The
  * per-goroutine map is not walked (it can hold 65536 entries).
  *
@@ -59,14 +60,6 @@ static void rt_update(struct rt_rates *r, const struct gt_snapshot *s)
 	r->seen = true;
 }
 
-static const struct gt_thread *find(const struct gt_snapshot *s, const struct gt_thread *t)
-{
-	for (int i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid == t->tid && s->threads[i].start_ns == t->start_ns)
-			return &s->threads[i];
-	return NULL;
-}
-
 struct row {
 	const struct gt_thread *t;
 	double vol, invol, sys, mig, cpu, gsw;
@@ -87,70 +80,58 @@ static double total_sys(const struct gt_snapshot *s)
 	return n;
 }
 
-static void draw(const struct gt_snapshot *cur, const struct gt_snapshot *prev, double dt, pid_t pid,
-		 const struct rt_rates *rt)
+/* d: the delta of the last second (gt_snapshot_delta), over dt s. */
+static void draw(const struct gt_snapshot *d, double dt, pid_t pid, const struct rt_rates *rt)
 {
-	char a[32], b[32], c[32], d[32], e[32], a2[32], b2[32];
-	const uint64_t *C = cur->counters, *P = prev->counters;
-	struct row *rows = calloc((size_t)cur->nthreads + 1, sizeof(*rows));
+	char a[32], b[32], c[32], e[32], g[32], a2[32], b2[32];
+	const uint64_t *C = d->counters;
+	struct row *rows = calloc((size_t)d->nthreads + 1, sizeof(*rows));
 	if (!rows)
 		return;
 	int n = 0;
-	double vol = 0, invol = 0;
-	for (int i = 0; i < cur->nthreads; i++) {
-		const struct gt_thread *t = &cur->threads[i], *o = find(prev, t);
-		if (t->exited && (!o || o->exited))
-			continue;       /* gone before this second */
-		struct gt_thread_stats z = { 0 };
-		const struct gt_thread_stats *ps = o ? &o->s : &z;
-		struct row r = { t, (double)(t->s.vol - ps->vol) / dt, (double)(t->s.invol - ps->invol) / dt,
-				 (double)(t->s.syscalls - ps->syscalls) / dt,
-				 (double)(t->s.migrations - ps->migrations) / dt,
-				 (double)(t->s.oncpu_ns - ps->oncpu_ns) / dt / 1e7,
-				 (double)(t->s.g_switches - ps->g_switches) / dt };
-		rows[n++] = r;
+	for (int i = 0; i < d->nthreads; i++) {
+		const struct gt_thread *t = &d->threads[i];
+		rows[n++] = (struct row){ t, (double)t->s.vol / dt, (double)t->s.invol / dt,
+					  (double)t->s.syscalls / dt, (double)t->s.migrations / dt,
+					  (double)t->s.oncpu_ns / dt / 1e7, (double)t->s.g_switches / dt };
 	}
 	qsort(rows, (size_t)n, sizeof(rows[0]), by_switches);
 	/* the totals, which count the threads that came and went too */
-	vol = (double)(cur->totals[0].vol - prev->totals[0].vol) / dt;
-	invol = (double)(cur->totals[0].invol - prev->totals[0].invol) / dt;
 	printf("\033[H\033[2J");
-	printf("gtrace top - pid %d - %.0f s - per second (Ctrl-C to quit)\n\n", (int)pid, cur->elapsed_s);
+	printf("gtrace top - pid %d - %.0f s - per second (Ctrl-C to quit)\n\n", (int)pid, d->elapsed_s);
 	printf("  switches %s vol / %s invol   syscalls %s   io_uring submit %s complete %s\n",
-	       gt_fmt_num(round(vol), a), gt_fmt_num(round(invol), b),
-	       gt_fmt_num(round((total_sys(cur) - total_sys(prev)) / dt), c),
-	       gt_fmt_num(round((double)(C[GT_IO_SUBMIT] - P[GT_IO_SUBMIT]) / dt), d),
-	       gt_fmt_num(round((double)(C[GT_IO_COMPLETE] - P[GT_IO_COMPLETE]) / dt), e));
-	if (cur->greenrt && rt->have) {
+	       gt_fmt_num(round((double)d->totals[0].vol / dt), a),
+	       gt_fmt_num(round((double)d->totals[0].invol / dt), b),
+	       gt_fmt_num(round(total_sys(d) / dt), c),
+	       gt_fmt_num(round((double)C[GT_IO_SUBMIT] / dt), e),
+	       gt_fmt_num(round((double)C[GT_IO_COMPLETE] / dt), g));
+	if (d->greenrt && rt->have) {
 		const double *q = rt->rate;
 		double age = (double)(gt_now_ns() - rt->at_ns) / 1e9;
 		printf("  goroutines: spawn %s  switch %s  park %s  steal %s  preempt %s  io %s  ring enters %s\n",
 		       gt_fmt_num(round(q[GT_RT_SPAWNED]), a), gt_fmt_num(round(q[GT_RT_SWITCHES]), b),
-		       gt_fmt_num(round(q[GT_RT_PARKS]), c), gt_fmt_num(round(q[GT_RT_STEALS]), d),
-		       gt_fmt_num(round(q[GT_RT_PREEMPTIONS]), e),
+		       gt_fmt_num(round(q[GT_RT_PARKS]), c), gt_fmt_num(round(q[GT_RT_STEALS]), e),
+		       gt_fmt_num(round(q[GT_RT_PREEMPTIONS]), g),
 		       gt_fmt_num(round(q[GT_RT_IO_SUBMITTED]), a2),
 		       gt_fmt_num(round(q[GT_RT_RING_ENTERS]), b2));
 		printf("              (the runtime's counters; snapshot %.1f s old%s)\n", age,
 		       age > 2.5 ? ": the runtime sends none while all its workers are idle" : "");
-	} else if (cur->greenrt && !cur->g_events) {
+	} else if (d->greenrt && !d->g_events) {
 		printf("  goroutines: waiting for the runtime's counters (a snapshot about every second)\n");
 	}
-	if (cur->greenrt && cur->g_events)
+	if (d->greenrt && d->g_events)
 		printf("  goroutine probes: spawn %s  switch %s  park %s  steal %s  preempt %s\n",
-		       gt_fmt_num((double)(C[GT_G_SPAWN] - P[GT_G_SPAWN]) / dt, a),
-		       gt_fmt_num((double)(C[GT_G_SWITCH] - P[GT_G_SWITCH]) / dt, b),
-		       gt_fmt_num((double)(C[GT_G_PARK] - P[GT_G_PARK]) / dt, c),
-		       gt_fmt_num((double)(C[GT_G_STEAL] - P[GT_G_STEAL]) / dt, d),
-		       gt_fmt_num((double)(C[GT_G_PREEMPT_SYNC] + C[GT_G_PREEMPT_ASYNC] -
-					   P[GT_G_PREEMPT_SYNC] - P[GT_G_PREEMPT_ASYNC]) / dt, e));
-	bool gsw = cur->g_events;      /* per-thread switches need the switch probe */
+		       gt_fmt_num((double)C[GT_G_SPAWN] / dt, a), gt_fmt_num((double)C[GT_G_SWITCH] / dt, b),
+		       gt_fmt_num((double)C[GT_G_PARK] / dt, c), gt_fmt_num((double)C[GT_G_STEAL] / dt, e),
+		       gt_fmt_num((double)(C[GT_G_PREEMPT_SYNC] + C[GT_G_PREEMPT_ASYNC]) / dt, g));
+	bool gsw = d->g_events;        /* per-thread switches need the switch probe */
 	printf("\n  %-8s %-16s %10s %10s %10s %8s %7s %10s\n", "TID", "COMM", "VOL/s", "INVOL/s",
 	       "SYSCALL/s", "MIGR/s", "CPU%", gsw ? "G SW/s" : "");
 	for (int i = 0; i < n && i < 40; i++) {
 		const struct row *r = &rows[i];
 		printf("  %-8u %-16s %10s %10s %10s %8s %6.1f%% %10s%s\n", r->t->tid, r->t->comm,
 		       gt_fmt_num(r->vol, a), gt_fmt_num(r->invol, b), gt_fmt_num(r->sys, c),
-		       gt_fmt_num(r->mig, d), r->cpu, gsw ? gt_fmt_num(r->gsw, e) : "",
+		       gt_fmt_num(r->mig, e), r->cpu, gsw ? gt_fmt_num(r->gsw, g) : "",
 		       r->t->kind == GT_KIND_IOWORKER ? " io-wq" : "");
 	}
 	fflush(stdout);
@@ -203,7 +184,12 @@ int gt_top_main(const struct gt_opts *o)
 		gt_collect(&s, cur, false);
 		rt_update(&rt, cur);
 		int64_t now = gt_now_ns();
-		draw(cur, prev, (double)(now - last) / 1e9, pid, &rt);
+		struct gt_snapshot *d = calloc(1, sizeof(*d));
+		if (d && !gt_snapshot_delta(cur, prev, d))
+			draw(d, (double)(now - last) / 1e9, pid, &rt);
+		if (d)
+			gt_snapshot_free(d);
+		free(d);
 		last = now;
 		struct gt_snapshot *t = prev;
 		prev = cur;

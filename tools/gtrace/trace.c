@@ -9,7 +9,12 @@
  *     the next `switch` out on that thread, named "g<id>";
  *   - instants ("i") for parks (with the reason), spawns, exits, steals,
  *     preemptions, readies, and OS switch-out / switch-in of the thread;
- *   - counters ("C"): live goroutines and goroutine I/O in flight.
+ *   - counters ("C"): live goroutines and goroutine I/O in flight;
+ *   - greenrt's groups: a counter of members per group ("group N
+ *     members", which draws each group's members' lives), an instant for
+ *     a group's creation, parent, drain and free, and one across the
+ *     process for its cancellation ("group cancel": cause, origin,
+ *     members then).
  * Time stamps are CLOCK_MONOTONIC in microseconds.  Events are streamed
  * with fprintf as they arrive (a trace can hold millions), so the file is
  * valid JSON only once gt_trace_close() has written the closing bracket.
@@ -131,11 +136,18 @@ static struct track *track(struct gt_tracer *t, const struct gt_event *e)
 	return NULL;
 }
 
+/* An instant on the event's thread; scope 'p': across its process. */
+static void instant_s(struct gt_tracer *t, const struct gt_event *e, const char *name, const char *args,
+		      char scope)
+{
+	ev(t, "{\"ph\":\"i\",\"s\":\"%c\",\"name\":\"%s\",\"pid\":%u,\"tid\":%u,"
+	    "\"ts\":%.3f,\"args\":{%s}}", scope, name, e->tgid, e->tid, (double)e->ts / 1e3, args);
+}
+
 static void instant(struct gt_tracer *t, const struct gt_event *e, const char *name,
 		    const char *args)
 {
-	ev(t, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"pid\":%u,\"tid\":%u,"
-	    "\"ts\":%.3f,\"args\":{%s}}", name, e->tgid, e->tid, (double)e->ts / 1e3, args);
+	instant_s(t, e, name, args, 't');
 }
 
 static void counter(struct gt_tracer *t, const struct gt_event *e, const char *name, int64_t v)
@@ -158,7 +170,7 @@ static void end_run(struct gt_tracer *t, struct track *k, uint64_t now)
 /* One event into the file (the writer). */
 static void write_event(struct gt_tracer *t, const struct gt_event *e)
 {
-	char args[160];
+	char args[160], name[48];
 	if (t->max_bytes && t->bytes >= t->max_bytes) {
 		/* the cap: tell the BPF side to stop recording, and count
 		 * the events already in the ring that are dropped here */
@@ -226,6 +238,34 @@ static void write_event(struct gt_tracer *t, const struct gt_event *e)
 	case GT_EV_OS_IN:
 		snprintf(args, sizeof(args), "\"goroutine\":%lld", (long long)e->a);
 		instant(t, e, "os switch-in", args);
+		break;
+	case GT_EV_GRP_NEW:
+		snprintf(args, sizeof(args), "\"group\":%lld,\"address\":%lld", (long long)e->a, (long long)e->b);
+		instant(t, e, "group new", args);
+		break;
+	case GT_EV_GRP_PARENT:
+		snprintf(args, sizeof(args), "\"group\":%lld,\"parent\":%lld", (long long)e->a, (long long)e->b);
+		instant(t, e, "group parent", args);
+		break;
+	case GT_EV_GRP_JOIN:
+	case GT_EV_GRP_LEAVE:
+		/* a member's life: the group's member count over time */
+		snprintf(name, sizeof(name), "group %lld members", (long long)e->a);
+		counter(t, e, name, e->c);
+		break;
+	case GT_EV_GRP_CANCEL:
+		snprintf(args, sizeof(args), "\"group\":%lld,\"cause\":\"%s\",\"origin\":%lld,\"members\":%lld",
+			 (long long)e->a, e->d == GT_GRP_CAUSE_DEADLINE ? "deadline" : "cancel", (long long)e->b,
+			 (long long)e->c);
+		instant_s(t, e, "group cancel", args, 'p');
+		break;
+	case GT_EV_GRP_DRAINED:
+		snprintf(args, sizeof(args), "\"group\":%lld,\"drain_ns\":%lld", (long long)e->a, (long long)e->b);
+		instant(t, e, "group drained", args);
+		break;
+	case GT_EV_GRP_FREE:
+		snprintf(args, sizeof(args), "\"group\":%lld", (long long)e->a);
+		instant(t, e, "group free", args);
 		break;
 	default:
 		t->events--;

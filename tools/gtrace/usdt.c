@@ -25,7 +25,8 @@
  * Which probes: a uprobe hit traps into the kernel (~0.7 us here), so the
  * probes that fire per goroutine or per request - switch, park, ready,
  * io_submit, io_complete, spawn, exit - are attached only when per-event
- * figures are asked for (--goroutines, --trace).  Otherwise the
+ * figures are asked for (--goroutines, --trace), and so are the group_*
+ * probes (bpf/groups.bpf.c), which only those modes report.  Otherwise the
  * goroutine counts come from the `stats` probe, which the runtime fires
  * about once a second with its own counters.  A runtime without `stats`
  * (older than gtrace) gets the per-event probes regardless: slow but
@@ -103,19 +104,19 @@ out:
 	return err;
 }
 
-/* DT_NEEDED libgreenrt* of exe, resolved to a path in out (0 or -ENOENT). */
-static int find_needed_greenrt(const char *exe, char *out, size_t outsz)
+int gt_elf_needed(const char *exe, char (*out)[PATH_MAX], int max)
 {
-	char needed[256] = "", runpath[1024] = "";
+	char needed[32][256], runpath[1024] = "";
+	int nneeded = 0, n = 0;
 	int fd = open(exe, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return 0;
 	elf_version(EV_CURRENT);
 	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
 	Elf_Scn *scn = NULL;
 	while (e && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
 		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
@@ -127,19 +128,17 @@ static int find_needed_greenrt(const char *exe, char *out, size_t outsz)
 				s = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
 			if (!s)
 				continue;
-			if (dyn.d_tag == DT_NEEDED && !strncmp(s, "libgreenrt", 10))
-				snprintf(needed, sizeof(needed), "%s", s);
-			else if (dyn.d_tag != DT_NEEDED)
+			if (dyn.d_tag != DT_NEEDED)
 				snprintf(runpath, sizeof(runpath), "%s", s);
+			else if (nneeded < (int)(sizeof(needed) / sizeof(needed[0])))
+				snprintf(needed[nneeded++], sizeof(needed[0]), "%s", s);
 		}
 	}
 	if (e)
 		elf_end(e);
 	close(fd);
-	if (!needed[0])
-		return -ENOENT;
 
-	char origin[PATH_MAX], dirs[4096];
+	char origin[PATH_MAX];
 	snprintf(origin, sizeof(origin), "%s", exe);
 	char *slash = strrchr(origin, '/');
 	if (slash)
@@ -147,17 +146,38 @@ static int find_needed_greenrt(const char *exe, char *out, size_t outsz)
 	else
 		strcpy(origin, ".");
 	const char *ld = getenv("LD_LIBRARY_PATH");
-	snprintf(dirs, sizeof(dirs), "%s:%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:"
-		 "/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib", runpath, ld ? ld : "");
-	for (char *save, *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		char d[PATH_MAX / 2];
-		if (!strncmp(dir, "$ORIGIN", 7))
-			snprintf(d, sizeof(d), "%s%s", origin, dir + 7);
-		else
-			snprintf(d, sizeof(d), "%s", dir);
-		snprintf(out, outsz, "%s/%s", d, needed);
-		if (!access(out, R_OK))
+	for (int k = 0; k < nneeded && n < max; k++) {
+		char dirs[4096];
+		snprintf(dirs, sizeof(dirs), "%s:%s:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:"
+			 "/lib64:/usr/lib64:/lib:/usr/lib:/usr/local/lib", runpath, ld ? ld : "");
+		for (char *save, *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+			char d[PATH_MAX / 2];
+			if (!strncmp(dir, "$ORIGIN", 7))
+				snprintf(d, sizeof(d), "%s%s", origin, dir + 7);
+			else
+				snprintf(d, sizeof(d), "%s", dir);
+			snprintf(out[n], PATH_MAX, "%s/%s", d, needed[k]);
+			if (!access(out[n], R_OK)) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* DT_NEEDED libgreenrt* of exe, resolved to a path in out (0 or -ENOENT). */
+static int find_needed_greenrt(const char *exe, char *out, size_t outsz)
+{
+	char libs[32][PATH_MAX];
+	int n = gt_elf_needed(exe, libs, 32);
+	for (int i = 0; i < n; i++) {
+		const char *b = strrchr(libs[i], '/');
+		size_t len = strlen(libs[i]);
+		if (!strncmp(b ? b + 1 : libs[i], "libgreenrt", 10) && len < outsz) {
+			memcpy(out, libs[i], len + 1);
 			return 0;
+		}
 	}
 	return -ENOENT;
 }
@@ -194,6 +214,10 @@ static struct bpf_program *prog_for(struct gtrace_bpf *k, const char *probe)
 		P("preempt", gt_g_preempt), P("exit", gt_g_exit),
 		P("io_submit", gt_g_iosubmit), P("io_complete", gt_g_iocomplete),
 		P("stats", gt_g_stats), P("workers", gt_g_workers),
+		P("group_new", gt_grp_new), P("group_parent", gt_grp_parent),
+		P("group_join", gt_grp_join), P("group_leave", gt_grp_leave),
+		P("group_cancel", gt_grp_cancel), P("group_drained", gt_grp_drained),
+		P("group_free", gt_grp_free),
 #undef P
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -216,11 +240,55 @@ static bool hot(const char *probe)
 	return false;
 }
 
+/* The group probes (bpf/groups.bpf.c): attached, and their programs
+ * loaded, only for the modes that show groups (--goroutines, --trace). */
+static bool group_probe(const char *probe)
+{
+	return !strncmp(probe, "group_", 6);
+}
+
+/* --offcpu's program on probe (bpf/offcpu.bpf.c), or NULL. */
+static struct bpf_program *offcpu_prog(struct gtrace_bpf *k, const char *probe)
+{
+	if (!strcmp(probe, "park"))
+		return k->progs.gt_o_park;
+	if (!strcmp(probe, "ready"))
+		return k->progs.gt_o_ready;
+	if (!strcmp(probe, "switch"))
+		return k->progs.gt_o_switch;
+	if (!strcmp(probe, "exit"))
+		return k->progs.gt_o_exit;
+	return NULL;
+}
+
+/* Attach p to greenrt probe `probe` of path for pid (0 or -errno, said). */
+static int add_usdt(struct gt_session *s, struct bpf_program *p, pid_t pid, const char *path,
+		    const char *probe)
+{
+	if (s->nusdt == s->cap_usdt) {
+		int cap = s->cap_usdt ? 2 * s->cap_usdt : 32;
+		void *a = realloc(s->usdt_links, (size_t)cap * sizeof(*s->usdt_links));
+		if (!a)
+			return -ENOMEM;
+		s->usdt_links = a;
+		s->cap_usdt = cap;
+	}
+	struct bpf_link *l = bpf_program__attach_usdt(p, pid, path, "greenrt", probe, NULL);
+	if (!l) {
+		int err = -errno;
+		gt_err("cannot attach greenrt probe %s in %s: %s (rerun with -v)", probe, path,
+		       strerror(-err));
+		return err;
+	}
+	s->usdt_links[s->nusdt++] = l;
+	return 0;
+}
+
 static int attach_file(struct gt_session *s, pid_t pid, const char *path, struct gt_uproc *up)
 {
 	struct probes pr = { .n = 0 };
 	bool has_stats = false;
-	int n = 0;
+	int n = 0, err, noff = 0;
 
 	if (elf_probes(path, &pr) || pr.n == 0)
 		return 0;
@@ -229,33 +297,32 @@ static int attach_file(struct gt_session *s, pid_t pid, const char *path, struct
 	bool events = s->want_events || !has_stats;
 	for (int i = 0; i < pr.n; i++) {
 		struct bpf_program *p = prog_for(s->skel, pr.names[i]);
+		struct bpf_program *op = s->offcpu ? offcpu_prog(s->skel, pr.names[i]) : NULL;
+		if (op) {
+			if ((err = add_usdt(s, op, pid, path, pr.names[i])))
+				return err;
+			n++;
+			noff++;
+		}
 		if (!p)
 			continue;       /* a probe this gtrace does not know */
 		if (hot(pr.names[i]) && !events)
 			continue;       /* counted by `stats` instead */
-		if (s->nusdt == s->cap_usdt) {
-			int cap = s->cap_usdt ? 2 * s->cap_usdt : 32;
-			void *a = realloc(s->usdt_links, (size_t)cap * sizeof(*s->usdt_links));
-			if (!a)
-				return -ENOMEM;
-			s->usdt_links = a;
-			s->cap_usdt = cap;
-		}
-		struct bpf_link *l = bpf_program__attach_usdt(p, pid, path, "greenrt",
-							      pr.names[i], NULL);
-		if (!l) {
-			int err = -errno;
-			gt_err("cannot attach greenrt probe %s in %s: %s (rerun with -v)",
-			       pr.names[i], path, strerror(-err));
+		if (group_probe(pr.names[i]) && !s->want_events)
+			continue;       /* no groups in this report */
+		if ((err = add_usdt(s, p, pid, path, pr.names[i])))
 			return err;
-		}
-		s->usdt_links[s->nusdt++] = l;
 		n++;
 		if (hot(pr.names[i]))
 			s->g_events = true;
+		else if (group_probe(pr.names[i]))
+			s->g_groups = true;
 		else if (!strcmp(pr.names[i], "stats"))
 			s->g_stats = true;
 	}
+	/* park, ready, switch and exit: the goroutines' waits are followed */
+	if (noff == 4)
+		s->g_offcpu = true;
 	if (n) {
 		size_t len = strlen(up->where);
 		snprintf(up->where + len, sizeof(up->where) - len, "%s%s", len ? ", " : "", path);

@@ -5,9 +5,12 @@
 # the kernel's counts are real; greenrt shows fewer OS context switches and
 # fewer syscalls per request than one thread per connection; greenrt-epoll
 # really ran on epoll and greenrt on io_uring (as the runtime said, and as
-# the kernel counted), io_uring making fewer syscalls per request; and the
-# demo splits each row into what green threads and what io_uring changed
-# (counts, never times).
+# the kernel counted), io_uring making fewer syscalls per request; the demo
+# splits each row into what green threads and what io_uring changed
+# (counts, never times); the memory of a connection in three parts, a
+# thread's kernel stack counted in the threads model's; and --why: where
+# each waits (threads in read/recv, greenrt's workers in io_uring_enter,
+# greenrt-epoll's in epoll_wait), its flame graphs side by side.
 # Exit 0 pass, 1 fail, 77 skip (not root, no BTF).
 set -u
 BUILD=${BUILD:-build}
@@ -26,8 +29,8 @@ trap 'rm -rf "$out"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-BUILD=$BUILD timeout 80 bash bench/compare/compare.sh -c 200 -m greenrt,threads,greenrt-epoll \
-    -r 1 -w 1 -d 3 -o "$out" --demo > "$out/table.txt" 2> "$out/progress.txt"
+BUILD=$BUILD timeout 180 bash bench/compare/compare.sh -c 200 -m greenrt,threads,greenrt-epoll \
+    -r 1 -w 1 -d 3 -o "$out" --demo --why > "$out/table.txt" 2> "$out/progress.txt"
 rc=$?
 cat "$out/table.txt"
 if [[ $rc != 0 ]]; then
@@ -37,7 +40,8 @@ fi
 
 # every row of the table, and both models in its header
 for label in "requests/s" "p50 latency" "p99 latency" "server peak RSS" \
-    "RSS per connection" "OS threads" "OS switches/req, voluntary" \
+    "RSS per connection" "address space per conn" "kernel memory per conn" \
+    "OS threads" "OS switches/req, voluntary" \
     "OS switches/req, involuntary" "syscalls/req" "io_uring enters/req" "epoll waits/req" \
     "goroutine switches/req" "server CPU us/req"; do
   grep -q "^  $label" "$out/table.txt" || fail "the table has no '$label' row"
@@ -91,6 +95,30 @@ t_os=$(awk -v a="$(fig threads vcsw_per_req)" -v b="$(fig threads ivcsw_per_req)
 gt "$t_os" "$g_os" || fail "greenrt made $g_os OS context switches/req, threads $t_os: expected fewer for greenrt"
 gt "$(fig threads syscalls_per_req)" "$(fig greenrt syscalls_per_req)" \
   || fail "greenrt made $(fig greenrt syscalls_per_req) syscalls/req, threads $(fig threads syscalls_per_req): expected fewer for greenrt"
+
+# memory: a thread per connection costs the kernel a kernel stack and a
+# task_struct more per connection (>= 8 KB), and reserves more address
+# space; the sentence names the three parts for both models
+k_g=$(fig greenrt kern_per_conn_kb) k_t=$(fig threads kern_per_conn_kb)
+gt "$k_t" "$(awk -v g="$k_g" 'BEGIN { print g + 8 }')" || fail "kernel memory per connection: threads $k_t KB, greenrt $k_g KB: a thread's kernel stack missing"
+gt "$(fig threads vsz_per_conn_kb)" "$(fig greenrt vsz_per_conn_kb)" || fail "address space per connection: threads $(fig threads vsz_per_conn_kb) <= greenrt $(fig greenrt vsz_per_conn_kb)"
+grep -q 'KB reserved, .* KB resident, .* KB in the kernel; threads: .* KB reserved, .* KB resident, .* KB in the kernel' "$out/table.txt" \
+  || fail "the memory sentence does not give the three parts for both models"
+
+# --why: where each waits, and the two flame graphs
+grep -q '^  C=200: threads: its [0-9,]* threads were off-CPU .* in read/recv' "$out/table.txt" \
+  || fail "--why: the threads server's off-CPU time is not said to be in read/recv"
+grep -q '^  C=200: greenrt: its [0-9,]* threads were off-CPU .*io_uring_enter.*; its goroutines were parked .* on io' "$out/table.txt" \
+  || fail "--why: greenrt's waits (workers in io_uring_enter, goroutines parked on io) are not said"
+grep -q 'how long a ready task waited to run: greenrt: its threads for a CPU p50 .*its goroutines for a worker p50' "$out/table.txt" \
+  || fail "--why: no run-queue distributions side by side"
+grep -q '^  C=200: greenrt-epoll: its [0-9,]* threads were off-CPU .*epoll_wait.*; its goroutines were parked .* on io' "$out/table.txt" \
+  || fail "--why: greenrt-epoll's waits (workers in epoll_wait, goroutines parked on io) are not said"
+for m in greenrt threads greenrt-epoll; do
+  xmllint --noout "$out/why/$m-c200/offcpu.svg" 2>/dev/null || fail "--why: $m's flame graph is not well-formed"
+done
+[[ $(grep -c '<svg version="1.1" width="100%"' "$out/report.html" 2>/dev/null) == 3 ]] && grep -q 'class="flames"' "$out/report.html" \
+  || fail "report.html does not hold the three flame graphs side by side"
 
 # the raw figures and the report
 grep -q '"medians"' "$out/results.json" && [[ $(awk -f bench/compare/jflat.awk "$out/results.json" | grep -c '^medians/[0-9]*/median/syscalls_per_req') == 3 ]] \

@@ -1,0 +1,43 @@
+/*
+ * extern.h - threads outside the runtime (extern.c): how a thread that is
+ * not a worker may touch the running runtime's queues, and the count of
+ * references such threads hold (gr_extern_ref).
+ */
+#ifndef GR_EXTERN_H
+#define GR_EXTERN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Threads other than the workers inside extern_enter/extern_exit, and the
+ * references they hold.  Not in `sched`: gr_run's reset of it must not
+ * lose a reference taken before it, nor race with a thread entering. */
+extern uint32_t extern_busy;
+extern int64_t extern_refs;
+
+/* gr_run: the runtime runs (open) / is stopping (close; then
+ * extern_quiesce). */
+void extern_open(void);
+void extern_close(void);
+
+/* A thread that is not a worker (a program's own thread, an offload
+ * thread, the monitor) is about to touch the running runtime's queues or
+ * rings (a ready, a spawn, a wake-up): true if a runtime runs and is not
+ * stopping, and then it does not free them (nor reset `sched`) before
+ * extern_exit.  False:
+ * there is nothing to touch (a stopping runtime's goroutines are
+ * abandoned, as Go's are when main returns). */
+bool extern_enter(void);
+void extern_exit(void);
+/* gr_run's stop, after extern_close: waits until no thread is between
+ * extern_enter and extern_exit. */
+void extern_quiesce(void);
+
+/* Whether a thread outside the runtime holds a reference: then every
+ * goroutine asleep is not a deadlock (that thread may wake one). */
+static inline bool extern_refs_held(void)
+{
+    return __atomic_load_n(&extern_refs, __ATOMIC_ACQUIRE) > 0;
+}
+
+#endif

@@ -49,17 +49,27 @@
  * wait (the io_uring engine's unique user_data, for the same reason).
  *
  * One epoll instance per worker, not Go's one shared by every thread.
- * Go's scheduler lets any thread poll the shared instance, and one at a
- * time block in it; greenrt's workers sleep each in their own engine
- * wait with their own timers (sched.c), and are woken each by their own
- * eventfd, which a shared instance cannot target.  [measured: see the
- * report of this commit: per-worker vs shared]  A registration belongs
- * to the worker whose goroutine first waited on the fd; a goroutine that
- * migrates keeps being readied there (the fd's events arrive there), and
- * a worker the CPU governor makes dormant loses its fds one by one: the
- * next wait on one from an active worker moves the registration
- * (EPOLL_CTL_DEL there, ADD here), as connections leave a dormant
- * worker's ring.
+ * Go's scheduler lets any thread poll the shared instance, one at a time
+ * block in it, and the others sleep on futexes; it needs a second way to
+ * wake a sleeper (netpollBreak for the poller, futexes for the rest) and
+ * puts what the poller harvests on other threads' queues, each such
+ * hand-off a cross-CPU wake-up (the dearest thing on a small shared
+ * machine).  greenrt's workers already sleep each in their own engine
+ * wait, with the next timer of their own heap as timeout (sched.c), and
+ * are woken each by their own eventfd - which a shared instance cannot
+ * target: an eventfd in a shared set wakes whichever sleeper the kernel
+ * picks.  Per worker, the kernel wakes the worker whose goroutine waits
+ * on the fd, and the goroutine is readied where its stack is warm, as a
+ * completion readies it on its ring's worker: the scheduler (stealing,
+ * hand-off, the CPU governor) behaves the same on both engines, so the
+ * suite that runs under both tests one scheduler.  (Reasoned, not
+ * measured against a shared instance: greenrt has none to measure.)
+ * A registration belongs to the worker whose goroutine first waited on
+ * the fd; a goroutine that migrates keeps being readied there (the fd's
+ * events arrive there), and a worker the CPU governor makes dormant
+ * loses its fds one by one: the next wait on one from an active worker
+ * moves the registration (EPOLL_CTL_DEL there, ADD here), as connections
+ * leave a dormant worker's ring.
  *
  * Wake-ups.  Each instance has an eventfd, edge-triggered: any thread
  * wakes a sleeping worker with one write (deduplicated by wake_pending,

@@ -372,7 +372,7 @@ int epio_poll(g *gp, fdhold *h, int fd, short events, int64_t timeout_ns)
     if (fd < 0 || !h->f)
         return -EBADF;
     opctx c = {.op = IO_POLL, .fd = fd, .flags = events};
-    int64_t until = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+    int64_t until = timeout_ns > 0 ? deadline_after(timeout_ns) : 0; /* saturated */
     int64_t dl = gp->deadline;
     /* gr_poll's own timeout is a deadline of this call that reads as 0. */
     bool own = until && (!dl || until < dl);

@@ -176,9 +176,7 @@ $(BUILD)/tests/gtrace/test_gtrace_counters.sh: $(BUILD)/tests/gtrace/chan_park
 $(BUILD)/tests/gtrace/test_gtrace_cli.sh: $(BUILD)/tests/gtrace/goroutines $(BUILD)/tests/gtrace/groups \
 	$(BUILD)/echo_greenrt
 
-# test_gtrace_greenrt runs once per I/O engine (it checks the one named).
-TESTS_INTEGRATION += $(filter-out %/test_gtrace_greenrt.sh,$(GTRACE_TEST_SCRIPTS))
-TESTS_INTEGRATION_ENGINES += $(BUILD)/tests/gtrace/test_gtrace_greenrt.sh
+TESTS_INTEGRATION += $(GTRACE_TEST_SCRIPTS)
 
 # --- tracing overhead (issue 4, "Performance": <= 3% of requests/s) ---
 # echo_greenrt under build/loadgen -c 1000 -d 5 (64-byte echo), untraced

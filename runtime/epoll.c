@@ -345,35 +345,6 @@ void ep_fd_reset(fdent *f)
  * Waiting for readiness
  * ------------------------------------------------------------------- */
 
-struct epwait_park {
-    fdent *f;
-    g *gp;
-    int64_t deadline;
-    bool no_timer; /* the deadline's timer could not be armed */
-};
-
-/* Runs once the waiter has stopped: its deadline timer (armed only now,
- * so it cannot ready a goroutine still running), then the entry's lock. */
-static void after_epwait_park(worker *w, void *arg)
-{
-    struct epwait_park *p = arg;
-    g *gp = p->gp;
-    if (p->deadline) {
-        gp->tm.fire = timer_fire_wake;
-        if (timer_arm(w, &gp->tm, p->deadline) < 0) {
-            /* No memory for the timer: the wait ends now, -ENOMEM. */
-            p->no_timer = true;
-            p->deadline = 0;
-            unlock(&p->f->lk);
-            uint32_t zero = 0;
-            if (cas_acq_rel(&gp->wake_token, &zero, 1))
-                ready(gp);
-            return;
-        }
-    }
-    unlock(&p->f->lk);
-}
-
 /* Takes w off f's queue (f->lk held). */
 static void waiter_unqueue(fdent *f, waiter *w)
 {
@@ -396,7 +367,7 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
         gp->io_seq = 1; /* ud is never 0: 0 is "nothing in flight" */
     epwaiter me = {.w = {.gp = gp, .is_select = 1}, .wake = wake,
                    .ud = (uint64_t)(uint32_t)fd << 32 | gp->io_seq};
-    struct epwait_park p = {.f = f, .gp = gp, .deadline = deadline};
+    fdwait_park p = {.f = f, .gp = gp, .deadline = deadline};
     store_relaxed(&gp->wake_token, 0);
 
     lock(&f->lk);
@@ -415,10 +386,10 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
     int early = 0;
     if (ep_seq(f, events) != seq)
         early = 1; /* an edge came since the attempt: try again */
-    else if (load_relaxed(&f->state) & FD_CLOSING)
-        early = -EBADF;
     else if (__atomic_load_n(&gp->io_cancel, __ATOMIC_SEQ_CST))
         early = -ECANCELED;
+    else if (load_relaxed(&f->state) & FD_CLOSING)
+        early = -EBADF;
     if (early) {
         waiter_unqueue(f, &me.w);
         unlock(&f->lk);
@@ -428,7 +399,7 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
     worker *owner = &sched.workers[me.owner];
     __atomic_fetch_add(&owner->io_pending, 1, __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
-    park(GR_WAIT_IO, after_epwait_park, &p);
+    park(GR_WAIT_IO, after_fdwait_park, &p);
 
     store_relaxed(&gp->io_ud, 0);
     __atomic_fetch_sub(&owner->io_pending, 1, __ATOMIC_ACQ_REL);
@@ -443,6 +414,8 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
             waiter_unqueue(f, &me.w);
         unlock(&f->lk);
     }
+    if (me.w.res != EPW_READY && load_relaxed(&gp->io_cancel))
+        return -ECANCELED; /* cancelled as it was closed or timed out */
     switch (me.w.res) {
     case EPW_READY:
         return 0;
@@ -513,13 +486,15 @@ ssize_t ep_io(g *gp, fdhold *h, int fd, uint32_t events, bool wait, uint8_t opco
     fdent *f = h->f;
     for (;;) {
         preempt_point();
+        /* As io.c says which of them wins: the cancellation (final for
+         * gp), then the deadline, then the close. */
+        if (load_relaxed(&gp->io_cancel))
+            return -ECANCELED;
         int64_t dl = gp->deadline;
         if (dl && now_ns() >= dl)
             return -ETIMEDOUT;
         if (f && (load_relaxed(&f->state) & FD_CLOSING))
             return -EBADF;
-        if (load_relaxed(&gp->io_cancel))
-            return -ECANCELED;
         uint32_t seq = f ? ep_seq(f, events) : 0;
         stat_inc(current_worker(), io_submitted);
         PROBE3(io_submit, gp->id, opcode, fd);

@@ -298,11 +298,11 @@ static void fsync_blocking(void *arg)
 /* fn on the offload pool, for calls epoll cannot wait for. */
 static ssize_t offloaded(g *gp, void (*fn)(void *), opctx *c)
 {
+    if (load_relaxed(&gp->io_cancel) && !(c->io_flags & IO_UNCANCELLABLE))
+        return -ECANCELED; /* before the deadline, as io.c's calls */
     int64_t dl = gp->deadline;
     if (dl && now_ns() >= dl)
         return -ETIMEDOUT;
-    if (load_relaxed(&gp->io_cancel) && !(c->io_flags & IO_UNCANCELLABLE))
-        return -ECANCELED;
     struct blocking_op b = {.c = c};
     int e = offload_run(fn, &b, GR_WAIT_IO);
     return e ? e : b.res;

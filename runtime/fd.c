@@ -248,18 +248,12 @@ static fdwaiter *take_waiter(fdent *f, int use, bool *more)
     return taken;
 }
 
-struct lockwait_park {
-    fdent *f;
-    g *gp;
-    int64_t deadline;
-    bool no_timer; /* the deadline's timer could not be armed */
-};
-
 /* Runs once the waiter has stopped: its deadline timer (armed only now,
- * so it cannot ready a goroutine still running), then the queue's lock. */
-static void after_lockwait_park(worker *w, void *arg)
+ * so it cannot ready a goroutine still running), then the entry's lock
+ * (fd.h: the lock waits here and the epoll engine's readiness waits). */
+void after_fdwait_park(worker *w, void *arg)
 {
-    struct lockwait_park *p = arg;
+    fdwait_park *p = arg;
     g *gp = p->gp;
     if (p->deadline) {
         gp->tm.fire = timer_fire_wake; /* intr.h: the wake token decides */
@@ -283,7 +277,7 @@ static void after_lockwait_park(worker *w, void *arg)
  * we could queue, try again; -EBADF, -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 static int lock_wait(g *gp, fdent *f, int use)
 {
-    struct lockwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
+    fdwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
     if (load_relaxed(&gp->io_cancel))
         return -ECANCELED; /* before the deadline: see io_interrupted (io.c) */
     if (p.deadline && now_ns() >= p.deadline)
@@ -316,7 +310,7 @@ static int lock_wait(g *gp, fdent *f, int use)
         store_relaxed(&gp->io_wait_fd, NULL);
         return -ECANCELED;
     }
-    park(GR_WAIT_IO, after_lockwait_park, &p);
+    park(GR_WAIT_IO, after_fdwait_park, &p);
     store_relaxed(&gp->io_wait_fd, NULL);
     if (p.deadline)
         timer_cancel(&gp->tm);

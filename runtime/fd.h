@@ -210,4 +210,17 @@ int fd_close_prepare(g *gp, int fd);
  * it, if it still waits on f. */
 void fd_lockwait_cancel(fdent *f, g *gp);
 
+/* A goroutine parking on a queue of f's (f->lk held until it has
+ * stopped), with an optional deadline: park(reason, after_fdwait_park,
+ * &p) arms the deadline's timer (timer_fire_wake: the wake token decides)
+ * and unlocks f->lk.  no_timer: the timer could not be armed, and the
+ * wait ended at once (its call returns -ENOMEM). */
+typedef struct fdwait_park {
+    fdent *f;
+    g *gp;
+    int64_t deadline;
+    bool no_timer;
+} fdwait_park;
+void after_fdwait_park(struct worker *w, void *arg);
+
 #endif

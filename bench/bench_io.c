@@ -1,20 +1,22 @@
 /*
- * bench_io.c - I/O micro-benchmark of greenrt: a one-byte round trip
- * through two pipes between two goroutines, with gr_read/gr_write.
+ * bench_io.c - I/O micro-benchmarks of greenrt: a one-byte round trip
+ * through two pipes between two goroutines, with gr_read/gr_write, and an
+ * echo over loopback TCP inside one process.
  *
  *   pipe_roundtrip  main writes a byte to pipe A; a goroutine reads it
  *                   and writes it to pipe B; main reads it back.
  *                   wall time / round trips                    ns/round trip
  *
- *   tcp_echo_c1000  1,000 client goroutines each keep one 64-byte request
- *                   in flight to 1,000 server goroutines over loopback TCP
- *                   in the same process (closed loop).      requests/s
+ *   tcp_echo_c1000  ECHO_C (1,000) client goroutines each keep one
+ *                   ECHO_MSG-byte request in flight to as many server
+ *                   goroutines over loopback TCP in the same process
+ *                   (closed loop).                              requests/s
  *   tcp_echo_enters_per_req  io_uring_enter calls per request in that run
  *                   (batching: one enter serves many requests)  enters/req
  *
- * Both goroutines park on io_uring completions, so this measures the I/O
- * path end to end: submission, the kernel's pipe wake-up, completion
- * reaping and the goroutine hand-off.  The pipes are ordinary (blocking)
+ * In the pipe round trip both goroutines park on io_uring completions, so
+ * it measures the I/O path end to end: submission, the kernel's pipe
+ * wake-up, completion reaping and the goroutine hand-off.  The pipes are ordinary (blocking)
  * pipes, as a program would have them; the loop stops after a fixed count
  * or the time cap (-t), whichever comes first.  The Go twin is
  * pipe_roundtrip in bench/go (os.Pipe, through Go's netpoller).

@@ -1,7 +1,7 @@
 /*
  * bench_sched.c - scheduler micro-benchmarks of greenrt: spawn+join,
- * memory per parked goroutine, unbuffered channel round trip, yield, and
- * a contended mutex.
+ * memory per parked goroutine, unbuffered channel round trip, yield, a
+ * contended mutex, and cancelling a group.
  *
  * Each figure is the goroutine main of a fresh process (bench_harness.c
  * forks one per run with GR_PROCS set), and each mirrors the Go program
@@ -16,20 +16,21 @@
  *                   sends it back on pong; both unbuffered             ns/round trip
  *   yield           two goroutines each calling yield in a loop;
  *                   wall time / (yields of both)                       ns/yield
- *   mutex_contended 4 goroutines: lock; counter++; unlock in a loop;
- *                   wall time / (lock+unlock pairs of all four)        ns/pair
+ *   mutex_contended MUTEX_G goroutines: lock; counter++; unlock in a loop;
+ *                   wall time / (lock+unlock pairs of all of them)     ns/pair
  *                   + mutex_handoff_frac: share of acquisitions that
  *                   went to a different goroutine than the last owner
- *   group_cancel    10,000 goroutines of one group parked receiving
+ *   group_cancel    GROUP_N goroutines of one group parked receiving
  *                   from a channel nobody sends on; gr_group_cancel;
  *                   time until the last of them has returned
  *                   (Go: select on the channel and ctx.Done(), cancel()) ns
  *                   + group_cancel_call: the cancel call alone           ns
  *
- * The loops of the last three stop after a fixed count or after the time
- * cap (-t, 0.5 s by default), whichever comes first, so that a slow
- * configuration costs seconds, not minutes; the reported figure is the
- * time divided by the operations actually done.  Every figure checks its
+ * The loops of chan_roundtrip, yield and mutex_contended stop after a
+ * fixed count or after the time cap (-t, 0.5 s by default), whichever
+ * comes first, so that a slow configuration costs seconds, not minutes;
+ * the reported figure is the time divided by the operations actually
+ * done.  Every figure checks its
  * own result (values received in order, counters add up) and fails the
  * run rather than report a number for work that did not happen.
  */

@@ -29,9 +29,9 @@
  *
  * Each response head goes out in the same write as its body (or the
  * body's first chunk): a separate small write would meet Nagle's algorithm
- * and the client's delayed ACK.  Files are copied through a 16 KiB buffer
- * allocated per response (not sendfile: the greenrt model has no sendfile, and the point is that both
- * models do the same work).
+ * and the client's delayed ACK.  Files are copied through a FILE_CHUNK
+ * buffer allocated per response (not sendfile: the greenrt model has no
+ * sendfile, and the point is that both models do the same work).
  */
 #include "http_serve.h"
 #include "http_parse.h"

@@ -1,6 +1,6 @@
 /*
  * threads_server.h - the thread-per-connection server skeleton: a blocking
- * accept loop that starts one detached pthread (64 KiB stack) per
+ * accept loop that starts one detached pthread (THREADS_STACK_SIZE) per
  * connection, and the SIGINT/SIGTERM shutdown.  echo_threads and
  * http_threads supply only the per-connection function.
  */

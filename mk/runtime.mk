@@ -62,6 +62,7 @@ ALL += $(LIBGREENRT_A) $(LIBGREENRT_SO)
 # says so with a pragma), which also lets the compiler call and address
 # the internals directly in the .so, not through the PLT and GOT.
 RUNTIME_CFLAGS := -D_GNU_SOURCE -iquote runtime -ftls-model=initial-exec -fvisibility=hidden \
+	-Wmissing-prototypes -Wstrict-prototypes \
 	-fno-reorder-functions -fno-reorder-blocks-and-partition
 RENAME_TEXT := --rename-section .text=greenrt_text,alloc,load,readonly,code,contents \
 	--rename-section .text.unlikely=greenrt_text,alloc,load,readonly,code,contents \

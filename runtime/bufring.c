@@ -15,7 +15,7 @@
  * bytes of every *queued* request in its own memory (a readiness-based one
  * leaves them in the socket until it reads): under 10,000 busy clients
  * nearly all of them are queued at once (Little's law), which is 40 MB in
- * 4 KiB buffers and 640 KB in 64-byte pieces.  Each receive returns a
+ * whole RECV_MAX buffers and 640 KB in 64-byte pieces.  Each receive returns a
  * slice of a chunk; a chunk goes back to the ring when the kernel has
  * moved past it and every slice of it has been released.  Slices are
  * carved at dispatch, in completion order, which is the order in which the
@@ -47,10 +47,10 @@
  * ever put there becomes resident.  A pool therefore starts with
  * INIT_CHUNKS on the ring and puts another of its reserve there whenever
  * fewer than LOW_WATER wait for the kernel (checked at each completion),
- * or a batch of them when a receive finds the ring empty: it grows to the
- * working set of its load - 4 chunks (64 KiB) for 100 echo clients, all
- * 64 under 10,000 - instead of costing 1 MiB per worker from the first
- * byte.
+ * or GROW_ON_EMPTY of them when a receive finds the ring empty: it grows
+ * to the working set of its load - INIT_CHUNKS for 100 echo clients, all
+ * INC_CHUNKS under 10,000 - instead of costing its whole size per worker
+ * from the first byte.
  *
  * The epoll engine has no provided buffers; the same promise (an idle
  * connection pins no buffer) is kept by reading into a spare only once
@@ -88,11 +88,12 @@
 
 #define BUF_GROUP 1
 #define RECV_MAX 4096u          /* bytes one receive may return */
-/* Incremental: CHUNKS x CHUNK_SIZE, 1 MiB a worker (the ring cycles
- * through all of it, so all of it becomes resident). */
+/* Incremental: at most INC_CHUNKS x INC_CHUNK_SIZE (1 MiB) a worker;
+ * what provisioning has put on the ring becomes resident, as the ring
+ * cycles through it, the reserve only once it is put there. */
 #define INC_CHUNKS 64u          /* power of two */
 #define INC_CHUNK_SIZE (16u * 1024)
-/* Whole buffers (no INC): the same 1 MiB. */
+/* Whole buffers (no INC): as much, FULL_CHUNKS x FULL_CHUNK_SIZE. */
 #define FULL_CHUNKS 256u        /* power of two */
 #define FULL_CHUNK_SIZE RECV_MAX
 #define INIT_CHUNKS 4u          /* on the ring from the start */

@@ -24,23 +24,13 @@ static void dormant_forward(worker *w)
 {
     if (!worker_has_work(w))
         return;
-    g *ioq, *ioq_tail;
-    lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
-    uint32_t nioq = ioq_take_all_locked(w, &ioq, &ioq_tail);
-    unlock(&w->ioq_lock);
     g *head = NULL, *tail = NULL, *gp;
     uint32_t n = 0;
     while ((gp = runq_get(w))) {
         chain_push(&head, &tail, gp);
         n++;
     }
-    lock(&sched.lock);
-    if (head)
-        gq_put_batch_locked(head, tail, n);
-    if (ioq)
-        gq_put_batch_locked(ioq, ioq_tail, nioq);
-    unlock(&sched.lock);
-    maybe_wakep();
+    gq_put_with_ioq(w, head, tail, n);
 }
 
 void dormant_loop(worker *w)

@@ -139,10 +139,4 @@ static inline void engine_cancel_g(g *gp)
         wring_cancel(ud); /* a request completed meanwhile is left alone */
 }
 
-/* For debug output: the engine and its setup. */
-static inline const char *engine_describe(worker *w)
-{
-    return engine_epoll() ? epw_describe(w) : wring_describe(w);
-}
-
 #endif

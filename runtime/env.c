@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "greenrt.h"
 #include "sched.h"
+#include "stack.h"
 
 /* Parses a decimal integer with an optional k/m/g suffix (x1024). */
 static int parse_size(const char *s, unsigned long long *out)
@@ -79,7 +80,7 @@ int env_parse(void)
         unsigned long long n;
         if (parse_size(v, &n) || n < GR_MIN_STACK_SIZE || n > GR_MAX_STACK_SIZE)
             return bad("GR_STACK_SIZE", v, "use bytes from 16k to 1g (suffix k, m or g allowed)");
-        sched.default_stack = (size_t)((n + 4095) & ~4095ull);
+        sched.default_stack = page_round((size_t)n);
     }
 
     sched.preempt_async = true;

@@ -143,6 +143,13 @@ static int pwait2(int epfd, struct epoll_event *ev, int n, int64_t timeout_ns)
                         (size_t)0);
 }
 
+/* For GR_DEBUG: the engine and its setup. */
+static const char *epw_describe(worker *w)
+{
+    return w->ep.has_pwait2 ? "epoll per worker, edge-triggered, epoll_pwait2 (ns timeouts)"
+                            : "epoll per worker, edge-triggered, epoll_wait (ms timeouts)";
+}
+
 int epw_init(worker *w)
 {
     epw *e = &w->ep;
@@ -190,11 +197,6 @@ void epw_fini(worker *w)
     memset(e, 0, sizeof *e);
 }
 
-const char *epw_describe(worker *w)
-{
-    return w->ep.has_pwait2 ? "epoll per worker, edge-triggered, epoll_pwait2 (ns timeouts)"
-                            : "epoll per worker, edge-triggered, epoll_wait (ms timeouts)";
-}
 
 /* ---------------------------------------------------------------------
  * Events

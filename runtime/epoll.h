@@ -41,7 +41,6 @@ void epw_kick(struct worker *target);
 /* gp->io_ud of a goroutine parked on readiness is its fd's entry: its
  * wait is withdrawn and gp readied (engine_cancel_g). */
 void epw_cancel_wait(g *gp, uint64_t ud);
-const char *epw_describe(struct worker *w);
 
 /* --- readiness (epoll.c) ---------------------------------------------------- */
 

@@ -39,7 +39,9 @@
 #include "greenrt.h"
 #include "sched.h"
 
-uint32_t extern_busy;
+/* Threads other than the workers inside extern_enter/extern_exit.  Not
+ * in `sched`, which gr_run resets: that must not race with one entering. */
+static uint32_t extern_busy;
 int64_t extern_refs;
 /* The gate: a runtime runs and is not stopping.  Apart from `sched`,
  * which gr_run resets while outside threads may be calling. */

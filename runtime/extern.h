@@ -9,10 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Threads other than the workers inside extern_enter/extern_exit, and the
- * references they hold.  Not in `sched`: gr_run's reset of it must not
- * lose a reference taken before it, nor race with a thread entering. */
-extern uint32_t extern_busy;
+/* The references threads other than the workers hold.  Not in `sched`:
+ * gr_run's reset of it must not lose a reference taken before it. */
 extern int64_t extern_refs;
 
 /* gr_run: the runtime runs (open) / is stopping (close; then

@@ -6,12 +6,13 @@
  *      high addresses
  *   +----------------------+  stk.base + stk.size
  *   | first frames         |  <- a parked goroutine typically touches only
- *   |   ...                |     this top page (4 KiB of RSS)
+ *   |   ...                |     this top page (one page of RSS)
  *   |   (grows down)       |
  *   |                      |  untouched pages: address space only
- *   | canary (8 bytes)     |  stk.base: checked at every switch (bulk)
+ *   | canary (8 bytes)     |  stk.base: checked at every switch away
+ *   |                      |  from a goroutine on a bulk stack only
  *   +----------------------+  stk.base
- *   | guard gap, 64 KiB    |  guard-region markers or PROT_NONE: address
+ *   | guard gap, GUARD_GAP |  guard-region markers or PROT_NONE: address
  *   |                      |  space only (none for bulk stacks: stack.c)
  *      low addresses
  *
@@ -57,7 +58,7 @@ typedef struct g {
     void (*fn)(void *);    /* entry point, until it has started */
     void *arg;
     stack stk;             /* .base NULL until the goroutine first runs */
-    uint32_t stack_size;   /* requested size (bytes) */
+    uint32_t stack_size;   /* bytes its stack will have (page_round'ed) */
     int32_t preempt_off;   /* gr_preempt_disable() nesting */
     uint32_t preempt;      /* set by the monitor: yield at the next safe point */
     uint32_t wake_token;   /* select/timeout/cancel race: first CAS 0->1 wins */
@@ -97,7 +98,8 @@ typedef struct waiter {
     void *elem;           /* send: value; recv: destination (may be NULL) */
     struct gr_chan *chan; /* select: the case's channel */
     int case_index;       /* select: which case this waiter stands for */
-    int res;              /* set by the waker: 0 or -EPIPE */
+    int res;              /* set by the waker: 0 or -EPIPE (channels);
+                           * WAIT_* for an fd's lock (fd.c) */
     int64_t enqueued_at;  /* mutex starvation detection */
     uint8_t is_select;    /* must win gp->wake_token before waking */
     uint8_t handoff;      /* mutex: ownership passed to this waiter */

@@ -36,11 +36,6 @@ static int64_t goid_next(worker *w)
     return w->goid_next++;
 }
 
-static size_t page_round(size_t n)
-{
-    return (n + 4095) & ~(size_t)4095;
-}
-
 /* The stack size opts ask for: 0 for a bad one (-EINVAL). */
 static size_t spawn_stack_size(const gr_opts *opts)
 {

@@ -34,7 +34,7 @@ typedef struct group {
     gr_chan *done;         /* gr_group_done's channel, made on demand */
     int64_t cancelled_at;  /* gr_now() when cancelled (drain time) */
 
-    /* --- the tree and the registry: groups_lock (group.c) --- */
+    /* --- the tree and the registry: groups.lock (group.c) --- */
     struct group *parent;   /* linked while neither is cancelled */
     struct group *children; /* first child; siblings via sib_next/sib_prev */
     struct group *sib_next, *sib_prev;

@@ -1,7 +1,7 @@
 /*
  * preempt.c - the monitor thread and preemption (Go's sysmon).
  *
- * The monitor wakes every 10 ms while any worker is busy, and sleeps
+ * The monitor wakes every PERIOD_NS while any worker is busy, and sleeps
  * when all are idle (wakep kicks it).  For each busy worker it compares
  * the worker's switch counter with the previous look: unchanged means one
  * goroutine has run for a whole period.  If others wait (a queue is
@@ -52,8 +52,8 @@
  * Without /proc the CPU clock alone tells: a worker whose clock did not
  * advance over a period counts as blocked.
  *
- * The monitor is also where the CPU governor (adapt.c) runs: every tenth
- * period it decides whether the workers get the CPUs they want; and the
+ * The monitor is also where the CPU governor (adapt.c) runs: every
+ * WINDOW_NS it decides whether the workers get the CPUs they want; and the
  * stacks' scavenger (stacks_scavenge, stack.c), which gives back the
  * memory of pooled stacks that stayed unused.  While every worker is
  * asleep the monitor sleeps until the scavenger is next due, then without

@@ -175,6 +175,14 @@ static bool sigpipe_ignore(struct sigaction *old)
     return false;
 }
 
+/* A worker thread's own stack runs only the scheduler (g0: the scheduling
+ * loop, io_uring_enter, timers); goroutines run on their own stacks and
+ * signal handlers on the alternate one (stack.c).  The default would be
+ * RLIMIT_STACK (8 MiB), mapped and cached per thread by glibc; this
+ * leaves the scheduler's shallow frames a wide margin, also under the
+ * sanitizers' larger frames.  (Worker 0 runs on gr_run's caller's.) */
+#define WORKER_THREAD_STACK (256 * 1024)
+
 /* Sets worker 0 up on this thread, starts a thread for each other worker
  * and waits until every started one has reported its setup.  *started:
  * the workers whose threads run (worker 0 counts), for runtime_stop.  0,
@@ -189,7 +197,7 @@ static int workers_start(int *started)
     for (int i = 1; i < sched.nprocs && !err; i++) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_attr_setstacksize(&attr, WORKER_THREAD_STACK);
         int e = pthread_create(&sched.workers[i].thread, &attr, worker_main, &sched.workers[i]);
         pthread_attr_destroy(&attr);
         if (e) {

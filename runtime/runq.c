@@ -2,28 +2,29 @@
  * runq.c - the run queues: where runnable goroutines wait, and how
  * workers take them from each other.
  *
- * Run queues.  Each worker has a bounded (256) single-producer multi-
- * consumer ring of runnable goroutines (lock-free: the owner pushes at the
- * tail, the owner and thieves CAS the head) and a `runnext` slot.  A
+ * Run queues.  Each worker has a bounded (RUNQ_SIZE) single-producer
+ * multi-consumer ring of runnable goroutines (lock-free: the owner pushes
+ * at the tail, the owner and thieves CAS the head) and a `runnext` slot.  A
  * goroutine made runnable by the running one (ready) goes into runnext, so
  * the pair ping-ponging through a channel runs back to back on one worker
  * with the queue's FIFO untouched; the goroutine it displaces goes to the
- * queue's tail.  A full ring moves half of itself to the global queue
- * (a locked list), which every worker checks every 61st schedule so that
- * nothing there starves, and whenever its own queue is empty.  Goroutines
- * woken by I/O completions are not hand-offs: they join the queue's tail
- * in completion order; past a full queue they wait, still in order, in the
- * worker's private ioq, which it moves into the queue before it looks for
- * more work (the global queue would serve them only every 61st schedule,
- * behind completions that came later; leaving them in the kernel's CQ
- * would pin their provided buffers).  A
- * spawner that fills its queue yields to it, so a loop spawning a million
- * goroutines runs them as it goes instead of queueing a million.
+ * queue's tail.  A full ring moves half of itself to the global queue (a
+ * locked list), which every worker checks every GLOBAL_CHECK_EVERY-th
+ * schedule so that nothing there starves, and whenever its own queue is
+ * empty.  Goroutines woken by I/O completions are not hand-offs: they join
+ * the queue's tail in completion order; past a full queue they wait, still
+ * in order, in the worker's private ioq, which it moves into the queue
+ * before it looks for more work (the global queue would serve them only
+ * every GLOBAL_CHECK_EVERY-th schedule, behind completions that came
+ * later; leaving them in the kernel's CQ would pin their provided
+ * buffers).  A spawner that fills its queue yields to it, so a loop
+ * spawning a million goroutines runs them as it goes instead of queueing a
+ * million.
  *
  * Fresh input.  There is one exception to completion order: a goroutine
- * whose read or receive just completed goes into the worker's hotq (128
- * slots, SPMC like the run queue), which runs ahead of runnext and the
- * queue.  The kernel has just copied its data on this CPU, so the data,
+ * whose read or receive just completed goes into the worker's hotq
+ * (HOTQ_SIZE slots, SPMC like the run queue), which runs ahead of runnext
+ * and the queue.  The kernel has just copied its data on this CPU, so the data,
  * the socket and the request it answers are still in cache, and the reply
  * it sends touches them warm.  Behind a queue of thousands they would be
  * evicted twice per request.  With 10,000 connections this took the echo
@@ -40,6 +41,11 @@
 #include <stdlib.h>
 
 #include "probes.h"
+
+/* The ioq's first size (a power of two; 8 KiB of pointers), made at the
+ * first completion that finds the run queue full: a few run queues' worth,
+ * so that a burst doubles it once or twice, not at every RUNQ_SIZE. */
+#define IOQ_CAP_MIN 1024
 
 /* ---------------------------------------------------------------------
  * Global run queue (sched.lock)
@@ -244,20 +250,7 @@ uint32_t sched_handoff_queue(worker *victim)
     while ((k = ring_grab_chain(&victim->runq_head, &victim->runq_tail, victim->runq, RUNQ_SIZE,
                                 &head, &tail)))
         n += k;
-    g *ioq, *ioq_tail;
-    lock(&victim->ioq_lock);
-    uint32_t nioq = ioq_take_all_locked(victim, &ioq, &ioq_tail);
-    unlock(&victim->ioq_lock);
-    if (n == 0 && !ioq)
-        return 0;
-    lock(&sched.lock);
-    if (head)
-        gq_put_batch_locked(head, tail, n);
-    if (ioq)
-        gq_put_batch_locked(ioq, ioq_tail, nioq);
-    unlock(&sched.lock);
-    maybe_wakep();
-    return n + nioq;
+    return gq_put_with_ioq(victim, head, tail, n);
 }
 
 /* ---------------------------------------------------------------------
@@ -267,7 +260,7 @@ uint32_t sched_handoff_queue(worker *victim)
 /* Doubles w's ioq (ioq_lock held); false when out of memory. */
 static bool ioq_grow(worker *w)
 {
-    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : 1024;
+    uint32_t cap = w->ioq_cap ? 2 * w->ioq_cap : IOQ_CAP_MIN;
     g **q = malloc(sizeof(g *) * cap);
     if (!q || cap < w->ioq_cap) {
         free(q);
@@ -301,7 +294,7 @@ void ioq_put(worker *w, g *gp)
 }
 
 /* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
-uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
+static uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
 {
     uint32_t n = w->ioq_len;
     *head = *tail = NULL;
@@ -309,4 +302,22 @@ uint32_t ioq_take_all_locked(worker *w, g **head, g **tail)
         chain_push(head, tail, w->ioq[w->ioq_head++ & (w->ioq_cap - 1)]);
     store_relaxed(&w->ioq_len, 0);
     return n;
+}
+
+uint32_t gq_put_with_ioq(worker *w, g *head, g *tail, uint32_t n)
+{
+    g *ioq, *ioq_tail;
+    lock(&w->ioq_lock); /* never nested inside sched.lock (ioq_refill) */
+    uint32_t nioq = ioq_take_all_locked(w, &ioq, &ioq_tail);
+    unlock(&w->ioq_lock);
+    if (n == 0 && !ioq)
+        return 0;
+    lock(&sched.lock);
+    if (head)
+        gq_put_batch_locked(head, tail, n);
+    if (ioq)
+        gq_put_batch_locked(ioq, ioq_tail, nioq);
+    unlock(&sched.lock);
+    maybe_wakep();
+    return n + nioq;
 }

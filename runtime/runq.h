@@ -1,9 +1,9 @@
 /*
  * runq.h - the run queues (runq.c explains them): per worker the runnext
  * slot, the lock-free ring (runq), the hotq of fresh input and the ioq;
- * and the global queue.  The owner's operations on the scheduling hot
- * path (park, ready, ready_io, pick_fast) are inline here, as they were
- * when the queues lived in sched.c; the rest is in runq.c.
+ * and the global queue.  The operations the scheduling hot path (park,
+ * ready, ready_io, pick_fast in sched.c) calls are inline here, as they
+ * were when the queues lived in sched.c; the rest is in runq.c.
  */
 #ifndef GR_RUNQ_H
 #define GR_RUNQ_H
@@ -198,8 +198,11 @@ bool worker_has_work(worker *w);
  * completions wait there). */
 void ioq_put(worker *w, g *gp);
 
-/* Everything in w's ioq, as a schedlink chain in order (ioq_lock held). */
-uint32_t ioq_take_all_locked(worker *w, g **head, g **tail);
+/* The chain head..tail (n goroutines, taken from w's other queues), then
+ * all of w's ioq, to the global queue in that order, and an idle worker
+ * woken to take them (dormant workers, stuck-worker hand-off).  Returns
+ * how many moved. */
+uint32_t gq_put_with_ioq(worker *w, g *head, g *tail, uint32_t n);
 
 /* Moves the oldest of ioq into the room the run queue has (owner only). */
 static inline void ioq_refill(worker *w)

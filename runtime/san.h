@@ -8,6 +8,7 @@
 #define GR_SAN_H
 
 #include "g.h"
+#include "stack.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GR_ASAN 1
@@ -96,8 +97,9 @@ static inline void san_stack_released(const stack *s)
     __asan_get_shadow_mapping(&scale, &offset);
     uintptr_t lo = ((uintptr_t)s->base >> scale) + offset;
     uintptr_t hi = (((uintptr_t)s->base + s->size) >> scale) + offset;
-    lo = (lo + 4095) & ~(uintptr_t)4095; /* whole shadow pages only */
-    hi &= ~(uintptr_t)4095;
+    uintptr_t pg = page_size();
+    lo = (lo + pg - 1) & ~(pg - 1); /* whole shadow pages only */
+    hi &= ~(pg - 1);
     if (hi > lo)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 #endif

@@ -19,6 +19,10 @@
 #include "timer.h"
 #include "uring.h"
 
+/* Go's sizes (proc.go): a local queue of 256 pointers (2 KiB a worker)
+ * holds a burst, and what overflows it goes to the global queue half a
+ * queue at a time; the global queue is checked every 61st tick (a prime,
+ * so it does not fall in step with a program's own period). */
 #define RUNQ_SIZE 256        /* local run queue slots (power of two) */
 #define HOTQ_SIZE 128        /* goroutines with fresh input (power of two) */
 #define GLOBAL_CHECK_EVERY 61 /* schedule ticks between global-queue checks */

@@ -4,33 +4,34 @@
  * Stacks are anonymous mappings with MAP_NORESERVE: address space is cheap
  * (a million 64 KiB stacks are 64 GiB of it, out of 128 TiB) and only the
  * pages a goroutine touches become memory.  Below each guarded stack lies
- * a guard gap of GUARD_GAP (64 KiB) that costs address space, not memory:
- * a frame larger than a page (a big local array in code built without
+ * a guard gap of GUARD_GAP that costs address space, not memory: a frame
+ * larger than a page (a big local array in code built without
  * -fstack-clash-protection) must fault in the gap, not land silently in
- * the stack below; frames up to 64 KiB beyond what is left do.  Three
+ * the stack below; frames up to GUARD_GAP beyond what is left do.  Three
  * kinds:
  *
  *   CHUNKED  BULK_STACKS stacks from one mapping, each with its guard gap
  *            made by MADV_GUARD_INSTALL (Linux 6.13): a guard region is a
  *            page-table marker, not a VMA, so every stack is guarded
  *            however many there are, and one process_madvise(2) call
- *            installs a chunk's 64 guards.  A chunk of stacks thus costs
- *            two system calls instead of 128 (mmap and mprotect per
- *            stack), which at 10,000 connections was half of an echo
- *            server's system calls.  The markers live in page tables,
- *            which the stacks' touched top pages need anyway; the gaps
- *            double the span they cover (one more 4 KiB page-table page
- *            per 2 MiB, ~128 bytes per 64 KiB stack).  Used whenever the
- *            kernel has guard regions; the two kinds below are the
- *            fallback.
+ *            installs a chunk's BULK_STACKS guards.  A chunk of stacks thus
+ *            costs two system calls instead of 2 x BULK_STACKS (mmap and
+ *            mprotect per stack), which at 10,000 connections was half
+ *            of an echo server's system calls.  The markers live in page
+ *            tables, which the stacks' touched top pages need anyway; the
+ *            gaps double the span they cover (on x86-64, one more
+ *            page-table page per 2 MiB, ~128 bytes per default-size
+ *            stack).  Used whenever the kernel has guard regions; the two
+ *            kinds below are the fallback.
  *   GUARDED  one mapping per stack with its guard gap PROT_NONE, so an
  *            overflow faults at once and is reported (SIGSEGV handler on
  *            an alternate signal stack).  Costs two kernel VMAs.
  *   BULK     BULK_STACKS stacks carved from one mapping, no guard gaps:
  *            unguarded.  An overflow is caught only by the canary word at
- *            the stack's base, checked on every switch away from the
- *            goroutine - after the fact, and not if the frames that ran
- *            over skipped the canary.
+ *            the stack's base, checked on every switch away from a
+ *            goroutine on a bulk stack (sched.c; the other kinds fault) -
+ *            after the fact, and not if the frames that ran over skipped
+ *            the canary.
  *
  * The kernel limits a process to vm.max_map_count VMAs (65,530 on a stock
  * kernel).  At start we measure what the process already uses and give
@@ -44,9 +45,9 @@
  * that, and for other sizes, stacks go to the shared pool, which holds
  * SHARED_POOL_BYTES of stacks of any size.  Beyond that, memory is given
  * back at once: guarded stacks are unmapped; chunked and bulk stacks are
- * MADV_DONTNEED'ed, GIVEBACK_BATCH at a time in one process_madvise where
- * the kernel allows, and kept as address space for reuse ("cold", in
- * bins by size, so that a program mixing stack sizes reuses them all
+ * MADV_DONTNEED'ed, up to GIVEBACK_BATCH at a time in one process_madvise
+ * where the kernel allows, and kept as address space for reuse ("cold",
+ * in bins by size, so that a program mixing stack sizes reuses them all
  * instead of mapping new chunks).  Both bounds count a stack's size, not
  * its resident pages: a 1 MiB stack a goroutine touched all of costs
  * 1 MiB.
@@ -81,20 +82,30 @@
 #include "san.h"
 #include "sched.h"
 
-#define PAGE 4096
 /* Below every guarded stack: a frame up to this much larger than what is
  * left of the stack faults in the gap instead of landing in the stack
- * below (a 4 KiB guard page let a 72 KiB local array overwrite a
- * neighbour).  Address space only: PROT_NONE, or guard-region markers. */
+ * below (a one-page guard let a 72 KiB local array overwrite a
+ * neighbour).  Address space only: PROT_NONE, or guard-region markers.
+ * A multiple of the page size wherever pages are at most 64 KiB. */
 #define GUARD_GAP (64 * 1024)
+/* Stacks per chunk (CHUNKED, BULK): two system calls buy this many
+ * stacks, and a chunk's unused ones cost address space only, so fewer
+ * would mean more calls, more would only reserve more address space (a
+ * program with a few goroutines still maps one chunk per stack size). */
 #define BULK_STACKS 64
-#define LOCAL_POOL_BYTES (4u << 20)   /* per worker: 64 default-size stacks */
+/* Per worker, of default-size stacks: 64 at GR_DEFAULT_STACK_SIZE. */
+#define LOCAL_POOL_BYTES (4u << 20)
 #define SHARED_POOL_BYTES (64u << 20) /* of stack size, warm or not */
 #define SCAVENGE_DELAY_NS 1000000000LL /* pooled this long unused: pages given back */
 #define ALTSTACK_SIZE (64 * 1024)
 #define MAP_RESERVE 8192 /* VMAs left for everything that is not a stack */
+/* Stacks whose pages wait to be given back (then cold) in one
+ * process_madvise: GIVEBACK_BATCH or GIVEBACK_BYTES of them, whichever
+ * comes first.  The window bounds both the memory still resident until
+ * the call and the iovec array it builds on the caller's stack; the call
+ * is still shared by enough stacks to cost each little. */
 #define GIVEBACK_BATCH 64
-#define GIVEBACK_BYTES (4u << 20) /* of stack size: a batch is given back by then */
+#define GIVEBACK_BYTES (4u << 20)
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -149,6 +160,8 @@ static struct {
     struct sigaction old_segv;
     bool handler_installed;
 } st;
+
+static size_t pagesz; /* page_size(): 0 until first read */
 
 static __thread void *altstack;
 static __thread stack_t old_altstack;
@@ -226,21 +239,33 @@ static int madvise_ranges(struct iovec *iov, int n, int advice)
     return 0;
 }
 
+size_t page_size(void)
+{
+    size_t p = load_relaxed(&pagesz);
+    if (!p) {
+        /* Racing first readers store the same value. */
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        store_relaxed(&pagesz, p);
+    }
+    return p;
+}
+
 /* Can this kernel put guard regions in a mapping, and batch madvise? */
 static void probe_guard_regions(void)
 {
     st.guard_regions = st.batch_madvise = false;
     if (stack_no_guard_regions)
         return;
-    char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+    size_t pg = page_size();
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return;
-    st.guard_regions = madvise(m, PAGE, MADV_GUARD_INSTALL) == 0;
-    struct iovec iov = {m + PAGE, PAGE};
+    st.guard_regions = madvise(m, pg, MADV_GUARD_INSTALL) == 0;
+    struct iovec iov = {m + pg, pg};
     st.batch_madvise = syscall(SYS_process_madvise, PIDFD_SELF, &iov, 1ul, MADV_DONTNEED, 0u) ==
-                       (long)PAGE;
-    munmap(m, 2 * PAGE);
+                       (long)pg;
+    munmap(m, 2 * pg);
 }
 
 int stacks_init(void)
@@ -251,6 +276,7 @@ int stacks_init(void)
     st.ngiveback = 0;
     st.giveback_bytes = 0;
     store_relaxed(&st.scavenge_at, INT64_MAX);
+    page_size(); /* cached from the start (if env.c has not already) */
     probe_guard_regions();
     unlock(&st.lock);
     if (!st.handler_installed) {
@@ -410,7 +436,7 @@ static int stack_map_locked(size_t size, stack *out)
         return 0;
     }
     /* Out of VMA budget: carve BULK_STACKS stacks from one mapping; the
-     * spares go to the shared pool (untouched: they cost nothing). */
+     * spares go cold (untouched: they cost nothing). */
     size_t len = size * BULK_STACKS;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);

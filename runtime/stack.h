@@ -21,6 +21,15 @@ enum { STACK_GUARDED = 1, STACK_BULK = 2, STACK_CHUNKED = 3 };
  * there, which are not all zero. */
 #define STACK_CANARY 0ull
 
+/* The system's page size, sysconf(_SC_PAGESIZE): read once, then cached.
+ * Stack sizes are multiples of it (page_round). */
+size_t page_size(void);
+static inline size_t page_round(size_t n)
+{
+    size_t p = page_size();
+    return (n + p - 1) & ~(p - 1);
+}
+
 /* Process-wide setup: map budget, SIGSEGV handler on an alternate stack
  * (per thread: see stack_thread_init).  -errno on failure. */
 int stacks_init(void);
@@ -30,7 +39,7 @@ void stacks_teardown(void);
 int stack_thread_init(void);
 void stack_thread_fini(void);
 
-/* A stack of `size` bytes (page multiple) for a goroutine about to start,
+/* A stack of `size` bytes (a page_size() multiple) for a goroutine about to start,
  * from w's pool when possible (no system call).  0 or -ENOMEM. */
 int stack_alloc(struct worker *w, size_t size, stack *out);
 /* Gives a dead goroutine's stack back to w's pool. */

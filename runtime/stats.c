@@ -1,9 +1,11 @@
 /*
  * stats.c - gr_stats_get: the per-worker counters, summed.
  *
- * Each worker bumps its own counters with plain adds (no shared cache
- * line, no atomics on the hot path); a reader sums them racily, which is
- * fine for monotonic counters read for observation.
+ * Each worker bumps its own counters (stat_inc: a plain add, stored
+ * relaxed so that readers on other threads are race-free - no shared cache
+ * line, no locked instruction on the hot path); a reader sums them
+ * without a lock, which is fine for monotonic counters read for
+ * observation.
  */
 #include <string.h>
 

@@ -13,11 +13,12 @@
  * the first waiter, which competes with newly arriving goroutines (those
  * are on a CPU already, so letting them win - "barging" - maximises
  * throughput); a woken waiter that loses goes back to the *front* of the
- * queue.  Starvation mode: once the first waiter has waited over 1 ms,
- * unlock hands ownership straight to it (the mutex stays locked through
- * the hand-off) and newcomers queue at the back; the mode ends when the
- * queue empties or a waiter got it quickly.  Bit layout of _state:
+ * queue.  Starvation mode: once the first waiter has waited over
+ * STARVATION_NS (1 ms, Go's), unlock hands ownership straight to it (the
+ * mutex stays locked through the hand-off) and newcomers queue at the
+ * back; the mode ends when the queue empties or a waiter got it quickly.  Bit layout of _state (M_*):
  *   bit 0  LOCKED     bit 1  STARVING    bit 2  WAITERS (queue non-empty)
+ *   bit 3  WOKEN (a woken waiter is on its way: unlock wakes no other)
  */
 #include "sync.h"
 

@@ -46,8 +46,8 @@
  * meanwhile (their slot moved on).  A worker cancels on its own ring at
  * once.  A worker stuck in a system call (a goroutine's raw blocking
  * call) submits the cancels of its ring when it is back, as it reaps its
- * completions only then.  gr_close (fd.c) and io_cancel_g (io.c) are
- * built on it.
+ * completions only then.  gr_close (fd_close_prepare, fd.c) and
+ * io_cancel_g (io.c) are built on it.
  *
  * When the kernel says no.  A wake-up by MSG_RING can fail (the target
  * ring is gone or full, no memory); its failure comes back as a CQE to
@@ -79,7 +79,15 @@
 #include "probes.h"
 #include "sched.h"
 
+/* SQ entries: a scheduling round's submissions (a round that fills the SQ
+ * submits early, wring_sqe: one more io_uring_enter per RING_ENTRIES
+ * requests, cheap by then).  More would only cost memory, 64 bytes each. */
 #define RING_ENTRIES 1024
+/* CQ entries: every completion that may arrive between two reaps, up to
+ * one per request in flight - a receive per idle connection a worker's
+ * goroutines wait on, 10,000 connections on a few workers.  Past it the
+ * kernel keeps completions on an overflow list it allocates (slower);
+ * 16 bytes each, so this is 256 KiB a ring. */
 #define CQ_ENTRIES 16384
 #define SUBMIT_RETRY_NS 1000000 /* an idle worker whose submissions fail retries this often */
 #define SLOTS_MIN 64             /* request slots a ring starts with */
@@ -87,6 +95,9 @@
 
 _Static_assert(MAX_WORKERS <= 1u << (64 - UD_WORKER_SHIFT), "a worker index must fit user_data");
 _Static_assert(UD_MSG_RING + MAX_WORKERS <= UD_REQ_MIN, "tags must stay below requests");
+
+/* Describes the ring setup for debug output: "single_issuer defer_taskrun..." */
+static const char *wring_describe(worker *w);
 
 static void arm_eventfd(worker *w)
 {
@@ -176,7 +187,7 @@ void wring_fini(worker *w)
     r->wake_efd = -1;
 }
 
-const char *wring_describe(worker *w)
+static const char *wring_describe(worker *w)
 {
     static __thread char buf[128];
     wring *r = &w->ring;

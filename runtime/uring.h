@@ -110,7 +110,4 @@ void wring_wake(struct worker *target);
  * completion the waker will not be there to reap. */
 void wring_kick(struct worker *target);
 
-/* Describes the ring setup for debug output: "single_issuer defer_taskrun..." */
-const char *wring_describe(struct worker *w);
-
 #endif

@@ -56,7 +56,8 @@
  *   GR_PROCS        number of workers, 1..1024
  *                   (default: CPUs in the affinity mask)
  *   GR_STACK_SIZE   default goroutine stack size in bytes, optional k/m
- *                   suffix, 16k..1g (default GR_DEFAULT_STACK_SIZE)
+ *                   suffix, 16k..1g, rounded up to the page size
+ *                   (default GR_DEFAULT_STACK_SIZE)
  *   GR_PREEMPT      1 (default) or 0: asynchronous preemption on or off
  *                   (unset, off in a program with a static libc: see
  *                   "Preemption")
@@ -115,7 +116,7 @@ extern "C" {
 
 /* Default goroutine stack: 64 KiB of address space, of which only the
  * pages a goroutine touches cost memory (a parked goroutine typically
- * touches one 4 KiB page). */
+ * touches one page). */
 #define GR_DEFAULT_STACK_SIZE (64u * 1024u)
 #define GR_MIN_STACK_SIZE (16u * 1024u)
 #define GR_MAX_STACK_SIZE (1024u * 1024u * 1024u)

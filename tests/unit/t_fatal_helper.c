@@ -360,6 +360,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(m, "overflow-1m"))
         return run(overflow_main, (void *)(uintptr_t)(1024 * 1024));
+    /* Sizes that are not a page multiple: gr_opts.stack_size, and
+     * GR_STACK_SIZE for the default (size 0). */
+    if (!strcmp(m, "overflow-odd-size"))
+        return run(overflow_main, (void *)(uintptr_t)(GR_MIN_STACK_SIZE + 1));
+    if (!strcmp(m, "overflow-odd-default")) {
+        char v[32];
+        snprintf(v, sizeof v, "%u", GR_MIN_STACK_SIZE + 1);
+        setenv("GR_STACK_SIZE", v, 1);
+        return run(overflow_main, NULL);
+    }
     if (!strcmp(m, "mutex-unlock"))
         return run(named_main, (void *)unlocker);
     if (!strcmp(m, "wg-negative"))

@@ -278,6 +278,18 @@ static void test_fatal_stack_overflow(void **state)
     expect_overflow("overflow", 65536);
 }
 
+/* A stack size that is not a page multiple is rounded up to the page size
+ * (sysconf's, not an assumed 4 KiB), whether gr_opts.stack_size or
+ * GR_STACK_SIZE asked for it: the report names the size the goroutine
+ * had. */
+static void test_fatal_stack_size_rounded_to_page(void **state)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    size_t want = (GR_MIN_STACK_SIZE + 1 + pg - 1) / pg * pg;
+    expect_overflow("overflow-odd-size", want);
+    expect_overflow("overflow-odd-default", want);
+}
+
 static void test_fatal_stack_overflow_big_stack(void **state)
 {
     expect_overflow("overflow-1m", 1024 * 1024);
@@ -415,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_fatal_deadlock_after_last_extern_unref),
         cmocka_unit_test(test_fatal_stack_overflow),
         cmocka_unit_test(test_fatal_stack_overflow_big_stack),
+        cmocka_unit_test(test_fatal_stack_size_rounded_to_page),
         cmocka_unit_test(test_fatal_stack_overflow_bulk_stack),
         cmocka_unit_test(test_fatal_big_frame_chunked_stack),
         cmocka_unit_test(test_fatal_big_frame_guarded_stack),

@@ -118,6 +118,7 @@ struct blocker {
     gr_wg wg;         /* count 1, never done */
     atomic_long announced;
     atomic_long blocking_started, blocking_done; /* the offloaded fn */
+    atomic_long cancel_sent; /* the test has called gr_group_cancel */
 };
 
 static struct blocker bk;
@@ -173,10 +174,17 @@ static int call_cond_wait_timeout(void)
 
 static int call_wg_wait(void) { return gr_wg_wait(&bk.wg); }
 
+/* Runs until the test has cancelled the group, and a little beyond, so
+ * that the cancellation always meets it running, however slowly a busy
+ * machine gets there (a fixed 30 ms let it finish first, and gr_blocking
+ * return 0).  Bounded, so that a cancellation never sent fails the test
+ * instead of hanging it. */
 static void slow_fn(void *arg)
 {
     atomic_store(&bk.blocking_started, 1);
-    usleep(30000);
+    for (int i = 0; i < 10000 && !atomic_load(&bk.cancel_sent); i++)
+        usleep(1000);
+    usleep(5000);
     atomic_store(&bk.blocking_done, 1);
 }
 
@@ -246,6 +254,7 @@ static void interrupts_main(void *arg)
     settle(&bk.announced, NCALLS);
     t_check_eq(gr_group_wait(&g, 0), -ETIMEDOUT); /* all still blocked */
     gr_group_cancel(&g);
+    atomic_store(&bk.cancel_sent, 1);
     t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
     for (int i = 0; i < NCALLS; i++)
         t_check_msg(results[i] == -ECANCELED, "%s returned %d, want -ECANCELED",
@@ -698,6 +707,7 @@ static void *canceller_thread(void *arg)
 {
     usleep(2000);
     gr_group_cancel(arg);
+    atomic_store(&bk.cancel_sent, 1);
     return NULL;
 }
 

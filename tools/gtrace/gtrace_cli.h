@@ -215,7 +215,8 @@ int gt_session_attach(struct gt_session *s);
 const char *gt_session_sys_via(const struct gt_session *s);
 /* Detach and unload everything; safe on a partly set up session. */
 void gt_session_close(struct gt_session *s);
-/* Call every <= 100 ms while tracing: switches bpf_stats on and off. */
+/* Call at least every POLL_MS (run.c) while tracing: switches bpf_stats on
+ * and off (STATS_ON_NS of every STATS_PERIOD_NS, session.c). */
 void gt_session_tick(struct gt_session *s);
 /* ns with bpf_stats on so far */
 int64_t gt_session_stats_ns(const struct gt_session *s);

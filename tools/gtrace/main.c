@@ -37,7 +37,7 @@
 	GT_XSTR(GREENRT_VERSION_MINOR) "." GT_XSTR(GREENRT_VERSION_PATCH)
 #define GT_MAX_DURATION_S (366.0 * 24 * 3600)   /* -d: a year at most */
 #define GT_MAX_TRACE_MB 1e6                     /* --trace-max-mb: a terabyte */
-#define GT_MIN_INTERVAL_S 0.1                   /* -i: the drivers wake every 100 ms */
+#define GT_MIN_INTERVAL_S 0.1                   /* -i: the drivers wake every POLL_MS (run.c) */
 
 enum {
 	OPT_JSON = 1000, OPT_TRACE, OPT_TRACE_MAX, OPT_PER, OPT_HIST, OPT_GOROUTINES,

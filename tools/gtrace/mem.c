@@ -28,7 +28,7 @@
  *                       so it is an estimate on a busy machine, and says
  *                       so.
  *
- * Sampled every time the drivers wait (about 10 times a second; the
+ * Sampled every time the drivers wait (every POLL_MS, run.c; the
  * descriptors once every MEM_FD_EVERY samples, a readlink each): the
  * kernel keeps VmPeak and VmHWM itself, the rest are peaks of samples.
  * This costs gtrace a few reads, the target nothing.  For `run` the

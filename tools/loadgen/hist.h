@@ -1,11 +1,12 @@
 /*
  * hist.h - a log-linear latency histogram (HdrHistogram-like).
  *
- * Values are nanoseconds.  Below 256 every value has its own bucket; above,
- * each power of two is split into 128 equal buckets, so a bucket is at most
- * 1/128 (0.8%) of the values it holds wide.  Values up to 2^40 ns (18
- * minutes) are kept; larger ones are clamped.  4480 buckets of 8 bytes: one
- * histogram per load-generator thread, merged at the end.
+ * Values are nanoseconds.  Below 256 (2 << HIST_SUB_BITS) every value has
+ * its own bucket; above, each power of two is split into 128
+ * (1 << HIST_SUB_BITS) equal buckets, so a bucket is at most 1/128 (0.8%)
+ * of the values it holds wide.  Values up to 2^40 ns (18 minutes,
+ * HIST_MAX_SHIFT) are kept; larger ones are clamped.  HIST_BUCKETS buckets
+ * of 8 bytes: one histogram per load-generator thread, merged at the end.
  *
  * One thread records (hist_record); another may read a copy at any time
  * (hist_snapshot) with relaxed atomic loads - the copy is not a consistent

@@ -11,7 +11,7 @@
  * with the previous copy gives that second's percentiles).  At the end it
  * merges the histograms and prints requests/s, errors, latency percentiles
  * and its own CPU use (getrusage over the measured window), as text or as
- * one JSON object (--json; fields in README-section.md).
+ * one JSON object (--json; its fields are listed in README.md, "loadgen").
  *
  * Exit status: 0 when every measured request was verified and every
  * connection was made; 1 on any error, failed connection, or no request

@@ -558,7 +558,10 @@ static bool should_spin(worker *w)
             fetch_add(&sched.nmspinning, 1);
         }
     }
-    return w->spinning && (sched.nprocs > 1 || (w->io_pending && engine_poll_cheap())) &&
+    /* io_pending: relaxed, as on epoll other workers' goroutines count
+     * their waits in it (sched.h). */
+    return w->spinning &&
+           (sched.nprocs > 1 || (load_relaxed(&w->io_pending) && engine_poll_cheap())) &&
            !load_relaxed(&w->dormant);
 }
 
@@ -573,7 +576,7 @@ static g *spin(worker *w)
      * call (epoll), not longer, and a poll only every SPIN_POLL_EVERY
      * rounds: find_local has just polled. */
     bool cheap = engine_poll_cheap();
-    int64_t until = now_ns() + (w->io_pending && cheap ? SPIN_IO_NS : SPIN_NS);
+    int64_t until = now_ns() + (load_relaxed(&w->io_pending) && cheap ? SPIN_IO_NS : SPIN_NS);
     int round = 0;
     g *gp = NULL;
     do {
@@ -581,8 +584,8 @@ static g *spin(worker *w)
          * look at the ring (a system call only when the kernel has
          * completion work deferred) instead of a sleep and a
          * wake-up. */
-        if (w->io_pending && (cheap || round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1) &&
-            engine_wait(w, 0) > 0)
+        if (load_relaxed(&w->io_pending) &&
+            (cheap || round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1) && engine_wait(w, 0) > 0)
             gp = runq_get(w);
         if (!gp)
             gp = steal_work(w, round > 2);

@@ -264,7 +264,7 @@ function change(id, a, b,    r, up, down) {
     if (a == 0 || b == 0) return (b == 0) ? "down to none" : "up from none"
     r = b / a
     if (r > 0.95 && r < 1.05) return "about the same (within 5%)"
-    if (id ~ /_ms$|cpu|rss|rps/) { up = "higher"; down = "lower" } else { up = "more"; down = "fewer" }
+    if (id ~ /_ms$|_kb$|_mb$|cpu|rps/) { up = "higher"; down = "lower" } else { up = "more"; down = "fewer" }
     return (r > 1) ? sprintf("%.2fx %s", r, up) : sprintf("%.2fx %s", 1 / r, down)
 }
 

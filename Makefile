@@ -12,8 +12,9 @@
 #
 # Each component describes its own targets in mk/<component>.mk and
 # appends to ALL (built by `make`), TESTS_UNIT / TESTS_INTEGRATION
-# (executables run by `make test`) and BENCH_RUNS (phony targets of
-# `make bench`).  Generated files live only under $(BUILD).
+# (executables run by `make test`; TESTS_INTEGRATION_ENGINES: those run
+# once per I/O engine) and BENCH_RUNS (phony targets of `make bench`).
+# Generated files live only under $(BUILD).
 
 BUILD ?= build
 
@@ -73,6 +74,7 @@ endif
 ALL :=
 TESTS_UNIT :=
 TESTS_INTEGRATION :=
+TESTS_INTEGRATION_ENGINES :=
 BENCH_RUNS :=
 DEMO_DEPS :=
 
@@ -93,8 +95,9 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(TESTS_UNIT) $(TESTS_INTEGRATION)
-	$(Q)BUILD=$(BUILD) bash tests/runtests.sh $(TESTS_UNIT) -- $(TESTS_INTEGRATION)
+test-run: $(TESTS_UNIT) $(TESTS_INTEGRATION) $(TESTS_INTEGRATION_ENGINES)
+	$(Q)BUILD=$(BUILD) bash tests/runtests.sh $(TESTS_UNIT) -- $(TESTS_INTEGRATION) \
+	    -- $(TESTS_INTEGRATION_ENGINES)
 
 test-asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined \

@@ -276,6 +276,7 @@ int BPF_USDT(gt_g_stats, void *addr, long final)
 		st->last.version = snap.version;
 		st->last.nprocs = snap.nprocs;
 		st->last.at_ns = snap.at_ns;
+		st->last.engine = snap.engine;
 		st->finals++;
 	} else {
 		st->last = snap;
@@ -286,6 +287,7 @@ int BPF_USDT(gt_g_stats, void *addr, long final)
 		st->first.version = snap.version;
 		st->first.nprocs = snap.nprocs;
 		st->first.at_ns = snap.at_ns;
+		st->first.engine = snap.engine;
 		st->first_ktime = now;
 	}
 	st->last_ktime = now;

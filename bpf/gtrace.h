@@ -194,7 +194,7 @@ struct gt_g_stats {
  * version GR_TRACE_STATS_VERSION) with the counters as one array so the
  * BPF side can add snapshots in a loop.  tools/gtrace/greenrt.c checks
  * with static asserts that the layout is the header's. */
-#define GT_RT_VERSION 2
+#define GT_RT_VERSION 3
 #define GT_RT_REASONS 15        /* GR_WAIT_REASON_COUNT */
 enum gt_rt_counter {
 	GT_RT_SPAWNED = 0,
@@ -215,6 +215,8 @@ struct gt_rt_stats {
 	__u32 nprocs;
 	__s64 at_ns;            /* CLOCK_MONOTONIC ns when the runtime took it */
 	__u64 c[GT_RT_NCOUNTERS];
+	__u32 engine;           /* GR_TRACE_ENGINE_*: 1 io_uring, 2 epoll */
+	__u32 pad;
 };
 
 /* What the `stats` probe left for one thread group (HASH keyed by tgid).

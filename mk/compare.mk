@@ -1,6 +1,7 @@
-# bench/compare: greenrt vs thread-per-connection (and Go, State Threads)
-# under the same echo load, and greenrt's kv and HTTP servers against
-# redis-server and nginx; every server traced by gtrace.
+# bench/compare: greenrt (on io_uring, and on epoll: greenrt-epoll) vs
+# thread-per-connection (and Go, State Threads) under the same echo load,
+# and greenrt's kv and HTTP servers against redis-server and nginx; every
+# server traced by gtrace.
 #
 #   make bench-compare   C = 100, 1,000, 10,000; 3 interleaved repeats of
 #                        1 s warm-up + 5 s (about 10 minutes with Go and ST);
@@ -14,11 +15,12 @@
 #                        -c 100 and 1,000 on GET /hello, pinned, 3 repeats
 #                        of 1 s + 5 s (about 3 minutes); $(BUILD)/compare-http
 #   make bench-compare-services  both
-#   make demo            a short run (echo at C=1,000, greenrt and threads,
-#                        traced, 2 interleaved repeats of 1 s + 5 s) with one
-#                        sentence per row saying what it shows, then one more
-#                        run of each under gtrace --offcpu --counters: where
-#                        each waits, and their flame graphs side by side
+#   make demo            a short run (echo at C=1,000: threads, greenrt-epoll
+#                        and greenrt, traced, 2 interleaved repeats of 1 s +
+#                        5 s) with one sentence per row saying what green
+#                        threads and what io_uring each changed, then one
+#                        more run of each under gtrace --offcpu --counters:
+#                        where each waits, and their flame graphs side by side
 #
 # Output: $(BUILD)/compare/results.json and report.html (gnuplot SVG
 # inline).  The peers are built only when their toolchains are present:
@@ -76,7 +78,7 @@ bench-compare-http: $(COMPARE_HTTP_NEEDS)
 bench-compare-services: bench-compare-kv bench-compare-http
 
 demo-run: $(COMPARE_NEEDS)
-	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo --why -m greenrt,threads \
+	$(Q)BUILD=$(BUILD) bash bench/compare/compare.sh --demo --why -m threads,greenrt-epoll,greenrt \
 	    -c 1000 -r 2 -w 1 -d 5 $(COMPARE_ARGS)
 
 TESTS_INTEGRATION += tests/integration/compare/test_compare.sh \

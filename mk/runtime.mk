@@ -5,7 +5,10 @@ RUNTIME_SRCS := \
 	runtime/bufring.c \
 	runtime/chan.c \
 	runtime/dormant.c \
+	runtime/engine.c \
 	runtime/env.c \
+	runtime/epoll.c \
+	runtime/epoll_io.c \
 	runtime/extern.c \
 	runtime/fatal.c \
 	runtime/fd.c \

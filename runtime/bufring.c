@@ -51,6 +51,13 @@
  * to the working set of its load - INIT_CHUNKS for 100 echo clients, all
  * INC_CHUNKS under 10,000 - instead of costing its whole size per worker
  * from the first byte.
+ *
+ * The epoll engine has no provided buffers; the same promise (an idle
+ * connection pins no buffer) is kept by reading into a spare only once
+ * the socket has data: the receive takes a spare, tries recv(2) with
+ * MSG_DONTWAIT, and on EAGAIN gives the spare back before it parks.  A
+ * readiness-based server leaves queued bytes in the socket, so a spare
+ * is held only between the receive and its release.
  */
 #include <errno.h>
 #include <poll.h>
@@ -60,6 +67,7 @@
 #include <sys/mman.h>
 
 #include "bufring.h"
+#include "engine.h"
 #include "fatal.h"
 #include "fd.h"
 #include "greenrt.h"
@@ -207,7 +215,9 @@ fail:
 
 static bufpool *pool_get(worker *w)
 {
-    if (!w->bufpool) {
+    if (!w->bufpool && engine_epoll()) {
+        w->bufpool = calloc(1, sizeof(bufpool)); /* spares only */
+    } else if (!w->bufpool) {
         bufpool *p = pool_create(w, true);
         if (!p)
             p = pool_create(w, false); /* a kernel before 6.12 */
@@ -266,6 +276,24 @@ static int pool_ensure(worker *w)
     return pool_get(w) ? 0 : -ENOMEM;
 }
 
+/* A spare buffer from the current worker's list, or a new one (NULL: no
+ * memory). */
+static spare *spare_take(void)
+{
+    bufpool *p = current_worker()->bufpool;
+    spare *sp = p ? p->spares : NULL;
+    if (sp) {
+        p->spares = sp->next;
+        p->nspares--;
+    } else if (!(sp = malloc(sizeof *sp))) {
+        return NULL;
+    }
+    sp->desc.data = sp->data;
+    sp->desc._pool = SPARE_POOL;
+    sp->desc._bid = 0;
+    return sp;
+}
+
 /* The pool was empty: wait until fd is readable, then read into a spare
  * (h: the read hold of fd). */
 static ssize_t recv_spare(fdhold *h, int fd, gr_buf **out)
@@ -273,18 +301,9 @@ static ssize_t recv_spare(fdhold *h, int fd, gr_buf **out)
     int pr = io_wait_readable(h, fd);
     if (pr < 0)
         return pr;
-    worker *w = current_worker(); /* maybe another one after the park */
-    bufpool *p = w->bufpool;
-    spare *sp = p ? p->spares : NULL;
-    if (sp) {
-        p->spares = sp->next;
-        p->nspares--;
-    } else if (!(sp = malloc(sizeof *sp))) {
+    spare *sp = spare_take(); /* on the worker we are on after the park */
+    if (!sp)
         return -ENOMEM;
-    }
-    sp->desc.data = sp->data;
-    sp->desc._pool = SPARE_POOL;
-    sp->desc._bid = 0;
     ssize_t r = io_recv(h, fd, sp->data, RECV_MAX, 0);
     if (r <= 0) {
         gr_buf_release(&sp->desc);
@@ -332,6 +351,42 @@ static ssize_t recv_buf(fdhold *h, int fd, gr_buf **out)
     return r;
 }
 
+/* gr_recv_buf's attempt on the epoll engine: a spare only if there are
+ * bytes for it. */
+struct recv_try {
+    int fd;
+    gr_buf *got;
+};
+
+static ssize_t try_recv_spare(void *arg)
+{
+    struct recv_try *t = arg;
+    spare *sp = spare_take();
+    if (!sp)
+        return -ENOMEM;
+    ssize_t r = recv(t->fd, sp->data, RECV_MAX, MSG_DONTWAIT);
+    if (r <= 0) {
+        int e = errno;
+        spare_release(sp);
+        return r < 0 ? -e : 0;
+    }
+    sp->desc.len = (size_t)r;
+    t->got = &sp->desc;
+    return r;
+}
+
+/* gr_recv_buf under the read hold h of fd, on the epoll engine. */
+static ssize_t recv_buf_epoll(fdhold *h, int fd, gr_buf **out)
+{
+    if (!pool_get(current_worker()))
+        return -ENOMEM;
+    struct recv_try t = {.fd = fd};
+    ssize_t r = ep_io(current_g(), h, fd, POLLIN, true, IORING_OP_RECV, try_recv_spare, &t);
+    if (r > 0)
+        *out = t.got;
+    return r;
+}
+
 ssize_t gr_recv_buf(int fd, gr_buf **out)
 {
     if (!out)
@@ -345,7 +400,7 @@ ssize_t gr_recv_buf(int fd, gr_buf **out)
     int r = fd_acquire(w->cur, fd, FD_USE_READ, &h);
     if (r)
         return r;
-    ssize_t n = recv_buf(&h, fd, out);
+    ssize_t n = engine_epoll() ? recv_buf_epoll(&h, fd, out) : recv_buf(&h, fd, out);
     fd_release(&h);
     return n;
 }

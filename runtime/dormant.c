@@ -12,6 +12,7 @@
  * goes dormant.
  */
 #include "adapt.h"
+#include "engine.h"
 #include "lock.h"
 #include "probes.h"
 #include "runq.h"
@@ -39,8 +40,8 @@ void dormant_loop(worker *w)
     stack_pool_flush(w); /* a dormant worker spawns nothing */
     while (load_relaxed(&w->dormant) && !load_acquire(&sched.stopping)) {
         run_due_timers(w);
-        if (w->ring.unsubmitted || w->io_pending)
-            wring_wait(w, 0);
+        if (engine_has_io(w))
+            engine_wait(w, 0);
         dormant_forward(w);
 
         lock(&sched.lock);
@@ -75,7 +76,7 @@ bool sched_park_worker(void)
     idle_list_remove_locked(w); /* so that no wakep picks it */
     unlock(&sched.lock);
     PROBE1(workers, n - 1);
-    wring_wake(w); /* asleep or not, it must look at its queue */
+    engine_wake(w); /* asleep or not, it must look at its queue */
     return true;
 }
 
@@ -92,6 +93,6 @@ bool sched_unpark_worker(void)
     store_relaxed(&sched.nactive, n + 1);
     unlock(&sched.lock);
     PROBE1(workers, n + 1);
-    wring_wake(w); /* it spins, and steals its share */
+    engine_wake(w); /* it spins, and steals its share */
     return true;
 }

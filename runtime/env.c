@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "greenrt.h"
 #include "sched.h"
 #include "stack.h"
@@ -96,5 +97,21 @@ int env_parse(void)
     if (err)
         return err;
     sched.randomize = false;
-    return parse_bool("GR_SCHED_RANDOM", &sched.randomize);
+    err = parse_bool("GR_SCHED_RANDOM", &sched.randomize);
+    if (err)
+        return err;
+
+    sched.engine_want = ENGINE_WANT_AUTO;
+    v = getenv("GR_ENGINE");
+    if (v) {
+        if (!strcmp(v, "auto"))
+            sched.engine_want = ENGINE_WANT_AUTO;
+        else if (!strcmp(v, "uring"))
+            sched.engine_want = ENGINE_WANT_URING;
+        else if (!strcmp(v, "epoll"))
+            sched.engine_want = ENGINE_WANT_EPOLL;
+        else
+            return bad("GR_ENGINE", v, "use auto, uring or epoll");
+    }
+    return 0;
 }

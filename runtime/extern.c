@@ -30,6 +30,7 @@
  * the process's, not one runtime's: a thread may take its reference
  * before gr_run starts.
  */
+#include "engine.h"
 #include "extern.h"
 
 #include <errno.h>
@@ -97,7 +98,7 @@ int gr_extern_unref(void)
     /* The last one: if every worker sleeps, none will look at the
      * deadlock condition again by itself. */
     if (n == 1 && extern_enter()) {
-        wring_wake(&sched.workers[0]);
+        engine_wake(&sched.workers[0]);
         extern_exit();
     }
     return 0;

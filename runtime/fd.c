@@ -100,10 +100,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "intr.h"
 #include "io.h"
 #include "sched.h"
-#include "uring.h"
 
 #define FD_DIR_MIN 16 /* chunks the first directory has room for */
 #define FD_REF_MASK (~(FD_REF - 1))
@@ -153,8 +153,7 @@ out:
     return e;
 }
 
-/* fd's entry if greenrt has one, without making it. */
-static fdent *fd_entry_find(int fd)
+fdent *fd_entry_find(int fd)
 {
     fddir *d = load_acquire(&fd_dir);
     uint32_t c = (uint32_t)fd >> FD_CHUNK_SHIFT;
@@ -249,18 +248,12 @@ static fdwaiter *take_waiter(fdent *f, int use, bool *more)
     return taken;
 }
 
-struct lockwait_park {
-    fdent *f;
-    g *gp;
-    int64_t deadline;
-    bool no_timer; /* the deadline's timer could not be armed */
-};
-
 /* Runs once the waiter has stopped: its deadline timer (armed only now,
- * so it cannot ready a goroutine still running), then the queue's lock. */
-static void after_lockwait_park(worker *w, void *arg)
+ * so it cannot ready a goroutine still running), then the entry's lock
+ * (fd.h: the lock waits here and the epoll engine's readiness waits). */
+void after_fdwait_park(worker *w, void *arg)
 {
-    struct lockwait_park *p = arg;
+    fdwait_park *p = arg;
     g *gp = p->gp;
     if (p->deadline) {
         gp->tm.fire = timer_fire_wake; /* intr.h: the wake token decides */
@@ -284,7 +277,7 @@ static void after_lockwait_park(worker *w, void *arg)
  * we could queue, try again; -EBADF, -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 static int lock_wait(g *gp, fdent *f, int use)
 {
-    struct lockwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
+    fdwait_park p = {.f = f, .gp = gp, .deadline = gp->deadline};
     if (load_relaxed(&gp->io_cancel))
         return -ECANCELED; /* before the deadline: see io_interrupted (io.c) */
     if (p.deadline && now_ns() >= p.deadline)
@@ -317,7 +310,7 @@ static int lock_wait(g *gp, fdent *f, int use)
         store_relaxed(&gp->io_wait_fd, NULL);
         return -ECANCELED;
     }
-    park(GR_WAIT_IO, after_lockwait_park, &p);
+    park(GR_WAIT_IO, after_fdwait_park, &p);
     store_relaxed(&gp->io_wait_fd, NULL);
     if (p.deadline)
         timer_cancel(&gp->tm);
@@ -496,9 +489,12 @@ void fd_unpublish_slow(fdhold *h, fdreq *r)
  * ------------------------------------------------------------------- */
 
 /* FD_CLOSING is set: wakes the lock waiters with -EBADF and cancels every
- * request published on f. */
+ * request published on f (on the epoll engine: wakes the goroutines
+ * parked on its readiness). */
 static void close_evict(fdent *f)
 {
+    if (engine_epoll())
+        ep_close_evict(f);
     waiter *wake = NULL, *w;
     lock(&f->lk);
     while ((w = waitq_pop(&f->waiters))) {
@@ -561,6 +557,8 @@ int fd_close_prepare(g *gp, int fd)
     /* Nobody uses fd now, and nobody can start to while FD_CLOSING is
      * set: ready for the number's next file. */
     store_relaxed(&f->kind, FD_UNKNOWN);
+    if (engine_epoll())
+        ep_fd_reset(f);
     store_release(&f->state, 0);
     return 0;
 }

@@ -32,12 +32,34 @@ typedef struct fdreq {
     uint64_t ud;
 } fdreq;
 
+/* The epoll engine's readiness state of a descriptor (epoll.c): Go's
+ * pollDesc.  Unused by the io_uring engine. */
+typedef struct fdpoll {
+    uint32_t rseq, wseq; /* atomic: readiness edges seen for reading
+                            (EP_IN_EVENTS, errors) and writing */
+    uint32_t owner;      /* atomic: index + 1 of the worker whose epoll
+                            instance has the fd registered; 0: none */
+    uint32_t gen;        /* atomic: the registration's generation, in its
+                            events' data (stale events are ignored) */
+    uint32_t nwait;      /* atomic: goroutines in `waiters` */
+    uint8_t kind;        /* enum ep_kind (epoll_io.c), relaxed atomic */
+    uint8_t flags;       /* EPF_* (epoll_io.c), relaxed atomic */
+    uint8_t pad[2];
+    waitq waiters;       /* goroutines parked on readiness (fdent.lk) */
+} fdpoll;
+
+/* Which fdpoll sequence an event, or a wait for events, concerns
+ * (POLL* and EPOLL* have the same values). */
+#define EP_IN_EVENTS (0x001 | 0x002 | 0x2000) /* POLLIN | POLLPRI | POLLRDHUP */
+#define EP_OUT_EVENTS 0x004                   /* POLLOUT */
+
 /* One per descriptor number, made on first use, never freed while the
- * runtime runs (reset by gr_close for the number's next file).  One cache
- * line: the epoll engine adds its readiness state in a second one. */
+ * runtime runs (reset by gr_close for the number's next file).  The
+ * first cache line is what both engines use; the epoll engine keeps its
+ * readiness state in the second. */
 typedef struct fdent {
     uint64_t state;      /* atomic: FD_* flags + references */
-    uint32_t lk;         /* guards waiters, others, closer */
+    uint32_t lk;         /* guards waiters, others, closer, ep.waiters */
     uint8_t kind;        /* enum fd_kind (io.c), relaxed atomic */
     uint8_t pad[3];
     uint64_t rud, wud;   /* atomic: user_data of the read / write lock
@@ -45,7 +67,10 @@ typedef struct fdent {
     waitq waiters;       /* goroutines waiting for a lock (lk) */
     fdreq *others;       /* requests of calls that hold no lock (lk) */
     void *closer;        /* the gr_close waiting for the last reference (lk) */
+    fdpoll ep __attribute__((aligned(64))); /* the epoll engine's (epoll.c) */
 } __attribute__((aligned(64))) fdent;
+
+_Static_assert(sizeof(fdent) == 128, "an fd entry is two cache lines");
 
 /* How a call uses its fd, for its whole duration. */
 enum fd_use {
@@ -62,7 +87,7 @@ typedef struct fdhold {
 
 /* --- the table ----------------------------------------------------------- */
 
-#define FD_CHUNK_SHIFT 8 /* entries per chunk: 256 (16 KiB) */
+#define FD_CHUNK_SHIFT 8 /* entries per chunk: 256 (32 KiB) */
 #define FD_CHUNK_MASK ((1u << FD_CHUNK_SHIFT) - 1)
 
 typedef struct fddir {
@@ -89,6 +114,9 @@ static inline fdent *fd_entry(int fd)
     }
     return fd_entry_slow(fd);
 }
+
+/* fd's entry if greenrt has one, without making it. */
+fdent *fd_entry_find(int fd);
 
 /* The runtime stopped: frees the table (gr_run). */
 void fd_table_free(void);
@@ -181,5 +209,18 @@ int fd_close_prepare(g *gp, int fd);
 /* A goroutine waiting for an fd lock was cancelled (io_cancel_g): wakes
  * it, if it still waits on f. */
 void fd_lockwait_cancel(fdent *f, g *gp);
+
+/* A goroutine parking on a queue of f's (f->lk held until it has
+ * stopped), with an optional deadline: park(reason, after_fdwait_park,
+ * &p) arms the deadline's timer (timer_fire_wake: the wake token decides)
+ * and unlocks f->lk.  no_timer: the timer could not be armed, and the
+ * wait ended at once (its call returns -ENOMEM). */
+typedef struct fdwait_park {
+    fdent *f;
+    g *gp;
+    int64_t deadline;
+    bool no_timer;
+} fdwait_park;
+void after_fdwait_park(struct worker *w, void *arg);
 
 #endif

@@ -67,10 +67,14 @@ typedef struct g {
                             * NULL; set at spawn, fixed until it exits */
     int64_t run_start;     /* gr_now() when last switched in (monitor) */
     int64_t deadline;      /* gr_set_deadline(), 0 if none */
-    uint64_t io_ud;        /* atomic: user_data of its I/O request in flight,
-                            * 0 if none (io.c; io_cancel_g reads it) */
+    uint64_t io_ud;        /* atomic: its I/O in flight, 0 if none (io.c;
+                            * io_cancel_g reads it): the request's
+                            * user_data (io_uring), or its wait for
+                            * readiness: fd << 32 | io_seq (epoll.c) */
     struct fdent *io_wait_fd; /* atomic: the fd whose lock it waits for (fd.c) */
     uint32_t io_cancel;    /* atomic: io_cancel_g was called (io.h) */
+    uint32_t io_seq;       /* its readiness waits, counted (epoll.c; never
+                            * reset, so a stale io_ud never matches) */
     timer tm;              /* sleep / timeout timer */
     struct g *allnext;     /* slab chain: every control block ever made */
     void *san_fake_stack;  /* ASan fiber bookkeeping */

@@ -143,6 +143,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "engine.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "intr.h"
@@ -379,7 +380,7 @@ static int deadline_arm_locked(group *st)
         return -ENOMEM;
     __atomic_store_n(&st->dl_armed, true, __ATOMIC_RELAXED);
     if (outside)
-        wring_wake(w); /* it may sleep with a later timeout */
+        engine_wake(w); /* it may sleep with a later timeout */
     return 0;
 }
 

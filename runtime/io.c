@@ -1,7 +1,11 @@
 /*
- * io.c - the I/O API: goroutines park on io_uring completions.
+ * io.c - the I/O API: goroutines park on io_uring completions (or, on
+ * the epoll engine, on readiness: epoll.c; engine.h says which runs).
  *
- * Every blocking call follows one pattern:
+ * Every call describes its operation in an opctx (ioop.h); on the epoll
+ * engine io_do and io_rw hand it to epoll_io.c, which tries the
+ * non-blocking system call first and parks on EAGAIN.  On io_uring,
+ * every blocking call follows one pattern:
  *   0. take what the call needs of its fd for its whole duration
  *      (fd_acquire: the read lock, the write lock, or a reference - fd.c
  *      explains why and which);
@@ -63,8 +67,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "fd.h"
 #include "greenrt.h"
+#include "ioop.h"
 #include "preempt.h"
 #include "probes.h"
 #include "sched.h"
@@ -75,7 +81,7 @@
 static g *io_g(void)
 {
     worker *w = current_worker();
-    if (!w || !w->cur || w->cur->is_g0 || !w->ring.up)
+    if (!w || !w->cur || w->cur->is_g0 || !engine_up(w))
         return NULL;
     return w->cur;
 }
@@ -87,9 +93,6 @@ typedef struct iowait {
     int64_t deadline;            /* absolute; 0: none */
     bool poll_timeout;           /* ts is gr_poll's own timeout */
 } iowait;
-
-/* io_start's flags */
-#define IO_UNCANCELLABLE 1 /* gr_close's own request: io_cancel_g leaves it */
 
 /* gp's I/O is cancelled (io_cancel_g) and this call is one that
  * cancellation stops.  Relaxed: the "publish, then check" handshake uses
@@ -225,31 +228,14 @@ static int wait_ready(g *gp, fdhold *h, int fd, short events)
     return r < 0 ? r : 0;
 }
 
-/* What an operation needs to fill its SQE; fd first for the EAGAIN path. */
-typedef struct opctx {
-    int fd;
-    int flags;
-    void *buf;
-    size_t len;
-    const struct iovec *iov;
-    int iovcnt;
-    struct sockaddr *addr;
-    socklen_t *addrlen;
-    socklen_t alen;
-    const char *path;
-    mode_t mode;
-    int bgid;                    /* provided-buffer group (recv_select) */
-    int (*before)(worker *w);    /* optional: runs on the worker whose ring
-                                    the request goes to; 0 or -errno */
-    int io_flags;                /* IO_UNCANCELLABLE... */
-    struct gr_buf *slice;        /* out: a provided-buffer receive's slice */
-} opctx;
-
-/* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits. */
+/* The common loop: prep() fills the SQE; EINTR retried, EAGAIN waits.
+ * (The epoll engine: ctx->op's non-blocking call, epoll_io.c.) */
 typedef void (*prep_fn)(struct io_uring_sqe *sqe, opctx *ctx);
 
 static int io_do(g *gp, fdhold *h, prep_fn prep, opctx *ctx, short ready_events)
 {
+    if (engine_epoll())
+        return (int)epio_do(gp, h, ctx, ready_events);
     for (;;) {
         preempt_point();
         /* Cancelled before deadline: a cancelled goroutine's calls say
@@ -300,9 +286,7 @@ void io_cancel_g(g *gp)
 {
     /* Set, then read what gp published: see "Publish, then check". */
     (void)__atomic_exchange_n(&gp->io_cancel, 1, __ATOMIC_SEQ_CST);
-    uint64_t ud = __atomic_load_n(&gp->io_ud, __ATOMIC_SEQ_CST);
-    if (ud)
-        wring_cancel(ud); /* a request completed meanwhile is left alone */
+    engine_cancel_g(gp);
     fdent *f = __atomic_load_n(&gp->io_wait_fd, __ATOMIC_SEQ_CST);
     if (f)
         fd_lockwait_cancel(f, gp);
@@ -440,8 +424,10 @@ static void fd_kind_set(fdent *f, int kind)
 /* read/write, as recv/send when fd is (or may be) a socket; h holds fd. */
 static ssize_t io_rw(g *gp, fdhold *h, int fd, void *buf, size_t n, bool out)
 {
+    if (engine_epoll())
+        return epio_rw(gp, h, fd, buf, n, out);
     int kind = fd_kind_get(h);
-    opctx c = {.fd = fd, .buf = buf, .len = n};
+    opctx c = {.op = out ? IO_SEND_PLAIN : IO_RECV, .fd = fd, .buf = buf, .len = n};
     if (kind != FD_OTHER) {
         ssize_t r = io_do(gp, h, out ? prep_send_plain : prep_recv, &c, out ? POLLOUT : POLLIN);
         if (r != -ENOTSOCK) {
@@ -450,7 +436,7 @@ static ssize_t io_rw(g *gp, fdhold *h, int fd, void *buf, size_t n, bool out)
             return r;
         }
         fd_kind_set(h->f, FD_OTHER);
-        c = (opctx){.fd = fd, .buf = buf, .len = n};
+        c = (opctx){.op = out ? IO_WRITE : IO_READ, .fd = fd, .buf = buf, .len = n};
     }
     return io_do(gp, h, out ? prep_write : prep_read, &c, out ? POLLOUT : POLLIN);
 }
@@ -539,7 +525,7 @@ ssize_t gr_readv(int fd, const struct iovec *iov, int iovcnt)
     g *gp = io_g();
     if (!gp)
         RETRY_SYSCALL(readv(fd, iov, iovcnt));
-    opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
+    opctx c = {.op = IO_READV, .fd = fd, .iov = iov, .iovcnt = iovcnt};
     return io_do_fd(gp, FD_USE_READ, prep_readv, &c, POLLIN);
 }
 
@@ -548,13 +534,13 @@ ssize_t gr_writev(int fd, const struct iovec *iov, int iovcnt)
     g *gp = io_g();
     if (!gp)
         RETRY_SYSCALL(writev(fd, iov, iovcnt));
-    opctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
+    opctx c = {.op = IO_WRITEV, .fd = fd, .iov = iov, .iovcnt = iovcnt};
     return io_do_fd(gp, FD_USE_WRITE, prep_writev, &c, POLLOUT);
 }
 
 ssize_t io_recv(fdhold *h, int fd, void *buf, size_t n, int flags)
 {
-    opctx c = {.fd = fd, .buf = buf, .len = clamp_len(n), .flags = flags};
+    opctx c = {.op = IO_RECV, .fd = fd, .buf = buf, .len = clamp_len(n), .flags = flags};
     return io_do(current_g(), h, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
 }
 
@@ -564,7 +550,7 @@ ssize_t gr_recv(int fd, void *buf, size_t n, int flags)
     n = clamp_len(n);
     if (!gp)
         RETRY_SYSCALL(recv(fd, buf, n, flags));
-    opctx c = {.fd = fd, .buf = buf, .len = n, .flags = flags};
+    opctx c = {.op = IO_RECV, .fd = fd, .buf = buf, .len = n, .flags = flags};
     return io_do_fd(gp, FD_USE_READ, prep_recv, &c, (flags & MSG_DONTWAIT) ? 0 : POLLIN);
 }
 
@@ -574,14 +560,14 @@ ssize_t gr_send(int fd, const void *buf, size_t n, int flags)
     n = clamp_len(n);
     if (!gp)
         RETRY_SYSCALL(send(fd, buf, n, flags | MSG_NOSIGNAL));
-    opctx c = {.fd = fd, .buf = (void *)buf, .len = n, .flags = flags};
+    opctx c = {.op = IO_SEND, .fd = fd, .buf = (void *)buf, .len = n, .flags = flags};
     return io_do_fd(gp, FD_USE_WRITE, prep_send, &c, (flags & MSG_DONTWAIT) ? 0 : POLLOUT);
 }
 
 int io_recv_select(fdhold *h, int fd, int bgid, unsigned len, int (*ensure_pool)(worker *w),
                    struct gr_buf **buf)
 {
-    opctx c = {.fd = fd, .len = len, .bgid = bgid, .before = ensure_pool};
+    opctx c = {.op = IO_RECV_SELECT, .fd = fd, .len = len, .bgid = bgid, .before = ensure_pool};
     int r = io_do(current_g(), h, prep_recv_select, &c, POLLIN);
     *buf = c.slice;
     return r;
@@ -589,7 +575,7 @@ int io_recv_select(fdhold *h, int fd, int bgid, unsigned len, int (*ensure_pool)
 
 int io_wait_readable(fdhold *h, int fd)
 {
-    opctx c = {.fd = fd, .flags = POLLIN};
+    opctx c = {.op = IO_POLL, .fd = fd, .flags = POLLIN};
     int r = io_do(current_g(), h, prep_poll, &c, 0);
     return r < 0 ? r : 0;
 }
@@ -599,9 +585,9 @@ int gr_accept(int fd, struct sockaddr *addr, socklen_t *len)
     g *gp = io_g();
     if (!gp)
         RETRY_SYSCALL(accept4(fd, addr, len, SOCK_CLOEXEC));
-    opctx c = {.fd = fd, .addr = addr, .addrlen = len};
+    opctx c = {.op = IO_ACCEPT, .fd = fd, .addr = addr, .addrlen = len};
     int r = io_do_fd(gp, FD_USE_READ, prep_accept, &c, POLLIN);
-    if (r >= 0)
+    if (r >= 0 && !engine_epoll()) /* (epoll_io.c knows it too) */
         fd_kind_set(fd_entry(r), FD_SOCKET);
     return r;
 }
@@ -627,7 +613,12 @@ int gr_connect(int fd, const struct sockaddr *addr, socklen_t len)
     int r = fd_acquire(gp, fd, FD_USE_REF, &h);
     if (r)
         return r;
-    opctx c = {.fd = fd, .addr = (struct sockaddr *)addr, .alen = len};
+    if (engine_epoll()) {
+        r = epio_connect(gp, &h, fd, addr, len);
+        fd_release(&h);
+        return r;
+    }
+    opctx c = {.op = IO_CONNECT, .fd = fd, .addr = (struct sockaddr *)addr, .alen = len};
     r = io_do(gp, &h, prep_connect, &c, 0);
     if (r == -EINPROGRESS || r == -EALREADY || r == -EAGAIN) {
         /* A non-blocking socket: wait for the outcome. */
@@ -651,14 +642,14 @@ int gr_close(int fd)
     int r = fd_close_prepare(gp, fd);
     if (r)
         return r;
-    if (!gp)
+    if (!gp || engine_epoll()) /* epoll: close(2) does not block */
         return close(fd) == 0 || errno == EINTR ? 0 : -errno;
     /* No deadline on close, and no cancellation: it must not be
      * abandoned halfway. */
     int64_t dl = gp->deadline;
     gp->deadline = 0;
     fdhold none = {0}; /* the entry is fd's next file's already */
-    opctx c = {.fd = fd, .io_flags = IO_UNCANCELLABLE};
+    opctx c = {.op = IO_CLOSE, .fd = fd, .io_flags = IO_UNCANCELLABLE};
     r = io_do(gp, &none, prep_close, &c, 0);
     gp->deadline = dl;
     return r == -EINTR ? 0 : r;
@@ -676,7 +667,7 @@ int gr_shutdown(int fd, int how)
     int r = fd_acquire(NULL, fd, FD_USE_REF, &h);
     if (r)
         return r;
-    opctx c = {.fd = fd, .flags = how, .io_flags = IO_UNCANCELLABLE};
+    opctx c = {.op = IO_SHUTDOWN, .fd = fd, .flags = how, .io_flags = IO_UNCANCELLABLE};
     r = io_do(gp, &h, prep_shutdown, &c, 0);
     fd_release(&h);
     return r;
@@ -688,7 +679,7 @@ int gr_open(const char *path, int flags, mode_t mode)
     if (!gp)
         RETRY_SYSCALL(open(path, flags, mode));
     fdhold none = {0};
-    opctx c = {.path = path, .flags = flags, .mode = mode, .fd = -1};
+    opctx c = {.op = IO_OPEN, .path = path, .flags = flags, .mode = mode, .fd = -1};
     return io_do(gp, &none, prep_open, &c, 0);
 }
 
@@ -697,7 +688,7 @@ int gr_fsync(int fd)
     g *gp = io_g();
     if (!gp)
         RETRY_SYSCALL(fsync(fd));
-    opctx c = {.fd = fd};
+    opctx c = {.op = IO_FSYNC, .fd = fd};
     return io_do_fd(gp, FD_USE_REF, prep_fsync, &c, 0);
 }
 
@@ -725,6 +716,11 @@ int gr_poll(int fd, short events, int64_t timeout_ns)
     int r = fd_acquire(gp, fd, FD_USE_REF, &h);
     if (r)
         return r;
+    if (engine_epoll()) {
+        r = epio_poll(gp, &h, fd, events, timeout_ns);
+        fd_release(&h);
+        return r;
+    }
     for (;;) {
         preempt_point();
         int64_t now = gr_now();
@@ -849,6 +845,8 @@ static int tcp_each_address(const char *host, int port, bool passive, int none,
             err = -errno;
             continue;
         }
+        if (engine_epoll() && io_g()) /* a fresh file under this number */
+            ep_fd_fresh(fd_entry_find(fd), 0);
         int r = setup(fd, a, arg);
         if (r == 0)
             break;

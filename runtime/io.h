@@ -22,8 +22,9 @@ struct gr_buf;
  * I/O call of gp returns -ECANCELED before doing anything - until gp
  * calls io_cancel_clear().  The fds stay usable.  gr_close is never
  * cancelled (it must not leave an fd half closed).  Built on
- * wring_cancel: the request is cancelled by its user_data on the ring
- * that owns it. */
+ * engine_cancel_g (engine.h): on io_uring the request is cancelled by its
+ * user_data on the ring that owns it; on epoll the goroutine parked on
+ * readiness is withdrawn from its fd and readied. */
 void io_cancel_g(g *gp);
 /* The calling goroutine's I/O is no longer cancelled. */
 void io_cancel_clear(void);

@@ -2,7 +2,9 @@
  * offload.c - gr_blocking: run a blocking call on a helper thread while
  * the goroutine parks and its worker runs others.
  *
- * For what io_uring cannot do (getaddrinfo, a library that blocks).  The
+ * For what io_uring cannot do (getaddrinfo, a library that blocks), and
+ * for what epoll cannot wait for (the epoll engine's file I/O: regular
+ * files are always "ready", and their reads and writes block).  The
  * pool starts empty, grows by one thread whenever a job finds no idle
  * thread (up to OFFLOAD_MAX), and a thread idle for OFFLOAD_IDLE_NS
  * exits, so a quiet program holds no extra threads.  The job is queued
@@ -122,6 +124,14 @@ static void after_queue_job(worker *w, void *arg)
     pthread_mutex_unlock(&pool.mu);
 }
 
+int offload_run(void (*fn)(void *), void *arg, uint16_t reason)
+{
+    job j = {.fn = fn, .arg = arg, .gp = current_g()};
+    __atomic_fetch_add(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
+    park(reason, after_queue_job, &j);
+    return j.err;
+}
+
 int gr_blocking(void (*fn)(void *), void *arg)
 {
     if (!fn)
@@ -129,14 +139,12 @@ int gr_blocking(void (*fn)(void *), void *arg)
     g *gp = require_g("gr_blocking");
     if (g_interrupted(gp))
         return -ECANCELED; /* fn not run */
-    job j = {.fn = fn, .arg = arg, .gp = gp};
-    __atomic_fetch_add(&sched.blocking_inflight, 1, __ATOMIC_ACQ_REL);
-    park(GR_WAIT_BLOCKING, after_queue_job, &j);
+    int err = offload_run(fn, arg, GR_WAIT_BLOCKING);
     /* fn cannot be stopped, and arg may live on this stack: a member's
      * cancellation is reported once fn has returned (group.c). */
-    if (!j.err && g_interrupted(gp))
+    if (!err && g_interrupted(gp))
         return -ECANCELED;
-    return j.err;
+    return err;
 }
 
 /* The runtime is stopping: idle threads exit; jobs still running are

@@ -76,6 +76,7 @@
 
 #include "adapt.h"
 #include "arch.h"
+#include "engine.h"
 #include "greenrt.h"
 #include "preempt.h"
 #include "probes.h"
@@ -292,7 +293,7 @@ static void move_end(int moved)
 {
     __atomic_fetch_sub(&sched.monitor_moving, 1, __ATOMIC_SEQ_CST);
     if (!moved && sched_all_idle())
-        wring_wake(&sched.workers[0]);
+        engine_wake(&sched.workers[0]);
 }
 
 /* A look at worker i, `now` into the period that just ended. */

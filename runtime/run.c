@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bufring.h"
+#include "engine.h"
 #include "extern.h"
 #include "fd.h"
 #include "goroutine.h"
@@ -58,7 +59,7 @@ static int worker_setup(worker *w)
     san_g0_init(&w->g0);
     int err = stack_thread_init();
     if (!err)
-        err = wring_init(w);
+        err = engine_init(w);
     PROBE2(worker_start, w->index, w->tid);
     return err;
 }
@@ -74,7 +75,7 @@ static void worker_teardown(worker *w)
 
 static void ring_teardown(worker *w)
 {
-    wring_fini(w);
+    engine_fini(w);
     bufpool_free(w);
 }
 
@@ -122,7 +123,7 @@ static void main_goroutine(void *p)
      * a worker that is about to stop reaping its ring (uring.c). */
     for (int i = 0; i < sched.nprocs; i++)
         if (&sched.workers[i] != current_worker())
-            wring_kick(&sched.workers[i]);
+            engine_kick(&sched.workers[i]);
 }
 
 static void sched_reset(void)
@@ -130,8 +131,10 @@ static void sched_reset(void)
     int nprocs = sched.nprocs;
     size_t stack = sched.default_stack;
     bool pa = sched.preempt_async, pe = sched.preempt_explicit, rnd = sched.randomize;
+    uint8_t engine = sched.engine; /* gr_engine() names the last run's */
     worker_stats last = sched.last;
     memset(&sched, 0, sizeof sched);
+    sched.engine = engine;
     sched.nprocs = nprocs;
     sched.default_stack = stack;
     sched.preempt_async = pa;
@@ -260,7 +263,7 @@ static void runtime_stop(int started)
     store_release(&sched.stopping, 1);
     extern_close(); /* outside threads touch nothing more (extern.c) */
     for (int i = 1; i < started; i++)
-        wring_kick(&sched.workers[i]); /* as main_goroutine does */
+        engine_kick(&sched.workers[i]); /* as main_goroutine does */
     for (int i = 1; i < started; i++)
         pthread_join(sched.workers[i].thread, NULL);
     offload_stop();
@@ -303,6 +306,9 @@ int gr_run(void (*main_fn)(void *), void *arg)
     err = stacks_init();
     if (err)
         goto out_unlock;
+    err = engine_choose();
+    if (err)
+        goto out_stacks;
     err = workers_alloc();
     if (err)
         goto out_stacks;

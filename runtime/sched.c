@@ -85,6 +85,7 @@
 
 #include "adapt.h"
 #include "arch.h"
+#include "engine.h"
 #include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
@@ -96,8 +97,9 @@
 #include "san.h"
 #include "stack.h"
 
-#define SPIN_NS 50000   /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
-#define SPIN_IO_NS 5000 /* ~what a sleep and a wake-up cost this thread's CPU */
+#define SPIN_NS 50000     /* ~2 cross-CPU wake-ups: cheaper to look than to sleep */
+#define SPIN_IO_NS 5000   /* ~what a sleep and a wake-up cost this thread's CPU */
+#define SPIN_POLL_EVERY 8 /* spin rounds per poll where polling is a system call */
 
 sched_t sched;
 __thread worker *tls_worker __attribute__((tls_model("initial-exec")));
@@ -331,7 +333,7 @@ void sched_yield_g(bool preempted)
         stat_inc(w, preemptions);
     } else if (!worker_has_work(w) && load_relaxed(&sched.gq_len) == 0 &&
                !load_relaxed(&w->dormant) &&
-               !load_relaxed(&sched.stopping) && !w->io_pending && !w->ring.unsubmitted &&
+               !load_relaxed(&sched.stopping) && !engine_has_io(w) &&
                timers_earliest(&w->timers) == INT64_MAX) {
         /* Nobody else to run here, and nothing (I/O, a timer) that only a
          * scheduling round could make runnable: a yield loop waiting for
@@ -395,7 +397,7 @@ static void wakep(void)
         return;
     }
     preempt_monitor_kick();
-    wring_wake(v);
+    engine_wake(v);
 }
 
 /* After queueing work where another worker could take it: wake an idle
@@ -508,8 +510,8 @@ void unlock_or_deadlock(void)
         fatal_deadlock();
 }
 
-/* Sleeps inside io_uring_enter until a completion, a wake-up message or
- * w's next timer. */
+/* Sleeps in the engine's wait until a completion or readiness, a
+ * wake-up or w's next timer. */
 void sleep_in_ring(worker *w)
 {
     int64_t timeout = -1;
@@ -519,7 +521,7 @@ void sleep_in_ring(worker *w)
         if (timeout < 0)
             timeout = 0;
     }
-    wring_wait(w, timeout);
+    engine_wait(w, timeout);
 }
 
 /* ---------------------------------------------------------------------
@@ -534,8 +536,8 @@ static g *find_local(worker *w)
 {
     run_due_timers(w);
     ioq_refill(w);
-    if (w->ring.unsubmitted || w->io_pending)
-        wring_wait(w, 0);
+    if (engine_has_io(w))
+        engine_wait(w, 0);
     g *gp = NULL;
     if (w->schedtick % GLOBAL_CHECK_EVERY == 0 && load_relaxed(&sched.gq_len))
         gp = gq_get(w, 1);
@@ -558,7 +560,11 @@ static bool should_spin(worker *w)
             fetch_add(&sched.nmspinning, 1);
         }
     }
-    return w->spinning && (sched.nprocs > 1 || w->io_pending) && !load_relaxed(&w->dormant);
+    /* io_pending: relaxed, as on epoll other workers' goroutines count
+     * their waits in it (sched.h). */
+    return w->spinning &&
+           (sched.nprocs > 1 || (load_relaxed(&w->io_pending) && engine_poll_cheap())) &&
+           !load_relaxed(&w->dormant);
 }
 
 /* Spin: steal for a while before paying for a sleep.  NULL when nothing
@@ -572,7 +578,10 @@ static g *spin(worker *w)
      * that finds nothing is pure loss, so spin no longer than sleeping
      * would cost (ski rental).  Measured on the kv server pinned to one
      * CPU (redis-benchmark -c 50): spinning 200 us on our own I/O was a
-     * quarter of its CPU, for 0.05 fewer sleeps per request. */
+     * quarter of its CPU, for 0.05 fewer sleeps per request.  Where a
+     * poll is a system call (epoll), a poll only every SPIN_POLL_EVERY
+     * rounds: find_local has just polled. */
+    bool cheap = engine_poll_cheap();
     uint32_t busy = load_relaxed(&sched.nactive) - load_relaxed(&sched.npidle);
     int64_t until = now_ns() + (busy > 1 ? SPIN_NS : SPIN_IO_NS);
     int round = 0;
@@ -582,7 +591,8 @@ static g *spin(worker *w)
          * look at the ring (a system call only when the kernel has
          * completion work deferred) instead of a sleep and a
          * wake-up. */
-        if (w->io_pending && wring_wait(w, 0) > 0)
+        if (load_relaxed(&w->io_pending) &&
+            (cheap || round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1) && engine_wait(w, 0) > 0)
             gp = runq_get(w);
         if (!gp)
             gp = steal_work(w, round > 2);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "epoll.h"
 #include "g.h"
 #include "greenrt.h"
 #include "lock.h"
@@ -70,9 +71,14 @@ typedef struct worker {
     struct worker *idle_next;
 
     timer_heap timers;
-    int64_t io_pending;   /* requests on this ring awaiting completion */
-    void *bufpool;        /* provided buffers (bufring.c), lazily made */
+    int64_t io_pending;   /* I/O this worker's engine will report: requests
+                           * on its ring awaiting completion (io_uring:
+                           * owner only), or goroutines parked on readiness
+                           * of fds its epoll instance has (epoll: atomic,
+                           * any worker) */
+    void *bufpool;        /* gr_recv_buf's buffers (bufring.c), lazily made */
     wring ring;           /* this worker's io_uring (uring.h) */
+    epw ep;               /* or its epoll instance (epoll.h) */
     worker_stats st;
 } __attribute__((aligned(64))) worker;
 
@@ -85,6 +91,9 @@ typedef struct sched {
     bool preempt_async;   /* GR_PREEMPT (off for a static libc: preempt.c) */
     bool preempt_explicit; /* GR_PREEMPT was given */
     bool randomize;       /* GR_SCHED_RANDOM */
+    uint8_t engine_want;  /* GR_ENGINE: enum engine_want (engine.h) */
+    uint8_t engine;       /* the I/O engine of this run: enum engine_kind,
+                           * fixed from before the workers start */
 
     uint32_t lock;        /* guards the global queue and the idle list */
     g *gq_head, *gq_tail; /* global run queue */
@@ -214,8 +223,8 @@ bool sched_all_idle(void);
 /* Releases sched.lock, held by a worker about to sleep; if nothing can
  * ever run again, reports the deadlock (and exits). */
 void unlock_or_deadlock(void);
-/* Sleeps inside io_uring_enter until a completion, a wake-up message or
- * w's next timer. */
+/* Sleeps in the I/O engine's wait (io_uring_enter, epoll_wait) until a
+ * completion or readiness, a wake-up, or w's next timer. */
 void sleep_in_ring(worker *w);
 
 /* --- what gr_run (run.c) needs of the scheduler --- */

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "engine.h"
 #include "greenrt.h"
 #include "probes.h"
 #include "sched.h"
@@ -53,6 +54,7 @@ void stats_probe_fire(const worker_stats *s, bool final)
     t.io_completed = s->io_completed;
     t.ring_enters = s->ring_enters;
     memcpy(t.parks_by_reason, s->parks_by_reason, sizeof t.parks_by_reason);
+    t.engine = engine_epoll() ? GR_TRACE_ENGINE_EPOLL : GR_TRACE_ENGINE_URING;
     PROBE2(stats, &t, final ? 1 : 0);
     __asm__ volatile("" ::"m"(t) : "memory"); /* t is read by the probe */
 }

@@ -145,8 +145,10 @@ int wring_init(worker *w)
             break;
     }
     if (err) {
-        fprintf(stderr, "greenrt: cannot create an io_uring (%s): greenrt needs io_uring "
-                        "(Linux 5.19 or later, kernel.io_uring_disabled=0)\n",
+        fprintf(stderr,
+                "greenrt: cannot create an io_uring (%s): GR_ENGINE=uring needs io_uring "
+                "(Linux 5.19 or later, kernel.io_uring_disabled=0, not refused by a seccomp "
+                "filter); GR_ENGINE=auto runs the epoll engine where io_uring does not work\n",
                 strerror(-err));
         return err;
     }

@@ -5,6 +5,14 @@
 # --json` so that the kernel itself counts what every request cost (OS
 # context switches, syscalls, io_uring enters, goroutine switches).
 #
+# greenrt runs twice: `greenrt` on its io_uring engine (GR_ENGINE=uring:
+# a run fails rather than quietly falling back) and `greenrt-epoll`, the
+# same binary on its epoll engine (GR_ENGINE=epoll): the same goroutines
+# and scheduler, the other engine.  Beside threads they split the gain:
+# threads -> greenrt-epoll is what green threads give (OS switches,
+# memory), greenrt-epoll -> greenrt what io_uring gives (system calls and
+# CPU per request).
+#
 # Workloads (--workload):
 #   echo (default)  loadgen's closed-loop echo against echo_greenrt,
 #                   echo_threads and, when built, Go and State Threads;
@@ -59,9 +67,10 @@ table of the medians, model beside model.
       --workload W      echo (default), kv or http (see the top of this file)
   -c, --levels LIST     connection counts (default: echo 100,1000,10000;
                         kv 50,1000; http 100,1000)
-  -m, --models LIST     models in order (default: echo greenrt,threads, then
-                        go and st when built; kv greenrt,redis,threads;
-                        http greenrt,nginx,threads)
+  -m, --models LIST     models in order (default: echo greenrt,greenrt-epoll,
+                        threads, then go and st when built; kv greenrt,
+                        redis,threads; http greenrt,nginx,threads;
+                        greenrt-epoll is available in every workload)
   -d, --duration S      measured seconds per run (default 5; echo and http)
   -w, --warmup S        warm-up seconds per run (default 1; echo and http)
   -r, --repeats N       runs per model and level, median reported (default 3)
@@ -76,12 +85,13 @@ table of the medians, model beside model.
                         one key, as redis-benchmark does by default)
       --pin             server on CPU 0, loadgen on CPU 1 (taskset)
       --no-trace        run without gtrace (kernel counts become n/a)
-      --demo            explain each row in one sentence (greenrt vs the
-                        second model)
+      --demo            explain each row in one sentence (the first model vs
+                        the second; with threads, greenrt-epoll and greenrt,
+                        what green threads and what io_uring each gave)
       --why             then run each model once more under gtrace --offcpu
                         --counters and say where it waits: off-CPU time by
                         kernel path, goroutine parks by reason, the waits'
-                        distributions, counters per request; the two flame
+                        distributions, counters per request; the flame
                         graphs side by side in report.html (make demo)
   -o, --out DIR         output directory (default \$BUILD/compare)
       --no-html         skip report.html (no gnuplot needed)
@@ -95,7 +105,8 @@ nginx and wrk come from PATH (make deps installs them).
 
 Examples:
   $prog                                # C = 100, 1,000, 10,000; 3 repeats
-  $prog -c 1000 -r 1 -d 5 --demo       # what \`make demo\` runs
+  $prog -c 1000 -r 2 -d 5 -m threads,greenrt-epoll,greenrt --demo
+                                       # what \`make demo\` runs
   $prog -c 200 -m greenrt,threads -r 1 -d 2 --pin
   $prog --workload kv --pin            # kv vs redis-server vs kv_threads
   $prog --workload http --pin          # http vs nginx vs http_threads
@@ -150,30 +161,33 @@ esac
 
 GTRACE=$BUILD/gtrace LOADGEN=$BUILD/loadgen
 # server[MODEL]: the binary; fixed_port[MODEL]: it takes a port number
-# rather than --port 0 (redis-server, nginx)
-declare -A server fixed_port
+# rather than --port 0 (redis-server, nginx); model_env[MODEL]: the
+# environment it runs with (greenrt's I/O engine)
+declare -A server fixed_port model_env
 case $workload in
   echo)
     server=([greenrt]=$BUILD/echo_greenrt [threads]=$BUILD/echo_threads
             [go]=$BUILD/compare/echo_go [st]=$BUILD/compare/echo_st)
     if [[ -z $models ]]; then
-      models=greenrt,threads
+      models=greenrt,greenrt-epoll,threads
       for m in go st; do [[ -x ${server[$m]} ]] && models+=,$m; done
     fi
-    known="greenrt, threads, go or st" ;;
+    known="greenrt, greenrt-epoll, threads, go or st" ;;
   kv)
     server=([greenrt]=$BUILD/kv_greenrt [threads]=$BUILD/kv_threads
             [redis]=$(command -v redis-server))
     fixed_port=([redis]=1)
     models=${models:-greenrt,redis,threads}
-    known="greenrt, redis or threads" ;;
+    known="greenrt, greenrt-epoll, redis or threads" ;;
   http)
     server=([greenrt]=$BUILD/http_greenrt [threads]=$BUILD/http_threads
             [nginx]=$(command -v nginx || echo /usr/sbin/nginx))
     fixed_port=([nginx]=1)
     models=${models:-greenrt,nginx,threads}
-    known="greenrt, nginx or threads" ;;
+    known="greenrt, greenrt-epoll, nginx or threads" ;;
 esac
+server[greenrt-epoll]=${server[greenrt]}
+model_env=([greenrt]=GR_ENGINE=uring [greenrt-epoll]=GR_ENGINE=epoll)
 IFS=, read -r -a model_list <<< "$models"
 IFS=, read -r -a conn_list <<< "$levels"
 IFS=, read -r -a pipe_list <<< "$pipelines"
@@ -343,12 +357,14 @@ start_server() {
     # Pinned, taskset goes *outside* gtrace: gtrace must exec the server
     # itself to find its USDT probes (under `gtrace run -- taskset ...` it
     # would look in taskset), and the server inherits the CPU mask.
-    # GR_DEBUG: greenrt logs its CPU governor's decisions (others ignore it).
+    # GR_DEBUG: greenrt logs its I/O engine and its CPU governor's
+    # decisions (others ignore it).
+    local menv=(GR_DEBUG=1 ${model_env[$m]:-})
     if [[ $trace == 1 ]]; then
-      GR_DEBUG=1 "${pin_srv[@]}" "$GTRACE" run "${GT_EXTRA[@]}" --json "$d/gtrace.json" -- "${SRV[@]}" \
+      env "${menv[@]}" "${pin_srv[@]}" "$GTRACE" run "${GT_EXTRA[@]}" --json "$d/gtrace.json" -- "${SRV[@]}" \
         > "$d/server.out" 2> "$d/gtrace.txt" &
     else
-      GR_DEBUG=1 "${pin_srv[@]}" "${SRV[@]}" > "$d/server.out" 2> "$d/gtrace.txt" &
+      env "${menv[@]}" "${pin_srv[@]}" "${SRV[@]}" > "$d/server.out" 2> "$d/gtrace.txt" &
     fi
     TOP=$! SPID= PORT=
     for ((i = 0; i < 200; i++)); do           # up to 20 s (gtrace loads BPF first)
@@ -590,6 +606,13 @@ run_one() {
         kv("ivcsw_per_req", per(gt["summary/sched.involuntary"] + gt["summary/iow.involuntary"]))
         kv("syscalls_per_req", per(gt["summary/syscalls.total"]))
         kv("uring_enters_per_req", per(gt["summary/syscalls.io_uring_enter"]))
+        # the waits of an event loop: epoll_wait(2) and its variants
+        waits = 0
+        for (k in gt)
+          if (k ~ /^syscalls\/[0-9]+\/name$/ && gt[k] ~ /^epoll_(wait|pwait|pwait2)$/) {
+            n = k; sub(/name$/, "count", n); waits += gt[n]
+          }
+        kv("epoll_waits_per_req", per(waits))
         # gtrace default mode counts from the runtime own counters
         # (g.switches, every user-space switch); --goroutines adds the
         # per-event g.switches_to_goroutine.
@@ -608,12 +631,16 @@ run_one() {
         }
       }
     }' "$dir/load.flat" "$g")
-  record "$model" "$c" "$rep" ok "" "$line"
-  local gov=
-  if [[ $model == greenrt ]]; then
+  local gov= eng=
+  if [[ $model == greenrt* ]]; then
     gov=$(grep -o '[0-9]* of [0-9]* workers active' "$dir/gtrace.txt" | tail -n 1)
     gov=", CPU governor: ${gov:-every worker active}"
+    # the engine the runtime says it ran (GR_DEBUG), never assumed
+    eng=$(sed -n 's/^greenrt: I\/O engine \([a-z]*\) .*/\1/p' "$dir/gtrace.txt" | tail -n 1)
+    gov+=", I/O engine ${eng:-not reported}"
+    line+="engine=${eng:-unknown}"$'\t'
   fi
+  record "$model" "$c" "$rep" ok "" "$line"
   local what
   if [[ $workload == kv ]]; then
     what="$(jget "$dir/load.flat" set_rps) SET/s, $(jget "$dir/load.flat" get_rps) GET/s"

@@ -1,8 +1,11 @@
 # report.awk - turns compare.sh's runs.tsv (one line per run, tab-separated
 # key=value pairs) into the comparison: the medians per model and level,
 # printed as one table with the models side by side (and, with demo=1, one
-# sentence per row computed from the figures, first model vs second; for
-# kv and http, greenrt against the reference server and the targets), and
+# sentence per row computed from the figures, first model vs second - or,
+# when threads, greenrt-epoll and greenrt are all there, what green threads
+# (threads -> greenrt-epoll) and what io_uring (greenrt-epoll -> greenrt)
+# each changed; for echo, the engine targets of issue 14; for kv and http,
+# greenrt against the reference server and the targets), and
 # written as results.json, table.html / sentences.html fragments and one
 # gnuplot data file per charted figure, all in outdir.
 #
@@ -34,6 +37,7 @@ BEGIN {
         row("vcsw_per_req",         "OS switches/op, voluntary",     "per")
         row("ivcsw_per_req",        "OS switches/op, involuntary",   "per")
         row("uring_enters_per_req", "io_uring enters/op",            "per")
+        row("epoll_waits_per_req",  "epoll waits/op",                "per")
         row("gsw_per_req",          "goroutine switches/op",         "per")
         row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
         row("threads",              "OS threads",                    "int")
@@ -49,6 +53,7 @@ BEGIN {
         row("vcsw_per_req",         "OS switches/req, voluntary",    "per")
         row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
         row("uring_enters_per_req", "io_uring enters/req",           "per")
+        row("epoll_waits_per_req",  "epoll waits/req",               "per")
         row("gsw_per_req",          "goroutine switches/req",        "per")
         row("rss_peak_mb",          "server peak RSS (MB)",          "mb")
         row("threads",              "OS threads",                    "int")
@@ -68,6 +73,7 @@ BEGIN {
         row("ivcsw_per_req",        "OS switches/req, involuntary",  "per")
         row("syscalls_per_req",     "syscalls/req",                  "per")
         row("uring_enters_per_req", "io_uring enters/req",           "per")
+        row("epoll_waits_per_req",  "epoll waits/req",               "per")
         row("gsw_per_req",          "goroutine switches/req",        "per")
         row("cpu_us_per_req",       "server CPU us/req (user+sys)",  "us")
         row("lg_cpu_pct",           "loadgen CPU (% of one CPU)",    "pct")
@@ -219,12 +225,17 @@ function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus, kk, 
         return s " - " A " was preempted by the kernel at least as often as " B
     }
     if (id == "syscalls_per_req") {
-        if (a < b) return s " (" times(a, b) " fewer) - " A " batches many goroutines' reads and writes into io_uring, one kernel entry per scheduling round, while the " B " server makes its own system calls for every request"
+        if (a < b && A == "greenrt") return s " (" times(a, b) " fewer) - " A " batches many goroutines' reads and writes into io_uring, one kernel entry per scheduling round, while the " B " server makes its own system calls for every request"
+        if (a < b) return s " (" times(a, b) " fewer) - " A " made fewer kernel entries per request than " B
         return s " - " A " did not make fewer kernel entries than " B " here"
     }
     if (id == "uring_enters_per_req") {
         if (a > 0 && b == 0) return s " - " A "'s kernel entries are io_uring_enter(2) calls, each carrying " sprintf("%.1f", ratio(1, a)) " requests on average; " B " does not use io_uring"
         return s " - io_uring_enter(2) calls per request served"
+    }
+    if (id == "epoll_waits_per_req") {
+        if (a > 0 || b > 0) return s " - an event loop's waits for readiness: each epoll_wait(2) harvests many sockets' events"
+        return s " - neither waits in epoll"
     }
     if (id == "gsw_per_req")
         return s " - goroutine switches happen in user space and cost no kernel entry"
@@ -236,6 +247,97 @@ function sentence(r, c, A, B,    id, a, b, k, fa, fb, s, more, nconn, cpus, kk, 
     if (id == "lg_cpu_pct") {
         if (a < 90 && b < 90) return s " - loadgen stayed below 90% of a CPU for both, so the servers, not the load generator, set the pace"
         return s " - loadgen was near a full CPU: it may have limited the faster server"
+    }
+    return s
+}
+
+# --- threads, greenrt-epoll, greenrt: what each step changed -------------
+# threads -> greenrt-epoll: the same readiness-based system calls, but a
+# goroutine per connection on a few workers instead of a thread: green
+# threads.  greenrt-epoll -> greenrt: the same goroutines and scheduler,
+# the other engine: io_uring.
+
+# "2.3x fewer", "1.4x higher", "about the same": b against a, in the words
+# that suit the figure (counts are fewer/more, rates and times lower/higher).
+function change(id, a, b,    r, up, down) {
+    if (a == 0 && b == 0) return "none either way"
+    if (a == 0 || b == 0) return (b == 0) ? "down to none" : "up from none"
+    r = b / a
+    if (r > 0.95 && r < 1.05) return "about the same (within 5%)"
+    if (id ~ /_ms$|_kb$|_mb$|cpu|rps/) { up = "higher"; down = "lower" } else { up = "more"; down = "fewer" }
+    return (r > 1) ? sprintf("%.2fx %s", r, up) : sprintf("%.2fx %s", 1 / r, down)
+}
+
+# Of the whole change threads -> greenrt, the share of each step, when both
+# steps changed the figure (by more than 5%) the same way:
+# " (of the whole change: green threads P%, io_uring Q%)".
+function shares(id, t, e, u,    d) {
+    d = u - t
+    if (d == 0 || (e - t) * d <= 0 || (u - e) * d <= 0) return ""
+    if (change(id, t, e) ~ /about|none/ || change(id, e, u) ~ /about|none/) return ""
+    return sprintf(" (of the whole change: green threads %.0f%%, io_uring %.0f%%)", 100 * (e - t) / d, 100 * (u - e) / d)
+}
+
+function better(id, a, b) { return (id == "rps") ? b > a * 1.05 : b < a * 0.95 }
+
+function three(r, c,    id, k, t, e, u, s, w1, w2) {
+    id = RID[r]; k = RKIND[r]
+    t = median("threads", c, id); e = median("greenrt-epoll", c, id); u = median("greenrt", c, id)
+    s = RLABEL[r] ": threads " fmt(k, t) ", greenrt-epoll " fmt(k, e) ", greenrt " fmt(k, u)
+    if (t == "" || e == "" || u == "") {
+        if (id == "gsw_per_req" && e != "" && u != "")
+            return s " - goroutine switches, in user space, on both engines; threads have none for gtrace to see"
+        return s " - not measured for all three"
+    }
+    t += 0; e += 0; u += 0
+    w1 = "green threads: " change(id, t, e); w2 = "io_uring: " change(id, e, u)
+    if (id == "vcsw_per_req" && better(id, t, e))
+        w1 = w1 " (a goroutine waiting for its socket parks in user space; a thread blocks in the kernel)"
+    if (id == "ivcsw_per_req" && better(id, t, e))
+        w1 = w1 " (" commas(t > 0 ? median("threads", c, "threads") : 0) " threads time-sliced on " CONF["cpus"] " CPUs, against a few workers)"
+    if ((id == "rss_per_conn_kb" || id == "rss_peak_mb") && better(id, t, e))
+        w1 = w1 " (a goroutine's stack costs the pages it touched; a thread's, a kernel stack too)"
+    if (id == "threads" && better(id, t, e))
+        w1 = w1 " (" commas(c) " connections on a few workers)"
+    if (id == "syscalls_per_req" && better(id, e, u))
+        w2 = w2 " (one io_uring_enter per scheduling round carries many goroutines' reads and writes; epoll makes a system call per read, per write, per read that would block)"
+    if (id == "syscalls_per_req" && !better(id, t, e))
+        w1 = w1 " (threads and greenrt-epoll both make a system call per read and write)"
+    if (id == "cpu_us_per_req" && better(id, e, u))
+        w2 = w2 " (fewer kernel entries per request)"
+    if (id == "epoll_waits_per_req" && u == 0 && e > 0)
+        w2 = w2 " (io_uring waits in io_uring_enter)"
+    if (id == "uring_enters_per_req" && e == 0 && u > 0)
+        w2 = "io_uring: " sprintf("%.1f", ratio(1, u)) " requests per io_uring_enter"
+    s = s " - " w1 "; " w2 shares(id, t, e, u)
+    # memory: what greenrt against threads explains (the three parts of a
+    # connection's memory), in the two-model sentence's words
+    if (id == "vsz_per_conn_kb" || id == "kern_per_conn_kb") {
+        w1 = sentence(r, c, "greenrt", "threads")
+        s = s substr(w1, index(w1, " - "))
+    }
+    return s
+}
+
+# The targets of issue 14 at level c: greenrt-epoll serves at least Go's
+# requests/s with at most Go's server CPU per request; greenrt (io_uring)
+# makes at least 10x fewer system calls per request than greenrt-epoll,
+# with less CPU per request.
+function targets(c,    s, a, b, ca, cb, sa, sb, ok) {
+    s = ""
+    if (state("greenrt-epoll", c) == "ok" && state("go", c) == "ok") {
+        a = median("greenrt-epoll", c, "rps"); b = median("go", c, "rps")
+        ca = median("greenrt-epoll", c, "cpu_us_per_req"); cb = median("go", c, "cpu_us_per_req")
+        ok = (a >= b && ca <= cb)
+        s = s sprintf("  %s: greenrt-epoll vs go: %.2fx the requests/s, %.2fx the server CPU per request (%s vs %s us); target (>= 1x the requests/s at <= 1x the CPU): %s\n", level_label(c), ratio(a, b), ratio(ca, cb), fmt("us", ca), fmt("us", cb), ok ? "met" : "not met" (a >= b ? "" : " (rate)") (ca <= cb ? "" : " (CPU)"))
+    }
+    if (state("greenrt", c) == "ok" && state("greenrt-epoll", c) == "ok") {
+        sa = median("greenrt", c, "syscalls_per_req"); sb = median("greenrt-epoll", c, "syscalls_per_req")
+        ca = median("greenrt", c, "cpu_us_per_req"); cb = median("greenrt-epoll", c, "cpu_us_per_req")
+        if (sa != "" && sb != "") {
+            ok = (sa > 0 && sb >= 10 * sa && ca < cb)
+            s = s sprintf("  %s: greenrt (io_uring) vs greenrt-epoll: %s system calls per request (%s vs %s), %.2fx the server CPU per request (%s vs %s us); target (>= 10x fewer system calls, less CPU): %s\n", level_label(c), (sa > 0 ? sprintf("%.1fx fewer", sb / sa) : "no"), fmt("per", sa), fmt("per", sb), ratio(ca, cb), fmt("us", ca), fmt("us", cb), ok ? "met" : "not met" ((sa > 0 && sb >= 10 * sa) ? "" : " (syscalls)") (ca < cb ? "" : " (CPU)"))
+        }
     }
     return s
 }
@@ -344,18 +446,41 @@ END {
     }
 
     # --- one sentence per row (demo) --------------------------------------
+    for (j = 1; j <= nm; j++) HAVE[M[j]] = 1
+    trio = ("threads" in HAVE) && ("greenrt-epoll" in HAVE) && ("greenrt" in HAVE)
     if (nm >= 2 && workload == "echo") {
         printf "" > (outdir "/sentences.html")
-        if (demo == 1) printf "\nWhat the figures show (%s vs %s):\n", M[1], M[2]
+        if (demo == 1 && trio)
+            printf "\nWhat the figures show (threads -> greenrt-epoll: what green threads change; greenrt-epoll -> greenrt: what io_uring changes):\n"
+        else if (demo == 1)
+            printf "\nWhat the figures show (%s vs %s):\n", M[1], M[2]
         for (li = 1; li <= nl; li++) {
             c = L[li]
-            if (state(M[1], c) != "ok" || state(M[2], c) != "ok") continue
-            print "<h3>" level_label(c) ": " html(M[1]) " vs " html(M[2]) "</h3>\n<ul>" > (outdir "/sentences.html")
+            if (trio) {
+                if (state("threads", c) != "ok" || state("greenrt-epoll", c) != "ok" || state("greenrt", c) != "ok") continue
+                print "<h3>" level_label(c) ": threads, greenrt-epoll, greenrt</h3>\n<ul>" > (outdir "/sentences.html")
+            } else {
+                if (state(M[1], c) != "ok" || state(M[2], c) != "ok") continue
+                print "<h3>" level_label(c) ": " html(M[1]) " vs " html(M[2]) "</h3>\n<ul>" > (outdir "/sentences.html")
+            }
             for (r = 1; r <= nr; r++) {
-                s = sentence(r, c, M[1], M[2])
+                s = trio ? three(r, c) : sentence(r, c, M[1], M[2])
                 if (demo == 1) printf "  %s%s.\n", (nl > 1 ? "C=" commas(c) ": " : ""), s
                 print "<li>" html(s) ".</li>" > (outdir "/sentences.html")
             }
+            print "</ul>" > (outdir "/sentences.html")
+        }
+    }
+
+    # --- echo: the engine targets (issue 14) --------------------------------
+    if (workload == "echo") {
+        tg = ""
+        for (li = 1; li <= nl; li++) tg = tg targets(L[li])
+        if (tg != "") {
+            printf "\nThe engines against their targets:\n%s", tg
+            n = split(tg, TL, "\n")
+            print "<h3>The engines against their targets</h3>\n<ul>" > (outdir "/sentences.html")
+            for (i = 1; i <= n; i++) if (TL[i] != "") print "<li>" html(substr(TL[i], 3)) "</li>" > (outdir "/sentences.html")
             print "</ul>" > (outdir "/sentences.html")
         }
     }

@@ -8,7 +8,9 @@
  * onto a few OS threads called workers.  A goroutine that blocks - on a
  * channel, a mutex, a timer or I/O - parks: its worker runs another
  * goroutine instead of blocking in the kernel.  I/O is done through one
- * io_uring per worker, so a goroutine waiting for a socket costs a few
+ * io_uring per worker (or, where io_uring is refused - a container's
+ * seccomp profile, kernel.io_uring_disabled - through one epoll instance
+ * per worker: GR_ENGINE), so a goroutine waiting for a socket costs a few
  * kilobytes of memory and no OS thread.
  *
  * Conventions (as liburing):
@@ -67,11 +69,20 @@
  *   GR_SCHED_RANDOM 0 (default) or 1: randomise run-queue order, so tests
  *                   can check that nothing depends on an order greenrt does
  *                   not promise
- *   GR_DEBUG        set: print at start which io_uring features the worker
- *                   rings got (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...)
- *                   and whether asynchronous preemption is off for a
- *                   static libc, and each decision of the CPU governor
- *                   with its reason
+ *   GR_ENGINE       the I/O engine: auto (default), uring or epoll.  auto
+ *                   runs io_uring where it works with what greenrt needs
+ *                   (Linux 5.19 or later, not refused by seccomp or
+ *                   kernel.io_uring_disabled) and epoll elsewhere; uring
+ *                   makes gr_run fail with io_uring's error instead;
+ *                   epoll always runs epoll.  Both serve the whole API
+ *                   with the same semantics (the differences are listed
+ *                   under I/O); gr_engine() says which one runs
+ *   GR_DEBUG        set: print at start which I/O engine runs and why,
+ *                   which io_uring features the worker rings got
+ *                   (SINGLE_ISSUER, DEFER_TASKRUN, MSG_RING...) and
+ *                   whether asynchronous preemption is off for a static
+ *                   libc, and each decision of the CPU governor with its
+ *                   reason
  */
 #ifndef GREENRT_H
 #define GREENRT_H
@@ -122,8 +133,9 @@ extern "C" {
  * Errors: -EINVAL (bad environment variable, NULL main_fn), -EBUSY (a
  * runtime is already running, or called on one of its workers), -ENOMEM,
  * -EAGAIN (a worker thread could not be created), or the -errno of a
- * failed io_uring creation: -EPERM (io_uring disabled), -ENOSYS,
- * -EMFILE, -ENFILE...
+ * failed io_uring creation (with GR_ENGINE=uring: -EPERM when io_uring
+ * is disabled or refused by seccomp, -ENOSYS...) or epoll instance
+ * (-EMFILE, -ENFILE...).
  * ==================================================================== */
 int gr_run(void (*main_fn)(void *), void *arg);
 int gr_nprocs(void);   /* workers of the running runtime (GR_PROCS); 0 if none */
@@ -378,7 +390,11 @@ void gr_once_do(gr_once *o, void (*fn)(void));
  *
  * The calling goroutine puts a request on its worker's io_uring and parks
  * until the completion arrives; the worker runs other goroutines
- * meanwhile.  Counts follow POSIX (short reads and writes are returned as
+ * meanwhile.  (On the epoll engine, GR_ENGINE: it makes the system call
+ * without blocking, and parks until the fd is ready when it would block;
+ * regular files, which epoll cannot wait for, are read and written on
+ * the offload pool when the page cache cannot answer at once.)  Counts
+ * follow POSIX (short reads and writes are returned as
  * such; gr_read_full / gr_write_all loop).  Errors are -errno; -EINTR is
  * never returned.  A peer that has gone gives -EPIPE or -ECONNRESET:
  * gr_send always adds MSG_NOSIGNAL; for gr_write/gr_writev on a socket,
@@ -416,7 +432,20 @@ void gr_once_do(gr_once *o, void (*fn)(void));
  * close(2) behind greenrt's back is not woken so: calls blocked on it
  * stay blocked until the kernel completes them (as a thread blocked in
  * read(2) does), and calls on a new file that gets the same number wait
- * for their turn behind them.
+ * for their turn behind them.  On the epoll engine (GR_ENGINE) a
+ * goroutine blocked on a descriptor closed with close(2) stays blocked
+ * until its deadline (nothing holds the file for it), and the number's
+ * next file must not be given to a gr_ call before a gr_close: greenrt
+ * would take it as already registered with epoll.  Use gr_close, as Go
+ * requires Close.
+ *
+ * Descriptor flags.  A descriptor made O_NONBLOCK by the program still
+ * blocks the goroutine in every gr_ call (it waits for readiness, never
+ * returns -EAGAIN unless asked with MSG_DONTWAIT).  greenrt leaves the
+ * flags of the descriptors it is given alone, but for one case on the
+ * epoll engine: gr_accept makes the listening socket O_NONBLOCK (accept(2)
+ * has no per-call flag; Go does the same), so an accept(2) of the
+ * program's own on it no longer blocks.
  *
  * Cancellation (see Groups).  When a goroutine's group is cancelled, each
  * of its I/O calls that waits - gr_read, gr_write, gr_readv, gr_writev,
@@ -470,7 +499,8 @@ int gr_connect(int fd, const struct sockaddr *addr, socklen_t len);
  * an interrupted close counts as done. */
 int gr_close(int fd);
 /* shutdown(2) through the ring: many goroutines shutting connections down
- * at once (a server draining) share one system call. */
+ * at once (a server draining) share one system call (epoll engine: one
+ * system call each). */
 int gr_shutdown(int fd, int how);
 int gr_open(const char *path, int flags, mode_t mode);
 int gr_fsync(int fd);
@@ -644,12 +674,21 @@ void gr_preempt_enable(void);
  * Self-observation
  *
  * Counters since gr_run started (or of the last run, after it returned).
+ * io_submitted and io_completed count I/O requests (io_uring), or the
+ * non-blocking system calls the epoll engine made for I/O calls;
+ * ring_enters counts the engine's waits in the kernel: io_uring_enter
+ * calls, or epoll_wait calls.
+ *
+ * gr_engine: the I/O engine of the running runtime, or of the last one
+ * after gr_run returned: "uring" or "epoll" (the words of GR_ENGINE);
+ * NULL before the first gr_run has started one.
  * ==================================================================== */
 typedef struct gr_stats {
     uint64_t spawned, exited, live, switches, steals, parks, preemptions,
         io_submitted, io_completed, ring_enters;
 } gr_stats;
 void gr_stats_get(gr_stats *out);
+const char *gr_engine(void);
 
 /* ======================================================================
  * Tracing (USDT probes, provider "greenrt")
@@ -666,7 +705,9 @@ void gr_stats_get(gr_stats *out);
  *   steal        (thief worker, victim worker, count)
  *   preempt      (id, 1 if asynchronous)
  *   exit         (id)
- *   io_submit    (id, io_uring opcode, fd)
+ *   io_submit    (id, io_uring opcode, fd)  on the epoll engine: each
+ *                non-blocking system call, with the opcode of the
+ *                io_uring request that does the same
  *   io_complete  (id, result)
  *   stats        (address of a gr_trace_stats, 1 if final)
  *   workers      (workers now active): a worker was parked or unparked,
@@ -721,13 +762,16 @@ enum gr_wake_source {
     GR_WAKE_GOROUTINE = 0,
     GR_WAKE_CHAN,     /* a channel send, receive or close (select too) */
     GR_WAKE_TIMER,    /* a sleep's, select's or cond wait's timer fired */
-    GR_WAKE_IO,       /* its I/O completed (the io_uring completion) */
+    GR_WAKE_IO,       /* its I/O completed (io_uring) or its fd got ready (epoll) */
     GR_WAKE_BLOCKING, /* its gr_blocking call returned (the offload pool) */
     GR_WAKE_CANCEL,   /* its group's cancellation (or deadline) ended its wait */
     GR_WAKE_SOURCE_COUNT
 };
 
-#define GR_TRACE_STATS_VERSION 2 /* 2: GR_WAIT_GROUP added */
+/* gr_trace_stats.engine */
+enum gr_trace_engine { GR_TRACE_ENGINE_URING = 1, GR_TRACE_ENGINE_EPOLL = 2 };
+
+#define GR_TRACE_STATS_VERSION 3 /* 2: GR_WAIT_GROUP added; 3: engine */
 typedef struct gr_trace_stats {
     uint32_t version; /* GR_TRACE_STATS_VERSION */
     uint32_t nprocs;
@@ -735,6 +779,8 @@ typedef struct gr_trace_stats {
     uint64_t spawned, exited, switches, steals, parks, preemptions, io_submitted,
         io_completed, ring_enters;
     uint64_t parks_by_reason[GR_WAIT_REASON_COUNT];
+    uint32_t engine;  /* enum gr_trace_engine: the I/O engine of the run */
+    uint32_t pad;
 } gr_trace_stats;
 
 #if defined(__GNUC__)

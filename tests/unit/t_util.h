@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,26 @@ T_FN int64_t t_go_at(const char *file, int line, void (*fn)(void *), void *arg)
     return id;
 }
 #define t_go(fn, arg) t_go_at(__FILE__, __LINE__, (fn), (arg))
+
+T_FN void t_noop(void *arg)
+{
+    (void)arg;
+}
+
+/* The I/O engine runtimes run here (GR_ENGINE, or auto's choice):
+ * gr_engine() of the last run, or of one made for the purpose. */
+T_FN const char *t_engine(void)
+{
+    const char *e = gr_engine();
+    if (!e && gr_run(t_noop, NULL) == 0)
+        e = gr_engine();
+    return e ? e : "none";
+}
+
+T_FN bool t_engine_is(const char *name)
+{
+    return strcmp(t_engine(), name) == 0;
+}
 
 /* Number of workers the runner asked for (GR_PROCS), or 0 when unset. */
 T_FN int t_env_procs(void)

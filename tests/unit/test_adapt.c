@@ -192,6 +192,7 @@ static void park_main(void *arg)
         gr_sleep(1000000);
 
     /* Phase 2 before the unpark: the unparked worker may run goroutines
+     * (on the epoll engine, those of the fds still registered there)
      * before this one gets to the next line (the OS may deschedule it
      * right here). */
     atomic_store(&c->phase, 2);

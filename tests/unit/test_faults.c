@@ -11,7 +11,8 @@
  *   realloc                      the timer heap (sleep, select, cond timeouts)
  *   mmap                         a worker's signal stack; a goroutine's stack
  *   pthread_create               a worker thread; the monitor thread
- *   io_uring_queue_init_params   a worker's ring
+ *   io_uring_queue_init_params   a worker's ring; the probe ring of
+ *                                GR_ENGINE=auto (engine.c)
  * and counted: mmap, madvise and syscall(SYS_process_madvise), which a
  * steady spawn/exit loop must not make (its stacks come from the pools).
  *
@@ -258,6 +259,25 @@ static void procs_restore(void)
         unsetenv("GR_PROCS");
 }
 
+/* setenv GR_ENGINE=e for one gr_run, restoring the runner's value (the
+ * configurations of tests/runtests.sh set it). */
+static char saved_engine[16];
+
+static void engine_set(const char *e)
+{
+    const char *p = getenv("GR_ENGINE");
+    snprintf(saved_engine, sizeof saved_engine, "%s", p ? p : "");
+    setenv("GR_ENGINE", e, 1);
+}
+
+static void engine_restore(void)
+{
+    if (*saved_engine)
+        setenv("GR_ENGINE", saved_engine, 1);
+    else
+        unsetenv("GR_ENGINE");
+}
+
 static int procs(void)
 {
     int n = t_env_procs();
@@ -314,16 +334,19 @@ static void test_faults_worker_thread(void **state)
 }
 
 /* A worker's ring cannot be made (the first, on gr_run's thread, or the
- * last): its -errno, the other workers stopped. */
+ * last) on the io_uring engine, asked for (GR_ENGINE=uring: no probe ring
+ * first, and no fallback): its -errno, the other workers stopped. */
 static void uring_init_fails(int skip)
 {
     procs_set(procs() < 2 ? 2 : procs());
+    engine_set("uring");
     atomic_int ran = 0;
     arm(&f_uring_init, skip, 1, 0);
     struct t_capture cap;
     t_capture_stderr_begin(&cap);
     int rc = run_watched("gr_run with a ring failing", never_runs, &ran);
     t_capture_stderr_end(&cap);
+    engine_restore();
     procs_restore();
     assert_int_equal(atomic_load(&f_uring_init.failed), 1);
     assert_int_equal(rc, -ENOMEM);
@@ -341,6 +364,36 @@ static void test_faults_uring_init_other_worker(void **state)
 {
     (void)state;
     uring_init_fails(1);
+}
+
+/* GR_ENGINE=auto, and the probe ring cannot be made (io_uring_setup says
+ * ENOMEM, as under a small RLIMIT_MEMLOCK before Linux 5.12): gr_run runs
+ * on the epoll engine, and GR_DEBUG says why. */
+static void engine_of_run(void *arg)
+{
+    const char **e = arg;
+    *e = gr_engine();
+}
+
+static void test_faults_uring_probe_falls_back_to_epoll(void **state)
+{
+    (void)state;
+    engine_set("auto");
+    setenv("GR_DEBUG", "1", 1);
+    const char *ran_on = NULL;
+    arm(&f_uring_init, 0, 1, 0);
+    struct t_capture cap;
+    t_capture_stderr_begin(&cap);
+    int rc = run_watched("gr_run with the probe ring failing", engine_of_run, &ran_on);
+    t_capture_stderr_end(&cap);
+    unsetenv("GR_DEBUG");
+    engine_restore();
+    assert_int_equal(atomic_load(&f_uring_init.failed), 1);
+    assert_int_equal(rc, 0);
+    assert_non_null(ran_on);
+    assert_string_equal(ran_on, "epoll");
+    if (!strstr(cap.text, "greenrt: I/O engine epoll (GR_ENGINE=auto: io_uring_setup failed"))
+        fail_msg("GR_DEBUG did not say why epoll: %s", cap.text);
 }
 
 /* A worker's alternate signal stack (64 KiB, mmap) cannot be mapped:
@@ -515,6 +568,7 @@ int main(int argc, char **argv)
         t_unit_test_fds(test_faults_worker_thread),
         t_unit_test_fds(test_faults_uring_init_first_worker),
         t_unit_test_fds(test_faults_uring_init_other_worker),
+        t_unit_test_fds(test_faults_uring_probe_falls_back_to_epoll),
         t_unit_test_fds(test_faults_signal_stack),
         t_unit_test_fds(test_faults_timer_heap_full),
         t_unit_test_fds(test_faults_steady_spawn_makes_no_stack_syscall),

@@ -269,6 +269,9 @@ static void rt_add_state(struct gt_snapshot *snap, const struct gt_rt_state *r, 
 		a->last.at_ns = r->last.at_ns;
 		a->last.nprocs = r->last.nprocs;
 		a->last.version = r->last.version;
+		a->last.engine = r->last.engine;
+	} else if (a->last.engine != r->last.engine) {
+		a->last.engine = GT_RT_ENGINE_MIXED;    /* processes on different engines */
 	}
 	if (r->last_ktime > a->last_ktime)
 		a->last_ktime = r->last_ktime;

@@ -40,6 +40,31 @@ RT_AT(GT_RT_IO_SUBMITTED, io_submitted);
 RT_AT(GT_RT_IO_COMPLETED, io_completed);
 RT_AT(GT_RT_RING_ENTERS, ring_enters);
 RT_AT(GT_RT_PARK_REASON, parks_by_reason);
+_Static_assert(offsetof(struct gt_rt_stats, engine) == offsetof(gr_trace_stats, engine), "engine");
+_Static_assert(GR_TRACE_ENGINE_URING == 1 && GR_TRACE_ENGINE_EPOLL == 2, "engine codes");
+
+const char *gt_greenrt_engine(const struct gt_snapshot *s)
+{
+	if (!s->has_rt)
+		return NULL;
+	switch (s->rt.last.engine) {
+	case GR_TRACE_ENGINE_URING:
+		return "uring";
+	case GR_TRACE_ENGINE_EPOLL:
+		return "epoll";
+	case GT_RT_ENGINE_MIXED:
+		return "mixed";
+	default:
+		return NULL;
+	}
+}
+
+/* What the runtime's engine waits in: its ring_enters counter's name. */
+static const char *engine_wait_call(const struct gt_snapshot *s)
+{
+	const char *e = gt_greenrt_engine(s);
+	return e && !strcmp(e, "epoll") ? "epoll_wait" : "io_uring_enter";
+}
 
 /* enum gr_wait_reason, in order (runtime/include/greenrt.h) */
 static const char *const reasons[] = {
@@ -118,8 +143,10 @@ static void rt_figures(const struct gt_snapshot *s, struct gt_figures *fs, bool 
 		{ "g.rt.preemptions", "  preemptions", GT_RT_PREEMPTIONS },
 		{ "g.rt.io_submitted", "  I/O submitted", GT_RT_IO_SUBMITTED },
 		{ "g.rt.io_completed", "  I/O completed", GT_RT_IO_COMPLETED },
-		{ "g.rt.ring_enters", "  io_uring_enter calls", GT_RT_RING_ENTERS },
+		{ "g.rt.ring_enters", NULL, GT_RT_RING_ENTERS },
 	};
+	char enters[48];
+	snprintf(enters, sizeof(enters), "  %s calls", engine_wait_call(s));
 	if (!s->has_rt)
 		return;
 	if (text)
@@ -128,7 +155,8 @@ static void rt_figures(const struct gt_snapshot *s, struct gt_figures *fs, bool 
 	else
 		gt_fig_add(fs, "g.rt.snapshots", NULL, (double)s->rt.hits, GT_U_COUNT, false);
 	for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++)
-		rt_add(fs, rt[i].key, text ? rt[i].label : NULL, (double)s->rtc[rt[i].idx], true);
+		rt_add(fs, rt[i].key, text ? (rt[i].label ? rt[i].label : enters) : NULL,
+		       (double)s->rtc[rt[i].idx], true);
 }
 
 /* attach: the counters' growth covers the span between the first and the
@@ -182,7 +210,9 @@ void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs)
 		if (s->has_rt) {
 			rt_add(fs, "g.io_submitted", "goroutine I/O submitted", (double)r[GT_RT_IO_SUBMITTED], true);
 			rt_add(fs, "g.io_completed", "goroutine I/O completed", (double)r[GT_RT_IO_COMPLETED], true);
-			rt_add(fs, "g.ring_enters", "io_uring_enter by the runtime", (double)r[GT_RT_RING_ENTERS], true);
+			char enters[48];
+			snprintf(enters, sizeof(enters), "%s by the runtime", engine_wait_call(s));
+			rt_add(fs, "g.ring_enters", enters, (double)r[GT_RT_RING_ENTERS], true);
 		}
 		rt_figures(s, fs, false);
 		rt_span(s, fs, first);
@@ -225,6 +255,8 @@ void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts
 	gt_greenrt_figures(s, &fs);
 	fprintf(f, "Goroutines (greenrt probes in %s)\n", s->usdt_where);
 	fprintf(f, "  figures %s\n", gt_greenrt_source(s, src, sizeof(src)));
+	if (gt_greenrt_engine(s))
+		fprintf(f, "  I/O engine %s\n", gt_greenrt_engine(s));
 	if (from_counters(s) && !s->has_rt)
 		fprintf(f, "  (greenrt fires its stats probe about once a second while goroutines "
 			"run and when gr_run returns; --goroutines counts every event instead)\n");

@@ -541,6 +541,11 @@ const char *gt_io_op_name(unsigned op);
 void gt_greenrt_figures(const struct gt_snapshot *s, struct gt_figures *fs);
 /* "from the runtime's counters (...)" / "from per-event probes" */
 const char *gt_greenrt_source(const struct gt_snapshot *s, char *buf, size_t len);
+/* The target runtime's I/O engine ("uring", "epoll", or "mixed" when
+ * the traced processes ran different ones), from its stats snapshots;
+ * NULL when none arrived or the code is unknown. */
+#define GT_RT_ENGINE_MIXED 0xffffffffu
+const char *gt_greenrt_engine(const struct gt_snapshot *s);
 void gt_greenrt_print(FILE *f, const struct gt_snapshot *s, const struct gt_opts *o);
 const char *gt_wait_reason_name(unsigned reason);
 /* "chan_recv": the reason as a key (the g.park.* summary keys) */

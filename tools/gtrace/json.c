@@ -325,9 +325,10 @@ int gt_json_write(FILE *f, const char *path, const struct gt_snapshot *s, const 
 			    !s->greenrt ? json_null()
 			    : json_string(s->g_events ? "probes" : "runtime_counters"));
 	if (s->has_rt)
-		json_object_set_new(root, "runtime_counters", json_pack("{s:I, s:I, s:b, s:i, s:f}",
+		json_object_set_new(root, "runtime_counters", json_pack("{s:I, s:I, s:b, s:i, s:o, s:f}",
 			"snapshots", (json_int_t)s->rt.hits, "finals", (json_int_t)s->rt.finals,
 			"last_final", (int)s->rt.last_final, "nprocs", (int)s->rt.last.nprocs,
+			"engine", gt_greenrt_engine(s) ? json_string(gt_greenrt_engine(s)) : json_null(),
 			"span_s", s->rt_from_start ? (double)(s->rt.last_ktime - (uint64_t)s->t_start) / 1e9
 						   : (double)(s->rt.last.at_ns - s->rt.first.at_ns) / 1e9));
 	else

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # test_compare.sh - the comparison at small scale (C=200, 1 s warm-up + 3 s,
-# greenrt and threads, both traced by gtrace): the table has every row;
-# both servers answered every request correctly; the kernel's counts are
-# real; and greenrt shows fewer OS context switches and fewer syscalls per
-# request than one thread per connection (counts, never times); the memory
-# of a connection in three parts, a thread's kernel stack counted in the
-# threads model's; and --why: where each waits (threads in read/recv,
-# greenrt's workers in io_uring_enter), its flame graphs side by side.
+# greenrt on io_uring, greenrt-epoll and threads, all traced by gtrace):
+# the table has every row; every server answered every request correctly;
+# the kernel's counts are real; greenrt shows fewer OS context switches and
+# fewer syscalls per request than one thread per connection; greenrt-epoll
+# really ran on epoll and greenrt on io_uring (as the runtime said, and as
+# the kernel counted), io_uring making fewer syscalls per request; the demo
+# splits each row into what green threads and what io_uring changed
+# (counts, never times); the memory of a connection in three parts, a
+# thread's kernel stack counted in the threads model's; and --why: where
+# each waits (threads in read/recv, greenrt's workers in io_uring_enter,
+# greenrt-epoll's in epoll_wait), its flame graphs side by side.
 # Exit 0 pass, 1 fail, 77 skip (not root, no BTF).
 set -u
 BUILD=${BUILD:-build}
@@ -25,7 +29,7 @@ trap 'rm -rf "$out"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-BUILD=$BUILD timeout 120 bash bench/compare/compare.sh -c 200 -m greenrt,threads \
+BUILD=$BUILD timeout 180 bash bench/compare/compare.sh -c 200 -m greenrt,threads,greenrt-epoll \
     -r 1 -w 1 -d 3 -o "$out" --demo --why > "$out/table.txt" 2> "$out/progress.txt"
 rc=$?
 cat "$out/table.txt"
@@ -38,12 +42,14 @@ fi
 for label in "requests/s" "p50 latency" "p99 latency" "server peak RSS" \
     "RSS per connection" "address space per conn" "kernel memory per conn" \
     "OS threads" "OS switches/req, voluntary" \
-    "OS switches/req, involuntary" "syscalls/req" "io_uring enters/req" \
+    "OS switches/req, involuntary" "syscalls/req" "io_uring enters/req" "epoll waits/req" \
     "goroutine switches/req" "server CPU us/req"; do
   grep -q "^  $label" "$out/table.txt" || fail "the table has no '$label' row"
 done
-grep -Eq '^C = 200 connections +greenrt +threads$' "$out/table.txt" || fail "the table header does not show greenrt beside threads"
-[[ $(grep -c '^  [A-Za-z].* - ' "$out/table.txt") -ge 12 ]] || fail "--demo did not explain every row in a sentence"
+grep -Eq '^C = 200 connections +greenrt +threads +greenrt-epoll$' "$out/table.txt" || fail "the table header does not show greenrt, threads and greenrt-epoll side by side"
+[[ $(grep -c '^  [A-Za-z].* - ' "$out/table.txt") -ge 13 ]] || fail "--demo did not explain every row in a sentence"
+grep -q '^  syscalls/req: threads .* - green threads: .*; io_uring: ' "$out/table.txt" \
+  || fail "--demo did not say what green threads and what io_uring each changed in syscalls/req"
 
 # one figure of one run: fig MODEL KEY (from runs.tsv)
 fig() {
@@ -53,7 +59,7 @@ fig() {
 }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
-for m in greenrt threads; do
+for m in greenrt threads greenrt-epoll; do
   st=$(fig $m status)
   [[ $st == ok ]] || { fail "$m: run status '$st': $(fig $m reason)"; continue; }
   # loadgen verified every echoed byte: no verification or I/O errors
@@ -75,6 +81,13 @@ gt "$(fig threads vcsw_per_req)" 0.5 || fail "threads: $(fig threads vcsw_per_re
 gt "$(fig threads threads)" 200 || fail "threads: only $(fig threads threads) OS threads seen for 200 connections"
 gt "$(fig greenrt gsw_per_req)" 0.5 || fail "greenrt: $(fig greenrt gsw_per_req) goroutine switches/req; the USDT probes were not seen"
 gt "$(fig greenrt uring_enters_per_req)" 0 || fail "greenrt: no io_uring_enter counted"
+# the engines: what the runtime said (GR_DEBUG), and what the kernel saw
+[[ $(fig greenrt engine) == uring ]] || fail "greenrt: ran on engine '$(fig greenrt engine)', expected uring"
+[[ $(fig greenrt-epoll engine) == epoll ]] || fail "greenrt-epoll: ran on engine '$(fig greenrt-epoll engine)', expected epoll"
+[[ $(fig greenrt-epoll uring_enters_per_req) == 0 ]] || fail "greenrt-epoll: $(fig greenrt-epoll uring_enters_per_req) io_uring enters/req, expected none"
+gt "$(fig greenrt-epoll epoll_waits_per_req)" 0 || fail "greenrt-epoll: no epoll_wait counted"
+gt "$(fig greenrt-epoll syscalls_per_req)" "$(fig greenrt syscalls_per_req)" \
+  || fail "greenrt (io_uring) made $(fig greenrt syscalls_per_req) syscalls/req, greenrt-epoll $(fig greenrt-epoll syscalls_per_req): expected fewer on io_uring"
 
 # the robust difference: counts per request, not times
 g_os=$(awk -v a="$(fig greenrt vcsw_per_req)" -v b="$(fig greenrt ivcsw_per_req)" 'BEGIN { print a + b }')
@@ -99,18 +112,20 @@ grep -q '^  C=200: greenrt: its [0-9,]* threads were off-CPU .*io_uring_enter.*;
   || fail "--why: greenrt's waits (workers in io_uring_enter, goroutines parked on io) are not said"
 grep -q 'how long a ready task waited to run: greenrt: its threads for a CPU p50 .*its goroutines for a worker p50' "$out/table.txt" \
   || fail "--why: no run-queue distributions side by side"
-for m in greenrt threads; do
+grep -q '^  C=200: greenrt-epoll: its [0-9,]* threads were off-CPU .*epoll_wait.*; its goroutines were parked .* on io' "$out/table.txt" \
+  || fail "--why: greenrt-epoll's waits (workers in epoll_wait, goroutines parked on io) are not said"
+for m in greenrt threads greenrt-epoll; do
   xmllint --noout "$out/why/$m-c200/offcpu.svg" 2>/dev/null || fail "--why: $m's flame graph is not well-formed"
 done
-[[ $(grep -c '<svg version="1.1" width="100%"' "$out/report.html" 2>/dev/null) == 2 ]] && grep -q 'class="flames"' "$out/report.html" \
-  || fail "report.html does not hold the two flame graphs side by side"
+[[ $(grep -c '<svg version="1.1" width="100%"' "$out/report.html" 2>/dev/null) == 3 ]] && grep -q 'class="flames"' "$out/report.html" \
+  || fail "report.html does not hold the three flame graphs side by side"
 
 # the raw figures and the report
-grep -q '"medians"' "$out/results.json" && [[ $(awk -f bench/compare/jflat.awk "$out/results.json" | grep -c '^medians/[01]/median/syscalls_per_req') == 2 ]] \
-  || fail "results.json lacks the medians of both models"
+grep -q '"medians"' "$out/results.json" && [[ $(awk -f bench/compare/jflat.awk "$out/results.json" | grep -c '^medians/[0-9]*/median/syscalls_per_req') == 3 ]] \
+  || fail "results.json lacks the medians of the three models"
 if command -v gnuplot >/dev/null; then
   [[ $(grep -c '<svg' "$out/report.html" 2>/dev/null) -ge 6 ]] || fail "report.html lacks its inline SVG charts"
 fi
 
 if [[ $fails != 0 ]]; then echo "test_compare: $fails check(s) failed"; exit 1; fi
-echo "test_compare: ok (greenrt $g_os vs threads $t_os OS switches/req; $(fig greenrt syscalls_per_req) vs $(fig threads syscalls_per_req) syscalls/req)"
+echo "test_compare: ok (greenrt $g_os vs threads $t_os OS switches/req; syscalls/req greenrt $(fig greenrt syscalls_per_req), greenrt-epoll $(fig greenrt-epoll syscalls_per_req), threads $(fig threads syscalls_per_req))"

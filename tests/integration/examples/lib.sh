@@ -26,11 +26,13 @@ need_bin() {   # need_bin NAME [skip-if-missing]
   fi
 }
 
-# start_server BIN ARGS...: sets SRV_PID and SRV_PORT
+# start_server BIN ARGS...: sets SRV_PID and SRV_PORT.  SRV_WRAP, if set,
+# is a launcher the server runs under (its path; it must exec the server,
+# so that SRV_PID is the server's).
 start_server() {
   local bin=$1; shift
   rm -f "$TMP/srv.out" "$TMP/srv.err"   # a test may start several: no stale port
-  "$BUILD/$bin" --host 127.0.0.1 --port 0 "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+  ${SRV_WRAP:+"$SRV_WRAP"} "$BUILD/$bin" --host 127.0.0.1 --port 0 "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
   SRV_PID=$!
   local i
   for ((i = 0; i < 100; i++)); do

@@ -14,6 +14,8 @@
 #   --trace with a file that cannot keep up: the lost events are counted
 #     and reported; --trace-max-mb caps the file and says what it left out;
 #   the cost lines: every uprobe hit counted, times a calibrated cost.
+# The default mode's report names the runtime's I/O engine (GR_ENGINE),
+# the default one and the other one asked for.
 # After each run nothing of gtrace's stays loaded.
 set -u
 B=@BUILD@
@@ -47,7 +49,27 @@ else
     ok "default mode: the report names the source (final snapshot)" ||
     fail "default mode: the report does not say the figures are the runtime's final counters"
 fi
+# the runtime's I/O engine, from its stats snapshots: the one GR_ENGINE
+# asked for (auto: whichever works here), in the JSON and the text
+eng=$(jget "$TMP/c.json" runtime_counters.engine)
+case ${GR_ENGINE:-auto} in
+  auto) [[ $eng == uring || $eng == epoll ]] ;;
+  *) [[ $eng == "${GR_ENGINE}" ]] ;;
+esac && ok "default mode: I/O engine '$eng' (GR_ENGINE=${GR_ENGINE:-auto})" ||
+  fail "default mode: runtime_counters.engine is '$eng' with GR_ENGINE=${GR_ENGINE:-auto}"
+grep -q "I/O engine $eng" "$TMP/c.txt" && ok "default mode: the report names the I/O engine" ||
+  fail "default mode: no 'I/O engine $eng' in the report"
 no_leftovers "greenrt default mode" "$(ids_json "$TMP/c.json")"
+# and the other engine, asked for: the report follows the runtime (this
+# script runs once, not once per engine: its other checks do no I/O)
+other=epoll; [[ $eng == epoll ]] && other=uring
+GR_ENGINE=$other "$GTRACE" run --json "$TMP/e.json" -- "$H/goroutines" 5 100 2>"$TMP/e.txt"
+rc=$?
+eng2=$(jget "$TMP/e.json" runtime_counters.engine)
+[[ $rc == 0 && $eng2 == "$other" ]] && grep -q "I/O engine $other" "$TMP/e.txt" &&
+  ok "default mode, GR_ENGINE=$other: the report names I/O engine '$other'" ||
+  fail "default mode, GR_ENGINE=$other: rc $rc, runtime_counters.engine '$eng2'"
+no_leftovers "greenrt default mode, GR_ENGINE=$other" "$(ids_json "$TMP/e.json")"
 
 # --- the CPU governor's `workers` probe: parked down to one worker ---
 GR_PROCS=2 "$GTRACE" run --json "$TMP/w.json" -- "$H/goroutines" 2 10 park 2>"$TMP/w.txt"

@@ -105,7 +105,7 @@ nginx and wrk come from PATH (make deps installs them).
 
 Examples:
   $prog                                # C = 100, 1,000, 10,000; 3 repeats
-  $prog -c 1000 -r 2 -d 5 -m threads,greenrt-epoll,greenrt --demo
+  $prog -c 1000 -r 2 -w 1 -d 5 -m threads,greenrt-epoll,greenrt --demo --why
                                        # what \`make demo\` runs
   $prog -c 200 -m greenrt,threads -r 1 -d 2 --pin
   $prog --workload kv --pin            # kv vs redis-server vs kv_threads

@@ -33,6 +33,7 @@ static void dormant_forward(worker *w)
         chain_push(&head, &tail, gp);
         n++;
     }
+    w->inherit = false; /* none of them runs here */
     lock(&sched.lock);
     if (head)
         gq_put_batch_locked(head, tail, n);

@@ -613,7 +613,10 @@ static char *env_set(const char *var, const char *val)
 
 static void env_restore(const char *var, char *saved)
 {
-    env_set(var, saved);
+    if (saved)
+        setenv(var, saved, 1);
+    else
+        unsetenv(var);
     free(saved);
 }
 

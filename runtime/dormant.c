@@ -30,6 +30,7 @@ static void dormant_forward(worker *w)
         chain_push(&head, &tail, gp);
         n++;
     }
+    w->inherit = false; /* none of them runs here */
     gq_put_with_ioq(w, head, tail, n);
 }
 

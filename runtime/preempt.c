@@ -3,8 +3,12 @@
  *
  * The monitor wakes every PERIOD_NS while any worker is busy, and sleeps
  * when all are idle (wakep kicks it).  For each busy worker it compares
- * the worker's switch counter with the previous look: unchanged means one
- * goroutine has run for a whole period.  If others wait (a queue is
+ * the worker's slice counter with the previous look: unchanged means one
+ * goroutine has run for a whole period - or several that handed off to
+ * each other through runnext, which run on the slice of the one that
+ * readied them (Go's inheritTime: two goroutines ping-ponging through a
+ * channel would otherwise keep the run queue behind them waiting
+ * forever).  If others wait (a queue is
  * non-empty, a timer of that worker is due, or I/O completions may be
  * waiting on its ring), what it does depends on what the worker's thread
  * is doing, which the kernel tells: its state in /proc/self/task/TID/stat
@@ -115,7 +119,7 @@ typedef struct { uintptr_t lo, hi; } range;
 
 /* The monitor's view of one worker (monitor thread only, once started). */
 typedef struct watch {
-    uint64_t switches;   /* the worker's switch counter at the last look */
+    uint32_t slicetick;  /* the worker's slice counter at the last look */
     int stuck;           /* periods in a row on one goroutine, others waiting */
     int stat_fd;         /* /proc/self/task/TID/stat, or -1 */
     clockid_t cpu_clock; /* the thread's CPU clock: stands in without /proc */
@@ -301,10 +305,10 @@ static void watch_worker(int i, int64_t now)
 {
     worker *w = &sched.workers[i];
     watch *m = &mon.watch[i];
-    uint64_t sw = load_relaxed(&w->st.switches);
+    uint32_t tick = load_relaxed(&w->slicetick);
     g *cur = load_acquire(&w->cur);
-    if (load_relaxed(&w->idle) || sw != m->switches || !cur || cur == &w->g0) {
-        m->switches = sw;
+    if (load_relaxed(&w->idle) || tick != m->slicetick || !cur || cur == &w->g0) {
+        m->slicetick = tick;
         m->stuck = 0;
         /* What it used from here on tells, next period, whether it ran. */
         m->cpu_ns = load_relaxed(&w->idle) ? -1 : thread_cpu_ns(m->cpu_clock);

@@ -152,16 +152,22 @@ static inline g *ring_pop(uint32_t *head, uint32_t tail, g **slots, uint32_t siz
     }
 }
 
-/* runnext, then the run queue (owner only). */
+/* runnext, then the run queue (owner only).  A goroutine from runnext
+ * inherits the current time slice (Go's inheritTime): a pair handing off
+ * to each other through a channel counts, for the monitor, as one
+ * goroutine running, and is preempted like one after a period, so the
+ * run queue behind it gets its turn (switch_to counts the slices). */
 static inline g *runq_get_queued(worker *w)
 {
     g *next = load_relaxed(&w->runnext);
     if (sched.nprocs == 1) {
         if (next) {
             store_relaxed(&w->runnext, NULL);
+            w->inherit = true;
             return next;
         }
     } else if (next && cas_acq_rel(&w->runnext, &next, NULL)) {
+        w->inherit = true;
         return next;
     }
     return ring_pop(&w->runq_head, w->runq_tail, w->runq, RUNQ_SIZE);

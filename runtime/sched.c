@@ -207,8 +207,14 @@ static void switch_to(worker *w, g *from, g *to, void (*after)(worker *, void *)
      * (and skipping it saves a load from a page of its own per switch). */
     if (from->stk.kind == STACK_BULK && !stack_canary_ok(&from->stk))
         stack_overflow_fatal(from);
-    if (!to->is_g0 && !to->stk.base)
-        g_start_stack(w, to);
+    if (!to->is_g0) {
+        if (!to->stk.base)
+            g_start_stack(w, to);
+        if (w->inherit)
+            w->inherit = false;
+        else
+            store_relaxed(&w->slicetick, w->slicetick + 1);
+    }
     w->after_fn = after;
     w->after_arg = arg;
     store_release(&w->cur, to); /* the monitor reads it (acquire) */

@@ -54,6 +54,10 @@ typedef struct worker {
     uint32_t ioq_cap, ioq_head, ioq_tail;
     uint32_t ioq_len;     /* atomic reads allowed without the lock */
     uint32_t schedtick;   /* goroutines scheduled; paces global checks */
+    uint32_t slicetick;   /* atomic (owner writes): goroutines given a time
+                           * slice of their own; the monitor watches it */
+    bool inherit;         /* the goroutine just taken from runnext runs on
+                           * the current slice (owner only) */
     uint64_t rand;        /* xorshift state for victim and select choice */
     g *gfree;             /* free control blocks (owner only) */
     int ngfree;

@@ -47,13 +47,15 @@
 
 static struct {
     int64_t end;              /* gr_now() when the load stops */
-    atomic_int stop;
+    atomic_int stop;          /* the load stops */
+    atomic_int stop_accept;   /* ... and, once every client has ended, the acceptor */
     int lfd, port;
     atomic_long spawned, conns, echoes, timeouts, cut, sleeps, selects, conds, errors;
     gr_mutex m;
     gr_cond cv;
     gr_chan *tick;            /* selects wait on it; a ticker sends now and then */
-    gr_wg wg;                 /* every load goroutine */
+    gr_wg wg;                 /* every load goroutine but the acceptor */
+    gr_wg accepting;          /* the acceptor */
 } s;
 
 static uint64_t rnd(uint64_t *x)
@@ -151,7 +153,9 @@ static void serve(void *arg)
     gr_close(fd);
 }
 
-/* Until the load stops: then main dials once more to wake it. */
+/* Until every client has ended (a connection a client made just before
+ * the stop must still be served, or its echo waits for its deadline):
+ * then main dials once more to wake it. */
 static void acceptor(void *arg)
 {
     (void)arg;
@@ -165,13 +169,13 @@ static void acceptor(void *arg)
             error("gr_accept", fd);
             break;
         }
-        if (atomic_load(&s.stop)) {
+        if (atomic_load(&s.stop_accept)) {
             gr_close(fd);
             break;
         }
         gr_go(serve, (void *)(intptr_t)fd);
     }
-    gr_wg_done(&s.wg);
+    gr_wg_done(&s.accepting);
 }
 
 static void client(void *arg)
@@ -323,8 +327,9 @@ static void soak_main(void *arg)
     getsockname(s.lfd, (struct sockaddr *)&sin, &len);
     s.port = ntohs(sin.sin_port);
 
+    gr_wg_add(&s.accepting, 1);
     gr_go(acceptor, NULL);
-    int nload = 1;
+    int nload = 0;
     for (uintptr_t i = 1; i <= 4; i++, nload++)
         gr_go(spawner, (void *)i);
     for (uintptr_t i = 1; i <= 64; i++, nload++)
@@ -345,8 +350,10 @@ static void soak_main(void *arg)
         sample(t);
     }
     atomic_store(&s.stop, 1);
-    int wake = gr_dial_tcp("127.0.0.1", s.port); /* the acceptor sees the stop */
     gr_wg_wait(&s.wg);
+    atomic_store(&s.stop_accept, 1);
+    int wake = gr_dial_tcp("127.0.0.1", s.port); /* the acceptor sees the stop */
+    gr_wg_wait(&s.accepting);
     if (wake >= 0)
         gr_close(wake);
     gr_close(s.lfd);

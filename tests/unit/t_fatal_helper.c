@@ -136,12 +136,22 @@ static void group_destroy_live_main(void *arg)
         void (*fn)(void *);
     } members[] = {
         {"m-alpha", member_recv}, {"m-bravo", member_lock}, {"m-charlie", member_sleep}};
+    gr_stats st;
+    gr_stats_get(&st);
+    uint64_t parks_before = st.parks;
     for (int i = 0; i < 3; i++) {
         gr_opts o = {0, members[i].name};
         say_id(members[i].name, gr_group_go_opts(&live_group, members[i].fn, NULL, &o));
     }
     say_id("main", gr_self());
-    gr_sleep(20000000); /* they park */
+    /* They park, once each (main only yields meanwhile, which is no
+     * park): a fixed sleep was sometimes too short under load, and a
+     * member still on its way showed as [running]. */
+    int64_t end = gr_now() + 30LL * 1000000000;
+    do {
+        gr_yield();
+        gr_stats_get(&st);
+    } while (st.parks < parks_before + 3 && gr_now() < end);
     gr_group_destroy(&live_group);
 }
 

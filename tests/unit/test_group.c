@@ -118,7 +118,7 @@ struct blocker {
     gr_wg wg;         /* count 1, never done */
     atomic_long announced;
     atomic_long blocking_started, blocking_done; /* the offloaded fn */
-    atomic_long cancel_sent; /* the test has called gr_group_cancel */
+    atomic_int cancel_issued; /* the test has cancelled the group */
 };
 
 static struct blocker bk;
@@ -174,17 +174,15 @@ static int call_cond_wait_timeout(void)
 
 static int call_wg_wait(void) { return gr_wg_wait(&bk.wg); }
 
-/* Runs until the test has cancelled the group, and a little beyond, so
- * that the cancellation always meets it running, however slowly a busy
- * machine gets there (a fixed 30 ms let it finish first, and gr_blocking
- * return 0).  Bounded, so that a cancellation never sent fails the test
- * instead of hanging it. */
+/* Runs until the test has cancelled the group (liveness bound LIVE_NS),
+ * so that the member is still in gr_blocking when the cancellation
+ * comes, however late the machine's load makes it (a fixed 30 ms was
+ * over before a canceller thread delayed by a CPU hog cancelled). */
 static void slow_fn(void *arg)
 {
     atomic_store(&bk.blocking_started, 1);
-    for (int i = 0; i < 10000 && !atomic_load(&bk.cancel_sent); i++)
+    for (int64_t t = 0; t < LIVE_NS && !atomic_load(&bk.cancel_issued); t += T_MS)
         usleep(1000);
-    usleep(5000);
     atomic_store(&bk.blocking_done, 1);
 }
 
@@ -236,6 +234,12 @@ static void blocker_init(void)
     gr_wg_add(&bk.wg, 1);
 }
 
+static void blocker_cancel(gr_group *g)
+{
+    gr_group_cancel(g);
+    atomic_store(&bk.cancel_issued, 1); /* slow_fn may return now */
+}
+
 static void blocker_fini(void)
 {
     gr_wg_done(&bk.wg);
@@ -253,8 +257,7 @@ static void interrupts_main(void *arg)
     }
     settle(&bk.announced, NCALLS);
     t_check_eq(gr_group_wait(&g, 0), -ETIMEDOUT); /* all still blocked */
-    gr_group_cancel(&g);
-    atomic_store(&bk.cancel_sent, 1);
+    blocker_cancel(&g);
     t_check_eq(gr_group_wait(&g, LIVE_NS), 0);
     for (int i = 0; i < NCALLS; i++)
         t_check_msg(results[i] == -ECANCELED, "%s returned %d, want -ECANCELED",
@@ -706,8 +709,7 @@ static void test_group_cancel_finished_is_noop(void **state)
 static void *canceller_thread(void *arg)
 {
     usleep(2000);
-    gr_group_cancel(arg);
-    atomic_store(&bk.cancel_sent, 1);
+    blocker_cancel(arg);
     return NULL;
 }
 

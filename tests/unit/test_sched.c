@@ -4,7 +4,8 @@
  * again), gr_go and gr_go_opts (ids, names, stack sizes, errors),
  * gr_yield, gr_exit, gr_self, gr_stats, work stealing between workers,
  * 1,000,000 goroutines joined through a gr_wg, preemption of a
- * goroutine that never calls into the runtime, and fresh input running
+ * goroutine that never calls into the runtime, a pair ping-ponging
+ * through a channel preempted like one goroutine, and fresh input running
  * ahead of the run queue.
  *
  * Environment tests change GR_PROCS / GR_STACK_SIZE around one gr_run
@@ -597,11 +598,44 @@ static void steal_main(void *arg)
     t_check_eq(atomic_load(&s->ran), BUSY);
 }
 
+/* Sets var to val (NULL: unsets it); returns the old value to restore
+ * with env_restore. */
+static char *env_set(const char *var, const char *val)
+{
+    const char *old = getenv(var);
+    char *saved = old ? strdup(old) : NULL;
+    if (val)
+        setenv(var, val, 1);
+    else
+        unsetenv(var);
+    return saved;
+}
+
+static void env_restore(const char *var, char *saved)
+{
+    if (saved)
+        setenv(var, saved, 1);
+    else
+        unsetenv(var);
+    free(saved);
+}
+
 static void test_sched_stealing(void **state)
 {
     static struct steal s;
     memset(&s, 0, sizeof s);
-    t_run(steal_main, &s);
+    /* Steals only: with the run queues' order randomised a quarter of the
+     * spawns go to the global queue, where the other worker may find all
+     * it needs; and the CPU governor may park the other worker while the
+     * machine is busy.  (Both failed this test under ThreadSanitizer on a
+     * loaded machine.) */
+    char *random = env_set("GR_SCHED_RANDOM", "0"), *adaptive = env_set("GR_ADAPTIVE", "0");
+    t_reset();
+    int rc = gr_run(steal_main, &s);
+    env_restore("GR_SCHED_RANDOM", random); /* before anything can fail */
+    env_restore("GR_ADAPTIVE", adaptive);
+    assert_int_equal(rc, 0);
+    t_assert_no_failure(__FILE__, __LINE__);
     if (s.nprocs < 2) {
         print_message("skipped: stealing needs GR_PROCS >= 2 (have %d)\n",
                       s.nprocs);
@@ -800,6 +834,93 @@ static void test_sched_preempt_busy_loop(void **state)
     assert_int_equal(atomic_load(&s.timed_out), 0);
 }
 
+/* ------------------------------------------------------ time slices */
+
+/*
+ * Two goroutines ping-ponging through unbuffered channels hand off to
+ * each other through runnext, so with one worker nothing else on its run
+ * queue would ever run - a third goroutine that only yields starved for
+ * up to a second.  The goroutine taken from runnext runs on the slice of
+ * the one that readied it (Go's inheritTime), so the monitor sees the pair
+ * as one goroutine running for a whole period and preempts it.  Asserted
+ * as liveness, in counts: while the pair exchanges PP_EXCHANGES messages
+ * (about 0.5 s here at best; every 10-20 ms the pair loses its slice) the
+ * yielder gets PP_TURNS turns at least - a turn: an exchange after which
+ * the pair sees the yielder's counter moved.  Before the fix it got none
+ * on a quiet machine (a few when the OS took the worker's CPU for a
+ * whole period).
+ */
+enum { PP_TURNS = 6 };
+#define PP_EXCHANGES T_BIG(2000000L)
+
+struct pingpong {
+    gr_chan *ping, *pong;
+    atomic_long yields;
+    atomic_int stop;
+    long turns;
+    gr_wg wg;
+};
+
+static void pp_yielder(void *arg)
+{
+    struct pingpong *p = arg;
+    while (!atomic_load(&p->stop)) {
+        atomic_fetch_add(&p->yields, 1);
+        gr_yield();
+    }
+    gr_wg_done(&p->wg);
+}
+
+static void pp_echo(void *arg)
+{
+    struct pingpong *p = arg;
+    long v;
+    while (gr_chan_recv(p->ping, &v) == 0 && v >= 0)
+        t_check_eq(gr_chan_send(p->pong, &v), 0);
+    gr_wg_done(&p->wg);
+}
+
+static void pp_main(void *arg)
+{
+    struct pingpong *p = arg;
+    p->ping = gr_chan_make(sizeof(long), 0);
+    p->pong = gr_chan_make(sizeof(long), 0);
+    gr_wg_add(&p->wg, 2);
+    t_go(pp_yielder, p);
+    t_go(pp_echo, p);
+    gr_yield(); /* both started */
+    long seen = atomic_load(&p->yields);
+    for (long i = 0; i < PP_EXCHANGES; i++) {
+        long v = i;
+        t_check_eq(gr_chan_send(p->ping, &v), 0);
+        t_check_eq(gr_chan_recv(p->pong, &v), 0);
+        long y = atomic_load(&p->yields);
+        if (y != seen) {
+            p->turns++;
+            seen = y;
+        }
+    }
+    atomic_store(&p->stop, 1);
+    long end = -1;
+    t_check_eq(gr_chan_send(p->ping, &end), 0);
+    gr_wg_wait(&p->wg);
+    gr_chan_free(p->ping);
+    gr_chan_free(p->pong);
+}
+
+static void test_sched_pingpong_does_not_starve_queue(void **state)
+{
+    static struct pingpong p;
+    memset(&p, 0, sizeof p);
+    t_run(pp_main, &p);
+    print_message("yielder: %ld turns, %ld yields in %ld exchanges\n", p.turns,
+                  atomic_load(&p.yields), PP_EXCHANGES);
+    if (p.turns < PP_TURNS)
+        fail_msg("the yielder got %ld turns while the pair exchanged %ld messages "
+                 "(want >= %d): the pair kept the run queue waiting",
+                 p.turns, PP_EXCHANGES, PP_TURNS);
+}
+
 /* ----------------------------------------------------------- fresh input */
 
 /*
@@ -928,6 +1049,7 @@ int main(void)
         cmocka_unit_test(test_sched_million_goroutines),
         cmocka_unit_test(test_sched_random_order_pipeline),
         cmocka_unit_test(test_sched_preempt_busy_loop),
+        cmocka_unit_test(test_sched_pingpong_does_not_starve_queue),
         t_unit_test_fds(test_sched_fresh_input_runs_next),
     };
     return cmocka_run_group_tests_name("sched", tests, NULL, NULL);

@@ -276,8 +276,8 @@ static void held_hook(void)
     if (!pthread_equal(pthread_self(), held.thread) || atomic_load(&held.in_window))
         return;
     atomic_store(&held.in_window, 1);
-    int64_t end = gr_now() + HELD_WINDOW_NS;
-    while (!atomic_load(&held.run_returned) && gr_now() < end)
+    int64_t end = t_mono_ns() + HELD_WINDOW_NS;
+    while (!atomic_load(&held.run_returned) && t_mono_ns() < end)
         usleep(1000);
     atomic_store(&held.returned_under_it, atomic_load(&held.run_returned));
 }

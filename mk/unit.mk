@@ -71,6 +71,6 @@ $(BUILD)/tests/unit/test_faults: private GREENRT_LINK = \
 # runtime's objects: in libgreenrt.a the internals are local.
 UNIT_INTERNAL := $(BUILD)/tests/unit/test_adapt $(BUILD)/tests/unit/test_iocancel \
 	$(BUILD)/tests/unit/test_preempt $(BUILD)/tests/unit/test_sync \
-	$(BUILD)/tests/unit/t_fatal_helper
+	$(BUILD)/tests/unit/test_extern $(BUILD)/tests/unit/t_fatal_helper
 $(UNIT_INTERNAL): private GREENRT_LINK = $(GREENRT_INTERNAL)
 $(UNIT_INTERNAL): $(LIBGREENRT_INTERNAL_A) tests/unit/t_internal.h

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "extern.h"
 #include "greenrt.h"
 #include "intr.h"
 #include "preempt.h"
@@ -157,8 +158,10 @@ static int chan_send(gr_chan *c, const void *elem, bool block)
     waiter *r = chan_take_waiter(&c->recvq);
     if (r) {
         chan_send_to_receiver(c, r, elem);
+        bool pinned = extern_pin(); /* r's goroutine outlives the unlock */
         unlock(&c->lock);
         ready_from(r->gp, GR_WAKE_CHAN, c);
+        extern_unpin(pinned);
         return 0;
     }
     if (c->count < c->cap) {
@@ -183,8 +186,10 @@ static int chan_recv(gr_chan *c, void *elem, bool block)
     waiter *s = chan_take_waiter(&c->sendq);
     if (s) {
         chan_recv_from_sender(c, s, elem);
+        bool pinned = extern_pin(); /* s's goroutine outlives the unlock */
         unlock(&c->lock);
         ready_from(s->gp, GR_WAKE_CHAN, c);
+        extern_unpin(pinned);
         return 0;
     }
     if (c->count > 0) {
@@ -250,12 +255,14 @@ int gr_chan_close(gr_chan *c)
         w->next = wake;
         wake = w;
     }
+    bool pinned = extern_pin(); /* the waiters' goroutines outlive the unlock */
     unlock(&c->lock);
     while (wake) {
         w = wake;
         wake = w->next; /* read before ready: w lives on a stack that may run */
         ready_from(w->gp, GR_WAKE_CHAN, c);
     }
+    extern_unpin(pinned);
     return 0;
 }
 

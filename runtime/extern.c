@@ -20,6 +20,19 @@
  * closed - the goroutine it would have queued is abandoned with the
  * others, as in Go once main returns.
  *
+ * Waking a goroutine takes more than the queueing: the waker takes the
+ * goroutine's waiter off the object under the object's lock, drops the
+ * lock, then readies it (chan.c, select.c, sync.c, group.c).  Between the
+ * two only the waiter in the waker's hands says that goroutine exists -
+ * main_fn may close the object and return, and the stop free the
+ * goroutine's stack (where the waiter lives) and control block - so a
+ * waker that is not a worker pins the runtime (extern_pin: extern_enter)
+ * before it drops the lock, and unpins after the ready.  The pin is never
+ * too late: while the waiter was queued main_fn had not returned
+ * (greenrt.h: an object goroutines still wait on when main_fn returns is
+ * not used again), so the gate was open.  Workers need no pin: the stop
+ * joins them first.
+ *
  * While every goroutine is parked, the deadlock detector would end the
  * program although an outside thread is about to wake one (a channel send
  * from a library callback): gr_extern_ref/gr_extern_unref count the
@@ -73,6 +86,13 @@ void extern_exit(void)
 {
     __atomic_fetch_sub(&extern_busy, 1, __ATOMIC_RELEASE);
 }
+
+bool extern_pin(void)
+{
+    return !current_worker() && extern_enter();
+}
+
+void (*extern_ready_hook)(void);
 
 void extern_quiesce(void)
 {

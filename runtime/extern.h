@@ -27,6 +27,22 @@ void extern_close(void);
  * abandoned, as Go's are when main returns). */
 bool extern_enter(void);
 void extern_exit(void);
+/* A thread that is not a worker waking a goroutine it took off an object
+ * (a channel, a mutex...): called under the object's lock, before it is
+ * dropped; extern_unpin once the ready is done.  Keeps the stop from
+ * freeing the woken goroutine's stack (where its waiter lives) and control
+ * block in between (extern.c).  A worker needs no pin: false. */
+bool extern_pin(void);
+static inline void extern_unpin(bool pinned)
+{
+    if (pinned)
+        extern_exit();
+}
+/* Test hook (tests/unit/t_internal.h), NULL otherwise: called by a
+ * thread that is not a worker at the start of its ready (sched.c), the
+ * object's lock dropped and the goroutine not yet queued - a test holds
+ * the waker there while main_fn returns and the runtime stops. */
+extern void (*extern_ready_hook)(void);
 /* gr_run's stop, after extern_close: waits until no thread is between
  * extern_enter and extern_exit. */
 void extern_quiesce(void);

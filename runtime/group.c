@@ -144,6 +144,7 @@
 
 #include "chan.h"
 #include "engine.h"
+#include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "intr.h"
@@ -326,10 +327,14 @@ static void ready_interrupted(g *wake)
 static void group_cancel(group *st, uint32_t cause)
 {
     g *wake = NULL;
+    /* From a thread that is not a worker: the members it takes out of
+     * their waits (and their I/O it cancels) must outlive the unlock. */
+    bool pinned = extern_pin();
     lock(&groups.lock);
     cancel_tree_locked(st, cause, &wake);
     unlock(&groups.lock);
     ready_interrupted(wake);
+    extern_unpin(pinned);
 }
 
 /* st's first gr_group_go, by a goroutine whose group is `parent`. */
@@ -371,17 +376,23 @@ static int deadline_arm_locked(group *st)
     worker *w = current_worker();
     bool outside = !w;
     if (outside) {
-        if (!load_acquire(&sched.running))
+        /* Worker 0's timer heap and ring stay while we are inside. */
+        if (!extern_enter())
             return 1;
         w = &sched.workers[0];
     }
     st->tm.fire = deadline_fire;
-    if (timer_arm(w, &st->tm, st->deadline) < 0)
-        return -ENOMEM;
-    __atomic_store_n(&st->dl_armed, true, __ATOMIC_RELAXED);
+    int err = 0;
+    if (timer_arm(w, &st->tm, st->deadline) < 0) {
+        err = -ENOMEM;
+    } else {
+        __atomic_store_n(&st->dl_armed, true, __ATOMIC_RELAXED);
+        if (outside)
+            engine_wake(w); /* it may sleep with a later timeout */
+    }
     if (outside)
-        engine_wake(w); /* it may sleep with a later timeout */
-    return 0;
+        extern_exit();
+    return err;
 }
 
 /* Sets st's deadline (0: none) and arms it; cancels at once a group

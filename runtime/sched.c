@@ -284,6 +284,8 @@ void ready(g *gp)
 void ready_from(g *gp, unsigned source, const void *obj)
 {
     worker *w = current_worker();
+    if (__builtin_expect(!w && extern_ready_hook != NULL, 0))
+        extern_ready_hook();
     mark_runnable(w, gp, source, obj);
     gp->hot_streak = 0;
     if (w) {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "chan.h"
+#include "extern.h"
 #include "fatal.h"
 #include "greenrt.h"
 #include "group.h"
@@ -210,9 +211,11 @@ int gr_select(gr_case *cases, int n, int64_t timeout_ns)
     g *wake;
     int chosen = poll_cases(&s, &wake);
     if (chosen >= 0 || timeout_ns == 0) {
+        bool pinned = wake && extern_pin(); /* wake outlives the unlock */
         unlock_all(&s);
         if (wake)
             ready_from(wake, GR_WAKE_CHAN, cases[chosen].chan);
+        extern_unpin(pinned);
         free(heap);
         return chosen >= 0 ? chosen : -EAGAIN;
     }

@@ -26,6 +26,7 @@
 #include <sched.h> /* sched_yield */
 
 #include "chan.h"
+#include "extern.h"
 #include "fatal.h"
 #include "goroutine.h"
 #include "greenrt.h"
@@ -193,8 +194,10 @@ void gr_mutex_unlock(gr_mutex *m)
         uint32_t st = (old & ~(M_LOCKED | M_WAITERS)) | M_WOKEN | (more ? M_WAITERS : 0);
         __atomic_store_n(&m->_state, st, __ATOMIC_RELEASE);
     }
+    bool pinned = extern_pin(); /* w's goroutine outlives the unlock */
     unlock(&m->_lock);
     ready(w->gp);
+    extern_unpin(pinned);
 }
 
 /* ---------------------------------------------------------------------
@@ -239,9 +242,11 @@ void gr_rwmutex_runlock(gr_rwmutex *rw)
         rw->_wwaiting--;
         rw->_writer = 1;
     }
+    bool pinned = w && extern_pin(); /* w's goroutine outlives the unlock */
     unlock(&rw->_lock);
     if (w)
         ready(w->gp);
+    extern_unpin(pinned);
 }
 
 int gr_rwmutex_trylock(gr_rwmutex *rw)
@@ -291,8 +296,10 @@ void gr_rwmutex_unlock(gr_rwmutex *rw)
         w->next = NULL;
         wake = w;
     }
+    bool pinned = wake && extern_pin(); /* wake's goroutines outlive the unlock */
     unlock(&rw->_lock);
     ready_list(wake);
+    extern_unpin(pinned);
 }
 
 /* ---------------------------------------------------------------------
@@ -381,8 +388,10 @@ static void cond_wake(gr_cond *c, bool all)
         if (!all)
             break;
     }
+    bool pinned = wake && extern_pin(); /* wake's goroutines outlive the unlock */
     unlock(&c->_lock);
     ready_list(wake);
+    extern_unpin(pinned);
 }
 
 void gr_cond_signal(gr_cond *c)
@@ -468,8 +477,10 @@ static void wg_release(gr_wg *wg)
      * negative and an add is misuse (below), and waiters count themselves
      * only while the counter is above zero. */
     store_release(&wg->_state, 0);
+    bool pinned = wake && extern_pin(); /* wake's goroutines outlive the unlock */
     unlock(&wg->_lock);
     ready_list(wake);
+    extern_unpin(pinned);
 }
 
 void gr_wg_add(gr_wg *wg, int n)

@@ -169,17 +169,29 @@ static int __attribute__((noinline)) recurse(volatile char *prev, long depth)
     return recurse(frame, depth + 1) + frame[100];
 }
 
+/* Closed once main has said deep's id: the overflow's report ends the
+ * process at once, and on another worker deep could otherwise run and
+ * overflow before main's say_id (the test then finds no id). */
+static gr_chan *deep_gate;
+
 static void deep(void *arg)
 {
+    gr_chan_recv(deep_gate, NULL);
     recurse(NULL, 0);
+}
+
+/* Starts deep on a size-byte stack, says its id, then lets it run. */
+static void deep_start(size_t size)
+{
+    deep_gate = gr_chan_make(0, 0);
+    gr_opts o = {size, "deep"};
+    say_id("deep", gr_go_opts(deep, NULL, &o));
+    gr_chan_close(deep_gate);
 }
 
 static void overflow_main(void *arg)
 {
-    size_t size = (size_t)(uintptr_t)arg;
-    gr_opts o = {size, "deep"};
-    int64_t id = gr_go_opts(deep, NULL, &o);
-    say_id("deep", id);
+    deep_start((size_t)(uintptr_t)arg);
     gr_sleep(10LL * 1000000000);   /* the overflow ends the process first */
 }
 
@@ -207,9 +219,7 @@ static void park_goroutines(int n)
 static void overflow_bulk_main(void *arg)
 {
     park_goroutines(40000);
-    gr_opts o = {65536, "deep"};
-    int64_t id = gr_go_opts(deep, NULL, &o);
-    say_id("deep", id);
+    deep_start(65536);
     gr_sleep(10LL * 1000000000);
 }
 

@@ -129,11 +129,88 @@ T_FN void t_assert_no_failure(const char *file, int line)
     _fail(file, line);
 }
 
+/* cmocka's handler of SIGSEGV & co (installed for each test) reports a
+ * fault only in the test's own thread: in any other - a worker, a thread
+ * outside the runtime - its message goes to that thread's own buffer,
+ * never printed, and the process exits 255 without a word.  t_run puts
+ * this one in front of it: in the test's thread it hands over to cmocka's,
+ * elsewhere it names the signal, the thread and the address, and the
+ * process dies of the signal (a core dump where enabled). */
+static const int t_fault_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+static struct sigaction t_fault_prev[sizeof t_fault_sigs / sizeof t_fault_sigs[0]];
+static pid_t t_test_tid;
+
+static void t_fault_put(char *buf, size_t *len, const char *s)
+{
+    while (*s && *len < 200)
+        buf[(*len)++] = *s++;
+}
+
+static void t_fault_num(char *buf, size_t *len, uint64_t v, unsigned base)
+{
+    char d[24];
+    int n = 0;
+    do {
+        d[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n > 0)
+        buf[(*len)++] = d[--n];
+}
+
+static void t_fault_handler(int sig, siginfo_t *si, void *uc)
+{
+    size_t i = 0;
+    while (t_fault_sigs[i] != sig)
+        i++;
+    const struct sigaction *prev = &t_fault_prev[i];
+    if (gettid() == t_test_tid && !(prev->sa_flags & SA_SIGINFO) &&
+        prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig); /* cmocka's: fails the test */
+        return;
+    }
+    (void)uc;
+    char buf[256];
+    size_t len = 0;
+    t_fault_put(buf, &len, "test: signal ");
+    t_fault_num(buf, &len, (uint64_t)sig, 10);
+    t_fault_put(buf, &len, sig == SIGSEGV ? " (SIGSEGV)" : "");
+    t_fault_put(buf, &len, " in thread ");
+    t_fault_num(buf, &len, (uint64_t)gettid(), 10);
+    t_fault_put(buf, &len, gettid() == t_test_tid ? " (the test's)" : " (not the test's)");
+    t_fault_put(buf, &len, " at address 0x");
+    t_fault_num(buf, &len, (uint64_t)(uintptr_t)si->si_addr, 16);
+    t_fault_put(buf, &len, "\n");
+    if (write(STDERR_FILENO, buf, len) < 0) {
+        /* nothing more to say it with */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+T_FN void t_fault_handler_install(void)
+{
+    t_test_tid = gettid();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = t_fault_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof t_fault_sigs / sizeof t_fault_sigs[0]; i++) {
+        struct sigaction cur;
+        if (sigaction(t_fault_sigs[i], NULL, &cur) == 0 &&
+            (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == t_fault_handler)
+            continue; /* already in front (cmocka restores its own per test) */
+        sigaction(t_fault_sigs[i], &sa, &t_fault_prev[i]);
+    }
+}
+
 /* Run fn(arg) as the main goroutine of a fresh runtime; fail the test if
  * gr_run does not return 0 or any t_check failed during the run. */
 T_FN void t_run_at(const char *file, int line, void (*fn)(void *), void *arg)
 {
     t_reset();
+    t_fault_handler_install();
     int rc = gr_run(fn, arg);
     if (rc != 0) {
         print_error("%s:%d: gr_run returned %d (%s)\n", file, line, rc,

@@ -12,10 +12,16 @@
  *   - A thread that keeps spawning and sending while the runtime stops
  *     neither crashes nor keeps it from stopping (the sanitizer builds
  *     check the memory accesses).
+ *   - A thread held between taking a parked goroutine off a channel and
+ *     readying it (extern_ready_hook) keeps the runtime from finishing
+ *     its stop: gr_run does not return, and free that goroutine, under
+ *     it (it did, and the thread then read the freed waiter: a crash in
+ *     ~1% of the runs of the test above).
  * That dropping the last reference still lets a real deadlock be
  * reported is test_fatal.c's (the process ends).
  */
 #include "t_util.h"
+#include "t_internal.h" /* extern_ready_hook */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -247,6 +253,79 @@ static void test_extern_thread_across_the_stop(void **state)
     assert_true(atomic_load(&a.refused) > 0);
 }
 
+/* ------------------------------ a waker held while the runtime stops */
+
+/* How long the held waker gives gr_run to return under it.  Not relied
+ * on to pass: with the waker pinning the runtime gr_run cannot return
+ * however long it is given; it only bounds how long the test waits. */
+#define HELD_WINDOW_NS (300 * T_MS)
+
+struct held {
+    gr_chan *c;
+    pthread_t thread;
+    atomic_int in_window;     /* the waker is held in its ready */
+    atomic_int run_returned;  /* gr_run has returned */
+    atomic_int returned_under_it; /* ... while the waker was held */
+    int sent;
+};
+
+static struct held held;
+
+static void held_hook(void)
+{
+    if (!pthread_equal(pthread_self(), held.thread) || atomic_load(&held.in_window))
+        return;
+    atomic_store(&held.in_window, 1);
+    int64_t end = t_mono_ns() + HELD_WINDOW_NS;
+    while (!atomic_load(&held.run_returned) && t_mono_ns() < end)
+        usleep(1000);
+    atomic_store(&held.returned_under_it, atomic_load(&held.run_returned));
+}
+
+static void *held_thread(void *arg)
+{
+    (void)arg;
+    int r;
+    while ((r = gr_chan_try_send(held.c, &(int){7})) == -EAGAIN) /* receiver not parked yet */
+        usleep(100);
+    held.sent = r;
+    return NULL;
+}
+
+static void held_receiver(void *arg)
+{
+    int v;
+    (void)gr_chan_recv(arg, &v); /* taken off the channel, never readied */
+}
+
+static void held_main(void *arg)
+{
+    (void)arg;
+    t_go(held_receiver, held.c);
+    while (!atomic_load(&held.in_window))
+        gr_sleep(T_MS);
+    /* Returning stops the runtime while the waker holds the receiver. */
+}
+
+static void test_extern_waker_held_across_the_stop(void **state)
+{
+    (void)state;
+    memset(&held, 0, sizeof held);
+    held.c = gr_chan_make(sizeof(int), 0);
+    assert_non_null(held.c);
+    extern_ready_hook = held_hook;
+    assert_int_equal(pthread_create(&held.thread, NULL, held_thread, NULL), 0);
+    t_run(held_main, NULL);
+    atomic_store(&held.run_returned, 1);
+    pthread_join(held.thread, NULL);
+    extern_ready_hook = NULL;
+    gr_chan_free(held.c);
+    assert_int_equal(held.sent, 0);
+    assert_int_equal(atomic_load(&held.in_window), 1);
+    if (atomic_load(&held.returned_under_it))
+        fail_msg("gr_run returned (and freed the receiver) while a thread was readying it");
+}
+
 int main(void)
 {
     t_init();
@@ -256,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_extern_go_without_runtime),
         cmocka_unit_test(test_extern_unref_unbalanced),
         cmocka_unit_test(test_extern_thread_across_the_stop),
+        cmocka_unit_test(test_extern_waker_held_across_the_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -417,11 +417,16 @@ static int dispatch(worker *w)
             req->buf = bufring_complete(w, cqe->res, cqe->flags);
         stat_inc(w, io_completed);
         store_relaxed(&w->io_pending, w->io_pending - 1);
-        __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
         if (req->gp) {
             PROBE2(io_complete, req->gp->id, cqe->res);
             ready_io(w, req->gp, req->input);
         }
+        /* Only once the goroutine is queued: this worker may still count
+         * as idle (dispatch runs in its sleep), and the deadlock check of
+         * another (sched.c) must never see neither the request in flight
+         * nor the goroutine it readied - it did, at GR_SCHED_RANDOM=1
+         * (test_fd_file_writes_serialised). */
+        __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
     }
     io_uring_cq_advance(&w->ring.ring, n);
     if (rearm)

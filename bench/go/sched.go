@@ -234,23 +234,34 @@ func benchGroupCancel() {
 				fail("group_cancel: a receive from a channel nobody sends on returned")
 			case <-ctx.Done():
 			}
-			now := time.Now().UnixNano()
-			for {
-				l := atomic.LoadInt64(&last)
-				if now <= l || atomic.CompareAndSwapInt64(&last, l, now) {
-					break
-				}
-			}
+			noteLatest(&last)
 			wg.Done()
 		}()
 	}
-	waitAllParked(&arrived, n, "group_cancel")
+	timeCancel("group_cancel", n, &arrived, &last, cancel, &wg)
+}
+
+// noteLatest raises *last to now: the time the last member returned.
+func noteLatest(last *int64) {
+	now := time.Now().UnixNano()
+	for {
+		l := atomic.LoadInt64(last)
+		if now <= l || atomic.CompareAndSwapInt64(last, l, now) {
+			return
+		}
+	}
+}
+
+// timeCancel: once all n members are parked, cancels and reports the
+// time until the last one returned (name) and the cancel call (name_call).
+func timeCancel(name string, n int, arrived, last *int64, cancel context.CancelFunc, wg *sync.WaitGroup) {
+	waitAllParked(arrived, n, name)
 	t0 := time.Now()
 	cancel()
 	t1 := time.Now()
 	wg.Wait()
-	report("group_cancel", "ns", float64(atomic.LoadInt64(&last)-t0.UnixNano()), n)
-	report("group_cancel_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
+	report(name, "ns", float64(atomic.LoadInt64(last)-t0.UnixNano()), n)
+	report(name+"_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
 }
 
 // benchGroupCancelIO: the twin of group_cancel_io.  A greenrt member
@@ -302,23 +313,11 @@ func benchGroupCancelIO() {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				fail("group_cancel_io: a Read of an idle socket returned %v, not a deadline", err)
 			}
-			now := time.Now().UnixNano()
-			for {
-				l := atomic.LoadInt64(&last)
-				if now <= l || atomic.CompareAndSwapInt64(&last, l, now) {
-					break
-				}
-			}
+			noteLatest(&last)
 			wg.Done()
 		}()
 	}
-	waitAllParked(&arrived, n, "group_cancel_io")
-	t0 := time.Now()
-	cancel()
-	t1 := time.Now()
-	wg.Wait()
-	report("group_cancel_io", "ns", float64(atomic.LoadInt64(&last)-t0.UnixNano()), n)
-	report("group_cancel_io_call", "ns", float64(t1.Sub(t0).Nanoseconds()), n)
+	timeCancel("group_cancel_io", n, &arrived, &last, cancel, &wg)
 	for _, c := range conns {
 		c.Close()
 	}

@@ -25,12 +25,7 @@ SRV_WRAP=$DENY start_server echo_greenrt
 want='greenrt: I/O engine epoll (GR_ENGINE=auto: io_uring_setup failed: Operation not permitted)'
 grep -qF "$want" "$TMP/srv.err" || { cat "$TMP/srv.err"; die "no '$want' on the server's stderr"; }
 echo "under the filter: $want"
-base=$(fd_count)
-run_loadgen --proto echo -c 50 -d 2
-run_loadgen --proto echo -c 20 --size 3000 -d 1
-run_loadgen --proto echo -c 20 --rate 2000 -d 1
-wait_fds "$base"
-alive
+echo_load
 stop_server
 
 # 2. uring, io_uring refused: gr_run fails at start, with the reason.

@@ -10,12 +10,8 @@ need_bin loadgen
 [[ $srv == *greenrt* ]] && need_bin "$srv" skip || need_bin "$srv"
 
 start_server "$srv"
-base=$(fd_count)
-run_loadgen --proto echo -c 50 -d 2
-run_loadgen --proto echo -c 20 --size 3000 -d 1
-run_loadgen --proto echo -c 20 --rate 2000 -d 1
-wait_fds "$base"
-alive
+base=$(fd_count) # for the drain check below
+echo_load
 
 # shutdown with live connections: the server drains them and exits 0
 "$BUILD/loadgen" --port "$SRV_PORT" -c 30 -d 30 --quiet >/dev/null 2>&1 &

@@ -73,6 +73,18 @@ run_loadgen() {
   ((requests > 0)) || die "loadgen completed no requests"
 }
 
+# echo_load: the echo servers' load - closed loop, large messages, open
+# loop - each verified, then no descriptor left and the server alive
+echo_load() {
+  local base
+  base=$(fd_count)
+  run_loadgen --proto echo -c 50 -d 2
+  run_loadgen --proto echo -c 20 --size 3000 -d 1
+  run_loadgen --proto echo -c 20 --rate 2000 -d 1
+  wait_fds "$base"
+  alive
+}
+
 # stop_server [SECONDS]: SIGTERM; the server must exit 0 within SECONDS
 # (default 10)
 stop_server() {

@@ -116,12 +116,9 @@
 #define EP_WAKE_TAG UINT64_MAX   /* the eventfd's event data (no fd is -1) */
 #define EP_REG_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
 
-/* waiter.res of a readiness wait, set by the waker that won the token. */
-enum { EPW_TIMEDOUT = 0, EPW_READY, EPW_CLOSED, EPW_CANCELLED };
-
 /* A goroutine parked on readiness, on its own stack. */
 typedef struct epwaiter {
-    waiter w;        /* w.gp, w.res (EPW_*) */
+    waiter w;        /* w.gp, w.res (enum fdwait_end) */
     uint32_t wake;   /* the events (EPOLL*) that end the wait */
     int owner;       /* the worker whose io_pending counts the wait */
     uint64_t ud;     /* the wait as published in gp->io_ud */
@@ -223,7 +220,7 @@ static void ep_event(worker *w, fdent *f, uint32_t ev)
         store_relaxed(&f->ep.nwait, f->ep.nwait - 1);
         uint32_t zero = 0;
         if (cas_acq_rel(&x->gp->wake_token, &zero, 1)) {
-            x->res = EPW_READY;
+            x->res = FDW_DONE;
             x->next = wake;
             wake = x;
         }
@@ -408,7 +405,7 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
     __atomic_fetch_sub(&sched.io_inflight, 1, __ATOMIC_ACQ_REL);
     if (p.deadline)
         timer_cancel(&gp->tm);
-    if (me.w.res == EPW_TIMEDOUT) {
+    if (me.w.res == FDW_TIMEDOUT) {
         /* The timer won (or no timer: -ENOMEM): we may still be queued,
          * and a waker that lost the token may be taking us off. */
         lock(&f->lk);
@@ -416,18 +413,7 @@ int ep_wait(g *gp, fdhold *h, int fd, uint32_t events, uint32_t seq, int64_t dea
             waiter_unqueue(f, &me.w);
         unlock(&f->lk);
     }
-    if (me.w.res != EPW_READY && load_relaxed(&gp->io_cancel))
-        return -ECANCELED; /* cancelled as it was closed or timed out */
-    switch (me.w.res) {
-    case EPW_READY:
-        return 0;
-    case EPW_CLOSED:
-        return -EBADF;
-    case EPW_CANCELLED:
-        return -ECANCELED;
-    default:
-        return p.no_timer ? -ENOMEM : -ETIMEDOUT;
-    }
+    return fdwait_result(&p, me.w.res);
 }
 
 /* Withdraws the waiter w of f with result `res` if this call wins its
@@ -451,7 +437,7 @@ void epw_cancel_wait(g *gp, uint64_t ud)
     lock(&f->lk);
     for (waiter *x = f->ep.waiters.head; x; x = x->next) {
         if (x->gp == gp && epwaiter_of(x)->ud == ud) {
-            wake = waiter_withdraw(f, x, EPW_CANCELLED);
+            wake = waiter_withdraw(f, x, FDW_CANCELLED);
             break;
         }
     }
@@ -465,7 +451,7 @@ void ep_close_evict(fdent *f)
     waiter *wake = NULL, *x;
     lock(&f->lk);
     while ((x = f->ep.waiters.head)) {
-        if (waiter_withdraw(f, x, EPW_CLOSED)) {
+        if (waiter_withdraw(f, x, FDW_CLOSED)) {
             x->next = wake;
             wake = x;
         }

@@ -182,11 +182,9 @@ void fd_table_free(void)
  * Waiting for a lock
  * ------------------------------------------------------------------- */
 
-enum { WAIT_TIMEDOUT = 0, WAIT_GRANTED, WAIT_CLOSED, WAIT_CANCELLED };
-
 /* A goroutine waiting for a lock of an fd, on its own stack. */
 typedef struct fdwaiter {
-    waiter w;   /* w.res: WAIT_*, set by the waker that won w.gp's token */
+    waiter w;   /* w.res: enum fdwait_end, set by the waker that won w.gp's token */
     uint8_t use;
 } fdwaiter;
 
@@ -320,17 +318,22 @@ static int lock_wait(g *gp, fdent *f, int use)
         wait_bit_update(f, use);
     }
     unlock(&f->lk);
-    if (me.w.res != WAIT_GRANTED && load_relaxed(&gp->io_cancel))
+    return fdwait_result(&p, me.w.res);
+}
+
+int fdwait_result(const fdwait_park *p, unsigned end)
+{
+    if (end != FDW_DONE && load_relaxed(&p->gp->io_cancel))
         return -ECANCELED; /* cancelled as it was closed or timed out */
-    switch (me.w.res) {
-    case WAIT_GRANTED:
+    switch (end) {
+    case FDW_DONE:
         return 0;
-    case WAIT_CLOSED:
+    case FDW_CLOSED:
         return -EBADF;
-    case WAIT_CANCELLED:
+    case FDW_CANCELLED:
         return -ECANCELED;
     default:
-        return p.no_timer ? -ENOMEM : -ETIMEDOUT;
+        return p->no_timer ? -ENOMEM : -ETIMEDOUT;
     }
 }
 
@@ -346,7 +349,7 @@ void fd_lockwait_cancel(fdent *f, g *gp)
         wait_bit_update(f, use);
         uint32_t zero = 0;
         if (cas_acq_rel(&gp->wake_token, &zero, 1)) {
-            w->res = WAIT_CANCELLED;
+            w->res = FDW_CANCELLED;
             wake = gp;
         }
         break;
@@ -439,7 +442,7 @@ void fd_release_slow(fdhold *h)
             /* Handed over: the lock stays taken, our reference is theirs. */
             if (!more)
                 __atomic_fetch_and(&f->state, ~wait_bit(h->use), __ATOMIC_ACQ_REL);
-            next->w.res = WAIT_GRANTED;
+            next->w.res = FDW_DONE;
             g *gp = next->w.gp;
             unlock(&f->lk);
             ready(gp);
@@ -500,7 +503,7 @@ static void close_evict(fdent *f)
     while ((w = waitq_pop(&f->waiters))) {
         uint32_t zero = 0;
         if (cas_acq_rel(&w->gp->wake_token, &zero, 1)) {
-            w->res = WAIT_CLOSED;
+            w->res = FDW_CLOSED;
             w->next = wake;
             wake = w;
         }

@@ -223,4 +223,14 @@ typedef struct fdwait_park {
 } fdwait_park;
 void after_fdwait_park(struct worker *w, void *arg);
 
+/* How a wait on one of f's queues ended (the waiter's w.res, set by the
+ * waker that won its wake token; 0 when nobody did: its timer). */
+enum fdwait_end { FDW_TIMEDOUT = 0, FDW_DONE, FDW_CLOSED, FDW_CANCELLED };
+
+/* What the woken call returns for `end`: 0 (FDW_DONE: the lock granted,
+ * the fd ready), -EBADF (closed), -ECANCELED (its group's cancel, which
+ * wins over a close or deadline it raced), -ETIMEDOUT, or -ENOMEM when
+ * p's timer could not be armed. */
+int fdwait_result(const fdwait_park *p, unsigned end);
+
 #endif

@@ -99,7 +99,7 @@ typedef struct waiter {
     struct gr_chan *chan; /* select: the case's channel */
     int case_index;       /* select: which case this waiter stands for */
     int res;              /* set by the waker: 0 or -EPIPE (channels);
-                           * WAIT_* for an fd's lock (fd.c) */
+                           * enum fdwait_end for an fd's waits (fd.h) */
     int64_t enqueued_at;  /* mutex starvation detection */
     uint8_t is_select;    /* must win gp->wake_token before waking */
     uint8_t handoff;      /* mutex: ownership passed to this waiter */
